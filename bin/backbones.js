@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// Entry point: the compiled CLI lives in dist/ (built by `npm install` via "prepare").
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const cli = new URL('../dist/cli.js', import.meta.url);
+if (!existsSync(fileURLToPath(cli))) {
+  process.stderr.write('Error: backbones is not built yet: run `npm install` (or `npm run build`) in its folder.\n');
+  process.exit(1);
+}
+const { runMain } = await import(cli.href);
+const code = await runMain(process.argv);
+// Let stdout drain before exiting (large JSON output through a pipe).
+process.exitCode = code;

@@ -1,0 +1,42 @@
+// `backbones bench [MODELS…]`: side-by-side load time, latency, throughput, CPU, RAM, GPU memory.
+import type { Command } from 'commander';
+import { addModelOptions, choiceOption, parseIntList, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from './options.js';
+
+export const BENCH_FORMATS = ['table', 'json', 'markdown', 'csv'] as const;
+export const DEFAULT_BENCH_MODELS = ['vgg16', 'mobilenet'];
+
+export function registerBench(program: Command): void {
+  const cmd = program
+    .command('bench')
+    .summary('compare backbones: load time, latency percentiles, throughput, CPU, RAM, GPU memory')
+    .description(
+      'Benchmark each model in its own child process (so memory and GPU figures are its own and a crash is only its failure). ' +
+        'Without models, compares vgg16 and mobilenet. Weights: imagenet when cached, else random (timings do not depend on weight values).',
+    )
+    .argument('[models...]', 'zoo names or model.json paths', DEFAULT_BENCH_MODELS)
+    .option('--batch-sizes <list>', 'batch sizes to measure', parseIntList('--batch-sizes'), [1, 8])
+    .option('--warmup <n>', 'untimed runs before measuring', parseNonNegativeInt('--warmup'), 2)
+    .option('-n, --iterations <n>', 'timed runs per batch size', parsePositiveInt('--iterations'))
+    .option('--duration <seconds>', 'time budget per batch size instead of a fixed number of runs', parsePositiveNumber('--duration'))
+    .option('--gpu-poll-ms <ms>', 'nvidia-smi polling interval', parsePositiveInt('--gpu-poll-ms'), 100)
+    .option('--images <dir>', 'also measure the end-to-end path on real files: decode, preprocess, inference')
+    .addOption(choiceOption('-f, --format <format>', 'output format (default: table on a terminal, json when piped)', BENCH_FORMATS))
+    .option('-o, --output <file>', 'write the report to a file (format from the extension unless --format)')
+    .option('--plot <file>', 'draw latency distribution and throughput to an .svg or .png');
+  addModelOptions(cmd, { multiple: true });
+  // bench picks imagenet-when-cached-else-random unless --weights is given.
+  cmd.options.find((o) => o.long === '--weights')!.defaultValue = undefined;
+  cmd.addHelpText(
+    'after',
+    `
+Examples:
+  $ backbones bench                                   # vgg16 vs mobilenet, batch 1 and 8
+  $ backbones bench mobilenet_v2 resnet50 --batch-sizes 1,8,32 --iterations 30
+  $ backbones bench vgg16 --duration 20 --format markdown -o bench.md --plot bench.svg
+  $ backbones bench mobilenet --images photos/        # end to end: decode + preprocess + inference`,
+  );
+  cmd.action(async (models: string[], _opts: unknown, command: Command) => {
+    const { runBench } = await import('../app/bench.js');
+    process.exitCode = await runBench(models, command.optsWithGlobals());
+  });
+}

@@ -1,0 +1,32 @@
+// `backbones extract INPUTS… --layer NAME`: one feature vector per image.
+import type { Command } from 'commander';
+import { addImageOptions, addModelOptions, choiceOption } from './options.js';
+
+export const EXTRACT_FORMATS = ['jsonl', 'npy', 'csv'] as const;
+export const POOLINGS = ['none', 'avg', 'max'] as const;
+
+export function registerExtract(program: Command): void {
+  const cmd = program
+    .command('extract')
+    .summary('feature vectors of any layer (JSONL, .npy, CSV)')
+    .description('Write the output of a named layer for every image: JSONL by default, .npy (N×D float32 + a .paths.txt sidecar) or CSV.')
+    .argument('<inputs...>', 'image files, directories, or - for paths on stdin')
+    .option('-l, --layer <name>', "layer to read (default: the model card's feature layer, e.g. vgg16 fc2)")
+    .addOption(choiceOption('--pool <kind>', 'reduce spatial layers [h,w,c] to [c]', POOLINGS, 'none'))
+    .option('--l2', 'L2-normalise each vector')
+    .addOption(choiceOption('-f, --format <format>', 'output format (default: from -o extension, else jsonl)', EXTRACT_FORMATS));
+  addModelOptions(cmd);
+  addImageOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    `
+Examples:
+  $ backbones extract photos/ -m vgg16 --layer fc2 > features.jsonl
+  $ backbones extract photos/ -m resnet50 --layer avg_pool -o features.npy
+  $ backbones extract photos/ -m mobilenet --layer conv_pw_13_relu --pool avg --l2 | jq '.vector | length'`,
+  );
+  cmd.action(async (inputs: string[], _opts: unknown, command: Command) => {
+    const { runExtract } = await import('../app/extract.js');
+    process.exitCode = await runExtract(inputs, command.optsWithGlobals());
+  });
+}

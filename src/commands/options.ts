@@ -1,0 +1,84 @@
+// Option parsers and option groups shared by several subcommands. Every parser
+// throws a usage error that names the flag and, where it helps, the valid values.
+import { Option, type Command } from 'commander';
+import { usageError } from '../errors.js';
+import { PREPROCESS_MODES, type PreprocessMode } from '../zoo/card.js';
+
+export function parsePositiveInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw usageError(`${flag} must be a positive integer. Received: ${value}`);
+    return n;
+  };
+}
+
+export function parseNonNegativeInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw usageError(`${flag} must be a non-negative integer. Received: ${value}`);
+    return n;
+  };
+}
+
+export function parsePositiveNumber(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw usageError(`${flag} must be a positive number. Received: ${value}`);
+    return n;
+  };
+}
+
+export function parseIntList(flag: string) {
+  return (value: string): number[] => value.split(',').map((v) => parsePositiveInt(flag)(v.trim()));
+}
+
+/** "224" or "224x224" or "224,224" → [h, w]. */
+export function parseSize(value: string): [number, number] {
+  const parts = value.split(/[x,]/i).map((v) => Number(v.trim()));
+  const ok = parts.every((n) => Number.isInteger(n) && n >= 16 && n <= 4096);
+  if (!ok || parts.length < 1 || parts.length > 2) {
+    throw usageError(`--input-size must be N or HxW with 16 <= N <= 4096. Received: ${value}`);
+  }
+  return parts.length === 1 ? [parts[0]!, parts[0]!] : [parts[0]!, parts[1]!];
+}
+
+export function parsePreprocess(value: string): PreprocessMode {
+  if ((PREPROCESS_MODES as readonly string[]).includes(value)) return value as PreprocessMode;
+  throw usageError(`Unknown --preprocess "${value}": valid modes are ${PREPROCESS_MODES.join(', ')}.`);
+}
+
+/** Options that choose and load a model: shared by classify, extract and bench. */
+export function addModelOptions(cmd: Command, opts: { multiple?: boolean } = {}): Command {
+  if (!opts.multiple) {
+    cmd.option('-m, --model <name|path>', 'zoo name (see `backbones models list`) or a TF.js model.json path/URL', 'mobilenet');
+  }
+  return cmd
+    .option('-w, --weights <imagenet|random|path|url>', 'weights: imagenet (cache/download), random (seeded), or a Keras .h5 / TF.js model.json', 'imagenet')
+    .option('--alpha <n>', 'MobileNet width multiplier (v1: 0.25, 0.5, 0.75, 1.0; v2: 0.35 … 1.4)', parsePositiveNumber('--alpha'))
+    .option('--input-size <n|HxW>', 'input size when the model or card does not fix it', parseSize)
+    .option('--preprocess <mode>', `override preprocessing: ${PREPROCESS_MODES.join(', ')}`, parsePreprocess)
+    .option('--labels <file>', 'class labels: JSON array, Keras class-index JSON, or one label per line')
+    .option('--label-offset <n>', 'leading outputs to drop before labels (1 for 1001-class graph models)', parseNonNegativeInt('--label-offset'))
+    .option('--seed <n>', 'seed for --weights random', parseNonNegativeInt('--seed'), 42);
+}
+
+export function choiceOption(flags: string, description: string, choices: readonly string[], defaultValue?: string): Option {
+  const o = new Option(flags, description).choices(choices as string[]);
+  return defaultValue === undefined ? o : o.default(defaultValue);
+}
+
+export const RESIZE_MODES = ['squash', 'center-crop', 'letterbox'] as const;
+export const INTERPOLATIONS = ['nearest', 'bilinear', 'bicubic', 'area', 'lanczos'] as const;
+
+/** Inputs, decoding and batching: shared by classify and extract. */
+export function addImageOptions(cmd: Command): Command {
+  return cmd
+    .option('--ext <list>', 'extensions to take from directories (comma-separated)', 'jpg,jpeg,png,webp,gif,tif,tiff,bmp,avif')
+    .addOption(choiceOption('--resize <mode>', 'how images reach the input size (default: the model card\'s, squash for the zoo)', RESIZE_MODES))
+    .addOption(choiceOption('--interpolation <kind>', 'resampling kernel (default: the model card\'s, bilinear = TensorFlow\'s resize)', INTERPOLATIONS))
+    .option('--background <colour>', 'colour that transparent pixels are flattened onto', 'white')
+    .option('--keras-compat', 'reproduce Keras image.load_img(target_size=…) exactly: nearest, squash, no EXIF rotation')
+    .option('-b, --batch-size <n>', 'images per inference batch', parsePositiveInt('--batch-size'), 8)
+    .option('-o, --output <file>', 'write results to a file instead of stdout')
+    .option('--resume', 'with -o: skip inputs already in the output file and append the rest');
+}

@@ -1,0 +1,42 @@
+// One error type for everything a user can get wrong. main() prints its message as
+// one line and exits with its code; stacks only with --debug.
+
+export type ErrorCode =
+  | 'E_USAGE' // bad option value, unknown command
+  | 'E_NOT_FOUND' // missing file or directory
+  | 'E_UNKNOWN_MODEL'
+  | 'E_BACKEND' // requested backend cannot start
+  | 'E_WEIGHTS' // weights missing, offline, checksum, shape mismatch
+  | 'E_IMAGE' // unreadable image
+  | 'E_MODEL' // a model file that cannot be loaded or run
+  | 'E_INTERNAL';
+
+/** Exit codes, documented in the README. */
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  /** classify/extract finished but some inputs failed (their records carry "error"). */
+  partial: 3,
+} as const;
+
+export class BackbonesError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: number;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; exitCode?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BackbonesError';
+    this.code = code;
+    this.exitCode = options?.exitCode ?? (code === 'E_USAGE' ? EXIT.usage : EXIT.error);
+  }
+}
+
+export function usageError(message: string): BackbonesError {
+  return new BackbonesError('E_USAGE', message);
+}
+
+/** The message of any thrown value, on one line. */
+export function errorMessage(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0]!.trim();
+}

@@ -1,0 +1,61 @@
+// Everything that is not data goes to stderr through here. Colour follows the TTY,
+// NO_COLOR and FORCE_COLOR; --quiet silences info/progress, never errors.
+import chalk, { Chalk, type ChalkInstance } from 'chalk';
+
+export interface LogSettings {
+  quiet: boolean;
+  debug: boolean;
+}
+
+const settings: LogSettings = { quiet: false, debug: false };
+
+/** Colour level for a stream: FORCE_COLOR wins, then NO_COLOR, then whether it is a TTY. */
+export function colorLevelFor(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): 0 | 1 | 2 | 3 {
+  const force = env.FORCE_COLOR;
+  if (force !== undefined && force !== '' ) {
+    if (force === '0' || force === 'false') return 0;
+    const n = Number(force);
+    return (n >= 1 && n <= 3 ? n : 1) as 1 | 2 | 3;
+  }
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return 0;
+  if (!stream.isTTY) return 0;
+  return Math.max(1, chalk.level) as 1 | 2 | 3;
+}
+
+/** Chalk for data written to stdout (tables). */
+export let out: ChalkInstance = new Chalk({ level: colorLevelFor(process.stdout) });
+/** Chalk for messages on stderr. */
+export let err: ChalkInstance = new Chalk({ level: colorLevelFor(process.stderr) });
+
+export function configureLog(next: Partial<LogSettings>): void {
+  Object.assign(settings, next);
+  out = new Chalk({ level: colorLevelFor(process.stdout) });
+  err = new Chalk({ level: colorLevelFor(process.stderr) });
+}
+
+export function isQuiet(): boolean {
+  return settings.quiet;
+}
+export function isDebug(): boolean {
+  return settings.debug;
+}
+
+/** Progress bars only on an interactive stderr, never with --quiet. */
+export function progressEnabled(): boolean {
+  return !settings.quiet && Boolean(process.stderr.isTTY);
+}
+
+export const log = {
+  info(message: string): void {
+    if (!settings.quiet) process.stderr.write(message + '\n');
+  },
+  warn(message: string): void {
+    if (!settings.quiet) process.stderr.write(err.yellow('Warning: ') + message + '\n');
+  },
+  error(message: string): void {
+    process.stderr.write(err.red('Error: ') + message + '\n');
+  },
+  debug(message: string): void {
+    if (settings.debug) process.stderr.write(err.gray('debug: ' + message) + '\n');
+  },
+};

@@ -1,0 +1,11 @@
+// The one error type of the weights module: a bad or missing weights file, a failed
+// download, or weights that do not fit the model. Messages are one or two sentences
+// that say what went wrong and, where there is one, how to fix it.
+
+export class WeightsError extends Error {
+  override name = 'WeightsError';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

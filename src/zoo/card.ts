@@ -1,0 +1,89 @@
+// A model card: everything needed to build, feed and describe one backbone.
+// Cards live as JSON in the top-level models/ folder (one file per backbone); this
+// file is their schema. Grouped like timm's PretrainedCfg: identity, input, features,
+// cost/accuracy, weights, provenance.
+
+/** Keras `preprocess_input` modes, plus `unit` (x/255) and `raw` (0..255 unchanged). */
+export type PreprocessMode = 'caffe' | 'tf' | 'torch' | 'unit' | 'raw';
+export const PREPROCESS_MODES: readonly PreprocessMode[] = ['caffe', 'tf', 'torch', 'unit', 'raw'];
+
+export type Interpolation = 'nearest' | 'bilinear' | 'bicubic' | 'area' | 'lanczos';
+export type ResizeMode = 'squash' | 'center-crop' | 'letterbox';
+
+export interface WeightsSource {
+  /** keras-h5: a Keras .h5 weights file; tfjs-layers: a TF.js layers model.json. */
+  format: 'keras-h5' | 'tfjs-layers';
+  url: string;
+  /** File name in the cache directory (cache/<card name>/<fileName>). */
+  fileName: string;
+  /** Whether the file holds the classifier head (Keras' "include_top"). */
+  includeTop: boolean;
+  /** Checksum of the downloaded file (for tfjs-layers: of model.json). null when nobody publishes one. */
+  hash: string | null;
+  hashAlgorithm: 'md5' | 'sha256' | null;
+  /** Where the hash comes from, e.g. "keras/src/applications/vgg16.py WEIGHTS_PATH hash". */
+  hashSource?: string;
+  sizeBytes?: number;
+  note?: string;
+}
+
+export interface ModelCard {
+  // --- identity
+  /** Registry name as typed by users: 'vgg16', 'mobilenet', 'mobilenet_v2'. */
+  name: string;
+  /** Key of the architecture builder in src/zoo/registry.ts. */
+  architecture: string;
+  description: string;
+  /** Builder options that define this variant (e.g. { alpha: 1.0 }). */
+  architectureOptions?: Record<string, number | string | boolean>;
+
+  // --- input / data config
+  /** [height, width]; channels are always 3. */
+  inputSize: [number, number];
+  /** Channel order the network expects after preprocessing (caffe mode means BGR). */
+  channelOrder: 'RGB' | 'BGR';
+  preprocess: PreprocessMode;
+  interpolation: Interpolation;
+  resize: ResizeMode;
+
+  // --- features / head
+  /** Default layer for `extract` (e.g. vgg16 'fc2'). */
+  featureLayer: string;
+  featureDim: number;
+  /** Layer whose output is the classifier's probabilities. */
+  classifierLayer: string;
+  numClasses: number;
+  /** Label set: 'imagenet' (Keras class order). */
+  labels: 'imagenet';
+
+  // --- cost and accuracy
+  /** Parameters with the top, as Keras' model.count_params(). */
+  parameters: number;
+  /** Multiply-adds per image at inputSize, with the top. */
+  macs: number;
+  /** ImageNet top-1/top-5 accuracy from the Keras applications docs (fraction, e.g. 0.713). */
+  top1: number | null;
+  top5: number | null;
+
+  // --- weights
+  weights: WeightsSource[];
+
+  // --- provenance
+  license: string;
+  paper: string;
+  kerasSource: string;
+}
+
+/** Options every architecture builder accepts (Keras' shared application signature). */
+export interface BuildOptions {
+  includeTop?: boolean;
+  /** Only used when includeTop is false. */
+  pooling?: 'none' | 'avg' | 'max';
+  classes?: number;
+  /** [height, width]; default: the card's inputSize. */
+  inputSize?: [number, number];
+  /** MobileNet width multiplier. */
+  alpha?: number;
+  /** Activation of the classifier ('softmax' in Keras). */
+  classifierActivation?: 'softmax' | 'linear';
+}

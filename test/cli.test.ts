@@ -1,0 +1,63 @@
+// The built CLI as a user runs it: a child process of bin/backbones.js.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runCli } from './helpers/cli.js';
+
+test('--help lists every subcommand with examples', async () => {
+  const r = await runCli(['--help']);
+  assert.equal(r.code, 0);
+  for (const sub of ['classify', 'extract', 'bench', 'models', 'doctor']) assert.match(r.stdout, new RegExp(`\\b${sub}\\b`));
+  assert.match(r.stdout, /Examples:/);
+  assert.match(r.stdout, /--backend <name>/);
+});
+
+test('each subcommand has --help with examples', async () => {
+  for (const sub of ['classify', 'extract', 'bench', 'models', 'doctor']) {
+    const r = await runCli([sub, '--help']);
+    assert.equal(r.code, 0, `${sub} --help exit code`);
+    assert.match(r.stdout, /Examples:/, `${sub} --help has examples`);
+    assert.match(r.stdout, new RegExp(`Usage: backbones ${sub}`));
+  }
+});
+
+test('--version prints the package version', async () => {
+  const r = await runCli(['--version']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout.trim(), /^\d+\.\d+\.\d+$/);
+});
+
+test('an unknown subcommand exits 2 with one clear line and no stack', async () => {
+  const r = await runCli(['clasify']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown command 'clasify'/);
+  assert.match(r.stderr, /Did you mean classify\?/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+  assert.equal(r.stdout, '');
+});
+
+test('an unknown option exits 2 with one clear line', async () => {
+  const r = await runCli(['doctor', '--frobnicate']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown option '--frobnicate'/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('a bad backend name is rejected with the valid choices', async () => {
+  const r = await runCli(['--backend', 'cuda', 'doctor']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /auto, tensorflow, wasm, cpu/);
+});
+
+test('BACKBONES_BACKEND=tensorflow on a machine without tfjs-node is one clear error', async () => {
+  const r = await runCli(['classify', 'nothing.jpg'], { env: { BACKBONES_BACKEND: 'tensorflow' } });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /tensorflow backend cannot start/);
+  assert.match(r.stderr, /@tensorflow\/tfjs-node-gpu is not installed/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('a bad numeric option names the flag and the value', async () => {
+  const r = await runCli(['classify', 'x.jpg', '-k', 'zero']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--top-k must be a positive integer\. Received: zero/);
+});
