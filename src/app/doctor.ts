@@ -7,7 +7,7 @@ import { VERSION } from '../cli.js';
 import { err, out } from '../log.js';
 import { initBackend, probeBackends, type BackendProbe } from '../runtime/backend.js';
 import { queryGpus } from '../monitor/nvidia-smi.js';
-import { machineInfo } from '../monitor/system.js';
+import { describeOs, machineInfo } from '../monitor/system.js';
 import { resolveCacheDir } from '../weights/cache.js';
 import { errorMessage } from '../errors.js';
 
@@ -42,9 +42,9 @@ export async function collectDoctor(options: { cacheDir?: string; backend?: stri
     backbones: VERSION,
     node: process.version,
     npm,
-    os: { platform: os.platform(), release: os.release(), arch: os.arch(), distro: machine.os ?? null },
-    cpu: { model: machine.cpuModel, physicalCores: machine.physicalCores ?? null, logicalCores: machine.logicalCores },
-    memory: { totalByte: machine.ramTotalByte, freeByte: os.freemem() },
+    os: { platform: os.platform(), release: os.release(), arch: os.arch(), distro: describeOs(machine.os) },
+    cpu: { model: machine.cpu.model, physicalCores: machine.cpu.physicalCores, logicalCores: machine.cpu.logicalCores },
+    memory: { totalByte: machine.memory.totalByte, freeByte: machine.memory.freeByte },
     tfjs: auto.tfjsVersion,
     backends,
     auto: { backend: auto.backend, label: auto.label, reason: auto.reason, threads: auto.threads },
@@ -53,7 +53,7 @@ export async function collectDoctor(options: { cacheDir?: string; backend?: stri
       ? {
           available: true,
           reason: null,
-          devices: gpus.gpus.map((g) => ({ name: g.name, driver: g.driver ?? null, memoryTotalByte: g.memoryTotalByte ?? null, memoryUsedByte: g.memoryUsedByte ?? null })),
+          devices: gpus.gpus.map((g) => ({ name: g.name, driver: g.driverVersion, memoryTotalByte: g.memoryTotalByte ?? null, memoryUsedByte: g.memoryUsedByte ?? null })),
         }
       : { available: false, reason: gpus.reason, devices: [] },
     cacheDir: resolveCacheDir(options.cacheDir),
@@ -70,12 +70,12 @@ export function formatDoctor(r: DoctorReport): string {
     `  backbones    ${r.backbones}`,
     `  node         ${r.node}`,
     `  npm          ${r.npm ?? 'n/a'}`,
-    `  os           ${r.os.distro ?? r.os.platform} (${r.os.platform} ${r.os.release}, ${r.os.arch})`,
+    `  os           ${r.os.distro ?? `${r.os.platform} ${r.os.release} ${r.os.arch}`}`,
     `  cpu          ${r.cpu.model}, ${r.cpu.physicalCores ?? 'n/a'} physical / ${r.cpu.logicalCores} logical cores`,
     `  memory       ${gib(r.memory.totalByte)} total, ${gib(r.memory.freeByte)} free`,
     `  tfjs         ${r.tfjs}`,
     out.bold('backends'),
-    ...r.backends.map((p) => `  ${p.candidate.padEnd(15)}${status(p)}  ${out.dim(`${p.package}${p.version ? ' ' + p.version : ''}: ${p.reason}`)}`),
+    ...r.backends.map((p) => `  ${p.candidate.padEnd(15)}${status(p)}  ${out.dim(p.status === 'available' ? `${p.package} ${p.version ?? ''}: ${p.reason}` : p.reason)}`),
     `  ${'auto picks'.padEnd(15)}${out.bold(r.auto.label)}`,
     `  ${''.padEnd(15)}${out.dim(r.auto.reason)}`,
     `  ${'wasm threads'.padEnd(15)}${r.wasmThreads ?? 'n/a'}`,
