@@ -1,5 +1,34 @@
+// classify: top-k labels for every image.
+import { tf } from '../runtime/tf.js';
 import { BackbonesError } from '../errors.js';
+import type { Prediction } from '../output/records.js';
+import { executeRun, prepareRun, type ImageRunOptions } from './images-run.js';
 
-export async function runClassify(_inputs: string[], _options: Record<string, unknown>): Promise<number> {
-  throw new BackbonesError('E_INTERNAL', '`backbones classify` is not built yet.');
+export interface ClassifyOptions extends ImageRunOptions {
+  topK: number;
+}
+
+export async function runClassify(inputs: string[], o: ClassifyOptions): Promise<number> {
+  const format = o.format ?? (o.output || !process.stdout.isTTY ? 'jsonl' : 'table');
+  if (format === 'npy') throw new BackbonesError('E_USAGE', '--format npy is for extract; classify writes table, jsonl, json or csv.');
+  const prepared = await prepareRun(inputs, { ...o, format: o.format ?? (o.output ? undefined : format) }, 'classify', 'jsonl');
+  const { backbone } = prepared;
+  const labels = backbone.info.labels;
+  const k = o.topK;
+  const compute = async (batch: tf.Tensor4D): Promise<Prediction[][]> => {
+    const probs = backbone.probabilities(batch);
+    const classes = probs.shape[1];
+    const { values, indices } = tf.topk(probs, Math.min(k, classes));
+    const [v, i] = await Promise.all([values.data(), indices.data()]);
+    tf.dispose([probs, values, indices]);
+    const kk = Math.min(k, classes);
+    return Array.from({ length: probs.shape[0] }, (_, row) =>
+      Array.from({ length: kk }, (_, j) => {
+        const index = i[row * kk + j]!;
+        const label = labels?.[index];
+        return { index, wnid: label?.wnid ?? null, label: label?.label ?? `class_${index}`, prob: v[row * kk + j]! };
+      }),
+    );
+  };
+  return executeRun(prepared, o, 'classify', compute, (path, predictions) => ({ path, model: backbone.name, predictions }));
 }

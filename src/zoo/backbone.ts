@@ -1,0 +1,147 @@
+// A loaded model with everything needed to feed it and read it: the object that
+// classify, extract and bench share. Built only by loadBackbone (src/zoo/load.ts).
+import { tf } from '../runtime/tf.js';
+import { BackbonesError } from '../errors.js';
+import type { Interpolation, ModelCard, PreprocessMode, ResizeMode } from './card.js';
+import type { Label } from './labels.js';
+
+export interface WeightsInfo {
+  /** imagenet: the card's pretrained weights; random: seeded init; file: --weights PATH; model: the model file's own. */
+  kind: 'imagenet' | 'random' | 'file' | 'model';
+  /** Where they came from (path or URL) and how they were matched. */
+  description: string;
+  matchedBy?: 'name' | 'order';
+}
+
+export interface BackboneInfo {
+  /** Zoo name, or the model path/URL as given. */
+  name: string;
+  source: 'zoo' | 'layers-model' | 'graph-model';
+  card: ModelCard | null;
+  inputSize: [number, number];
+  preprocess: PreprocessMode;
+  interpolation: Interpolation;
+  resize: ResizeMode;
+  /** Default layer for extract: the card's, else null (the model's output). */
+  featureLayer: string | null;
+  parameters: number;
+  /** Multiply-adds per image; null where they cannot be counted (graph models). */
+  macs: number | null;
+  weights: WeightsInfo;
+  labels: Label[] | null;
+  /** Leading outputs dropped before labels (1 for 1001-class TF-Hub graphs). */
+  labelOffset: number;
+}
+
+export interface LayerInfo {
+  name: string;
+  className: string;
+  /** Output shape without the batch dimension; null when unknown (graph nodes). */
+  outputShape: number[] | null;
+  parameters: number;
+}
+
+type Model = tf.LayersModel | tf.GraphModel;
+
+function isLayersModel(m: Model): m is tf.LayersModel {
+  return m instanceof tf.LayersModel;
+}
+
+export class Backbone {
+  private readonly extractors = new Map<string, tf.LayersModel>();
+  /** Whether the model's output is already probabilities; decided once. */
+  private outputIsProbabilities: boolean | undefined;
+
+  constructor(
+    readonly info: BackboneInfo,
+    readonly model: Model,
+  ) {
+    if (isLayersModel(model)) {
+      const last = model.layers[model.layers.length - 1]!;
+      const activation = (last.getConfig() as { activation?: string }).activation;
+      if (activation === 'softmax' || last.getClassName() === 'Softmax') this.outputIsProbabilities = true;
+    }
+  }
+
+  get name(): string {
+    return this.info.name;
+  }
+
+  /** Raw model output for a batch [n, h, w, 3] of preprocessed pixels. */
+  infer(batch: tf.Tensor4D): tf.Tensor {
+    const out = isLayersModel(this.model) ? this.model.predict(batch) : this.model.predict(batch);
+    if (Array.isArray(out)) {
+      tf.dispose(out.slice(1));
+      return out[0]!;
+    }
+    if (!(out instanceof tf.Tensor)) throw new BackbonesError('E_MODEL', `${this.name}: the model returned named outputs; pass a model with one output.`);
+    return out;
+  }
+
+  /** Class probabilities [n, classes] with the label offset removed (softmax applied to logits). */
+  probabilities(batch: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => {
+      let out = this.infer(batch);
+      if (out.rank !== 2) out = out.reshape([out.shape[0]!, -1]);
+      const offset = this.info.labelOffset;
+      if (this.outputIsProbabilities === undefined) this.outputIsProbabilities = looksLikeProbabilities(out as tf.Tensor2D);
+      let probs = this.outputIsProbabilities ? out : tf.softmax(out);
+      if (offset > 0) {
+        probs = probs.slice([0, offset], [-1, -1]);
+        // Renormalise over the real classes (the dropped background logit held some mass).
+        probs = probs.div(probs.sum(1, true));
+      }
+      return probs as tf.Tensor2D;
+    });
+  }
+
+  hasLayer(name: string): boolean {
+    if (isLayersModel(this.model)) return this.model.layers.some((l) => l.name === name);
+    return graphNodes(this.model).some((n) => n.name === name);
+  }
+
+  /** Output of a named layer for the batch (e.g. fc2 [n, 4096], block5_pool [n, 7, 7, 512]). */
+  features(batch: tf.Tensor4D, layer: string): tf.Tensor {
+    if (!this.hasLayer(layer)) {
+      throw new BackbonesError('E_USAGE', `${this.name} has no layer "${layer}"; list them with \`backbones models info ${this.name} --layers\`.`);
+    }
+    if (!isLayersModel(this.model)) return this.model.execute(batch, layer) as tf.Tensor;
+    let extractor = this.extractors.get(layer);
+    if (!extractor) {
+      const target = this.model.getLayer(layer);
+      extractor = tf.model({ inputs: this.model.inputs, outputs: target.output as tf.SymbolicTensor });
+      this.extractors.set(layer, extractor);
+    }
+    return extractor.predict(batch) as tf.Tensor;
+  }
+
+  layers(): LayerInfo[] {
+    if (isLayersModel(this.model)) {
+      return this.model.layers.map((l) => {
+        const shape = l.outputShape as (number | null)[] | (number | null)[][];
+        const first = Array.isArray(shape[0]) ? (shape[0] as (number | null)[]) : (shape as (number | null)[]);
+        return { name: l.name, className: l.getClassName(), outputShape: first.slice(1).map((d) => d ?? -1), parameters: l.countParams() };
+      });
+    }
+    return graphNodes(this.model).map((n) => ({ name: n.name, className: n.op, outputShape: null, parameters: 0 }));
+  }
+
+  dispose(): void {
+    this.extractors.clear();
+    this.model.dispose();
+  }
+}
+
+function looksLikeProbabilities(out: tf.Tensor2D): boolean {
+  return tf.tidy(() => {
+    const min = out.min().dataSync()[0]!;
+    const sums = out.sum(1).dataSync();
+    return min >= 0 && Array.from(sums).every((s) => Math.abs(s - 1) < 1e-3);
+  });
+}
+
+/** Graph nodes in execution order; tfjs keeps them on its (non-public) executor. */
+function graphNodes(model: tf.GraphModel): { name: string; op: string }[] {
+  const executor = (model as unknown as { executor?: { graph?: { nodes?: Record<string, { name: string; op: string }> } } }).executor;
+  return Object.values(executor?.graph?.nodes ?? {}).filter((n) => n.op !== 'Const');
+}

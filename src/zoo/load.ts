@@ -1,0 +1,295 @@
+// The one build chokepoint (timm's build_model_with_cfg): resolves a zoo name or a
+// model path, builds the network, loads weights strictly, and returns a Backbone.
+// classify, extract, bench and `models info` all come through here.
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { tf } from '../runtime/tf.js';
+import { modelHandler, readModelJson, isUrl } from '../runtime/io.js';
+import { BackbonesError, errorMessage } from '../errors.js';
+import { log, isQuiet } from '../log.js';
+import type { ModelCard, PreprocessMode, WeightsSource } from './card.js';
+import { loadCards } from './cards.js';
+import { buildArchitecture } from './architectures.js';
+import { countMacs } from './macs.js';
+import { randomizeWeights } from './random.js';
+import { Backbone, type BackboneInfo, type WeightsInfo } from './backbone.js';
+import { imagenetLabels, parseLabels, readLabelsFile, type Label } from './labels.js';
+import { resolveCacheDir, cachedPath, cachedTfjsDir, isCached } from '../weights/cache.js';
+import { downloadFile, downloadTfjsModel, progressReporter } from '../weights/download.js';
+import { readKerasH5 } from '../weights/h5.js';
+import { readTfjsLayersWeights } from '../weights/tfjs.js';
+import { assignWeights, describeReport } from '../weights/assign.js';
+import type { WeightsFile } from '../weights/types.js';
+
+export interface LoadOptions {
+  /** imagenet (default), random, or a path/URL to a Keras .h5 or TF.js model.json. */
+  weights?: string;
+  alpha?: number;
+  inputSize?: [number, number];
+  preprocess?: PreprocessMode;
+  /** Labels file (JSON array, Keras class-index JSON, or text). */
+  labels?: string;
+  labelOffset?: number;
+  seed?: number;
+  cacheDir?: string;
+  /** Build without the classifier head (features only). */
+  includeTop?: boolean;
+  /** false: never download (bench uses cached-or-random). */
+  allowDownload?: boolean;
+}
+
+/** Whether a spec names a file or URL rather than a zoo entry. */
+export function isModelPath(spec: string): boolean {
+  return isUrl(spec) || existsSync(spec) || /\.json$/i.test(spec) || spec.includes('/') || spec.includes(path.sep);
+}
+
+/** The card of a zoo name (case-insensitive), or undefined. */
+export function findCard(spec: string): ModelCard | undefined {
+  const name = spec.toLowerCase();
+  return loadCards().find((c) => c.name === name);
+}
+
+export function cardNames(): string[] {
+  return loadCards().map((c) => c.name);
+}
+
+export async function loadBackbone(spec: string, options: LoadOptions = {}): Promise<Backbone> {
+  const card = findCard(spec);
+  if (card) return loadZooModel(card, options);
+  if (isModelPath(spec)) return loadModelFile(spec, options);
+  throw new BackbonesError('E_UNKNOWN_MODEL', `Unknown model "${spec}": valid names are ${cardNames().join(', ')} (or pass a model.json path or URL).`);
+}
+
+// --- zoo ------------------------------------------------------------------------
+
+function variantDiffers(card: ModelCard, options: LoadOptions): boolean {
+  const alpha = card.architectureOptions?.alpha;
+  const alphaDiffers = options.alpha !== undefined && options.alpha !== alpha;
+  const sizeDiffers = options.inputSize !== undefined && (options.inputSize[0] !== card.inputSize[0] || options.inputSize[1] !== card.inputSize[1]);
+  return alphaDiffers || sizeDiffers;
+}
+
+async function loadZooModel(card: ModelCard, options: LoadOptions): Promise<Backbone> {
+  if (options.alpha !== undefined && card.architectureOptions?.alpha === undefined) {
+    throw new BackbonesError('E_USAGE', `--alpha only applies to MobileNets; ${card.name} has no width multiplier.`);
+  }
+  const includeTop = options.includeTop ?? true;
+  const inputSize = options.inputSize ?? card.inputSize;
+  const model = buildArchitecture(card.architecture, {
+    ...(card.architectureOptions as { alpha?: number }),
+    ...(options.alpha !== undefined ? { alpha: options.alpha } : {}),
+    includeTop,
+    inputSize,
+  });
+  let weights: WeightsInfo;
+  try {
+    weights = await loadZooWeights(card, model, options, includeTop);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  const info: BackboneInfo = {
+    name: card.name,
+    source: 'zoo',
+    card,
+    inputSize,
+    preprocess: options.preprocess ?? card.preprocess,
+    interpolation: card.interpolation,
+    resize: card.resize,
+    featureLayer: card.featureLayer,
+    parameters: model.countParams(),
+    macs: countMacs(model),
+    weights,
+    labels: includeTop ? (options.labels ? await readLabelsFile(options.labels) : imagenetLabels()) : null,
+    labelOffset: options.labelOffset ?? 0,
+  };
+  return new Backbone(info, model);
+}
+
+async function loadZooWeights(card: ModelCard, model: tf.LayersModel, options: LoadOptions, includeTop: boolean): Promise<WeightsInfo> {
+  const choice = options.weights ?? 'imagenet';
+  if (choice === 'random') {
+    randomizeWeights(model, options.seed ?? 42);
+    return { kind: 'random', description: `random (seed ${options.seed ?? 42}, He-uniform; not pretrained)` };
+  }
+  if (choice === 'imagenet') {
+    if (variantDiffers(card, options)) {
+      throw new BackbonesError(
+        'E_WEIGHTS',
+        `No imagenet weights for ${card.name} with that --alpha/--input-size in the zoo; use --weights PATH, --weights random, or a card that has them (backbones models list).`,
+      );
+    }
+    const file = await resolveImagenetFile(card, options, includeTop);
+    const report = assignWeights(model, await readWeightsFile(file.path, file.source.format), { strict: true });
+    log.debug(describeReport(report));
+    return { kind: 'imagenet', description: `imagenet (${file.source.url}), ${describeReport(report)}`, matchedBy: report.matchedBy };
+  }
+  const format = weightsFormatOf(choice);
+  let location = choice;
+  if (isUrl(choice)) location = await downloadWeightsUrl(choice, format, options);
+  else if (!existsSync(choice)) throw new BackbonesError('E_NOT_FOUND', `Weights file not found: ${choice}`);
+  const report = assignWeights(model, await readWeightsFile(location, format), { strict: true });
+  log.info(`${card.name}: ${describeReport(report)} from ${choice}`);
+  return { kind: 'file', description: `${choice}, ${describeReport(report)}`, matchedBy: report.matchedBy };
+}
+
+function weightsFormatOf(location: string): WeightsSource['format'] {
+  if (/\.(h5|hdf5)$/i.test(location)) return 'keras-h5';
+  if (/\.json$/i.test(location) || (!isUrl(location) && existsSync(location) && statSync(location).isDirectory())) return 'tfjs-layers';
+  if (/\.keras$/i.test(location)) {
+    throw new BackbonesError('E_WEIGHTS', `${location}: the Keras 3 .keras (zip) format is not supported; save with model.save_weights("x.weights.h5") in Keras 2 layout or convert with tensorflowjs_converter.`);
+  }
+  throw new BackbonesError('E_WEIGHTS', `Cannot tell the format of ${location}: weights must be a Keras .h5 file or a TF.js model.json (or its folder).`);
+}
+
+async function readWeightsFile(location: string, format: WeightsSource['format']): Promise<WeightsFile> {
+  return format === 'keras-h5' ? readKerasH5(location) : readTfjsLayersWeights(location);
+}
+
+/** The cached imagenet weights file of a card, downloading it (verified) when allowed. */
+async function resolveImagenetFile(card: ModelCard, options: LoadOptions, includeTop: boolean): Promise<{ path: string; source: WeightsSource }> {
+  const cacheDir = resolveCacheDir(options.cacheDir);
+  // With the top, only files that hold it will do; without, either works (extra layers are unused).
+  const candidates = card.weights.filter((w) => (includeTop ? w.includeTop : true));
+  if (candidates.length === 0) throw new BackbonesError('E_WEIGHTS', `${card.name} has no published imagenet weights${includeTop ? ' with the classifier head' : ''}.`);
+  for (const source of candidates) {
+    if (await isCached(card.name, source, cacheDir)) return { path: cachedPath(card.name, source, cacheDir), source };
+  }
+  const source = candidates[0]!;
+  const dest = cachedPath(card.name, source, cacheDir);
+  if (options.allowDownload === false) {
+    throw new BackbonesError('E_WEIGHTS', `The imagenet weights of ${card.name} are not cached at ${dest}; run \`backbones models pull ${card.name}\`, copy the file there, or pass --weights PATH.`);
+  }
+  await pullSource(card, source, cacheDir);
+  return { path: dest, source };
+}
+
+/** Downloads one weights source of a card into the cache, verifying its checksum. */
+export async function pullSource(card: ModelCard, source: WeightsSource, cacheDir: string): Promise<string> {
+  const dest = cachedPath(card.name, source, cacheDir);
+  const progress = progressReporter(`${card.name} ${source.fileName}`, { quiet: isQuiet() });
+  const common = { hash: source.hash, hashAlgorithm: source.hashAlgorithm, modelName: card.name, onProgress: progress.onProgress };
+  try {
+    if (source.format === 'tfjs-layers') await downloadTfjsModel(source.url, cachedTfjsDir(card.name, source, cacheDir), { ...common, cachePath: path.dirname(dest) });
+    else await downloadFile(source.url, dest, { ...common, cachePath: dest });
+    progress.stop(true);
+  } catch (e) {
+    progress.stop(false);
+    throw e;
+  }
+  if (!source.hash) log.warn(`${source.fileName}: no published checksum to verify against (${source.note ?? 'none published'}).`);
+  return dest;
+}
+
+async function downloadWeightsUrl(url: string, format: WeightsSource['format'], options: LoadOptions): Promise<string> {
+  const cacheDir = resolveCacheDir(options.cacheDir);
+  const name = path.posix.basename(new URL(url).pathname) || 'weights';
+  const folder = path.join(cacheDir, 'urls', Buffer.from(url).toString('base64url').slice(0, 64));
+  const dest = format === 'tfjs-layers' ? path.join(folder, 'model', 'model.json') : path.join(folder, name);
+  if (existsSync(dest)) return dest;
+  const progress = progressReporter(name, { quiet: isQuiet() });
+  try {
+    if (format === 'tfjs-layers') await downloadTfjsModel(url, path.dirname(dest), { onProgress: progress.onProgress });
+    else await downloadFile(url, dest, { onProgress: progress.onProgress });
+    progress.stop(true);
+  } catch (e) {
+    progress.stop(false);
+    throw e;
+  }
+  return dest;
+}
+
+// --- any TF.js model file --------------------------------------------------------
+
+async function loadModelFile(spec: string, options: LoadOptions): Promise<Backbone> {
+  if (options.weights && options.weights !== 'imagenet') {
+    throw new BackbonesError('E_USAGE', `--weights applies to zoo models; ${spec} carries its own weights.`);
+  }
+  if (!isUrl(spec) && !existsSync(spec)) throw new BackbonesError('E_NOT_FOUND', `Model not found: ${spec}`);
+  let json: tf.io.ModelJSON;
+  let location: string;
+  try {
+    ({ json, location } = await readModelJson(spec));
+  } catch (e) {
+    throw new BackbonesError('E_MODEL', `Cannot read the model at ${spec}: ${errorMessage(e)}`);
+  }
+  const topology = json.modelTopology as { node?: unknown; model_config?: unknown; class_name?: string } | undefined;
+  const isGraph = json.format === 'graph-model' || Array.isArray(topology?.node);
+  let model: tf.LayersModel | tf.GraphModel;
+  try {
+    model = isGraph ? await tf.loadGraphModel(modelHandler(location)) : await tf.loadLayersModel(modelHandler(location));
+  } catch (e) {
+    throw new BackbonesError('E_MODEL', `Cannot load the model at ${spec}: ${errorMessage(e)}`);
+  }
+  const inputShape = (model instanceof tf.GraphModel ? model.inputs[0]?.shape : model.inputs[0]?.shape) ?? [];
+  const [h, w] = [inputShape[1], inputShape[2]];
+  const fixed: [number, number] | null = typeof h === 'number' && h > 0 && typeof w === 'number' && w > 0 ? [h, w] : null;
+  const inputSize = options.inputSize ?? fixed;
+  if (!inputSize) {
+    model.dispose();
+    throw new BackbonesError('E_USAGE', `${spec} does not fix its input size; pass --input-size (e.g. 224 or 299x299).`);
+  }
+  if (fixed && options.inputSize && (fixed[0] !== options.inputSize[0] || fixed[1] !== options.inputSize[1])) {
+    model.dispose();
+    throw new BackbonesError('E_USAGE', `${spec} takes ${fixed[0]}x${fixed[1]} images; --input-size ${options.inputSize.join('x')} does not fit.`);
+  }
+  let preprocess = options.preprocess;
+  if (!preprocess) {
+    preprocess = 'tf';
+    log.warn(`${spec} does not say how to preprocess its input; assuming 'tf' (x/127.5 - 1, as Keras MobileNet/Inception). Pass --preprocess to choose.`);
+  }
+  const labels = options.labels ? await readLabelsFile(options.labels) : await labelsBesideModel(location);
+  const parameters = model instanceof tf.GraphModel ? graphParameters(model) : model.countParams();
+  const info: BackboneInfo = {
+    name: spec,
+    source: isGraph ? 'graph-model' : 'layers-model',
+    card: null,
+    inputSize,
+    preprocess,
+    interpolation: 'bilinear',
+    resize: 'squash',
+    featureLayer: null,
+    parameters,
+    macs: model instanceof tf.GraphModel ? null : countMacs(model),
+    weights: { kind: 'model', description: `the model's own (${location})` },
+    labels,
+    labelOffset: options.labelOffset ?? 0,
+  };
+  const backbone = new Backbone(info, model);
+  if (!info.labels) {
+    // 1000 outputs after the offset: ImageNet in Keras order is by far the likeliest.
+    const classes = outputClasses(model);
+    if (classes !== null && classes - info.labelOffset === 1000) info.labels = imagenetLabels();
+    else if (classes === 1001 && info.labelOffset === 0) {
+      log.warn(`${spec} has 1001 outputs: if index 0 is a background class, pass --label-offset 1.`);
+    }
+  }
+  return backbone;
+}
+
+/** labels in metadata.json beside model.json (the TF.js mobilenet convention), if any. */
+async function labelsBesideModel(location: string): Promise<Label[] | null> {
+  if (isUrl(location)) return null;
+  const meta = path.join(path.dirname(location), 'metadata.json');
+  if (!existsSync(meta)) return null;
+  try {
+    const json = JSON.parse(await readFile(meta, 'utf8')) as { labels?: unknown };
+    return Array.isArray(json.labels) ? parseLabels(JSON.stringify(json.labels), meta) : null;
+  } catch {
+    return null;
+  }
+}
+
+function outputClasses(model: tf.LayersModel | tf.GraphModel): number | null {
+  const shape = model.outputs[0]?.shape;
+  const last = shape?.[shape.length - 1];
+  return typeof last === 'number' && last > 0 ? last : null;
+}
+
+function graphParameters(model: tf.GraphModel): number {
+  const weights = (model as unknown as { weights?: Record<string, tf.Tensor[]> }).weights ?? {};
+  let n = 0;
+  for (const list of Object.values(weights)) for (const t of list) n += t.size;
+  return n;
+}
