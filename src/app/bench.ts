@@ -1,5 +1,146 @@
-import { BackbonesError } from '../errors.js';
+// `backbones bench`: runs each model in its own child process, then prints the
+// comparison and writes the report (rewritten after every model, so a crash in a
+// later model leaves the earlier results on disk).
+import { writeFileSync } from 'node:fs';
+import { VERSION } from '../cli.js';
+import { BackbonesError, EXIT } from '../errors.js';
+import { log, isQuiet, colorLevelFor } from '../log.js';
+import { machineInfo } from '../monitor/system.js';
+import { queryGpus } from '../monitor/nvidia-smi.js';
+import { BENCH_SCHEMA_VERSION, machineSection, type BenchReport, type ModelResult, warningMessage } from '../bench/result.js';
+import { exporterFor, formatForFile, isExportFormat, EXPORT_FORMATS, TableExporter } from '../bench/export/index.js';
+import { runModelInChild, type RuntimeInfo } from '../bench/runner.js';
+import type { WorkerConfig } from '../bench/protocol.js';
+import type { PreprocessMode } from '../zoo/card.js';
+import { parseBackendRequest } from '../runtime/backend.js';
+import { findCard, isModelPath, cardNames } from '../zoo/load.js';
+import { tf } from '../runtime/tf.js';
 
-export async function runBench(_inputs: string[], _options: Record<string, unknown>): Promise<number> {
-  throw new BackbonesError('E_INTERNAL', '`backbones bench` is not built yet.');
+export interface BenchOptions {
+  backend: string;
+  cacheDir?: string;
+  weights?: string;
+  batchSizes: number[];
+  warmup: number;
+  iterations?: number;
+  duration?: number;
+  gpuPollMs: number;
+  images?: string;
+  format?: string;
+  output?: string;
+  plot?: string;
+  alpha?: number;
+  inputSize?: [number, number];
+  preprocess?: PreprocessMode;
+  labels?: string;
+  labelOffset?: number;
+  seed?: number;
+}
+
+function validate(models: string[], o: BenchOptions): { format: string; fileFormat?: string } {
+  parseBackendRequest(o.backend);
+  for (const m of models) {
+    if (!findCard(m) && !isModelPath(m)) {
+      throw new BackbonesError('E_UNKNOWN_MODEL', `Unknown model "${m}": valid names are ${cardNames().join(', ')} (or pass a model.json path).`);
+    }
+  }
+  if (o.iterations !== undefined && o.duration !== undefined) throw new BackbonesError('E_USAGE', 'Use either --iterations or --duration, not both.');
+  if (o.format && !isExportFormat(o.format)) throw new BackbonesError('E_USAGE', `Unknown --format "${o.format}": valid formats are ${EXPORT_FORMATS.join(', ')}.`);
+  let fileFormat: string | undefined;
+  if (o.output) {
+    try {
+      fileFormat = o.format ?? formatForFile(o.output);
+    } catch (e) {
+      throw new BackbonesError('E_USAGE', (e as Error).message);
+    }
+  }
+  if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new BackbonesError('E_USAGE', `--plot needs a file ending in .svg or .png. Received: ${o.plot}`);
+  const format = o.format ?? (process.stdout.isTTY ? 'table' : 'json');
+  return { format, fileFormat };
+}
+
+export async function runBench(models: string[], o: BenchOptions): Promise<number> {
+  const { format, fileFormat } = validate(models, o);
+  const [machine, gpus] = await Promise.all([machineInfo(), queryGpus({ timeoutMs: 3000 })]);
+  const report: BenchReport = {
+    schemaVersion: BENCH_SCHEMA_VERSION,
+    tool: { name: 'backbones', version: VERSION },
+    createdAt: new Date().toISOString(),
+    command: ['backbones', ...process.argv.slice(2)],
+    machine: machineSection(machine, gpus),
+    runtime: { node: process.version, tfjs: tf.version.tfjs, backend: 'n/a', threads: null },
+    settings: {
+      batchSizes: o.batchSizes,
+      warmupRuns: o.warmup,
+      ...(o.iterations !== undefined ? { iterations: o.iterations } : {}),
+      ...(o.duration !== undefined ? { durationS: o.duration } : {}),
+      gpuPollMs: o.gpuPollMs,
+      weights: o.weights ?? 'imagenet when cached, else random',
+    },
+    models: [],
+  };
+  const gpuLine = gpus.available ? gpus.gpus.map((g) => g.name).join(', ') : gpus.reason;
+  log.info(`bench: ${models.join(', ')} | batch ${o.batchSizes.join(',')} | ${machine.cpu.model}, ${machine.cpu.logicalCores} cores | GPU: ${gpuLine}`);
+  let runtime: RuntimeInfo | undefined;
+  const exportFile = () => {
+    if (o.output && fileFormat) writeFileSync(o.output, exporterFor(fileFormat).serialize(report));
+  };
+  for (const [i, model] of models.entries()) {
+    const tag = `[${i + 1}/${models.length}] ${model}`;
+    const progress = (message: string) => {
+      if (!isQuiet()) process.stderr.write(`${tag}: ${message}\n`);
+    };
+    const config: WorkerConfig = {
+      model,
+      weights: o.weights,
+      batchSizes: o.batchSizes,
+      warmup: o.warmup,
+      iterations: o.iterations,
+      durationS: o.duration,
+      images: o.images,
+      backend: o.backend,
+      cacheDir: o.cacheDir,
+      alpha: o.alpha,
+      inputSize: o.inputSize,
+      preprocess: o.preprocess,
+      labels: o.labels,
+      labelOffset: o.labelOffset,
+      seed: o.seed,
+    };
+    const result: ModelResult = await runModelInChild(config, {
+      gpuPollMs: o.gpuPollMs,
+      onProgress: progress,
+      onRuntime: (r) => {
+        if (!runtime) {
+          runtime = r;
+          report.runtime = { node: process.version, tfjs: r.tfjs, backend: r.label, ...(r.backendVersion ? { backendVersion: r.backendVersion } : {}), threads: r.threads };
+        }
+      },
+    });
+    report.models.push(result);
+    if (result.status === 'failed') log.error(`${model} failed: ${result.error}`);
+    else {
+      const summary = result.runs.map((r) => `b${r.batchSize} ${r.imagesPerSecond.toFixed(2)} img/s (p50 ${r.latencyMs.p50.toFixed(1)} ms)`).join(', ');
+      progress(`done: load ${((result.loadMs ?? 0) / 1000).toFixed(1)} s, ${summary}`);
+    }
+    exportFile();
+  }
+  const text =
+    format === 'table'
+      ? new TableExporter({ color: colorLevelFor(process.stdout) > 0 }).serialize(report)
+      : exporterFor(format).serialize(report);
+  if (!o.output || process.stdout.isTTY || o.format) process.stdout.write(text);
+  // The table carries the warnings itself; other formats get them on stderr.
+  if (format !== 'table' || (o.output && !process.stdout.isTTY && !o.format)) {
+    for (const m of report.models) for (const w of m.warnings) log.warn(`${m.model}: ${warningMessage(w)}`);
+    for (const m of report.models) for (const r of m.runs) for (const w of r.warnings) log.warn(`${m.model} batch ${r.batchSize}: ${warningMessage(w)}`);
+  }
+  if (o.output) log.info(`report written to ${o.output}`);
+  if (o.plot) {
+    const { renderPlot } = await import('../bench/plot.js');
+    const plot = await renderPlot(report, o.plot);
+    for (const w of plot.warnings) log.warn(w);
+    log.info(`plot written to ${o.plot}`);
+  }
+  return report.models.some((m) => m.status === 'failed') ? EXIT.error : EXIT.ok;
 }

@@ -1,6 +1,179 @@
-import { BackbonesError } from '../errors.js';
-const notYet = () => { throw new BackbonesError('E_INTERNAL', '`backbones models` is not built yet.'); };
-export async function runModelsList(_f: string | undefined, _o: Record<string, unknown>): Promise<number> { return notYet(); }
-export async function runModelsInfo(_n: string, _o: Record<string, unknown>): Promise<number> { return notYet(); }
-export async function runModelsPull(_n: string[], _o: Record<string, unknown>): Promise<number> { return notYet(); }
-export async function runModelsPath(_o: Record<string, unknown>): Promise<number> { return notYet(); }
+// `backbones models list|info|pull|path`: prints what the zoo registry and the cache
+// hold; no logic of its own beyond formatting.
+import { BackbonesError, EXIT } from '../errors.js';
+import { log, out } from '../log.js';
+import { listModels, getCard } from '../zoo/cards.js';
+import type { ModelCard } from '../zoo/card.js';
+import { resolveCacheDir, isCached, cachedPath } from '../weights/cache.js';
+import type { PreprocessMode } from '../zoo/card.js';
+
+interface CommonOptions {
+  json?: boolean;
+  cacheDir?: string;
+  backend?: string;
+}
+
+const fmtParams = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : `${(n / 1e3).toFixed(0)} k`);
+const fmtGmacs = (n: number) => (n / 1e9).toFixed(2);
+
+function pad(rows: string[][], header: string[]): string {
+  const all = [header, ...rows];
+  // Widths from the text without colour codes.
+  const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
+  const widths = header.map((_, i) => Math.max(...all.map((r) => plain(r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => c + ' '.repeat(widths[i]! - plain(c).length)).join('  ').trimEnd();
+  return [out.bold(line(header)), ...rows.map(line)].join('\n') + '\n';
+}
+
+async function cachedSources(card: ModelCard, cacheDir: string) {
+  return Promise.all(card.weights.map(async (w) => ({ ...w, cached: await isCached(card.name, w, cacheDir), cachePath: cachedPath(card.name, w, cacheDir) })));
+}
+
+export async function runModelsList(filter: string | undefined, o: CommonOptions): Promise<number> {
+  const cacheDir = resolveCacheDir(o.cacheDir);
+  const names = listModels(filter);
+  if (names.length === 0) throw new BackbonesError('E_UNKNOWN_MODEL', `No model matches "${filter}"; \`backbones models list\` shows them all.`);
+  const rows = await Promise.all(
+    names.map(async (name) => {
+      const card = getCard(name);
+      const sources = await cachedSources(card, cacheDir);
+      return { card, cached: sources.some((s) => s.cached && s.includeTop) || sources.some((s) => s.cached) };
+    }),
+  );
+  if (o.json) {
+    process.stdout.write(
+      JSON.stringify(
+        rows.map(({ card, cached }) => ({
+          name: card.name,
+          inputSize: card.inputSize,
+          parameters: card.parameters,
+          macs: card.macs,
+          featureLayer: card.featureLayer,
+          featureDim: card.featureDim,
+          preprocess: card.preprocess,
+          top1: card.top1,
+          top5: card.top5,
+          weightsCached: cached,
+        })),
+        null,
+        2,
+      ) + '\n',
+    );
+    return EXIT.ok;
+  }
+  process.stdout.write(
+    pad(
+      rows.map(({ card, cached }) => [
+        out.bold(card.name),
+        card.inputSize.join('x'),
+        fmtParams(card.parameters),
+        fmtGmacs(card.macs),
+        `${card.featureLayer} (${card.featureDim})`,
+        card.preprocess,
+        card.top1 === null ? 'n/a' : `${(card.top1 * 100).toFixed(1)}%`,
+        cached ? out.green('cached') : out.dim('not cached'),
+      ]),
+      ['name', 'input', 'params', 'GMACs', 'feature layer (dim)', 'preprocess', 'top-1', 'weights'],
+    ),
+  );
+  log.info(`cache: ${cacheDir}`);
+  return EXIT.ok;
+}
+
+export async function runModelsInfo(
+  spec: string,
+  o: CommonOptions & { layers?: boolean; weights?: string; alpha?: number; inputSize?: [number, number]; preprocess?: PreprocessMode; labels?: string; labelOffset?: number; seed?: number },
+): Promise<number> {
+  const cacheDir = resolveCacheDir(o.cacheDir);
+  const { findCard, loadBackbone } = await import('../zoo/load.js');
+  const card = findCard(spec);
+  let layers: { name: string; className: string; outputShape: number[] | null; parameters: number }[] | undefined;
+  let loaded: { parameters: number; macs: number | null; inputSize: [number, number]; preprocess: string; source: string } | undefined;
+  if (o.layers || !card) {
+    // Layers need the built network; random weights avoid any download for a zoo name.
+    const { initBackend, parseBackendRequest } = await import('../runtime/backend.js');
+    await initBackend(parseBackendRequest(o.backend));
+    const backbone = await loadBackbone(spec, {
+      weights: card ? 'random' : undefined,
+      alpha: o.alpha,
+      inputSize: o.inputSize,
+      preprocess: o.preprocess ?? (card ? undefined : 'raw'),
+      labels: o.labels,
+      labelOffset: o.labelOffset,
+      cacheDir: o.cacheDir,
+    });
+    layers = backbone.layers();
+    loaded = { parameters: backbone.info.parameters, macs: backbone.info.macs, inputSize: backbone.info.inputSize, preprocess: backbone.info.preprocess, source: backbone.info.source };
+    backbone.dispose();
+  }
+  const sources = card ? await cachedSources(card, cacheDir) : [];
+  if (o.json) {
+    process.stdout.write(JSON.stringify({ ...(card ?? { name: spec, ...loaded }), weights: card ? sources : undefined, layers }, null, 2) + '\n');
+    return EXIT.ok;
+  }
+  const lines: string[] = [];
+  if (card) {
+    lines.push(
+      out.bold(card.name) + '  ' + card.description,
+      `  input          ${card.inputSize.join('x')}x3, ${card.channelOrder}, preprocess ${card.preprocess}, ${card.resize} + ${card.interpolation}`,
+      `  parameters     ${card.parameters.toLocaleString('en-US')}`,
+      `  multiply-adds  ${card.macs.toLocaleString('en-US')} per image (${fmtGmacs(card.macs)} G)`,
+      `  feature layer  ${card.featureLayer} (${card.featureDim})`,
+      `  classifier     ${card.classifierLayer} (${card.numClasses} classes, ${card.labels})`,
+      `  imagenet       top-1 ${card.top1 === null ? 'n/a' : (card.top1 * 100).toFixed(1) + '%'}, top-5 ${card.top5 === null ? 'n/a' : (card.top5 * 100).toFixed(1) + '%'} (Keras docs)`,
+      `  paper          ${card.paper}`,
+      `  license        ${card.license}`,
+      out.bold('weights'),
+      ...sources.map(
+        (s) =>
+          `  ${s.cached ? out.green('cached    ') : out.dim('not cached')}  ${s.format}${s.includeTop ? '' : ' (no top)'}  ${s.url}\n` +
+          `              ${s.hash ? `${s.hashAlgorithm} ${s.hash}` : 'no published checksum'}  → ${s.cachePath}`,
+      ),
+    );
+  } else if (loaded) {
+    lines.push(
+      out.bold(spec),
+      `  format         ${loaded.source}`,
+      `  input          ${loaded.inputSize.join('x')}x3`,
+      `  parameters     ${loaded.parameters.toLocaleString('en-US')}`,
+      `  multiply-adds  ${loaded.macs === null ? 'n/a' : loaded.macs.toLocaleString('en-US')}`,
+    );
+  }
+  if (layers) {
+    lines.push(out.bold('layers') + out.dim('  (name, type, output shape without batch, parameters)'));
+    const w = Math.max(...layers.map((l) => l.name.length));
+    const cw = Math.max(...layers.map((l) => l.className.length));
+    for (const l of layers) {
+      lines.push(`  ${l.name.padEnd(w)}  ${l.className.padEnd(cw)}  ${(l.outputShape ? `[${l.outputShape.join(', ')}]` : 'n/a').padEnd(16)}  ${l.parameters || ''}`.trimEnd());
+    }
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  return EXIT.ok;
+}
+
+export async function runModelsPull(names: string[], o: CommonOptions & { top?: boolean }): Promise<number> {
+  const cacheDir = resolveCacheDir(o.cacheDir);
+  const { pullSource } = await import('../zoo/load.js');
+  const results: { name: string; file: string; status: 'cached' | 'downloaded' }[] = [];
+  const cards = names.map((n) => getCard(n));
+  for (const card of cards) {
+    const wantTop = o.top !== false;
+    const candidates = card.weights
+      .filter((w) => w.includeTop === wantTop)
+      .sort((a, b) => Number(b.hash !== null) - Number(a.hash !== null));
+    const source = candidates[0];
+    if (!source) throw new BackbonesError('E_WEIGHTS', `${card.name} publishes no weights ${wantTop ? 'with' : 'without'} the classifier head.`);
+    const already = await isCached(card.name, source, cacheDir);
+    const file = already ? cachedPath(card.name, source, cacheDir) : await pullSource(card, source, cacheDir);
+    results.push({ name: card.name, file, status: already ? 'cached' : 'downloaded' });
+    if (!o.json) log.info(`${card.name}: ${already ? 'already cached' : 'downloaded and verified'} → ${file}`);
+  }
+  if (o.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+  return EXIT.ok;
+}
+
+export async function runModelsPath(o: CommonOptions): Promise<number> {
+  const dir = resolveCacheDir(o.cacheDir);
+  process.stdout.write(o.json ? JSON.stringify({ cacheDir: dir }) + '\n' : dir + '\n');
+  return EXIT.ok;
+}

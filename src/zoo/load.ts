@@ -151,7 +151,8 @@ async function readWeightsFile(location: string, format: WeightsSource['format']
 async function resolveImagenetFile(card: ModelCard, options: LoadOptions, includeTop: boolean): Promise<{ path: string; source: WeightsSource }> {
   const cacheDir = resolveCacheDir(options.cacheDir);
   // With the top, only files that hold it will do; without, either works (extra layers are unused).
-  const candidates = card.weights.filter((w) => (includeTop ? w.includeTop : true));
+  // Verifiable sources first: a file with a published checksum beats one without.
+  const candidates = card.weights.filter((w) => (includeTop ? w.includeTop : true)).sort((a, b) => Number(b.hash !== null) - Number(a.hash !== null));
   if (candidates.length === 0) throw new BackbonesError('E_WEIGHTS', `${card.name} has no published imagenet weights${includeTop ? ' with the classifier head' : ''}.`);
   for (const source of candidates) {
     if (await isCached(card.name, source, cacheDir)) return { path: cachedPath(card.name, source, cacheDir), source };

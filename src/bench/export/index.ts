@@ -1,0 +1,44 @@
+// Registry of bench output formats: one exporter per file (after hyperfine's export/).
+import { csvExporter } from './csv.js';
+import type { BenchExporter } from './exporter.js';
+import { jsonExporter } from './json.js';
+import { markdownExporter } from './markdown.js';
+import { tableExporter } from './table.js';
+
+export type { BenchExporter } from './exporter.js';
+export { TableExporter, type TableExporterOptions } from './table.js';
+
+export const EXPORTERS = {
+  json: jsonExporter,
+  markdown: markdownExporter,
+  csv: csvExporter,
+  table: tableExporter,
+} as const satisfies Record<string, BenchExporter>;
+
+export type ExportFormat = keyof typeof EXPORTERS;
+
+export const EXPORT_FORMATS = Object.keys(EXPORTERS) as ExportFormat[];
+
+export function isExportFormat(format: string): format is ExportFormat {
+  return Object.hasOwn(EXPORTERS, format);
+}
+
+/** The exporter for a format name; throws listing the valid ones. */
+export function exporterFor(format: string): BenchExporter {
+  if (!isExportFormat(format)) {
+    throw new Error(`Unknown export format "${format}". Valid formats are: ${EXPORT_FORMATS.join(', ')}.`);
+  }
+  return EXPORTERS[format];
+}
+
+/** The format for an output file name by its extension (.json, .md/.markdown, .csv, .txt); throws listing them. */
+export function formatForFile(file: string): ExportFormat {
+  const ext = file.toLowerCase().match(/\.([a-z0-9]+)$/)?.[1] ?? '';
+  if (ext === 'markdown') return 'markdown';
+  const hit = EXPORT_FORMATS.find((f) => EXPORTERS[f].extension === ext);
+  if (!hit) {
+    const valid = EXPORT_FORMATS.map((f) => `.${EXPORTERS[f].extension}`).join(', ');
+    throw new Error(`Cannot tell the export format from the file name "${file}". Use one of: ${valid}.`);
+  }
+  return hit;
+}

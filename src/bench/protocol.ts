@@ -1,0 +1,35 @@
+// Messages between `backbones bench` (parent) and the one child process per model.
+import type { ModelResult } from './result.js';
+import type { PreprocessMode } from '../zoo/card.js';
+
+export interface WorkerConfig {
+  model: string;
+  /** undefined: imagenet when cached, else random. */
+  weights?: string;
+  batchSizes: number[];
+  warmup: number;
+  /** Fixed number of timed runs; else adaptive (at least MIN_RUNS and MIN_SECONDS, see worker.ts). */
+  iterations?: number;
+  durationS?: number;
+  /** Folder of real images for the end-to-end measurement. */
+  images?: string;
+  backend: string;
+  cacheDir?: string;
+  alpha?: number;
+  inputSize?: [number, number];
+  preprocess?: PreprocessMode;
+  labels?: string;
+  labelOffset?: number;
+  seed?: number;
+}
+
+export type WorkerMessage =
+  | { type: 'ready'; pid: number }
+  | { type: 'progress'; message: string }
+  /** A timed window starts/ends: the parent polls GPU and RSS for exactly these windows. */
+  | { type: 'window'; batchSize: number; phase: 'start' | 'end' }
+  | { type: 'runtime'; backend: string; label: string; threads: number; tfjs: string; backendVersion?: string }
+  | { type: 'result'; result: ModelResult }
+  | { type: 'failed'; error: string; partial?: ModelResult };
+
+export type ParentMessage = { type: 'config'; config: WorkerConfig } | { type: 'window-ack' } | { type: 'exit' };

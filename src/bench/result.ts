@@ -1,0 +1,331 @@
+// The `backbones bench` result: versioned JSON schema (as TS types), the typed
+// warnings with their hints, and the formulas of the derived fields.
+// Human-readable description: bench/SCHEMA.md (keep the two in step).
+//
+// Conventions (after hyperfine's BenchmarkResult): units are in the field names
+// (`Ms`, `Byte`, `Percent`, `S`), the raw samples are kept (`samplesMs`), and a
+// value that was not measured is `null` (printed "n/a"), never 0.
+import type { GpuSummary, GpuQueryResult } from '../monitor/nvidia-smi.js';
+import type { CpuUsage } from '../monitor/process.js';
+import type { MachineInfo } from '../monitor/system.js';
+import { countOutliers, modifiedZScores, OUTLIER_THRESHOLD } from './outliers.js';
+import { median, type LatencySummary } from './stats.js';
+
+export type { GpuSummary } from '../monitor/nvidia-smi.js';
+export type { LatencySummary } from './stats.js';
+
+/** Bump on any breaking change (renamed/removed field, changed unit or meaning). Adding fields is not breaking. */
+export const BENCH_SCHEMA_VERSION = 1;
+
+/** Fewer timed runs than this per batch size triggers a 'few-samples' warning. */
+export const MIN_RELIABLE_SAMPLES = 10;
+
+/** Other programs using more than this share of the machine's CPU (percent points) triggers 'busy-system'. */
+export const BUSY_SYSTEM_OTHER_PERCENT = 25;
+
+/** A whole `backbones bench` run. */
+export interface BenchReport {
+  /** BENCH_SCHEMA_VERSION of the writer. */
+  schemaVersion: typeof BENCH_SCHEMA_VERSION;
+  /** The program that wrote the report. */
+  tool: {
+    /** "backbones". */
+    name: string;
+    /** Its package version, e.g. "0.1.0". */
+    version: string;
+  };
+  /** When the run started, ISO 8601 UTC (new Date().toISOString()). */
+  createdAt: string;
+  /** The command line, e.g. ["backbones", "bench", "vgg16", "mobilenet"]. */
+  command: string[];
+  /** Hardware and OS. */
+  machine: MachineSection;
+  /** JS/TF.js runtime. */
+  runtime: RuntimeSection;
+  /** How it was measured. */
+  settings: BenchSettings;
+  /** One entry per requested model, in command-line order (failed ones included). */
+  models: ModelResult[];
+}
+
+export interface MachineSection {
+  /** CPU brand string, e.g. "Intel Xeon Platinum 8481C". */
+  cpuModel: string;
+  cores: {
+    /** Physical cores; null when unknown (node:os fallback). */
+    physical: number | null;
+    /** Logical cores (hardware threads) of the machine. */
+    logical: number;
+    /** os.availableParallelism(): logical cores this process may use. */
+    available: number;
+  };
+  /** Installed RAM in bytes. */
+  ramTotalByte: number;
+  os: {
+    /** process.platform, e.g. "linux". */
+    platform: string;
+    /** e.g. "Ubuntu". */
+    distro: string;
+    /** e.g. "22.04.4 LTS". */
+    release: string;
+    /** Kernel version. */
+    kernel: string;
+    /** e.g. "x64". */
+    arch: string;
+  };
+  /** NVIDIA GPUs from nvidia-smi; [] when none or nvidia-smi unavailable (see gpusUnavailableReason). */
+  gpus: {
+    /** nvidia-smi index. */
+    index: number;
+    /** e.g. "NVIDIA H100 80GB HBM3". */
+    name: string;
+    /** Driver version; null when not reported. */
+    driver: string | null;
+    /** Device memory in bytes; null when not reported. */
+    memoryTotalByte: number | null;
+  }[];
+  /** Why `gpus` could not be listed ("nvidia-smi not found", ...); null when nvidia-smi answered. */
+  gpusUnavailableReason: string | null;
+  /** Where cpu/ram/os values came from: systeminformation, or the node:os fallback. */
+  source: 'systeminformation' | 'os';
+}
+
+export interface RuntimeSection {
+  /** process.version, e.g. "v20.20.2". */
+  node: string;
+  /** @tensorflow/tfjs version, e.g. "4.22.0". */
+  tfjs: string;
+  /** tf.getBackend(): "tensorflow" (tfjs-node/-gpu), "wasm", "cpu", ... */
+  backend: string;
+  /** Version of the backend package (e.g. tfjs-node-gpu or libtensorflow) when known. */
+  backendVersion?: string;
+  /** Intra-op threads the backend was told to use; null when the backend does not say. */
+  threads: number | null;
+}
+
+export interface BenchSettings {
+  /** Batch sizes timed for every model, in order. */
+  batchSizes: number[];
+  /** Untimed runs per batch size after the first inference, excluded from statistics. */
+  warmupRuns: number;
+  /** Timed runs per batch size, when a fixed count was requested. */
+  iterations?: number;
+  /** Time budget per batch size in seconds, when a duration was requested. */
+  durationS?: number;
+  /** nvidia-smi polling interval in ms. */
+  gpuPollMs: number;
+  /** Requested weights ("imagenet", "random", or a path/URL). */
+  weights: string;
+}
+
+/** One model: how it loaded and how each batch size ran. */
+export interface ModelResult {
+  /** Model id as given, e.g. "vgg16". */
+  model: string;
+  /** 'failed' when loading or any batch size threw; `runs` holds the batch sizes that finished. */
+  status: 'ok' | 'failed';
+  /** The error message when status is 'failed'. */
+  error?: string;
+  /** Weights actually used: 'imagenet', 'random' (untrained; timings valid, predictions not), or a path/URL. */
+  weights: 'imagenet' | 'random' | (string & {});
+  /** Trainable + non-trainable parameter count; null when unknown. */
+  parameters: number | null;
+  /** Multiply-accumulates for one image, forward pass; null when unknown. */
+  macsPerImage: number | null;
+  /** Wall time to build the model and load its weights, ms; null when it failed before finishing. */
+  loadMs: number | null;
+  /** process RSS right after loading, bytes; null when not reached. */
+  rssAfterLoadByte: number | null;
+  /**
+   * The child's peak RSS as the OS reports it (VmHWM from /proc/<pid>/status, read by the
+   * parent when the child reported), bytes; cross-checks memory.maxRssByte. Null off Linux.
+   */
+  osPeakRssByte?: number | null;
+  /** One entry per batch size that ran. */
+  runs: BatchResult[];
+  /** Warnings about the model as a whole (e.g. random weights). */
+  warnings: BenchWarning[];
+}
+
+/** One model at one batch size. */
+export interface BatchResult {
+  /** Images per forward pass. */
+  batchSize: number;
+  /** Wall time of the very first inference at this batch size (kernel compilation, allocation), ms; excluded from statistics. */
+  firstInferenceMs: number;
+  /** Untimed runs after the first inference, excluded from statistics. */
+  warmupRuns: number;
+  /** Raw wall time of every timed run (one batch each), ms, in run order. */
+  samplesMs: number[];
+  /** Summary of samplesMs (linear-interpolation percentiles, sample std); see stats.ts. */
+  latencyMs: LatencySummary;
+  /** batchSize × runs / total timed seconds (= batchSize / mean latency). */
+  imagesPerSecond: number;
+  /** 2 × macsPerImage × imagesPerSecond / 1e9 (one MAC = 2 FLOPs); null when MACs are unknown. */
+  gflopsPerSecond: number | null;
+  /** CPU over the timed runs. */
+  cpu: {
+    /** Process CPU time (user + system, all threads) / wall time × 100; 100 = one core, max 100 × cores. */
+    processPercentOfOneCore: number;
+    /** os.availableParallelism() at the time. */
+    cores: number;
+    /** Whole-machine busy percent (0..100, all programs) from os.cpus() deltas; null when too short to measure. */
+    systemPercent: number | null;
+    /** Process user-mode CPU time, ms. */
+    userMs: number;
+    /** Process kernel-mode CPU time, ms. */
+    systemMs: number;
+  };
+  /** Memory over the timed runs. */
+  memory: {
+    /** Largest sampled process RSS, bytes (a lower bound: sync kernels block the sampler); null when not sampled. */
+    rssPeakSampledByte: number | null;
+    /** process.resourceUsage().maxRSS × 1024: the process's lifetime RSS high-water mark, bytes (never decreases across models). */
+    maxRssByte: number;
+    /** tf.memory().numBytes after the timed runs, outputs disposed (weights + leaks); null when unknown. */
+    tfBytes: number | null;
+    /** tf.memory().numTensors after the timed runs, outputs disposed; null when unknown. */
+    tfTensors: number | null;
+  };
+  /** GPU figures from nvidia-smi over the timed runs; null = not measured ("n/a"), never zeros. */
+  gpu: GpuSummary | null;
+  /** Present when images were decoded and preprocessed too (end-to-end mode). */
+  endToEnd?: {
+    /** Images processed end to end. */
+    images: number;
+    /** Mean decode time per image (sharp), ms. */
+    decodeMsPerImage: number;
+    /** Mean resize + normalise time per image, ms. */
+    preprocessMsPerImage: number;
+    /** Mean inference time per image, ms. */
+    inferenceMsPerImage: number;
+  };
+  /** Problems with this measurement, each with a hint (warningMessage). */
+  warnings: BenchWarning[];
+}
+
+// ---------------------------------------------------------------------------
+// Warnings (after hyperfine's output/warnings.rs): data here, text in warningMessage.
+
+export type BenchWarning =
+  /** Some timed runs have |modified z-score| > OUTLIER_THRESHOLD (outliers.ts). */
+  | { kind: 'statistical-outliers'; outlierCount: number; sampleCount: number; warmupRuns: number }
+  /** The first timed run is an outlier on the slow side: warm-up was too short. */
+  | { kind: 'slow-first-run'; firstRunMs: number; medianMs: number; warmupRuns: number }
+  /** Too few timed runs for stable percentiles. */
+  | { kind: 'few-samples'; sampleCount: number; recommendedMin: number }
+  /** The model ran with untrained weights. */
+  | { kind: 'random-weights'; model: string }
+  /** A GPU backend ran but nvidia-smi could not measure it. */
+  | { kind: 'gpu-not-measured'; reason: string }
+  /** Other programs kept the CPU busy during the timed runs. */
+  | { kind: 'busy-system'; otherPercent: number };
+
+export type BenchWarningKind = BenchWarning['kind'];
+
+function fmt(ms: number): string {
+  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
+}
+
+/** The warning as a sentence that says what to do about it. */
+export function warningMessage(w: BenchWarning): string {
+  switch (w.kind) {
+    case 'statistical-outliers':
+      return (
+        `Statistical outliers were detected (${w.outlierCount} of ${w.sampleCount} runs); ` +
+        'close other programs and re-run on a quiet system, or use more --iterations/--warmup.'
+      );
+    case 'slow-first-run':
+      return (
+        `The first timed run was much slower than the rest (${fmt(w.firstRunMs)} ms vs median ${fmt(w.medianMs)} ms): ` +
+        `caches or kernels were not warm after ${w.warmupRuns} warm-up run${w.warmupRuns === 1 ? '' : 's'}; ` +
+        `use more, e.g. --warmup ${Math.max(3, w.warmupRuns * 2)}.`
+      );
+    case 'few-samples':
+      return (
+        `Only ${w.sampleCount} timed run${w.sampleCount === 1 ? '' : 's'}: p90/p99 are unreliable; ` +
+        `use --iterations ${w.recommendedMin} or more, or a longer --duration.`
+      );
+    case 'random-weights':
+      return (
+        `${w.model} ran with random weights: timings are valid but its predictions are meaningless; ` +
+        'use --weights imagenet for pretrained weights.'
+      );
+    case 'gpu-not-measured':
+      return `GPU memory and utilisation were not measured (${w.reason}), shown as n/a; put nvidia-smi on PATH to measure them.`;
+    case 'busy-system':
+      return (
+        `Other programs used about ${w.otherPercent.toFixed(0)}% of the machine's CPU during the timed runs; ` +
+        'close them and re-run for stable numbers.'
+      );
+    default: {
+      const never: never = w;
+      throw new Error(`Unknown bench warning: ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/**
+ * Warnings about a sample of timed runs, with hyperfine's rule: a first run that is
+ * an outlier on the slow side is 'slow-first-run', otherwise any outlier is
+ * 'statistical-outliers'; plus 'few-samples' below MIN_RELIABLE_SAMPLES, and
+ * 'busy-system' when the machine was much busier than this process explains.
+ */
+export function detectWarnings(input: {
+  samplesMs: readonly number[];
+  warmupRuns: number;
+  cpu?: Pick<CpuUsage, 'processPercentOfOneCore' | 'cores' | 'systemPercent'>;
+}): BenchWarning[] {
+  const { samplesMs, warmupRuns, cpu } = input;
+  const out: BenchWarning[] = [];
+  if (samplesMs.length > 0) {
+    const scores = modifiedZScores(samplesMs);
+    if (scores[0]! > OUTLIER_THRESHOLD) {
+      out.push({ kind: 'slow-first-run', firstRunMs: samplesMs[0]!, medianMs: median(samplesMs), warmupRuns });
+    } else {
+      const n = countOutliers(samplesMs);
+      if (n > 0) out.push({ kind: 'statistical-outliers', outlierCount: n, sampleCount: samplesMs.length, warmupRuns });
+    }
+  }
+  if (samplesMs.length < MIN_RELIABLE_SAMPLES) {
+    out.push({ kind: 'few-samples', sampleCount: samplesMs.length, recommendedMin: MIN_RELIABLE_SAMPLES });
+  }
+  if (cpu && cpu.systemPercent !== null && cpu.cores > 0) {
+    const oursOfMachine = Math.min(100, cpu.processPercentOfOneCore / cpu.cores);
+    const other = cpu.systemPercent - oursOfMachine;
+    if (other > BUSY_SYSTEM_OTHER_PERCENT) out.push({ kind: 'busy-system', otherPercent: other });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Derived fields.
+
+/** batchSize × runs / total timed seconds. Throws on an empty or zero-time sample. */
+export function imagesPerSecond(batchSize: number, samplesMs: readonly number[]): number {
+  const totalMs = samplesMs.reduce((a, b) => a + b, 0);
+  if (samplesMs.length === 0 || !(totalMs > 0)) {
+    throw new Error(`Cannot compute images per second without positive timed runs. Received: ${samplesMs.length} samples, ${totalMs} ms total`);
+  }
+  return (batchSize * samplesMs.length) / (totalMs / 1000);
+}
+
+/** 2 × MACs × images/s / 1e9 (one multiply-accumulate = 2 FLOPs); null when MACs are unknown. */
+export function gflopsPerSecond(macsPerImage: number | null, imagesPerSec: number): number | null {
+  return macsPerImage === null ? null : (2 * macsPerImage * imagesPerSec) / 1e9;
+}
+
+/** The report's `machine` section from machineInfo() and queryGpus(). */
+export function machineSection(info: MachineInfo, gpus: GpuQueryResult): MachineSection {
+  return {
+    cpuModel: info.cpu.model,
+    cores: { physical: info.cpu.physicalCores, logical: info.cpu.logicalCores, available: info.cpu.availableParallelism },
+    ramTotalByte: info.memory.totalByte,
+    os: { ...info.os },
+    gpus: gpus.available
+      ? gpus.gpus.map((g) => ({ index: g.index, name: g.name, driver: g.driverVersion, memoryTotalByte: g.memoryTotalByte }))
+      : [],
+    gpusUnavailableReason: gpus.available ? null : gpus.reason,
+    source: info.source,
+  };
+}

@@ -1,0 +1,33 @@
+// Public API of the image module: decode -> resize -> preprocess, and the pipeline
+// that chains them (see each file's header for the Keras/PIL/TF parity notes).
+export {
+  decodeImage,
+  decodeImagePil,
+  ImageDecodeError,
+  DEFAULT_LIMIT_INPUT_PIXELS,
+  type DecodedImage,
+  type DecodeOptions,
+  type PilDecodeOptions,
+  type DecodeErrorCode,
+  type SourceInfo,
+} from './decode.js';
+export {
+  resizeImage,
+  planResize,
+  resizeBilinearTF,
+  resizeNearestPil,
+  resizeAreaTF,
+  resizePil,
+  pilNearestIndices,
+  INTERPOLATIONS,
+  RESIZE_MODES,
+  type RgbImage,
+  type ResizeOptions,
+  type ResizePlan,
+  type Box,
+  type PilFilter,
+} from './resize.js';
+export { preprocess, PREPROCESS_DESCRIPTIONS, CAFFE_MEAN_BGR, TORCH_MEAN_RGB, TORCH_STD_RGB } from './preprocess.js';
+export { loadImageForModel, type LoadImageOptions, type LoadedImage } from './pipeline.js';
+export { DEFAULT_EXTENSIONS, hasImageExtension, sniffFormat, sharpDecodesBmp } from './formats.js';
+export { parseColour } from './colour.js';

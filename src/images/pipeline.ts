@@ -1,0 +1,85 @@
+// File -> model input: decode, resize, preprocess, with a timing for each stage.
+//
+// Default path (what a viewer shows, resized the way tf.image.resize does):
+//   decodeImage (EXIF applied, ICC -> sRGB, alpha on `background`) -> resizeImage -> preprocess
+// kerasCompat path, reproducing Keras exactly:
+//   x = image.load_img(path, target_size=(h, w))   # PIL: open, convert("RGB"), NEAREST resize
+//   x = image.img_to_array(x)                      # float32 HWC 0..255
+//   x = preprocess_input(x)                        # the card's mode
+// i.e. decodeImagePil (no EXIF rotation, no ICC, alpha dropped) -> squash + PIL nearest.
+// keras/src/utils/image_utils.py load_img: interpolation="nearest" default, squash
+// (img.resize(width_height_tuple, resample)) unless keep_aspect_ratio=True.
+import { performance } from 'node:perf_hooks';
+import type { Interpolation, PreprocessMode, ResizeMode } from '../zoo/card.js';
+import { parseColour } from './colour.js';
+import { decodeImage, decodeImagePil, type SourceInfo } from './decode.js';
+import { preprocess } from './preprocess.js';
+import { resizeImage } from './resize.js';
+
+export interface LoadImageOptions {
+  /** Model input [height, width]. */
+  size: [number, number];
+  /** Normalisation for the model (the card's `preprocess`). */
+  preprocess: PreprocessMode;
+  /** Default 'squash'. Ignored (forced to 'squash') when kerasCompat is true. */
+  resize?: ResizeMode;
+  /** Default 'bilinear'. Ignored (forced to 'nearest') when kerasCompat is true. */
+  interpolation?: Interpolation;
+  /** CSS colour behind transparent pixels and around letterboxed images. Default 'white'. */
+  background?: string;
+  /** center-crop only, see ResizeOptions.cropPct. */
+  cropPct?: number;
+  /** Reproduce Keras' image.load_img(path, target_size=size) bit for bit. Default false. */
+  kerasCompat?: boolean;
+  /** Keep stored pixel layout instead of applying EXIF orientation (default path only). */
+  keepExifOrientation?: boolean;
+  /** Decompression-bomb guard, see DecodeOptions.limitInputPixels. */
+  limitInputPixels?: number;
+}
+
+export interface LoadedImage {
+  /** HWC float32, shape [size[0], size[1], 3], ready for the model (add the batch axis). */
+  input: Float32Array;
+  shape: [number, number, 3];
+  /** What the file held (format, size, colour space, orientation...). */
+  source: SourceInfo;
+  /** The settings actually used (kerasCompat overrides resize and interpolation). */
+  applied: { resize: ResizeMode; interpolation: Interpolation; preprocess: PreprocessMode; kerasCompat: boolean };
+  timings: { decodeMs: number; resizeMs: number; preprocessMs: number };
+}
+
+/** Decodes `file`, resizes it to `opts.size` and normalises it for a model. */
+export async function loadImageForModel(file: string | Buffer, opts: LoadImageOptions): Promise<LoadedImage> {
+  const kerasCompat = opts.kerasCompat ?? false;
+  const resize: ResizeMode = kerasCompat ? 'squash' : (opts.resize ?? 'squash');
+  const interpolation: Interpolation = kerasCompat ? 'nearest' : (opts.interpolation ?? 'bilinear');
+  const background = opts.background ?? 'white';
+
+  const t0 = performance.now();
+  const decoded = kerasCompat
+    ? await decodeImagePil(file, { limitInputPixels: opts.limitInputPixels })
+    : await decodeImage(file, {
+        background,
+        keepExifOrientation: opts.keepExifOrientation,
+        limitInputPixels: opts.limitInputPixels,
+      });
+  const t1 = performance.now();
+  const pixels = resizeImage(decoded, {
+    size: opts.size,
+    mode: resize,
+    interpolation,
+    background: resize === 'letterbox' ? await parseColour(background) : undefined,
+    cropPct: opts.cropPct,
+  });
+  const t2 = performance.now();
+  const input = preprocess(pixels, opts.preprocess);
+  const t3 = performance.now();
+
+  return {
+    input,
+    shape: [opts.size[0], opts.size[1], 3],
+    source: decoded.source,
+    applied: { resize, interpolation, preprocess: opts.preprocess, kerasCompat },
+    timings: { decodeMs: t1 - t0, resizeMs: t2 - t1, preprocessMs: t3 - t2 },
+  };
+}

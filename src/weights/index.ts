@@ -1,0 +1,12 @@
+// Weights: cache paths, downloads, Keras .h5 and TF.js readers, assignment to a model.
+export { WeightsError } from './errors.js';
+export { resolveCacheDir, cachedPath, cachedTfjsDir, isCached } from './cache.js';
+export { downloadFile, downloadTfjsModel, progressReporter, offlineMessage } from './download.js';
+export type { DownloadOptions, DownloadResult, TfjsDownloadOptions, TfjsDownloadResult, ProgressReporter } from './download.js';
+export { readKerasH5, writeKerasH5 } from './h5.js';
+export type { KerasWeightsFile, KerasH5Layout, WriteKerasH5Options } from './h5.js';
+export { readTfjsLayersWeights } from './tfjs.js';
+export type { TfjsWeightsFile } from './tfjs.js';
+export { assignWeights, describeReport } from './assign.js';
+export type { AssignOptions, AssignReport, WeightMismatch } from './assign.js';
+export type { WeightsFile, LayerWeights, WeightArray } from './types.js';

@@ -1,0 +1,110 @@
+// VGG16 and VGG19, layer for layer as keras/src/applications/vgg16.py and vgg19.py.
+// Reference: Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale
+// Image Recognition", ICLR 2015 (https://arxiv.org/abs/1409.1556).
+import { tf } from '../runtime/tf.js';
+import type { BuildOptions } from './card.js';
+import { apply, imageInput, resolveOptions, type ResolvedOptions, type SymbolicTensor } from './_common.js';
+
+const DEFAULTS = { defaultSize: [224, 224] as [number, number], minSize: 32 };
+
+/** 3x3 'same' conv with ReLU, as every VGG conv layer. */
+function conv(x: SymbolicTensor, filters: number, name: string): SymbolicTensor {
+  return apply(tf.layers.conv2d({ filters, kernelSize: [3, 3], activation: 'relu', padding: 'same', name }), x);
+}
+
+function pool(x: SymbolicTensor, name: string): SymbolicTensor {
+  return apply(tf.layers.maxPooling2d({ poolSize: [2, 2], strides: [2, 2], name }), x);
+}
+
+/** Flatten + fc1 + fc2 + predictions, or the optional global pooling without a top. */
+function vggHead(x: SymbolicTensor, o: ResolvedOptions): SymbolicTensor {
+  if (o.includeTop) {
+    // Classification block
+    x = apply(tf.layers.flatten({ name: 'flatten' }), x);
+    x = apply(tf.layers.dense({ units: 4096, activation: 'relu', name: 'fc1' }), x);
+    x = apply(tf.layers.dense({ units: 4096, activation: 'relu', name: 'fc2' }), x);
+    return apply(tf.layers.dense({ units: o.classes, activation: o.classifierActivation, name: 'predictions' }), x);
+  }
+  // Porting note: Keras leaves these two unnamed; we use the names Keras 3 gives them
+  // in a fresh session.
+  if (o.pooling === 'avg') return apply(tf.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }), x);
+  if (o.pooling === 'max') return apply(tf.layers.globalMaxPooling2d({ name: 'global_max_pooling2d' }), x);
+  return x;
+}
+
+/** keras.applications.VGG16 (138,357,544 parameters with the top). */
+export function vgg16(opts: BuildOptions = {}): tf.LayersModel {
+  const o = resolveOptions('vgg16', opts, DEFAULTS);
+  const imgInput = imageInput(o.inputSize);
+
+  // Block 1
+  let x = conv(imgInput, 64, 'block1_conv1');
+  x = conv(x, 64, 'block1_conv2');
+  x = pool(x, 'block1_pool');
+
+  // Block 2
+  x = conv(x, 128, 'block2_conv1');
+  x = conv(x, 128, 'block2_conv2');
+  x = pool(x, 'block2_pool');
+
+  // Block 3
+  x = conv(x, 256, 'block3_conv1');
+  x = conv(x, 256, 'block3_conv2');
+  x = conv(x, 256, 'block3_conv3');
+  x = pool(x, 'block3_pool');
+
+  // Block 4
+  x = conv(x, 512, 'block4_conv1');
+  x = conv(x, 512, 'block4_conv2');
+  x = conv(x, 512, 'block4_conv3');
+  x = pool(x, 'block4_pool');
+
+  // Block 5
+  x = conv(x, 512, 'block5_conv1');
+  x = conv(x, 512, 'block5_conv2');
+  x = conv(x, 512, 'block5_conv3');
+  x = pool(x, 'block5_pool');
+
+  x = vggHead(x, o);
+  return tf.model({ inputs: imgInput, outputs: x, name: 'vgg16' });
+}
+
+/** keras.applications.VGG19 (143,667,240 parameters with the top). */
+export function vgg19(opts: BuildOptions = {}): tf.LayersModel {
+  const o = resolveOptions('vgg19', opts, DEFAULTS);
+  const imgInput = imageInput(o.inputSize);
+
+  // Block 1
+  let x = conv(imgInput, 64, 'block1_conv1');
+  x = conv(x, 64, 'block1_conv2');
+  x = pool(x, 'block1_pool');
+
+  // Block 2
+  x = conv(x, 128, 'block2_conv1');
+  x = conv(x, 128, 'block2_conv2');
+  x = pool(x, 'block2_pool');
+
+  // Block 3
+  x = conv(x, 256, 'block3_conv1');
+  x = conv(x, 256, 'block3_conv2');
+  x = conv(x, 256, 'block3_conv3');
+  x = conv(x, 256, 'block3_conv4');
+  x = pool(x, 'block3_pool');
+
+  // Block 4
+  x = conv(x, 512, 'block4_conv1');
+  x = conv(x, 512, 'block4_conv2');
+  x = conv(x, 512, 'block4_conv3');
+  x = conv(x, 512, 'block4_conv4');
+  x = pool(x, 'block4_pool');
+
+  // Block 5
+  x = conv(x, 512, 'block5_conv1');
+  x = conv(x, 512, 'block5_conv2');
+  x = conv(x, 512, 'block5_conv3');
+  x = conv(x, 512, 'block5_conv4');
+  x = pool(x, 'block5_pool');
+
+  x = vggHead(x, o);
+  return tf.model({ inputs: imgInput, outputs: x, name: 'vgg19' });
+}
