@@ -31,7 +31,7 @@ export interface ModelCard {
   // --- identity
   /** Registry name as typed by users: 'vgg16', 'mobilenet', 'mobilenet_v2'. */
   name: string;
-  /** Key of the architecture builder in src/zoo/registry.ts. */
+  /** Key of the architecture builder in src/zoo/architectures.ts. */
   architecture: string;
   description: string;
   /** Builder options that define this variant (e.g. { alpha: 1.0 }). */
