@@ -13,7 +13,6 @@ export async function runClassify(inputs: string[], o: ClassifyOptions): Promise
   if (format === 'npy') throw new BackbonesError('E_USAGE', '--format npy is for extract; classify writes table, jsonl, json or csv.');
   const prepared = await prepareRun(inputs, { ...o, format: o.format ?? (o.output ? undefined : format) }, 'classify', 'jsonl');
   const { backbone } = prepared;
-  const labels = backbone.info.labels;
   const k = o.topK;
   const compute = async (batch: tf.Tensor4D): Promise<Prediction[][]> => {
     const probs = backbone.probabilities(batch);
@@ -22,6 +21,7 @@ export async function runClassify(inputs: string[], o: ClassifyOptions): Promise
     const [v, i] = await Promise.all([values.data(), indices.data()]);
     tf.dispose([probs, values, indices]);
     const kk = Math.min(k, classes);
+    const labels = backbone.labelsFor(classes);
     return Array.from({ length: probs.shape[0] }, (_, row) =>
       Array.from({ length: kk }, (_, j) => {
         const index = i[row * kk + j]!;

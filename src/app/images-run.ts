@@ -80,6 +80,9 @@ export function pathsAlreadyDone(file: string, format: string): Set<string> {
 export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: RecordKind, defaultFormat: string): Promise<Prepared> {
   const format = o.format ?? formatFromExtension(o.output) ?? defaultFormat;
   if (o.resume && !o.output) throw new BackbonesError('E_USAGE', '--resume needs -o FILE: it skips the inputs already in that file.');
+  // The backend first: a backend that cannot start is a setup error, whatever the inputs.
+  const choice = await initBackend(parseBackendRequest(o.backend));
+  log.info(`backend: ${choice.label} (${choice.reason})`);
   const extensions = parseExtensions(o.ext);
   let entries = await expandInputs(inputs, { extensions });
   let skipped = 0;
@@ -92,8 +95,6 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
     skipped = before - entries.length;
     if (skipped > 0) log.info(`Resuming: ${skipped} input${skipped === 1 ? '' : 's'} already in ${o.output}.`);
   }
-  const choice = await initBackend(parseBackendRequest(o.backend));
-  log.info(`backend: ${choice.label} (${choice.reason})`);
   const t0 = performance.now();
   const backbone = await loadBackbone(o.model, {
     weights: o.weights,

@@ -3,7 +3,7 @@
 import { tf } from '../runtime/tf.js';
 import { BackbonesError } from '../errors.js';
 import type { Interpolation, ModelCard, PreprocessMode, ResizeMode } from './card.js';
-import type { Label } from './labels.js';
+import { imagenetLabels, type Label } from './labels.js';
 
 export interface WeightsInfo {
   /** imagenet: the card's pretrained weights; random: seeded init; file: --weights PATH; model: the model file's own. */
@@ -93,6 +93,17 @@ export class Backbone {
       }
       return probs as tf.Tensor2D;
     });
+  }
+
+  /**
+   * Labels for a probability vector of `classes` entries: the model's own, else
+   * ImageNet's when there are exactly 1000 classes (a graph model's output size is
+   * only known once it has run), else null.
+   */
+  labelsFor(classes: number): Label[] | null {
+    if (this.info.labels) return this.info.labels;
+    if (classes === 1000) this.info.labels = imagenetLabels();
+    return this.info.labels;
   }
 
   hasLayer(name: string): boolean {

@@ -76,6 +76,8 @@ async function loadZooModel(card: ModelCard, options: LoadOptions): Promise<Back
   }
   const includeTop = options.includeTop ?? true;
   const inputSize = options.inputSize ?? card.inputSize;
+  // Find (or download) the weights before building: a missing file fails in a second, not after VGG16 is built.
+  const plan = await planZooWeights(card, options, includeTop);
   const model = buildArchitecture(card.architecture, {
     ...(card.architectureOptions as { alpha?: number }),
     ...(options.alpha !== undefined ? { alpha: options.alpha } : {}),
@@ -84,7 +86,7 @@ async function loadZooModel(card: ModelCard, options: LoadOptions): Promise<Back
   });
   let weights: WeightsInfo;
   try {
-    weights = await loadZooWeights(card, model, options, includeTop);
+    weights = await applyZooWeights(card, model, plan);
   } catch (e) {
     model.dispose();
     throw e;
@@ -107,12 +109,13 @@ async function loadZooModel(card: ModelCard, options: LoadOptions): Promise<Back
   return new Backbone(info, model);
 }
 
-async function loadZooWeights(card: ModelCard, model: tf.LayersModel, options: LoadOptions, includeTop: boolean): Promise<WeightsInfo> {
+type WeightsPlan =
+  | { kind: 'random'; seed: number }
+  | { kind: 'imagenet' | 'file'; location: string; format: WeightsSource['format']; origin: string };
+
+async function planZooWeights(card: ModelCard, options: LoadOptions, includeTop: boolean): Promise<WeightsPlan> {
   const choice = options.weights ?? 'imagenet';
-  if (choice === 'random') {
-    randomizeWeights(model, options.seed ?? 42);
-    return { kind: 'random', description: `random (seed ${options.seed ?? 42}, He-uniform; not pretrained)` };
-  }
+  if (choice === 'random') return { kind: 'random', seed: options.seed ?? 42 };
   if (choice === 'imagenet') {
     if (variantDiffers(card, options)) {
       throw new BackbonesError(
@@ -121,17 +124,24 @@ async function loadZooWeights(card: ModelCard, model: tf.LayersModel, options: L
       );
     }
     const file = await resolveImagenetFile(card, options, includeTop);
-    const report = assignWeights(model, await readWeightsFile(file.path, file.source.format), { strict: true });
-    log.debug(describeReport(report));
-    return { kind: 'imagenet', description: `imagenet (${file.source.url}), ${describeReport(report)}`, matchedBy: report.matchedBy };
+    return { kind: 'imagenet', location: file.path, format: file.source.format, origin: file.source.url };
   }
   const format = weightsFormatOf(choice);
-  let location = choice;
-  if (isUrl(choice)) location = await downloadWeightsUrl(choice, format, options);
-  else if (!existsSync(choice)) throw new BackbonesError('E_NOT_FOUND', `Weights file not found: ${choice}`);
-  const report = assignWeights(model, await readWeightsFile(location, format), { strict: true });
-  log.info(`${card.name}: ${describeReport(report)} from ${choice}`);
-  return { kind: 'file', description: `${choice}, ${describeReport(report)}`, matchedBy: report.matchedBy };
+  if (isUrl(choice)) return { kind: 'file', location: await downloadWeightsUrl(choice, format, options), format, origin: choice };
+  if (!existsSync(choice)) throw new BackbonesError('E_NOT_FOUND', `Weights file not found: ${choice}`);
+  return { kind: 'file', location: choice, format, origin: choice };
+}
+
+async function applyZooWeights(card: ModelCard, model: tf.LayersModel, plan: WeightsPlan): Promise<WeightsInfo> {
+  if (plan.kind === 'random') {
+    randomizeWeights(model, plan.seed);
+    return { kind: 'random', description: `random (seed ${plan.seed}, He-uniform; not pretrained)` };
+  }
+  const report = assignWeights(model, await readWeightsFile(plan.location, plan.format), { strict: true });
+  const summary = describeReport(report);
+  if (plan.kind === 'file') log.info(`${card.name}: ${summary} from ${plan.origin}`);
+  else log.debug(summary);
+  return { kind: plan.kind, description: `${plan.kind === 'imagenet' ? 'imagenet ' : ''}${plan.origin}: ${summary}`, matchedBy: report.matchedBy };
 }
 
 function weightsFormatOf(location: string): WeightsSource['format'] {
@@ -166,14 +176,27 @@ async function resolveImagenetFile(card: ModelCard, options: LoadOptions, includ
   return { path: dest, source };
 }
 
+/**
+ * The URL to fetch a card's file from. BACKBONES_WEIGHTS_MIRROR (e.g. an internal
+ * server holding a copy of the same paths) replaces the scheme and host, so
+ * air-gapped sites and tests can serve the very files the cards name.
+ */
+export function sourceUrl(url: string, env: NodeJS.ProcessEnv = process.env): string {
+  const mirror = env.BACKBONES_WEIGHTS_MIRROR;
+  if (!mirror) return url;
+  const u = new URL(url);
+  return mirror.replace(/\/+$/, '') + u.pathname + u.search;
+}
+
 /** Downloads one weights source of a card into the cache, verifying its checksum. */
 export async function pullSource(card: ModelCard, source: WeightsSource, cacheDir: string): Promise<string> {
   const dest = cachedPath(card.name, source, cacheDir);
   const progress = progressReporter(`${card.name} ${source.fileName}`, { quiet: isQuiet() });
   const common = { hash: source.hash, hashAlgorithm: source.hashAlgorithm, modelName: card.name, onProgress: progress.onProgress };
   try {
-    if (source.format === 'tfjs-layers') await downloadTfjsModel(source.url, cachedTfjsDir(card.name, source, cacheDir), { ...common, cachePath: path.dirname(dest) });
-    else await downloadFile(source.url, dest, { ...common, cachePath: dest });
+    const url = sourceUrl(source.url);
+    if (source.format === 'tfjs-layers') await downloadTfjsModel(url, cachedTfjsDir(card.name, source, cacheDir), { ...common, cachePath: path.dirname(dest) });
+    else await downloadFile(url, dest, { ...common, cachePath: dest });
     progress.stop(true);
   } catch (e) {
     progress.stop(false);
@@ -261,8 +284,7 @@ async function loadModelFile(spec: string, options: LoadOptions): Promise<Backbo
   if (!info.labels) {
     // 1000 outputs after the offset: ImageNet in Keras order is by far the likeliest.
     const classes = outputClasses(model);
-    if (classes !== null && classes - info.labelOffset === 1000) info.labels = imagenetLabels();
-    else if (classes === 1001 && info.labelOffset === 0) {
+    if (classes === 1001 && info.labelOffset === 0) {
       log.warn(`${spec} has 1001 outputs: if index 0 is a background class, pass --label-offset 1.`);
     }
   }
