@@ -129,9 +129,12 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
     format === 'table'
       ? new TableExporter({ color: colorLevelFor(process.stdout) > 0 }).serialize(report)
       : exporterFor(format).serialize(report);
-  if (!o.output || process.stdout.isTTY || o.format) process.stdout.write(text);
+  // With -o the report goes to the file; a terminal still gets the table.
+  if (!o.output) process.stdout.write(text);
+  else if (process.stdout.isTTY) process.stdout.write(new TableExporter({ color: colorLevelFor(process.stdout) > 0 }).serialize(report));
   // The table carries the warnings itself; other formats get them on stderr.
-  if (format !== 'table' || (o.output && !process.stdout.isTTY && !o.format)) {
+  const tableShown = (!o.output && format === 'table') || (o.output !== undefined && Boolean(process.stdout.isTTY));
+  if (!tableShown) {
     for (const m of report.models) for (const w of m.warnings) log.warn(`${m.model}: ${warningMessage(w)}`);
     for (const m of report.models) for (const r of m.runs) for (const w of r.warnings) log.warn(`${m.model} batch ${r.batchSize}: ${warningMessage(w)}`);
   }

@@ -1,0 +1,60 @@
+// The Keras graph as the exporter sees it: the layer-call nodes needed for the requested
+// outputs, in topological order, and who consumes each tensor. Walking back from the
+// outputs (instead of over model.layers) handles functional and Sequential models alike,
+// shared layers (one node per call), and skips branches no output needs.
+import type { tf } from '../runtime/tf.js';
+
+export type SymbolicTensor = tf.SymbolicTensor;
+export type Layer = tf.layers.Layer;
+
+/** tfjs-layers' Node (one call of a layer), which tfjs does not export as a type. */
+export interface LayerNode {
+  id: number;
+  inputTensors: SymbolicTensor[];
+  outputTensors: SymbolicTensor[];
+  outboundLayer: Layer;
+}
+
+/** The call that produced `t`. */
+export function producerOf(t: SymbolicTensor): LayerNode {
+  return (t.sourceLayer as unknown as { inboundNodes: LayerNode[] }).inboundNodes[t.nodeIndex]!;
+}
+
+export interface KerasGraph {
+  /** Every node the targets depend on, producers before consumers. */
+  nodes: LayerNode[];
+  /** Symbolic tensor id -> the nodes that take it as input. */
+  consumers: Map<number, LayerNode[]>;
+}
+
+export function walkGraph(targets: SymbolicTensor[]): KerasGraph {
+  const nodes: LayerNode[] = [];
+  const seen = new Set<number>();
+  // Iterative post-order DFS: Inception-sized graphs are shallow, but a 1000-layer chain
+  // must not overflow the stack.
+  const stack: Array<{ node: LayerNode; expanded: boolean }> = targets.map((t) => ({ node: producerOf(t), expanded: false }));
+  stack.reverse();
+  while (stack.length > 0) {
+    const top = stack.pop()!;
+    if (seen.has(top.node.id)) continue;
+    if (top.expanded) {
+      seen.add(top.node.id);
+      nodes.push(top.node);
+      continue;
+    }
+    stack.push({ node: top.node, expanded: true });
+    for (const input of [...top.node.inputTensors].reverse()) {
+      const producer = producerOf(input);
+      if (!seen.has(producer.id)) stack.push({ node: producer, expanded: false });
+    }
+  }
+  const consumers = new Map<number, LayerNode[]>();
+  for (const node of nodes) {
+    for (const input of node.inputTensors) {
+      const list = consumers.get(input.id) ?? [];
+      if (!list.includes(node)) list.push(node);
+      consumers.set(input.id, list);
+    }
+  }
+  return { nodes, consumers };
+}

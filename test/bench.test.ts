@@ -1,0 +1,188 @@
+// `backbones bench` through the built CLI: the JSON report, GPU figures from a fake
+// nvidia-smi, a failing model beside a good one, and peak RSS against the OS.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runCli } from './helpers/cli.js';
+import { skipWithoutData, DATA_DIR } from './helpers/data.js';
+import { BENCH_SCHEMA_VERSION, type BenchReport } from '../src/bench/result.js';
+
+const PATH_WITHOUT_GPU = [path.dirname(process.execPath), '/usr/bin', '/bin'].join(path.delimiter);
+const MIB = 1024 * 1024;
+
+function positive(x: unknown, what: string): void {
+  assert.ok(typeof x === 'number' && Number.isFinite(x) && x > 0, `${what} = ${x}`);
+}
+
+test('bench mobilenet --weights random --iterations 3 --format json: every figure present, load and first inference apart', async () => {
+  const r = await runCli(['bench', 'mobilenet', '--weights', 'random', '--iterations', '3', '--warmup', '1', '--batch-sizes', '1,2', '--format', 'json'], {
+    env: { PATH: PATH_WITHOUT_GPU },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as BenchReport;
+  assert.equal(report.schemaVersion, BENCH_SCHEMA_VERSION);
+  assert.equal(report.runtime.backend.startsWith('wasm'), true);
+  assert.ok(report.machine.cpuModel.length > 0);
+  positive(report.machine.cores.logical, 'cores');
+  assert.deepEqual(report.machine.gpus, []);
+  assert.equal(report.machine.gpusUnavailableReason, 'nvidia-smi not found');
+  const [m] = report.models;
+  assert.equal(m!.status, 'ok');
+  assert.equal(m!.weights, 'random');
+  assert.ok(m!.warnings.some((w) => w.kind === 'random-weights'));
+  assert.equal(m!.parameters, 4_253_864);
+  assert.equal(m!.macsPerImage, 568_740_352);
+  positive(m!.loadMs, 'loadMs');
+  positive(m!.rssAfterLoadByte, 'rssAfterLoadByte');
+  assert.deepEqual(m!.runs.map((x) => x.batchSize), [1, 2]);
+  for (const run of m!.runs) {
+    assert.equal(run.samplesMs.length, 3, 'exactly --iterations timed runs: first inference and warm-up are not samples');
+    assert.equal(run.warmupRuns, 1);
+    positive(run.firstInferenceMs, 'firstInferenceMs');
+    for (const k of ['min', 'mean', 'p50', 'p90', 'p95', 'p99', 'max'] as const) positive(run.latencyMs[k], `latency ${k}`);
+    assert.ok(run.latencyMs.min <= run.latencyMs.p50 && run.latencyMs.p50 <= run.latencyMs.max);
+    assert.equal(run.latencyMs.count, 3);
+    assert.ok(Math.abs(run.imagesPerSecond - (run.batchSize * 3) / (run.samplesMs.reduce((a, b) => a + b) / 1000)) < 1e-9);
+    assert.ok(Math.abs(run.gflopsPerSecond! - (2 * 568_740_352 * run.imagesPerSecond) / 1e9) < 1e-9);
+    positive(run.cpu.processPercentOfOneCore, 'cpu %');
+    positive(run.memory.rssPeakSampledByte, 'rss peak');
+    positive(run.memory.maxRssByte, 'maxRss');
+    positive(run.memory.tfBytes, 'tf bytes');
+    assert.equal(run.gpu, null, 'no nvidia-smi: n/a, not zero');
+  }
+  // The child's peak RSS as measured by itself agrees with the OS's high-water mark.
+  const last = m!.runs[m!.runs.length - 1]!;
+  positive(m!.osPeakRssByte, 'osPeakRssByte');
+  assert.ok(Math.abs(m!.osPeakRssByte! - last.memory.maxRssByte) / last.memory.maxRssByte < 0.05, `${m!.osPeakRssByte} vs ${last.memory.maxRssByte}`);
+  assert.ok(last.memory.rssPeakSampledByte! <= last.memory.maxRssByte * 1.01);
+  assert.match(r.stderr, /\[1\/1\] mobilenet: batch 2: timed runs/);
+});
+
+test('GPU memory is exactly what nvidia-smi printed for the child process', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fake-smi-'));
+  const smi = path.join(dir, 'nvidia-smi');
+  // The bench parent runs nvidia-smi; the benchmarked child is the parent's node child.
+  writeFileSync(
+    smi,
+    `#!/bin/sh
+case "$*" in
+  *--query-gpu*) echo "0, Fake GPU 80GB, 550.54.15, 81559, 3000, 42" ;;
+  *--query-compute-apps*)
+    for p in $(ps -o pid= --ppid $PPID); do
+      if [ "$(ps -o comm= -p $p)" = "node" ]; then echo "$p, 1234"; fi
+    done
+    echo "999999, 777" ;;
+esac
+`,
+  );
+  chmodSync(smi, 0o755);
+  const r = await runCli(['bench', 'mobilenet_0.25', '--weights', 'random', '--iterations', '12', '--warmup', '0', '--batch-sizes', '1', '--gpu-poll-ms', '10', '--format', 'json'], {
+    env: { PATH: dir + path.delimiter + PATH_WITHOUT_GPU },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as BenchReport;
+  assert.deepEqual(report.machine.gpus.map((g) => g.name), ['Fake GPU 80GB']);
+  const gpu = report.models[0]!.runs[0]!.gpu!;
+  assert.ok(gpu.samples >= 1, 'polled at least once');
+  assert.equal(gpu.processMemoryPeakByte, 1234 * MIB);
+  assert.equal(gpu.processMemoryMeanByte, 1234 * MIB);
+  assert.equal(gpu.deviceMemoryUsedPeakByte, 3000 * MIB);
+  assert.equal(gpu.deviceMemoryTotalByte, 81559 * MIB);
+  assert.equal(gpu.utilizationPeakPercent, 42);
+  const md = await runCli(['bench', 'mobilenet_0.25', '--weights', 'random', '--iterations', '3', '--batch-sizes', '1', '--format', 'markdown'], {
+    env: { PATH: dir + path.delimiter + PATH_WITHOUT_GPU },
+  });
+  assert.match(md.stdout, /\| *1234(\.0)? *\|/);
+});
+
+test('a model that fails is reported as failed while the others finish', async () => {
+  const r = await runCli(['bench', '/no/such/model.json', 'mobilenet_0.25', '--weights', 'random', '--iterations', '2', '--batch-sizes', '1', '--format', 'json'], {
+    env: { PATH: PATH_WITHOUT_GPU },
+  });
+  assert.equal(r.code, 1);
+  const report = JSON.parse(r.stdout) as BenchReport;
+  assert.deepEqual(report.models.map((m) => [m.model, m.status]), [['/no/such/model.json', 'failed'], ['mobilenet_0.25', 'ok']]);
+  assert.match(report.models[0]!.error!, /Model not found/);
+  assert.equal(report.models[1]!.runs[0]!.samplesMs.length, 2);
+  assert.match(r.stderr, /\/no\/such\/model\.json failed: Model not found/);
+});
+
+test('a child killed mid-run (as by the OOM killer) is that model\'s failure; the next model still runs', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'crash-'));
+  const hook = path.join(dir, 'kill-first-child.cjs');
+  const marker = path.join(dir, 'killed-once');
+  // Loaded into every node process via NODE_OPTIONS; only bench children have an IPC channel.
+  writeFileSync(
+    hook,
+    `const fs = require('fs');
+if (process.send && !fs.existsSync(${JSON.stringify(marker)})) {
+  fs.writeFileSync(${JSON.stringify(marker)}, '');
+  setTimeout(() => process.kill(process.pid, 'SIGKILL'), 300);
+}
+`,
+  );
+  const r = await runCli(['bench', 'mobilenet', 'mobilenet_0.25', '--weights', 'random', '--iterations', '2', '--batch-sizes', '1', '--format', 'json'], {
+    env: { PATH: PATH_WITHOUT_GPU, NODE_OPTIONS: `--require ${hook}` },
+  });
+  assert.equal(r.code, 1);
+  const report = JSON.parse(r.stdout) as BenchReport;
+  assert.equal(report.models[0]!.status, 'failed');
+  assert.match(report.models[0]!.error!, /killed \(SIGKILL: out of memory\?\)/);
+  assert.equal(report.models[1]!.status, 'ok');
+});
+
+test('an unloadable model file is that model\'s failure', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bad-model-'));
+  writeFileSync(path.join(dir, 'model.json'), '{"modelTopology": {"node": []}, "weightsManifest": [{"paths": ["missing.bin"], "weights": []}]}');
+  const r = await runCli(['bench', path.join(dir, 'model.json'), 'mobilenet_0.25', '--weights', 'random', '--iterations', '2', '--batch-sizes', '1', '--format', 'json'], {
+    env: { PATH: PATH_WITHOUT_GPU },
+  });
+  const report = JSON.parse(r.stdout) as BenchReport;
+  assert.equal(report.models[0]!.status, 'failed');
+  assert.equal(report.models[1]!.status, 'ok');
+});
+
+test('markdown and csv exports, -o rewrites the file; table shows n/a for GPU', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-out-'));
+  const out = path.join(dir, 'bench.csv');
+  const r = await runCli(['bench', 'mobilenet_0.25', '--weights', 'random', '--iterations', '2', '--batch-sizes', '1,2', '-o', out], {
+    env: { PATH: PATH_WITHOUT_GPU },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const csv = readFileSync(out, 'utf8').trim().split('\n');
+  assert.equal(csv.length, 3, 'header + one row per model x batch');
+  assert.match(csv[1]!, /^mobilenet_0\.25,/);
+  assert.equal(r.stdout, '', 'the report went to the file, not to a piped stdout');
+  assert.match(r.stderr, /report written to/);
+  const table = await runCli(['bench', 'mobilenet_0.25', '--weights', 'random', '--iterations', '2', '--batch-sizes', '1', '--format', 'table'], {
+    env: { PATH: PATH_WITHOUT_GPU },
+  });
+  assert.match(table.stdout, /mobilenet_0\.25\s+1\s+random/);
+  assert.match(table.stdout, /n\/a/);
+});
+
+test('--images measures decode, preprocess and inference per image', { skip: skipWithoutData() }, async () => {
+  const r = await runCli(['bench', 'mobilenet_0.25', '--weights', 'random', '--iterations', '2', '--batch-sizes', '4', '--images', path.join(DATA_DIR, 'images'), '--format', 'json'], {
+    env: { PATH: PATH_WITHOUT_GPU },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const e2e = (JSON.parse(r.stdout) as BenchReport).models[0]!.runs[0]!.endToEnd!;
+  assert.equal(e2e.images, 26, 'every readable image; the truncated one is left out');
+  positive(e2e.decodeMsPerImage, 'decode');
+  positive(e2e.preprocessMsPerImage, 'preprocess');
+  positive(e2e.inferenceMsPerImage, 'inference');
+});
+
+test('bad bench options are clear usage errors', async () => {
+  const both = await runCli(['bench', 'mobilenet', '--iterations', '3', '--duration', '2']);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /either --iterations or --duration/);
+  const plot = await runCli(['bench', 'mobilenet', '--plot', 'chart.pdf']);
+  assert.equal(plot.code, 2);
+  assert.match(plot.stderr, /--plot needs a file ending in \.svg or \.png/);
+  const unknown = await runCli(['bench', 'vgg17']);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /Unknown model "vgg17"/);
+});
