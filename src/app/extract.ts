@@ -2,6 +2,7 @@
 import { tf } from '../runtime/tf.js';
 import { BackbonesError } from '../errors.js';
 import { log } from '../log.js';
+import type { Backbone } from '../zoo/backbone.js';
 import { executeRun, prepareRun, type ImageRunOptions } from './images-run.js';
 
 export interface ExtractOptions extends ImageRunOptions {
@@ -10,7 +11,7 @@ export interface ExtractOptions extends ImageRunOptions {
   l2?: boolean;
 }
 
-interface Features {
+export interface Features {
   shape: number[];
   vector: Float32Array;
 }
@@ -27,23 +28,31 @@ export async function runExtract(inputs: string[], o: ExtractOptions): Promise<n
     throw new BackbonesError('E_USAGE', `${backbone.name} has no layer "${layer}"; list them with \`backbones models info ${backbone.name} --layers\`.`);
   }
   log.info(`layer: ${layer}${o.pool !== 'none' ? `, ${o.pool}-pooled` : ''}${o.l2 ? ', L2-normalised' : ''}`);
-  const compute = async (batch: tf.Tensor4D): Promise<Features[]> => {
-    const raw = backbone.features(batch, layer);
-    const shape = raw.shape.slice(1);
-    const vectors = tf.tidy(() => {
+  const compute = (batch: tf.Tensor4D) => extractBatch(backbone, batch, layer, o.pool, Boolean(o.l2));
+  return executeRun(prepared, o, 'extract', compute, (path, f) => ({ path, model: backbone.name, layer, shape: f.shape, vector: f.vector }));
+}
+
+/** One vector per image of a batch from a named layer, pooled and normalised as asked; frees its tensors. */
+export async function extractBatch(backbone: Backbone, batch: tf.Tensor4D, layer: string, pool: 'none' | 'avg' | 'max', l2: boolean): Promise<Features[]> {
+  const raw = backbone.features(batch, layer);
+  const shape = raw.shape.slice(1);
+  let vectors: tf.Tensor2D;
+  try {
+    vectors = tf.tidy(() => {
       let v: tf.Tensor = raw;
-      if (o.pool !== 'none') {
-        if (v.rank !== 4) throw new BackbonesError('E_USAGE', `--pool ${o.pool} needs a spatial layer [h, w, c]; ${layer} gives [${shape.join(', ')}].`);
-        v = o.pool === 'avg' ? v.mean([1, 2]) : v.max([1, 2]);
+      if (pool !== 'none') {
+        if (v.rank !== 4) throw new BackbonesError('E_USAGE', `--pool ${pool} needs a spatial layer [h, w, c]; ${layer} gives [${shape.join(', ')}].`);
+        v = pool === 'avg' ? v.mean([1, 2]) : v.max([1, 2]);
       }
       v = v.reshape([v.shape[0]!, -1]);
-      if (o.l2) v = v.div(v.norm('euclidean', 1, true).maximum(1e-12));
+      if (l2) v = v.div(v.norm('euclidean', 1, true).maximum(1e-12));
       return v as tf.Tensor2D;
     });
-    const data = (await vectors.data()) as Float32Array;
-    const [n, d] = vectors.shape;
-    tf.dispose([raw, vectors]);
-    return Array.from({ length: n }, (_, i) => ({ shape, vector: data.slice(i * d, (i + 1) * d) }));
-  };
-  return executeRun(prepared, o, 'extract', compute, (path, f) => ({ path, model: backbone.name, layer, shape: f.shape, vector: f.vector }));
+  } finally {
+    raw.dispose();
+  }
+  const data = (await vectors.data()) as Float32Array;
+  const [n, d] = vectors.shape;
+  vectors.dispose();
+  return Array.from({ length: n }, (_, i) => ({ shape, vector: data.slice(i * d, (i + 1) * d) }));
 }
