@@ -40,9 +40,10 @@ export function isDebug(): boolean {
   return settings.debug;
 }
 
-/** Progress bars only on an interactive stderr, never with --quiet. */
-export function progressEnabled(): boolean {
-  return !settings.quiet && Boolean(process.stderr.isTTY);
+/** Progress bars only on an interactive stderr, never with --quiet or NO_COLOR (bars are decoration too). */
+export function progressEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
+  return !settings.quiet && Boolean(process.stderr.isTTY) && !noColor;
 }
 
 export const log = {
