@@ -186,3 +186,18 @@ test('bad bench options are clear usage errors', async () => {
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /Unknown model "vgg17"/);
 });
+
+test('without --weights: imagenet when cached, else random, and the report says which', { skip: skipWithoutData() }, async () => {
+  const { cacheWithMobilenet025, emptyCache } = await import('./helpers/cache.js');
+  const args = ['bench', 'mobilenet_0.25', '--iterations', '2', '--batch-sizes', '1', '--format', 'json'];
+  const [cached, empty] = await Promise.all([
+    runCli(args, { env: { PATH: PATH_WITHOUT_GPU, BACKBONES_CACHE: cacheWithMobilenet025() } }),
+    runCli(args, { env: { PATH: PATH_WITHOUT_GPU, BACKBONES_CACHE: emptyCache() } }),
+  ]);
+  assert.equal(cached.code, 0, cached.stderr);
+  assert.equal((JSON.parse(cached.stdout) as BenchReport).models[0]!.weights, 'imagenet');
+  assert.equal(empty.code, 0, empty.stderr);
+  const report = JSON.parse(empty.stdout) as BenchReport;
+  assert.equal(report.models[0]!.weights, 'random');
+  assert.ok(report.models[0]!.warnings.some((w) => w.kind === 'random-weights'));
+});

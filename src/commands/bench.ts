@@ -24,8 +24,6 @@ export function registerBench(program: Command): void {
     .option('-o, --output <file>', 'write the report to a file (format from the extension unless --format)')
     .option('--plot <file>', 'draw latency distribution and throughput to an .svg or .png');
   addModelOptions(cmd, { multiple: true });
-  // bench picks imagenet-when-cached-else-random unless --weights is given.
-  cmd.options.find((o) => o.long === '--weights')!.defaultValue = undefined;
   cmd.addHelpText(
     'after',
     `
@@ -37,6 +35,9 @@ Examples:
   );
   cmd.action(async (models: string[], _opts: unknown, command: Command) => {
     const { runBench } = await import('../app/bench.js');
-    process.exitCode = await runBench(models, command.optsWithGlobals());
+    const opts = command.optsWithGlobals();
+    // bench picks imagenet-when-cached-else-random unless --weights is given.
+    if (command.getOptionValueSource('weights') !== 'cli') opts.weights = undefined;
+    process.exitCode = await runBench(models, opts as Parameters<typeof runBench>[1]);
   });
 }

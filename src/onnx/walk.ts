@@ -15,6 +15,14 @@ export interface LayerNode {
   outboundLayer: Layer;
 }
 
+/**
+ * The tensors a call consumes. An InputLayer's node lists its own output as its input
+ * (as in Keras), so it has none here.
+ */
+export function inputsOf(node: LayerNode): SymbolicTensor[] {
+  return node.outboundLayer.getClassName() === 'InputLayer' ? [] : node.inputTensors;
+}
+
 /** The call that produced `t`. */
 export function producerOf(t: SymbolicTensor): LayerNode {
   return (t.sourceLayer as unknown as { inboundNodes: LayerNode[] }).inboundNodes[t.nodeIndex]!;
@@ -43,14 +51,14 @@ export function walkGraph(targets: SymbolicTensor[]): KerasGraph {
       continue;
     }
     stack.push({ node: top.node, expanded: true });
-    for (const input of [...top.node.inputTensors].reverse()) {
+    for (const input of [...inputsOf(top.node)].reverse()) {
       const producer = producerOf(input);
       if (!seen.has(producer.id)) stack.push({ node: producer, expanded: false });
     }
   }
   const consumers = new Map<number, LayerNode[]>();
   for (const node of nodes) {
-    for (const input of node.inputTensors) {
+    for (const input of inputsOf(node)) {
       const list = consumers.get(input.id) ?? [];
       if (!list.includes(node)) list.push(node);
       consumers.set(input.id, list);
