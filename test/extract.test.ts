@@ -143,3 +143,13 @@ test('--resume needs -o; npy cannot be resumed', async () => {
   assert.equal(n.code, 2);
   assert.match(n.stderr, /--resume works with jsonl and csv/);
 });
+
+test('--workers 2 gives byte-identical output, in input order', { skip }, async () => {
+  const images = path.join(DATA_DIR, 'images');
+  const args = ['extract', images, '-m', 'mobilenet_0.25', '-b', '3'];
+  const [one, two] = await Promise.all([runCli(args, { env: env() }), runCli([...args, '--workers', '2'], { env: env() })]);
+  assert.equal(one.code, 3, one.stderr);
+  assert.equal(two.code, 3, two.stderr);
+  assert.equal(parseJsonl(two.stdout).length, 27);
+  assert.equal(two.stdout, one.stdout);
+});

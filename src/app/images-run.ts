@@ -14,7 +14,9 @@ import { expandInputs, parseExtensions, type InputEntry } from '../pipeline/inpu
 import { runBatches, type ImageSettings } from '../pipeline/batches.js';
 import { writerFor, formatFromExtension } from '../output/index.js';
 import { fileSink, stdoutSink } from '../output/sink.js';
-import type { OutputRecord, RecordKind } from '../output/records.js';
+import type { RecordKind } from '../output/records.js';
+import { computeFor, recordFor, type Task, type TaskResult } from './tasks.js';
+import { runInWorkers, type LoadRequest } from '../pipeline/pool.js';
 
 export interface ImageRunOptions {
   backend: string;
@@ -36,6 +38,8 @@ export interface ImageRunOptions {
   output?: string;
   resume?: boolean;
   format?: string;
+  /** Worker threads, each with its own backend instance and model copy. */
+  workers?: number;
 }
 
 export interface Prepared {
@@ -77,6 +81,24 @@ export function pathsAlreadyDone(file: string, format: string): Set<string> {
   return done;
 }
 
+/** How to load the model again, in this thread or a worker. */
+export function loadRequest(o: ImageRunOptions): LoadRequest {
+  return {
+    backend: o.backend,
+    model: o.model,
+    options: {
+      weights: o.weights,
+      alpha: o.alpha,
+      inputSize: o.inputSize,
+      preprocess: o.preprocess,
+      labels: o.labels,
+      labelOffset: o.labelOffset,
+      seed: o.seed,
+      cacheDir: o.cacheDir,
+    },
+  };
+}
+
 export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: RecordKind, defaultFormat: string): Promise<Prepared> {
   const format = o.format ?? formatFromExtension(o.output) ?? defaultFormat;
   if (o.resume && !o.output) throw new BackbonesError('E_USAGE', '--resume needs -o FILE: it skips the inputs already in that file.');
@@ -96,16 +118,7 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
     if (skipped > 0) log.info(`Resuming: ${skipped} input${skipped === 1 ? '' : 's'} already in ${o.output}.`);
   }
   const t0 = performance.now();
-  const backbone = await loadBackbone(o.model, {
-    weights: o.weights,
-    alpha: o.alpha,
-    inputSize: o.inputSize,
-    preprocess: o.preprocess,
-    labels: o.labels,
-    labelOffset: o.labelOffset,
-    seed: o.seed,
-    cacheDir: o.cacheDir,
-  });
+  const backbone = await loadBackbone(o.model, loadRequest(o).options);
   const info = backbone.info;
   log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights.description} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   if (info.weights.kind === 'random') log.warn('random weights: outputs are not meaningful predictions.');
@@ -120,14 +133,10 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
   return { backbone, entries, skipped, settings, format, appending };
 }
 
-/** Runs compute over every entry, writing one record per input in order; returns the exit code. */
-export async function executeRun<R>(
-  prepared: Prepared,
-  o: ImageRunOptions,
-  kind: RecordKind,
-  compute: (batch: tf.Tensor4D) => Promise<R[]>,
-  toRecord: (path: string, result: R) => OutputRecord,
-): Promise<number> {
+/** Runs the task over every entry, writing one record per input in order; returns the exit code. */
+export async function executeRun(prepared: Prepared, o: ImageRunOptions, task: Task): Promise<number> {
+  const kind: RecordKind = task.kind;
+  const model = prepared.backbone.name;
   const { entries, settings, format, appending } = prepared;
   const sink = o.output ? fileSink(o.output, { append: appending }) : stdoutSink();
   const colour = !o.output && colorLevelFor(process.stdout) > 0;
@@ -139,7 +148,7 @@ export async function executeRun<R>(
   bar?.start(entries.length, 0, { rate: '0.0' });
   let done = 0;
   const tensorsBefore = tf.memory().numTensors;
-  const stats = await runBatches(entries, settings, o.batchSize, compute, (item, result) => {
+  const onItem = (item: { path: string; error?: string }, result: TaskResult | undefined) => {
     if (result === undefined) {
       const error = item.error ?? 'no result';
       if (bar) bar.stop();
@@ -147,11 +156,20 @@ export async function executeRun<R>(
       writer.write({ path: item.path, error });
       if (bar) bar.start(entries.length, done, { rate: rate() });
     } else {
-      writer.write(toRecord(item.path, result));
+      writer.write(recordFor(task, model, item.path, result));
     }
     done += 1;
     bar?.update(done, { rate: rate() });
-  });
+  };
+  const workers = o.workers ?? 1;
+  let stats;
+  if (workers > 1) {
+    // Each worker thread loads its own copy; this thread's copy was only needed to check the options.
+    prepared.backbone.dispose();
+    stats = await runInWorkers(entries, { workers, batchSize: o.batchSize, settings, task, load: loadRequest(o) }, onItem);
+  } else {
+    stats = await runBatches(entries, settings, o.batchSize, computeFor(task, prepared.backbone), onItem);
+  }
   function rate(): string {
     return (done / Math.max(1e-3, (performance.now() - started) / 1000)).toFixed(1);
   }
@@ -166,6 +184,6 @@ export async function executeRun<R>(
       (prepared.skipped > 0 ? `, ${prepared.skipped} skipped (--resume)` : '') +
       (o.output ? ` → ${o.output}` : ''),
   );
-  prepared.backbone.dispose();
+  if (workers <= 1) prepared.backbone.dispose();
   return stats.failed > 0 ? EXIT.partial : EXIT.ok;
 }

@@ -79,6 +79,7 @@ export function addImageOptions(cmd: Command): Command {
     .option('--background <colour>', 'colour that transparent pixels are flattened onto', 'white')
     .option('--keras-compat', 'reproduce Keras image.load_img(target_size=…) exactly: nearest, squash, no EXIF rotation')
     .option('-b, --batch-size <n>', 'images per inference batch', parsePositiveInt('--batch-size'), 8)
+    .option('--workers <n>', 'worker threads, each with its own backend and model copy (for single-threaded backends such as wasm)', parsePositiveInt('--workers'), 1)
     .option('-o, --output <file>', 'write results to a file instead of stdout')
     .option('--resume', 'with -o: skip inputs already in the output file and append the rest');
 }

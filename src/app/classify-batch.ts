@@ -1,0 +1,22 @@
+// Top-k labels for a batch: shared by classify, its --workers threads and the library.
+import { tf } from '../runtime/tf.js';
+import type { Prediction } from '../output/records.js';
+import type { Backbone } from '../zoo/backbone.js';
+
+/** Top-k predictions for every image of a preprocessed batch; frees every tensor it makes. */
+export async function classifyBatch(backbone: Backbone, batch: tf.Tensor4D, k: number): Promise<Prediction[][]> {
+  const probs = backbone.probabilities(batch);
+  const classes = probs.shape[1];
+  const kk = Math.min(k, classes);
+  const { values, indices } = tf.topk(probs, kk);
+  const [v, i] = await Promise.all([values.data(), indices.data()]);
+  tf.dispose([probs, values, indices]);
+  const labels = backbone.labelsFor(classes);
+  return Array.from({ length: probs.shape[0] }, (_, row) =>
+    Array.from({ length: kk }, (_, j) => {
+      const index = i[row * kk + j]!;
+      const label = labels?.[index];
+      return { index, wnid: label?.wnid ?? null, label: label?.label ?? `class_${index}`, prob: v[row * kk + j]! };
+    }),
+  );
+}

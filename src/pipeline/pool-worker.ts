@@ -1,0 +1,32 @@
+// One --workers thread: its own backend and model; runs the batches it is sent.
+import { parentPort, workerData } from 'node:worker_threads';
+import { configureLog } from '../log.js';
+import { errorMessage } from '../errors.js';
+import { initBackend, parseBackendRequest } from '../runtime/backend.js';
+import { loadBackbone } from '../zoo/load.js';
+import { computeFor } from '../app/tasks.js';
+import { runBatches } from './batches.js';
+import type { InputEntry } from './inputs.js';
+import type { PoolInit, PoolItem, PoolMessage } from './pool.js';
+
+const init = workerData as PoolInit;
+const port = parentPort!;
+const post = (msg: PoolMessage) => port.postMessage(msg);
+
+configureLog({ quiet: true });
+try {
+  await initBackend(parseBackendRequest(init.load.backend));
+  // The parent already fetched the weights: never download from a worker.
+  const backbone = await loadBackbone(init.load.model, { ...init.load.options, allowDownload: false });
+  const compute = computeFor(init.task, backbone);
+  port.on('message', async (msg: { type: 'job'; id: number; entries: InputEntry[] }) => {
+    const items: PoolItem[] = [];
+    const stats = await runBatches(msg.entries, init.settings, init.batchSize, compute, (item, result) => {
+      items.push(result === undefined ? { path: item.path, error: item.error ?? 'no result' } : { path: item.path, result });
+    });
+    post({ type: 'done', id: msg.id, items, inferenceMs: stats.inferenceMs });
+  });
+  post({ type: 'ready' });
+} catch (e) {
+  post({ type: 'failed', error: errorMessage(e) });
+}

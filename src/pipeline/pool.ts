@@ -1,0 +1,102 @@
+// --workers N: N worker threads, each with its own TensorFlow.js backend and model
+// copy, take batches from a queue; results come back in input order. This is how a
+// single-threaded backend (tfjs wasm runs one thread in Node) uses every core.
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { BackbonesError } from '../errors.js';
+import type { LoadOptions } from '../zoo/load.js';
+import type { Task, TaskResult } from '../app/tasks.js';
+import type { ImageSettings, BatchStats } from './batches.js';
+import type { InputEntry } from './inputs.js';
+
+export interface LoadRequest {
+  backend: string;
+  model: string;
+  options: LoadOptions;
+}
+
+export interface PoolInit {
+  load: LoadRequest;
+  settings: ImageSettings;
+  task: Task;
+  batchSize: number;
+}
+
+export interface PoolItem {
+  path: string;
+  error?: string;
+  result?: TaskResult;
+}
+
+export type PoolMessage =
+  | { type: 'ready' }
+  | { type: 'failed'; error: string }
+  | { type: 'done'; id: number; items: PoolItem[]; inferenceMs: number };
+
+function workerUrl(): URL {
+  const js = new URL('./pool-worker.js', import.meta.url);
+  return existsSync(fileURLToPath(js)) ? js : new URL('./pool-worker.ts', import.meta.url);
+}
+
+export async function runInWorkers(
+  entries: InputEntry[],
+  options: { workers: number; batchSize: number; settings: ImageSettings; task: Task; load: LoadRequest },
+  emit: (item: PoolItem, result: TaskResult | undefined) => void,
+): Promise<BatchStats> {
+  const chunks: InputEntry[][] = [];
+  for (let i = 0; i < entries.length; i += options.batchSize) chunks.push(entries.slice(i, i + options.batchSize));
+  const count = Math.max(1, Math.min(options.workers, chunks.length));
+  const init: PoolInit = { load: options.load, settings: options.settings, task: options.task, batchSize: options.batchSize };
+  const stats: BatchStats = { images: 0, failed: 0, inferenceMs: 0 };
+  const finished = new Map<number, PoolItem[]>();
+  let nextJob = 0;
+  let nextEmit = 0;
+
+  const workers = Array.from({ length: count }, () => new Worker(workerUrl(), { workerData: init }));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let ready = 0;
+      const dispatch = (w: Worker) => {
+        if (nextJob < chunks.length) {
+          const id = nextJob++;
+          w.postMessage({ type: 'job', id, entries: chunks[id] });
+        }
+      };
+      const flush = () => {
+        while (finished.has(nextEmit)) {
+          for (const item of finished.get(nextEmit)!) {
+            stats.images += 1;
+            if (item.result === undefined) stats.failed += 1;
+            emit(item, item.result);
+          }
+          finished.delete(nextEmit++);
+        }
+        if (nextEmit === chunks.length) resolve();
+      };
+      for (const w of workers) {
+        w.on('message', (msg: PoolMessage) => {
+          if (msg.type === 'failed') reject(new BackbonesError('E_MODEL', `A worker could not start: ${msg.error}`));
+          else if (msg.type === 'ready') {
+            ready += 1;
+            dispatch(w);
+          } else {
+            stats.inferenceMs += msg.inferenceMs;
+            finished.set(msg.id, msg.items);
+            flush();
+            dispatch(w);
+          }
+        });
+        w.on('error', (e) => reject(new BackbonesError('E_INTERNAL', `A worker thread failed: ${e.message}`)));
+        w.on('exit', (code) => {
+          if (code !== 0 && nextEmit < chunks.length) reject(new BackbonesError('E_INTERNAL', `A worker thread exited with code ${code}.`));
+        });
+      }
+      if (chunks.length === 0) resolve();
+      void ready;
+    });
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  return stats;
+}
