@@ -66,17 +66,17 @@ describe('markdown', () => {
     assert.equal(tableLines.length, 2 + 4 + 1);
     const cols = tableLines[0]!.split(' | ').length;
     for (const l of tableLines) assert.equal(l.split(' | ').length, cols, l);
-    assert.ok(tableLines.some((l) => l.startsWith('| vgg16 | 8 | imagenet |')));
-    assert.ok(tableLines.some((l) => l.startsWith('| mobilenet | 1 | random |')));
-    assert.ok(tableLines.some((l) => l.startsWith('| resnet50 | **failed** |')));
+    assert.ok(tableLines.some((l) => l.startsWith('| vgg16 | cpu | 8 | imagenet |')));
+    assert.ok(tableLines.some((l) => l.startsWith('| mobilenet | cpu | 1 | random |')));
+    assert.ok(tableLines.some((l) => l.startsWith('| resnet50 | n/a | **failed** |')));
   });
 
   test('n/a for unmeasured GPU memory and unknown MACs; measured GPU in MiB', () => {
-    const vgg1 = tableLines.find((l) => l.startsWith('| vgg16 | 1 |'))!;
+    const vgg1 = tableLines.find((l) => l.startsWith('| vgg16 | cpu | 1 |'))!;
     assert.ok(vgg1.trimEnd().endsWith('| 1234 |'), vgg1);
-    const vgg8 = tableLines.find((l) => l.startsWith('| vgg16 | 8 |'))!;
+    const vgg8 = tableLines.find((l) => l.startsWith('| vgg16 | cpu | 8 |'))!;
     assert.ok(vgg8.trimEnd().endsWith('| n/a |'), vgg8);
-    const mob = tableLines.find((l) => l.startsWith('| mobilenet | 1 |'))!;
+    const mob = tableLines.find((l) => l.startsWith('| mobilenet | cpu | 1 |'))!;
     assert.match(mob, /\| n\/a \| 188 \|/); // GFLOP/s n/a (MACs unknown), CPU % measured
   });
 
@@ -86,8 +86,8 @@ describe('markdown', () => {
     assert.match(md, /Runtime: Node v20\.20\.2, TensorFlow\.js 4\.22\.0, backend cpu/);
     assert.match(md, /Warm-up excluded: the first inference and 3 warm-up runs/);
     assert.match(md, /20 timed runs per batch size/);
-    assert.match(md, /- \*\*vgg16, batch 8\*\*: Statistical outliers were detected/);
-    assert.match(md, /- \*\*mobilenet\*\*: mobilenet ran with random weights/);
+    assert.match(md, /- \*\*vgg16 on cpu, batch 8\*\*: Statistical outliers were detected/);
+    assert.match(md, /- \*\*mobilenet on cpu\*\*: mobilenet ran with random weights/);
     assert.match(md, /- \*\*resnet50\*\*: weights file not found: resnet50\.h5/);
   });
 
@@ -153,21 +153,21 @@ describe('table', () => {
 
   test('ratios against the first model', () => {
     const out = new TableExporter({ color: false }).serialize(report);
-    const row = (model: string, batch: number) => out.split('\n').find((l) => new RegExp(`^${model}\\s+${batch}\\s`).test(l))!;
+    const row = (model: string, batch: number) => out.split('\n').find((l) => new RegExp(`^${model}\\s+cpu\\s+${batch}\\s`).test(l))!;
     assert.match(row('vgg16', 1), /\s1\.00×\s/);
     assert.match(row('vgg16', 8), /\s1\.00×\s/);
     // mobilenet at batch 1: 120 ms vs 9.5 ms mean → ≈12.6× faster
     assert.match(row('mobilenet', 1), /\s12\.\d× faster\s/);
     assert.match(row('mobilenet', 8), /× faster/);
     assert.match(out, /^resnet50\s+failed: weights file not found: resnet50\.h5\s*$/m);
-    assert.match(out, /Warning \(mobilenet\): mobilenet ran with random weights/);
+    assert.match(out, /Warning \(mobilenet on cpu\): mobilenet ran with random weights/);
   });
 
   test('with colour: fastest img/s bold green, failed row red, same text underneath', () => {
     const plain = new TableExporter({ color: false }).serialize(report);
     const coloured = new TableExporter({ color: true }).serialize(report);
     assert.equal(coloured.replace(ANSI, ''), plain);
-    const mob1 = coloured.split('\n').find((l) => /^mobilenet\s+1\s/.test(l.replace(ANSI, '')))!;
+    const mob1 = coloured.split('\n').find((l) => /^mobilenet\s+cpu\s+1\s/.test(l.replace(ANSI, '')))!;
     assert.match(mob1, /\x1b\[32m\x1b\[1m\s*\d+\.?\d*\x1b\[22m\x1b\[39m/); // green + bold
     assert.match(coloured, /\x1b\[31mresnet50/);
   });
@@ -197,7 +197,7 @@ describe('plot', () => {
     assert.equal(r.format, 'svg');
     assert.ok(svg.startsWith('<svg'), svg.slice(0, 80));
     assert.ok(svg.trimEnd().endsWith('</svg>'));
-    for (const name of ['vgg16 ×1', 'vgg16 ×8', 'mobilenet ×1', 'mobilenet']) assert.ok(svg.includes(name), name);
+    for (const name of ['vgg16 (cpu) ×1', 'vgg16 (cpu) ×8', 'mobilenet (cpu) ×1', 'mobilenet']) assert.ok(svg.includes(name), name);
     assert.ok(!svg.includes('resnet50 ×'), 'failed model has no series');
   });
 

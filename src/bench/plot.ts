@@ -35,7 +35,7 @@ export function plotSpec(report: BenchReport): TopLevelSpec {
   const throughput: { series: string; model: string; batch: string; imagesPerSecond: number }[] = [];
   for (const m of report.models) {
     for (const r of m.runs) {
-      const series = seriesLabel(m.model, r.batchSize);
+      const series = seriesLabel(m.backend ? `${m.model} (${m.backend})` : m.model, r.batchSize);
       for (const x of r.samplesMs) samples.push({ series, model: m.model, batch: r.batchSize, latencyMs: x });
       throughput.push({ series, model: m.model, batch: String(r.batchSize), imagesPerSecond: r.imagesPerSecond });
     }

@@ -122,6 +122,8 @@ export interface BenchSettings {
 export interface ModelResult {
   /** Model id as given, e.g. "vgg16". */
   model: string;
+  /** Engine that ran it: "wasm", "cpu", "tensorflow" or "onnx"; absent when it failed before one started. */
+  backend?: string;
   /** 'failed' when loading or any batch size threw; `runs` holds the batch sizes that finished. */
   status: 'ok' | 'failed';
   /** The error message when status is 'failed'. */

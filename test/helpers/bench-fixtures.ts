@@ -49,6 +49,7 @@ export function fakeRun(batchSize: number, centerMs: number, macsPerImage: numbe
 export function fakeReport(): BenchReport {
   const vgg16: ModelResult = {
     model: 'vgg16',
+    backend: 'cpu',
     status: 'ok',
     weights: 'imagenet',
     parameters: 138_357_544,
@@ -60,6 +61,7 @@ export function fakeReport(): BenchReport {
   };
   const mobilenet: ModelResult = {
     model: 'mobilenet',
+    backend: 'cpu',
     status: 'ok',
     weights: 'random',
     parameters: 4_253_864,

@@ -8,6 +8,7 @@ type Cell = string | number | null | undefined;
 
 const CSV_COLUMNS: [header: string, value: (m: ModelResult, r: BatchResult | null) => Cell][] = [
   ['model', (m) => m.model],
+  ['backend', (m) => m.backend],
   ['status', (m, r) => (r ? 'ok' : 'failed')],
   ['weights', (m) => m.weights],
   ['parameters', (m) => m.parameters],

@@ -91,6 +91,7 @@ export interface Column {
 /** The columns markdown and the terminal table share (the table adds a ratio column after img/s). */
 export const COLUMNS: Column[] = [
   { header: 'model', align: 'left', cell: (m) => m.model },
+  { header: 'backend', align: 'left', cell: (m) => m.backend ?? NA },
   { header: 'batch', align: 'right', cell: (_, r) => String(r.batchSize) },
   { header: 'weights', align: 'left', cell: (m) => m.weights },
   { header: 'runs', align: 'right', cell: (_, r) => String(r.samplesMs.length) },
@@ -114,8 +115,9 @@ function plural(n: number, word: string): string {
 export function warningLines(report: BenchReport): { where: string; warning: BenchWarning }[] {
   const out: { where: string; warning: BenchWarning }[] = [];
   for (const m of report.models) {
-    for (const w of m.warnings) out.push({ where: m.model, warning: w });
-    for (const r of m.runs) for (const w of r.warnings) out.push({ where: `${m.model}, batch ${r.batchSize}`, warning: w });
+    const where = m.backend ? `${m.model} on ${m.backend}` : m.model;
+    for (const w of m.warnings) out.push({ where, warning: w });
+    for (const r of m.runs) for (const w of r.warnings) out.push({ where: `${where}, batch ${r.batchSize}`, warning: w });
   }
   return out;
 }

@@ -19,6 +19,7 @@ function failedCell(header: string, model: ModelResult): string {
   if (header === 'model') return model.model;
   if (header === 'batch') return '**failed**';
   if (header === 'weights') return model.weights;
+  if (header === 'backend') return model.backend ?? NA;
   return NA;
 }
 

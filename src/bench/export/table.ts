@@ -3,7 +3,7 @@
 // red rows with their error. Columns are padded on the plain text before any
 // colour is applied, so they line up with colours on or off.
 import { Chalk, type ChalkInstance } from 'chalk';
-import type { BenchReport } from '../result.js';
+import type { BenchReport, ModelResult } from '../result.js';
 import { warningMessage } from '../result.js';
 import type { BenchExporter } from './exporter.js';
 import {
@@ -46,12 +46,12 @@ export class TableExporter implements BenchExporter {
     const columns: Column[] = [...COLUMNS];
     const baseline = baselineImagesPerSecond(report);
     const fastest = fastestImagesPerSecond(report);
-    const firstWithBatch = new Map<number, string>();
-    for (const m of report.models) for (const r of m.runs) if (!firstWithBatch.has(r.batchSize)) firstWithBatch.set(r.batchSize, m.model);
+    const firstWithBatch = new Map<number, ModelResult>();
+    for (const m of report.models) for (const r of m.runs) if (!firstWithBatch.has(r.batchSize)) firstWithBatch.set(r.batchSize, m);
     columns.splice(imgIdx + 1, 0, {
       header: RATIO_HEADER,
       align: 'right',
-      cell: (m, r) => formatRatio(r.imagesPerSecond, baseline.get(r.batchSize), firstWithBatch.get(r.batchSize) === m.model),
+      cell: (m, r) => formatRatio(r.imagesPerSecond, baseline.get(r.batchSize), firstWithBatch.get(r.batchSize) === m),
     });
 
     const rows = benchRows(report);
