@@ -5,7 +5,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { BackbonesError, EXIT, errorMessage } from './errors.js';
 import { configureLog, isDebug, log } from './log.js';
-import { BACKEND_CHOICES } from './runtime/backend.js';
+import { BACKEND_CHOICES } from './runtime/choices.js';
+import { parsePositiveInt } from './commands/options.js';
 import { registerClassify } from './commands/classify.js';
 import { registerExtract } from './commands/extract.js';
 import { registerBench } from './commands/bench.js';
@@ -17,6 +18,7 @@ export const VERSION: string = (require('../package.json') as { version: string 
 
 export interface GlobalOptions {
   backend: string;
+  threads?: number;
   quiet?: boolean;
   debug?: boolean;
   cacheDir?: string;
@@ -33,6 +35,7 @@ export function buildProgram(): Command {
         .default('auto'),
     )
     .option('--cache-dir <dir>', 'weights cache (default: $BACKBONES_CACHE or ~/.cache/backbones)')
+    .option('--threads <n>', 'onnx backend: intra-op threads (default: every core)', parsePositiveInt('--threads'))
     .option('-q, --quiet', 'no progress or info on stderr (errors still print)')
     .option('--debug', 'show stack traces and debug logs')
     .showSuggestionAfterError(true)

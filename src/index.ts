@@ -24,12 +24,12 @@ export interface Model {
   /** The vector of a layer (default: the card's feature layer) for an image. */
   extract(image: string | Buffer, options?: { layer?: string; pool?: 'none' | 'avg' | 'max'; l2?: boolean }): Promise<Float32Array>;
   /** Raw model output for a preprocessed batch [n, h, w, 3]; the caller disposes it. */
-  infer(batch: tf.Tensor4D): tf.Tensor;
+  infer(batch: tf.Tensor4D): Promise<tf.Tensor>;
   dispose(): void;
 }
 
 export interface ModelOptions extends LoadOptions {
-  backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  backend?: 'auto' | 'tensorflow' | 'onnx' | 'wasm' | 'cpu';
   /** Image handling; defaults come from the model card. */
   image?: Partial<Omit<LoadImageOptions, 'size' | 'preprocess'>>;
 }

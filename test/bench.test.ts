@@ -17,13 +17,14 @@ function positive(x: unknown, what: string): void {
 }
 
 test('bench mobilenet --weights random --iterations 3 --format json: every figure present, load and first inference apart', async () => {
-  const r = await runCli(['bench', 'mobilenet', '--weights', 'random', '--iterations', '3', '--warmup', '1', '--batch-sizes', '1,2', '--format', 'json'], {
+  const r = await runCli(['--backend', 'wasm', 'bench', 'mobilenet', '--weights', 'random', '--iterations', '3', '--warmup', '1', '--batch-sizes', '1,2', '--format', 'json'], {
     env: { PATH: PATH_WITHOUT_GPU },
   });
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout) as BenchReport;
   assert.equal(report.schemaVersion, BENCH_SCHEMA_VERSION);
-  assert.equal(report.runtime.backend.startsWith('wasm'), true);
+  assert.match(report.runtime.backend, /^wasm \(SIMD, 1 thread\)$/);
+  assert.equal(report.runtime.threads, 1);
   assert.ok(report.machine.cpuModel.length > 0);
   positive(report.machine.cores.logical, 'cores');
   assert.deepEqual(report.machine.gpus, []);
@@ -31,6 +32,7 @@ test('bench mobilenet --weights random --iterations 3 --format json: every figur
   const [m] = report.models;
   assert.equal(m!.status, 'ok');
   assert.equal(m!.weights, 'random');
+  assert.equal(m!.backend, 'wasm');
   assert.ok(m!.warnings.some((w) => w.kind === 'random-weights'));
   assert.equal(m!.parameters, 4_253_864);
   assert.equal(m!.macsPerImage, 568_740_352);
@@ -159,7 +161,7 @@ test('markdown and csv exports, -o rewrites the file; table shows n/a for GPU', 
   const table = await runCli(['bench', 'mobilenet_0.25', '--weights', 'random', '--iterations', '2', '--batch-sizes', '1', '--format', 'table'], {
     env: { PATH: PATH_WITHOUT_GPU },
   });
-  assert.match(table.stdout, /mobilenet_0\.25\s+1\s+random/);
+  assert.match(table.stdout, /mobilenet_0\.25\s+onnx\s+1\s+random/);
   assert.match(table.stdout, /n\/a/);
 });
 

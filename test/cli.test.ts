@@ -45,7 +45,7 @@ test('an unknown option exits 2 with one clear line', async () => {
 test('a bad backend name is rejected with the valid choices', async () => {
   const r = await runCli(['--backend', 'cuda', 'doctor']);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /auto, tensorflow, wasm, cpu/);
+  assert.match(r.stderr, /Allowed choices are auto, tensorflow, onnx, wasm, cpu\./);
 });
 
 test('BACKBONES_BACKEND=tensorflow on a machine without tfjs-node is one clear error', async () => {

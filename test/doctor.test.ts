@@ -19,12 +19,16 @@ test('doctor --json gives one object with every section', async () => {
   assert.ok(d.cpu.logicalCores >= 1);
   assert.equal(typeof d.cpu.model, 'string');
   assert.ok(d.memory.totalByte > d.memory.freeByte && d.memory.freeByte > 0);
-  assert.deepEqual(d.backends.map((b: { candidate: string }) => b.candidate), ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+  assert.deepEqual(d.backends.map((b: { candidate: string }) => b.candidate), ['tensorflow-gpu', 'tensorflow', 'onnx', 'wasm', 'cpu']);
   for (const b of d.backends) assert.ok(['available', 'not-installed', 'failed'].includes(b.status) && b.reason.length > 0);
-  // This machine has no native TensorFlow: auto picks wasm and says why.
-  assert.equal(d.auto.backend, 'wasm');
+  // This machine has no native TensorFlow: auto picks ONNX Runtime (before wasm) and says why.
+  assert.equal(d.auto.backend, 'onnx');
   assert.match(d.auto.reason, /tfjs-node-gpu is not installed/);
-  assert.equal(d.wasmThreads, d.auto.threads);
+  assert.deepEqual(d.auto.onnxExecutionProviders, ['cpu']);
+  const onnx = d.backends.find((b: { candidate: string }) => b.candidate === 'onnx');
+  assert.equal(onnx.status, 'available');
+  assert.ok(onnx.providers.includes('cpu'));
+  assert.equal(d.wasmThreads, 1);
   assert.deepEqual(d.gpus, { available: false, reason: 'nvidia-smi not found', devices: [] });
   assert.equal(d.cacheDir, '/tmp/bb-cache-test');
 });
@@ -51,7 +55,7 @@ esac
   ]);
   const text = await runCli(['doctor'], { env: { PATH: dir + path.delimiter + PATH_WITHOUT_GPU } });
   assert.match(text.stdout, /NVIDIA H100 80GB HBM3, driver 550\.54\.15, 79\.6 GiB total, 1\.0 GiB used/);
-  assert.match(text.stdout, /auto picks\s+wasm/);
+  assert.match(text.stdout, /auto picks\s+onnx/);
 });
 
 test('human doctor output names each backend and the cache', async () => {

@@ -23,19 +23,41 @@ test('an explicitly requested backend that cannot load is an error naming the re
   });
 });
 
-test('auto falls back to wasm and records why each native build was skipped', async () => {
-  const choice = await initBackend('auto', { importNative: cudaMissing });
+const onnxBroken = async () => ({ ok: false as const, reason: 'libonnxruntime.so.1: cannot open shared object file' });
+
+test('auto falls back to wasm and records why each native build and onnx were skipped', async () => {
+  const choice = await initBackend('auto', { importNative: cudaMissing, importOnnx: onnxBroken });
   assert.equal(choice.backend, 'wasm');
   assert.equal(tf.getBackend(), 'wasm');
   assert.deepEqual(
     choice.attempts.map((a) => [a.candidate, a.status]),
-    [['tensorflow-gpu', 'failed'], ['tensorflow', 'not-installed'], ['wasm', 'available']],
+    [['tensorflow-gpu', 'failed'], ['tensorflow', 'not-installed'], ['onnx', 'failed'], ['wasm', 'available']],
   );
   assert.match(choice.reason, /auto chose wasm because .*libcudart/);
   assert.match(choice.label, /^wasm \((SIMD|no SIMD), \d+ threads?\)$/);
   assert.ok(choice.threads >= 1);
   // The backend really computes.
   assert.deepEqual(Array.from(tf.add(tf.tensor1d([1, 2]), 1).dataSync()), [2, 3]);
+});
+
+test('auto prefers onnx over wasm when onnxruntime-node runs; tfjs (wasm) still builds the models', async () => {
+  const choice = await initBackend('auto', { importNative: cudaMissing });
+  assert.equal(choice.backend, 'onnx');
+  assert.equal(choice.tfjsBackend, 'wasm');
+  assert.equal(tf.getBackend(), 'wasm');
+  assert.match(choice.label, /^onnx \(onnxruntime-node \d+\.\d+\.\d+, cpu, \d+ threads?\)$/);
+  assert.deepEqual(choice.onnx!.executionProviders, ['cpu']);
+  assert.equal(choice.threads, choice.onnx!.threads);
+});
+
+test('an explicit onnx request with a broken onnxruntime-node is an error naming the reason', async () => {
+  await assert.rejects(initBackend('onnx', { importOnnx: onnxBroken }), /The onnx backend cannot start: onnxruntime-node failed to load: libonnxruntime\.so\.1/);
+});
+
+test('--threads sets the onnx intra-op threads', async () => {
+  const choice = await initBackend('onnx', { threads: 1 });
+  assert.equal(choice.onnx!.threads, 1);
+  assert.match(choice.label, /, 1 thread\)$/);
 });
 
 test('cpu can be requested explicitly', async () => {
@@ -46,8 +68,10 @@ test('cpu can be requested explicitly', async () => {
 });
 
 test('probeBackends reports not-installed vs failed-to-load with reasons', async () => {
-  const probes = await probeBackends({ importNative: cudaMissing });
+  const probes = await probeBackends({ importNative: cudaMissing, importOnnx: onnxBroken });
   const byName = Object.fromEntries(probes.map((p) => [p.candidate, p]));
+  assert.equal(byName['onnx']!.status, 'failed');
+  assert.match(byName['onnx']!.reason, /libonnxruntime/);
   assert.equal(byName['tensorflow-gpu']!.status, 'failed');
   assert.equal(byName['tensorflow']!.status, 'not-installed');
   assert.equal(byName['wasm']!.status, 'available');
@@ -57,5 +81,6 @@ test('probeBackends reports not-installed vs failed-to-load with reasons', async
 test('backend names are validated', () => {
   assert.equal(parseBackendRequest(undefined), 'auto');
   assert.equal(parseBackendRequest('WASM'), 'wasm');
-  assert.throws(() => parseBackendRequest('cuda'), /valid backends are auto, tensorflow, wasm, cpu/);
+  assert.equal(parseBackendRequest('onnx'), 'onnx');
+  assert.throws(() => parseBackendRequest('cuda'), /valid backends are auto, tensorflow, onnx, wasm, cpu/);
 });

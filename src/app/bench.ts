@@ -12,12 +12,14 @@ import { exporterFor, formatForFile, isExportFormat, EXPORT_FORMATS, TableExport
 import { runModelInChild, type RuntimeInfo } from '../bench/runner.js';
 import type { WorkerConfig } from '../bench/protocol.js';
 import type { PreprocessMode } from '../zoo/card.js';
-import { parseBackendRequest } from '../runtime/backend.js';
+import { parseBackendRequest } from '../runtime/choices.js';
 import { findCard, isModelPath, cardNames } from '../zoo/load.js';
 import { tf } from '../runtime/tf.js';
 
 export interface BenchOptions {
   backend: string;
+  backends?: string[];
+  threads?: number;
   cacheDir?: string;
   weights?: string;
   batchSizes: number[];
@@ -85,8 +87,11 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
   const exportFile = () => {
     if (o.output && fileFormat) writeFileSync(o.output, exporterFor(fileFormat).serialize(report));
   };
-  for (const [i, model] of models.entries()) {
-    const tag = `[${i + 1}/${models.length}] ${model}`;
+  const backends = o.backends ?? [o.backend];
+  const jobs = models.flatMap((model) => backends.map((backend) => ({ model, backend })));
+  const runtimes: string[] = [];
+  for (const [i, { model, backend }] of jobs.entries()) {
+    const tag = `[${i + 1}/${jobs.length}] ${model}${backends.length > 1 ? ` on ${backend}` : ''}`;
     const progress = (message: string) => {
       if (!isQuiet()) process.stderr.write(`${tag}: ${message}\n`);
     };
@@ -98,7 +103,8 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       iterations: o.iterations,
       durationS: o.duration,
       images: o.images,
-      backend: o.backend,
+      backend,
+      threads: o.threads,
       cacheDir: o.cacheDir,
       alpha: o.alpha,
       inputSize: o.inputSize,
@@ -111,14 +117,21 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       gpuPollMs: o.gpuPollMs,
       onProgress: progress,
       onRuntime: (r) => {
-        if (!runtime) {
-          runtime = r;
-          report.runtime = { node: process.version, tfjs: r.tfjs, backend: r.label, ...(r.backendVersion ? { backendVersion: r.backendVersion } : {}), threads: r.threads };
-        }
+        // One line per distinct backend: "wasm (SIMD, 1 thread); onnx (onnxruntime-node 1.30.0, cpu, 2 threads)".
+        if (!runtimes.includes(r.label)) runtimes.push(r.label);
+        runtime ??= r;
+        report.runtime = {
+          node: process.version,
+          tfjs: r.tfjs,
+          backend: runtimes.join('; '),
+          ...(runtime.backendVersion && runtimes.length === 1 ? { backendVersion: runtime.backendVersion } : {}),
+          threads: runtimes.length === 1 ? r.threads : null,
+        };
       },
     });
+    result.backend ??= backend;
     report.models.push(result);
-    if (result.status === 'failed') log.error(`${model} failed: ${result.error}`);
+    if (result.status === 'failed') log.error(`${model}${backends.length > 1 ? ` on ${backend}` : ''} failed: ${result.error}`);
     else {
       const summary = result.runs.map((r) => `b${r.batchSize} ${r.imagesPerSecond.toFixed(2)} img/s (p50 ${r.latencyMs.p50.toFixed(1)} ms)`).join(', ');
       progress(`done: load ${((result.loadMs ?? 0) / 1000).toFixed(1)} s, ${summary}`);

@@ -5,7 +5,7 @@ import type { Backbone } from '../zoo/backbone.js';
 
 /** Top-k predictions for every image of a preprocessed batch; frees every tensor it makes. */
 export async function classifyBatch(backbone: Backbone, batch: tf.Tensor4D, k: number): Promise<Prediction[][]> {
-  const probs = backbone.probabilities(batch);
+  const probs = await backbone.probabilities(batch);
   const classes = probs.shape[1];
   const kk = Math.min(k, classes);
   const { values, indices } = tf.topk(probs, kk);

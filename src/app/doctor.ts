@@ -20,7 +20,7 @@ export interface DoctorReport {
   memory: { totalByte: number; freeByte: number };
   tfjs: string;
   backends: BackendProbe[];
-  auto: { backend: string; label: string; reason: string; threads: number };
+  auto: { backend: string; label: string; reason: string; threads: number; onnxExecutionProviders: string[] | null };
   wasmThreads: number | null;
   gpus: { available: boolean; reason: string | null; devices: Array<{ name: string; driver: string | null; memoryTotalByte: number | null; memoryUsedByte: number | null }> };
   cacheDir: string;
@@ -30,6 +30,15 @@ async function npmVersion(): Promise<string | null> {
   try {
     const { stdout } = await promisify(execFile)('npm', ['--version'], { timeout: 3000 });
     return stdout.trim();
+  } catch {
+    return null;
+  }
+}
+
+/** Threads of the wasm backend (1 in Node: tfjs ships no threaded build for it); null without wasm. */
+async function wasmThreadCount(): Promise<number | null> {
+  try {
+    return (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount();
   } catch {
     return null;
   }
@@ -47,8 +56,8 @@ export async function collectDoctor(options: { cacheDir?: string; backend?: stri
     memory: { totalByte: machine.memory.totalByte, freeByte: machine.memory.freeByte },
     tfjs: auto.tfjsVersion,
     backends,
-    auto: { backend: auto.backend, label: auto.label, reason: auto.reason, threads: auto.threads },
-    wasmThreads: auto.backend === 'wasm' ? auto.threads : null,
+    auto: { backend: auto.backend, label: auto.label, reason: auto.reason, threads: auto.threads, onnxExecutionProviders: auto.onnx?.executionProviders ?? null },
+    wasmThreads: await wasmThreadCount(),
     gpus: gpus.available
       ? {
           available: true,

@@ -10,7 +10,7 @@ export interface Features {
 
 /** One vector per image of a batch from a named layer, pooled and normalised as asked; frees its tensors. */
 export async function extractBatch(backbone: Backbone, batch: tf.Tensor4D, layer: string, pool: 'none' | 'avg' | 'max', l2: boolean): Promise<Features[]> {
-  const raw = backbone.features(batch, layer);
+  const raw = await backbone.features(batch, layer);
   const shape = raw.shape.slice(1);
   let vectors: tf.Tensor2D;
   try {

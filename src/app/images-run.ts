@@ -20,6 +20,7 @@ import { runInWorkers, type LoadRequest } from '../pipeline/pool.js';
 
 export interface ImageRunOptions {
   backend: string;
+  threads?: number;
   cacheDir?: string;
   model: string;
   weights?: string;
@@ -85,6 +86,7 @@ export function pathsAlreadyDone(file: string, format: string): Set<string> {
 export function loadRequest(o: ImageRunOptions): LoadRequest {
   return {
     backend: o.backend,
+    threads: o.threads,
     model: o.model,
     options: {
       weights: o.weights,
@@ -103,7 +105,7 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
   const format = o.format ?? formatFromExtension(o.output) ?? defaultFormat;
   if (o.resume && !o.output) throw new BackbonesError('E_USAGE', '--resume needs -o FILE: it skips the inputs already in that file.');
   // The backend first: a backend that cannot start is a setup error, whatever the inputs.
-  const choice = await initBackend(parseBackendRequest(o.backend));
+  const choice = await initBackend(parseBackendRequest(o.backend), { threads: o.threads });
   log.info(`backend: ${choice.label} (${choice.reason})`);
   const extensions = parseExtensions(o.ext);
   let entries = await expandInputs(inputs, { extensions });

@@ -14,6 +14,8 @@ export interface WorkerConfig {
   /** Folder of real images for the end-to-end measurement. */
   images?: string;
   backend: string;
+  /** onnx intra-op threads (default: every core). */
+  threads?: number;
   cacheDir?: string;
   alpha?: number;
   inputSize?: [number, number];

@@ -49,10 +49,10 @@ async function chooseWeights(config: WorkerConfig): Promise<string> {
   return 'random';
 }
 
-function timeOne(backbone: Backbone, input: tf.Tensor4D): number {
+async function timeOne(backbone: Backbone, input: tf.Tensor4D): Promise<number> {
   const t0 = performance.now();
-  const out = backbone.infer(input);
-  out.dataSync(); // wait for the result: GPU backends compute asynchronously
+  const out = await backbone.infer(input);
+  await out.data(); // wait for the result: GPU backends compute asynchronously
   const ms = performance.now() - t0;
   out.dispose();
   return ms;
@@ -63,8 +63,8 @@ async function benchBatch(backbone: Backbone, config: WorkerConfig, batchSize: n
   // Random pixels in the model's input range: timings do not depend on content.
   const input = tf.tidy(() => tf.randomUniform([batchSize, h, w, 3], -1, 1, 'float32', 7)) as tf.Tensor4D;
   await send({ type: 'progress', message: `batch ${batchSize}: first inference` });
-  const firstInferenceMs = timeOne(backbone, input);
-  for (let i = 0; i < config.warmup; i++) timeOne(backbone, input);
+  const firstInferenceMs = await timeOne(backbone, input);
+  for (let i = 0; i < config.warmup; i++) await timeOne(backbone, input);
   await send({ type: 'progress', message: `batch ${batchSize}: timed runs` });
 
   await send({ type: 'window', batchSize, phase: 'start' });
@@ -84,7 +84,7 @@ async function benchBatch(backbone: Backbone, config: WorkerConfig, batchSize: n
     } else if ((samplesMs.length >= MIN_RUNS && elapsed >= budgetMs) || samplesMs.length >= MAX_RUNS) {
       break;
     }
-    samplesMs.push(timeOne(backbone, input));
+    samplesMs.push(await timeOne(backbone, input));
     sampler.sample(); // between runs: the timer cannot fire during a synchronous kernel
   }
   const cpuUsage = cpu.stop();
@@ -147,7 +147,7 @@ async function endToEnd(backbone: Backbone, dir: string, batchSize: number): Pro
     const data = new Float32Array(inputs.length * h * w * 3);
     inputs.forEach((x, i) => data.set(x, i * h * w * 3));
     const batch = tf.tensor4d(data, [inputs.length, h, w, 3]);
-    inferenceMs += timeOne(backbone, batch);
+    inferenceMs += await timeOne(backbone, batch);
     batch.dispose();
     images += inputs.length;
   }
@@ -168,7 +168,7 @@ async function run(config: WorkerConfig): Promise<void> {
     warnings: [],
   };
   try {
-    const choice = await initBackend(parseBackendRequest(config.backend));
+    const choice = await initBackend(parseBackendRequest(config.backend), { threads: config.threads });
     await send({ type: 'runtime', backend: choice.backend, label: choice.label, threads: choice.threads, tfjs: choice.tfjsVersion, backendVersion: choice.attempts.find((a) => a.status === 'available')?.version });
     const weights = await chooseWeights(config);
     partial.weights = weights;
@@ -185,7 +185,12 @@ async function run(config: WorkerConfig): Promise<void> {
       cacheDir: config.cacheDir,
       allowDownload: false,
     });
+    // With ONNX Runtime the export and session creation are part of loading; its own
+    // copy of the weights then replaces the tfjs one, so memory counts one copy.
+    await backbone.prepare();
+    backbone.releaseTfjsWeights();
     partial.loadMs = performance.now() - t0;
+    partial.backend = backbone.engineName;
     partial.rssAfterLoadByte = process.memoryUsage.rss();
     partial.parameters = backbone.info.parameters;
     partial.macsPerImage = backbone.info.macs;

@@ -1,6 +1,15 @@
 // `backbones bench [MODELS…]`: side-by-side load time, latency, throughput, CPU, RAM, GPU memory.
 import type { Command } from 'commander';
+import { BACKEND_CHOICES } from '../runtime/choices.js';
+import { usageError } from '../errors.js';
 import { addModelOptions, choiceOption, parseIntList, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from './options.js';
+
+function parseBackendList(value: string): string[] {
+  const list = value.split(',').map((b) => b.trim().toLowerCase()).filter(Boolean);
+  const bad = list.filter((b) => !(BACKEND_CHOICES as readonly string[]).includes(b));
+  if (list.length === 0 || bad.length > 0) throw usageError(`--backends takes a comma-separated list of ${BACKEND_CHOICES.join(', ')}. Received: ${value}`);
+  return [...new Set(list)];
+}
 
 export const BENCH_FORMATS = ['table', 'json', 'markdown', 'csv'] as const;
 export const DEFAULT_BENCH_MODELS = ['vgg16', 'mobilenet'];
@@ -15,6 +24,7 @@ export function registerBench(program: Command): void {
     )
     .argument('[models...]', 'zoo names or model.json paths', DEFAULT_BENCH_MODELS)
     .option('--batch-sizes <list>', 'batch sizes to measure', parseIntList('--batch-sizes'), [1, 8])
+    .option('--backends <list>', 'run every model on each of these backends, e.g. wasm,onnx (default: --backend)', parseBackendList)
     .option('--warmup <n>', 'untimed runs before measuring', parseNonNegativeInt('--warmup'), 2)
     .option('-n, --iterations <n>', 'timed runs per batch size', parsePositiveInt('--iterations'))
     .option('--duration <seconds>', 'time budget per batch size instead of a fixed number of runs', parsePositiveNumber('--duration'))
@@ -31,7 +41,8 @@ Examples:
   $ backbones bench                                   # vgg16 vs mobilenet, batch 1 and 8
   $ backbones bench mobilenet_v2 resnet50 --batch-sizes 1,8,32 --iterations 30
   $ backbones bench vgg16 --duration 20 --format markdown -o bench.md --plot bench.svg
-  $ backbones bench mobilenet --images photos/        # end to end: decode + preprocess + inference`,
+  $ backbones bench mobilenet --images photos/        # end to end: decode + preprocess + inference
+  $ backbones bench vgg16 mobilenet resnet50 --backends wasm,onnx --batch-sizes 1,8`,
   );
   cmd.action(async (models: string[], _opts: unknown, command: Command) => {
     const { runBench } = await import('../app/bench.js');

@@ -53,16 +53,19 @@ function checkProviders(ort: Ort, requested: string[]): string[] {
 }
 
 function sessionOptions(threads: number, spinning: boolean, providers: string[]): InferenceSession.SessionOptions {
-  return {
+  const options: InferenceSession.SessionOptions = {
     executionProviders: providers,
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
-    // The Node binding flattens this into session config entries
-    // 'session.intra_op.allow_spinning' = '0' (and inter_op).
-    extra: spinning ? undefined : { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
+  // The Node binding flattens `extra` into session config entries
+  // 'session.intra_op.allow_spinning' = '0' (and inter_op). The key must be absent, not
+  // undefined, when unused: the binding rejects `extra: undefined` from a setImmediate,
+  // an uncaught exception rather than a rejected promise.
+  if (!spinning) options.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
+  return options;
 }
 
 /** The session must expose every requested output; a stale cache entry may not. */

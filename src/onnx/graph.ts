@@ -22,7 +22,8 @@ export class GraphBuilder {
   readonly inputs: ValueInfoMsg[] = [];
   readonly outputs: ValueInfoMsg[] = [];
   private readonly taken = new Set<string>();
-  private readonly int64Cache = new Map<string, string>();
+  /** Constant values -> the initializer already holding them. */
+  private readonly constCache = new Map<string, string>();
 
   /** Keeps names (the graph's input and outputs) away from uniqueName(). */
   reserve(...names: string[]): void {
@@ -55,19 +56,23 @@ export class GraphBuilder {
 
   /** A constant int64 vector (shapes, pads, perms), shared by every node that needs the same values. */
   int64s(base: string, values: number[]): string {
-    const key = values.join(',');
-    const cached = this.int64Cache.get(key);
+    const key = `i64:${values.join(',')}`;
+    const cached = this.constCache.get(key);
     if (cached) return cached;
     const name = this.uniqueName(base);
     this.initializers.push(int64Tensor(name, [values.length], values));
-    this.int64Cache.set(key, name);
+    this.constCache.set(key, name);
     return name;
   }
 
-  /** A float32 scalar constant (Clip bounds). */
+  /** A float32 scalar constant (Clip bounds), shared like int64s(). */
   scalar(base: string, value: number): string {
+    const key = `f32:${Math.fround(value)}`;
+    const cached = this.constCache.get(key);
+    if (cached) return cached;
     const name = this.uniqueName(base);
     this.initializers.push(floatTensor(name, [], Float32Array.of(value)));
+    this.constCache.set(key, name);
     return name;
   }
 

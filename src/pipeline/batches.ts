@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { tf } from '../runtime/tf.js';
 import { loadImageForModel, type LoadImageOptions } from '../images/index.js';
 import { errorMessage } from '../errors.js';
+import { log } from '../log.js';
 import type { InputEntry } from './inputs.js';
 
 export type ImageSettings = Omit<LoadImageOptions, 'cropPct' | 'keepExifOrientation'>;
@@ -71,6 +72,7 @@ export async function runBatches<R>(
       } catch (e) {
         // A model error on this batch fails its images, not the run.
         const message = `inference failed: ${errorMessage(e)}`;
+        log.debug(e instanceof Error && e.stack ? e.stack : String(e));
         for (const item of ok) item.error = message;
         results = [];
       } finally {

@@ -15,7 +15,7 @@ const post = (msg: PoolMessage) => port.postMessage(msg);
 
 configureLog({ quiet: true });
 try {
-  await initBackend(parseBackendRequest(init.load.backend));
+  await initBackend(parseBackendRequest(init.load.backend), { threads: init.load.threads });
   // The parent already fetched the weights: never download from a worker.
   const backbone = await loadBackbone(init.load.model, { ...init.load.options, allowDownload: false });
   const compute = computeFor(init.task, backbone);

@@ -12,6 +12,7 @@ import type { InputEntry } from './inputs.js';
 
 export interface LoadRequest {
   backend: string;
+  threads?: number;
   model: string;
   options: LoadOptions;
 }

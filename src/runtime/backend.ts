@@ -1,20 +1,23 @@
 // Chooses and starts the TensorFlow.js backend, and says what it chose and why.
-// auto: tfjs-node-gpu → tfjs-node → wasm → cpu. An explicitly requested backend
+// auto: tfjs-node-gpu → tfjs-node → onnx (onnxruntime-node) → wasm → cpu. An explicitly requested backend
 // that cannot start is an error naming the reason, never a silent fallback.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import os from 'node:os';
+import { existsSync } from 'node:fs';
 import { tf } from './tf.js';
-import { BackbonesError, errorMessage, usageError } from '../errors.js';
+import { BackbonesError, errorMessage } from '../errors.js';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
-export type BackendRequest = (typeof BACKEND_CHOICES)[number];
+import { BACKEND_CHOICES, parseBackendRequest, type BackendRequest } from './choices.js';
+export { BACKEND_CHOICES, parseBackendRequest, type BackendRequest };
 
 export type ProbeStatus = 'available' | 'not-installed' | 'failed';
 
 export interface BackendProbe {
-  /** Candidate name: tensorflow-gpu, tensorflow, wasm or cpu. */
-  candidate: 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  /** Candidate name: tensorflow-gpu, tensorflow, onnx, wasm or cpu. */
+  candidate: 'tensorflow-gpu' | 'tensorflow' | 'onnx' | 'wasm' | 'cpu';
+  /** onnx: the execution providers the installed onnxruntime-node lists. */
+  providers?: string[];
   /** npm package providing it. */
   package: string;
   status: ProbeStatus;
@@ -25,8 +28,15 @@ export interface BackendProbe {
 
 export interface BackendChoice {
   requested: BackendRequest;
-  /** tfjs backend name now active: 'tensorflow' | 'wasm' | 'cpu'. */
+  /** The engine that runs models: 'tensorflow' | 'onnx' | 'wasm' | 'cpu'. */
   backend: string;
+  /**
+   * The tfjs backend underneath: models are always built and their weights loaded with
+   * TensorFlow.js; with onnx, tfjs (wasm) only builds the graph that ONNX Runtime runs.
+   */
+  tfjsBackend: string;
+  /** ONNX Runtime details when backend is onnx: providers listed by the package, and those used. */
+  onnx?: { version: string; providers: string[]; executionProviders: string[]; threads: number };
   /** Human label, e.g. "wasm (SIMD, 1 thread)" or "tensorflow (GPU: @tensorflow/tfjs-node-gpu 4.22.0)". */
   label: string;
   /** One sentence: why this backend runs. */
@@ -46,11 +56,6 @@ export type NativeImporter = (pkg: string) => Promise<unknown>;
 const require = createRequire(import.meta.url);
 const defaultImporter: NativeImporter = (pkg) => import(pkg);
 
-export function parseBackendRequest(value: string | undefined): BackendRequest {
-  const v = (value ?? 'auto').toLowerCase();
-  if ((BACKEND_CHOICES as readonly string[]).includes(v)) return v as BackendRequest;
-  throw usageError(`Unknown backend "${value}": valid backends are ${BACKEND_CHOICES.join(', ')}.`);
-}
 
 function packageVersion(pkg: string): string | undefined {
   try {
@@ -116,6 +121,45 @@ async function startWasm(): Promise<BackendProbe> {
   }
 }
 
+/** How ONNX Runtime is probed; injectable so tests can simulate a broken install. */
+export type OnnxProbe = () => Promise<{ ok: true; version: string; providers: string[] } | { ok: false; reason: string }>;
+/** Loaded on demand: onnxruntime-node and the protobuf code are not needed for --help. */
+const onnxAvailable: OnnxProbe = async () => (await import('../onnx/ort.js')).onnxAvailable();
+let onnxProbe: OnnxProbe = onnxAvailable;
+let onnxThreads: number | undefined;
+
+/**
+ * ONNX Runtime runs the models; tfjs still builds them and loads their weights, on
+ * wasm (or cpu), which is what tf.getBackend() then reports.
+ */
+async function startOnnx(threads?: number): Promise<BackendProbe> {
+  const probe = await onnxProbe();
+  if (!probe.ok) return { candidate: 'onnx', package: 'onnxruntime-node', status: 'failed', reason: `onnxruntime-node failed to load: ${probe.reason}` };
+  const tfjs = await startWasm();
+  if (tfjs.status !== 'available') await startCpu();
+  onnxThreads = threads;
+  return { candidate: 'onnx', package: 'onnxruntime-node', status: 'available', reason: 'ONNX Runtime (MLAS kernels, multi-threaded)', version: probe.version, providers: probe.providers };
+}
+
+/**
+ * Execution providers to use: CUDA when its provider library was installed into
+ * onnxruntime-node (the package lists cuda/tensorrt but ships them only after
+ * `script/install --onnxruntime-node-install=cuda12`), then cpu.
+ * BACKBONES_ONNX_PROVIDERS=tensorrt,cuda,cpu overrides.
+ */
+export function onnxExecutionProviders(listed: string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  const forced = env.BACKBONES_ONNX_PROVIDERS?.split(',').map((p) => p.trim()).filter(Boolean);
+  if (forced && forced.length > 0) return forced;
+  let dir: string;
+  try {
+    dir = path.join(path.dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch);
+  } catch {
+    return ['cpu'];
+  }
+  const cuda = listed.includes('cuda') && existsSync(path.join(dir, 'libonnxruntime_providers_cuda.so'));
+  return cuda ? ['cuda', 'cpu'] : ['cpu'];
+}
+
 async function startCpu(): Promise<BackendProbe> {
   const ok = await tf.setBackend('cpu');
   await tf.ready();
@@ -140,12 +184,19 @@ function nativeUsesGpu(): boolean {
 }
 
 async function describe(requested: BackendRequest, attempts: BackendProbe[], chosen: BackendProbe): Promise<BackendChoice> {
-  const backend = tf.getBackend();
+  const tfjsBackend = tf.getBackend();
+  const backend = chosen.candidate === 'onnx' ? 'onnx' : tfjsBackend;
   const cores = os.availableParallelism();
   let threads = 1;
   let label = backend;
   let gpu = false;
-  if (backend === 'wasm') {
+  let onnx: BackendChoice['onnx'];
+  if (backend === 'onnx') {
+    threads = onnxThreads ?? cores;
+    const providers = chosen.providers ?? ['cpu'];
+    onnx = { version: chosen.version ?? 'unknown', providers, executionProviders: onnxExecutionProviders(providers), threads };
+    label = `onnx (onnxruntime-node ${onnx.version}, ${onnx.executionProviders.join('+')}, ${threads} thread${threads === 1 ? '' : 's'})`;
+  } else if (backend === 'wasm') {
     threads = await wasmThreads();
     const simd = Boolean(tf.env().getAsync ? await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT') : false);
     label = `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'})`;
@@ -163,7 +214,7 @@ async function describe(requested: BackendRequest, attempts: BackendProbe[], cho
         ? `auto chose ${backend} because ${skipped.join('; ')}`
         : `auto chose ${backend}, the first available backend`
       : `${backend} was requested`;
-  return { requested, backend, label, reason, attempts, threads, tfjsVersion: tf.version.tfjs, gpu };
+  return { requested, backend, tfjsBackend, label, reason, attempts, threads, tfjsVersion: tf.version.tfjs, gpu, ...(onnx ? { onnx } : {}) };
 }
 
 let current: BackendChoice | undefined;
@@ -179,9 +230,12 @@ export function currentBackend(): BackendChoice | undefined {
  */
 export async function initBackend(
   requested: BackendRequest = 'auto',
-  options: { importNative?: NativeImporter } = {},
+  options: { importNative?: NativeImporter; importOnnx?: OnnxProbe; threads?: number } = {},
 ): Promise<BackendChoice> {
-  if (current && (current.requested === requested || requested === 'auto')) return current;
+  onnxProbe = options.importOnnx ?? onnxAvailable;
+  // Same request again (e.g. the library's load() after the CLI's): reuse the running backend.
+  const injected = options.importNative !== undefined || options.importOnnx !== undefined;
+  if (current && !injected && current.requested === requested && (options.threads === undefined || options.threads === current.threads)) return current;
   const importer = options.importNative ?? defaultImporter;
   const attempts: BackendProbe[] = [];
 
@@ -212,6 +266,9 @@ export async function initBackend(
           'Install @tensorflow/tfjs-node-gpu (CUDA 11.2 + cuDNN 8.1) or @tensorflow/tfjs-node, or use --backend wasm.',
       );
     }
+  } else if (requested === 'onnx') {
+    chosen = await tryInOrder([() => startOnnx(options.threads)]);
+    if (!chosen) throw new BackbonesError('E_BACKEND', `The onnx backend cannot start: ${attempts[0]!.reason}.`);
   } else if (requested === 'wasm') {
     chosen = await tryInOrder([startWasm]);
     if (!chosen) throw new BackbonesError('E_BACKEND', `The wasm backend cannot start: ${attempts[0]!.reason}.`);
@@ -224,7 +281,7 @@ export async function initBackend(
       chosen = await activateNative(probe);
       if (chosen.status !== 'available') attempts[attempts.length - 1] = chosen;
     }
-    if (!chosen || chosen.status !== 'available') chosen = await tryInOrder([startWasm, startCpu]);
+    if (!chosen || chosen.status !== 'available') chosen = await tryInOrder([() => startOnnx(options.threads), startWasm, startCpu]);
     if (!chosen) throw new BackbonesError('E_BACKEND', `No TensorFlow.js backend could start: ${attempts.map((a) => a.reason).join('; ')}.`);
   }
   current = await describe(requested, attempts, chosen);
@@ -235,7 +292,7 @@ export async function initBackend(
  * Reports every backend without changing the active one's state more than needed:
  * used by `doctor`. Native packages are imported (that is the only real test of them).
  */
-export async function probeBackends(options: { importNative?: NativeImporter } = {}): Promise<BackendProbe[]> {
+export async function probeBackends(options: { importNative?: NativeImporter; importOnnx?: OnnxProbe } = {}): Promise<BackendProbe[]> {
   const importer = options.importNative ?? defaultImporter;
   const probes: BackendProbe[] = [];
   const gpu = await tryNative('tensorflow-gpu', importer);
@@ -245,6 +302,12 @@ export async function probeBackends(options: { importNative?: NativeImporter } =
     gpu.status === 'available'
       ? { candidate: 'tensorflow', package: '@tensorflow/tfjs-node', status: 'not-installed', reason: 'not probed: @tensorflow/tfjs-node-gpu already provides the tensorflow backend' }
       : await tryNative('tensorflow', importer),
+  );
+  const ort = await (options.importOnnx ?? onnxAvailable)();
+  probes.push(
+    ort.ok
+      ? { candidate: 'onnx', package: 'onnxruntime-node', status: 'available', reason: `ONNX Runtime; execution providers: ${ort.providers.join(', ')}`, version: ort.version, providers: ort.providers }
+      : { candidate: 'onnx', package: 'onnxruntime-node', status: /Cannot find (package|module)/.test(ort.reason) ? 'not-installed' : 'failed', reason: `onnxruntime-node: ${ort.reason}` },
   );
   const wasmVersion = packageVersion('@tensorflow/tfjs-backend-wasm');
   probes.push(

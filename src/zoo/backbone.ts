@@ -4,6 +4,8 @@ import { tf } from '../runtime/tf.js';
 import { BackbonesError } from '../errors.js';
 import type { Interpolation, ModelCard, PreprocessMode, ResizeMode } from './card.js';
 import { imagenetLabels, type Label } from './labels.js';
+import { log } from '../log.js';
+import type { OnnxEngine } from '../onnx/engine.js';
 
 export interface WeightsInfo {
   /** imagenet: the card's pretrained weights; random: seeded init; file: --weights PATH; model: the model file's own. */
@@ -33,6 +35,26 @@ export interface BackboneInfo {
   labelOffset: number;
 }
 
+/** Which engine runs inference: TensorFlow.js, or ONNX Runtime on an export of the model. */
+export type EngineSettings =
+  | { kind: 'tfjs' }
+  | {
+      kind: 'onnx';
+      threads: number;
+      executionProviders?: string[];
+      /** Where exported .onnx files are cached (pretrained weights only). */
+      cacheDir?: string;
+      /** auto: a model the exporter cannot handle runs on tfjs instead; explicit onnx: error. */
+      fallbackToTfjs: boolean;
+    };
+
+/** One ONNX Runtime call on a tfjs batch; returns the named output as a tfjs tensor. */
+async function runOnnx(engine: OnnxEngine, batch: tf.Tensor4D, output: string): Promise<tf.Tensor> {
+  const input = (await batch.data()) as Float32Array;
+  const out = (await engine.run(input, batch.shape as [number, number, number, number], [output]))[output]!;
+  return tf.tensor(out.data, out.dims, 'float32');
+}
+
 export interface LayerInfo {
   name: string;
   className: string;
@@ -49,12 +71,17 @@ function isLayersModel(m: Model): m is tf.LayersModel {
 
 export class Backbone {
   private readonly extractors = new Map<string, tf.LayersModel>();
+  private readonly onnxEngines = new Map<string, Promise<OnnxEngine | null>>();
+  private liveEngines: OnnxEngine[] = [];
+  private warnedFallback = false;
+  private released = false;
   /** Whether the model's output is already probabilities; decided once. */
   private outputIsProbabilities: boolean | undefined;
 
   constructor(
     readonly info: BackboneInfo,
     readonly model: Model,
+    private engine: EngineSettings = { kind: 'tfjs' },
   ) {
     if (isLayersModel(model)) {
       const last = model.layers[model.layers.length - 1]!;
@@ -67,8 +94,15 @@ export class Backbone {
     return this.info.name;
   }
 
-  /** Raw model output for a batch [n, h, w, 3] of preprocessed pixels. */
-  infer(batch: tf.Tensor4D): tf.Tensor {
+  /** Raw model output for a batch [n, h, w, 3] of preprocessed pixels; the caller disposes it. */
+  async infer(batch: tf.Tensor4D): Promise<tf.Tensor> {
+    const onnx = await this.onnxEngine([]);
+    if (onnx) return runOnnx(onnx, batch, onnx.outputNames[0]!);
+    return this.inferTfjs(batch);
+  }
+
+  private inferTfjs(batch: tf.Tensor4D): tf.Tensor {
+    if (this.released) throw new BackbonesError('E_INTERNAL', `${this.name}: the TensorFlow.js weights were released.`);
     const out = isLayersModel(this.model) ? this.model.predict(batch) : this.model.predict(batch);
     if (Array.isArray(out)) {
       tf.dispose(out.slice(1));
@@ -79,9 +113,10 @@ export class Backbone {
   }
 
   /** Class probabilities [n, classes] with the label offset removed (softmax applied to logits). */
-  probabilities(batch: tf.Tensor4D): tf.Tensor2D {
-    return tf.tidy(() => {
-      let out = this.infer(batch);
+  async probabilities(batch: tf.Tensor4D): Promise<tf.Tensor2D> {
+    const raw = await this.infer(batch);
+    const probs = tf.tidy(() => {
+      let out = raw;
       if (out.rank !== 2) out = out.reshape([out.shape[0]!, -1]);
       const offset = this.info.labelOffset;
       if (this.outputIsProbabilities === undefined) this.outputIsProbabilities = looksLikeProbabilities(out as tf.Tensor2D);
@@ -93,6 +128,9 @@ export class Backbone {
       }
       return probs as tf.Tensor2D;
     });
+    // probs may be raw itself (already probabilities, nothing sliced).
+    if (probs !== raw) raw.dispose();
+    return probs;
   }
 
   /**
@@ -112,10 +150,13 @@ export class Backbone {
   }
 
   /** Output of a named layer for the batch (e.g. fc2 [n, 4096], block5_pool [n, 7, 7, 512]). */
-  features(batch: tf.Tensor4D, layer: string): tf.Tensor {
+  async features(batch: tf.Tensor4D, layer: string): Promise<tf.Tensor> {
     if (!this.hasLayer(layer)) {
       throw new BackbonesError('E_USAGE', `${this.name} has no layer "${layer}"; list them with \`backbones models info ${this.name} --layers\`.`);
     }
+    const onnx = await this.onnxEngine([layer]);
+    if (onnx) return runOnnx(onnx, batch, layer);
+    if (this.released) throw new BackbonesError('E_INTERNAL', `${this.name}: the TensorFlow.js weights were released.`);
     if (!isLayersModel(this.model)) return this.model.execute(batch, layer) as tf.Tensor;
     let extractor = this.extractors.get(layer);
     if (!extractor) {
@@ -137,9 +178,82 @@ export class Backbone {
     return graphNodes(this.model).map((n) => ({ name: n.name, className: n.op, outputShape: null, parameters: 0 }));
   }
 
-  dispose(): void {
+  /**
+   * The ONNX Runtime engine exposing `outputs` (besides the model's own), created on
+   * first use; null when this backbone runs on TensorFlow.js. Under --backend auto a
+   * model the exporter cannot handle falls back to tfjs with a warning; under
+   * --backend onnx it is an error.
+   */
+  private onnxEngine(outputs: string[]): Promise<OnnxEngine | null> {
+    const engine = this.engine;
+    if (engine.kind !== 'onnx') return Promise.resolve(null);
+    const key = outputs.join('\n');
+    let pending = this.onnxEngines.get(key);
+    if (!pending) {
+      pending = this.createOnnxEngine(engine, outputs);
+      this.onnxEngines.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async createOnnxEngine(engine: Extract<EngineSettings, { kind: 'onnx' }>, outputs: string[]): Promise<OnnxEngine | null> {
+    const fallback = (why: string): null => {
+      if (!engine.fallbackToTfjs) throw new BackbonesError('E_BACKEND', `${this.name} cannot run on the onnx backend: ${why}. Use --backend wasm.`);
+      if (!this.warnedFallback) log.warn(`${this.name} runs on TensorFlow.js (${tf.getBackend()}) instead of ONNX Runtime: ${why}.`);
+      this.warnedFallback = true;
+      this.engine = { kind: 'tfjs' };
+      return null;
+    };
+    if (!isLayersModel(this.model)) return fallback('graph models cannot be exported to ONNX (the exporter reads Keras layers)');
+    if (this.released) throw new BackbonesError('E_INTERNAL', `${this.name}: the TensorFlow.js weights were released before the ONNX export.`);
+    const { OnnxEngine, OnnxExportError, weightsHash, onnxCacheKey } = await import('../onnx/index.js');
+    try {
+      // Only pretrained weights are worth a cached .onnx; random ones change with --seed.
+      const cacheKey = engine.cacheDir && this.info.weights.kind !== 'random'
+        ? onnxCacheKey({ weightsHash: await weightsHash(this.model), architecture: this.info.card?.architecture ?? this.name, outputs })
+        : undefined;
+      const created = await OnnxEngine.create(this.model, {
+        outputs,
+        threads: engine.threads,
+        executionProviders: engine.executionProviders,
+        ...(cacheKey ? { cacheKey, cacheDir: engine.cacheDir } : {}),
+      });
+      log.debug(`${this.name}: ONNX ${created.exported ? 'exported' : 'reused from cache'}${created.modelPath ? ` (${created.modelPath})` : ''}, ${created.threads} threads, providers ${created.executionProviders.join(',')}`);
+      this.liveEngines.push(created);
+      return created;
+    } catch (e) {
+      if (e instanceof OnnxExportError) return fallback(e.message);
+      throw e;
+    }
+  }
+
+  /** Which engine runs inference now: 'onnx' or the tfjs backend's name. */
+  get engineName(): string {
+    return this.engine.kind === 'onnx' ? 'onnx' : tf.getBackend();
+  }
+
+  /** Creates the ONNX session for the model's output now (so load timings include the export). */
+  async prepare(): Promise<void> {
+    await this.onnxEngine([]);
+  }
+
+  /**
+   * Frees the TensorFlow.js copy of the weights once ONNX Runtime holds its own, so
+   * memory figures count one copy (bench). Later calls needing another export fail.
+   */
+  releaseTfjsWeights(): void {
+    if (this.engine.kind !== 'onnx' || this.released) return;
+    this.released = true;
     this.extractors.clear();
     this.model.dispose();
+  }
+
+  dispose(): void {
+    this.extractors.clear();
+    for (const e of this.liveEngines) void e.dispose();
+    this.liveEngines = [];
+    if (!this.released) this.model.dispose();
+    this.released = true;
   }
 }
 

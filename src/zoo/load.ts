@@ -13,7 +13,8 @@ import { loadCards } from './cards.js';
 import { buildArchitecture } from './architectures.js';
 import { countMacs } from './macs.js';
 import { randomizeWeights } from './random.js';
-import { Backbone, type BackboneInfo, type WeightsInfo } from './backbone.js';
+import { Backbone, type BackboneInfo, type EngineSettings, type WeightsInfo } from './backbone.js';
+import { currentBackend } from '../runtime/backend.js';
 import { imagenetLabels, parseLabels, readLabelsFile, type Label } from './labels.js';
 import { resolveCacheDir, cachedPath, cachedTfjsDir, isCached } from '../weights/cache.js';
 import { downloadFile, downloadTfjsModel, progressReporter } from '../weights/download.js';
@@ -42,6 +43,19 @@ export interface LoadOptions {
 /** Whether a spec names a file or URL rather than a zoo entry. */
 export function isModelPath(spec: string): boolean {
   return isUrl(spec) || existsSync(spec) || /\.json$/i.test(spec) || spec.includes('/') || spec.includes(path.sep);
+}
+
+/** ONNX Runtime when that backend was chosen, else TensorFlow.js. */
+function engineSettings(options: LoadOptions): EngineSettings {
+  const choice = currentBackend();
+  if (choice?.backend !== 'onnx' || !choice.onnx) return { kind: 'tfjs' };
+  return {
+    kind: 'onnx',
+    threads: choice.onnx.threads,
+    executionProviders: choice.onnx.executionProviders,
+    cacheDir: resolveCacheDir(options.cacheDir),
+    fallbackToTfjs: choice.requested === 'auto',
+  };
 }
 
 /** The card of a zoo name (case-insensitive), or undefined. */
@@ -106,7 +120,7 @@ async function loadZooModel(card: ModelCard, options: LoadOptions): Promise<Back
     labels: includeTop ? (options.labels ? await readLabelsFile(options.labels) : imagenetLabels()) : null,
     labelOffset: options.labelOffset ?? 0,
   };
-  return new Backbone(info, model);
+  return new Backbone(info, model, engineSettings(options));
 }
 
 type WeightsPlan =
@@ -280,7 +294,7 @@ async function loadModelFile(spec: string, options: LoadOptions): Promise<Backbo
     labels,
     labelOffset: options.labelOffset ?? 0,
   };
-  const backbone = new Backbone(info, model);
+  const backbone = new Backbone(info, model, engineSettings(options));
   if (!info.labels) {
     // 1000 outputs after the offset: ImageNet in Keras order is by far the likeliest.
     const classes = outputClasses(model);

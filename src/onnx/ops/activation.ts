@@ -13,7 +13,7 @@ function same(v: OnnxValue, name: string): OnnxValue {
 
 function clip(ctx: ConvertContext, v: OnnxValue, min: number, max: number, base: string): OnnxValue {
   const g = ctx.graph;
-  return same(v, g.node('Clip', [v.name, g.scalar(`${base}_min`, min), g.scalar(`${base}_max`, max)], base));
+  return same(v, g.node('Clip', [v.name, g.scalar(`const_${min}`, min), g.scalar(`const_${max}`, max)], base));
 }
 
 function softmax(ctx: ConvertContext, v: OnnxValue, kerasAxis: number, base: string): OnnxValue {

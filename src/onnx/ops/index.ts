@@ -11,7 +11,6 @@ import {
   convertMaximum,
   convertMinimum,
   convertMultiply,
-  convertSubtract,
 } from './merge.js';
 import {
   convertAveragePooling2D,
@@ -38,7 +37,6 @@ export const CONVERTERS: Record<string, Converter> = {
   GlobalAveragePooling2D: convertGlobalAveragePooling2D,
   GlobalMaxPooling2D: convertGlobalMaxPooling2D,
   Add: convertAdd,
-  Subtract: convertSubtract,
   Multiply: convertMultiply,
   Average: convertAverage,
   Maximum: convertMaximum,

@@ -1,4 +1,4 @@
-// Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate. Inputs
+// Merge layers (tfjs has no Subtract): Add, Multiply, Average, Maximum, Minimum, Concatenate. Inputs
 // are brought to one layout first (NCHW for rank 4), so the axes line up.
 import type { ConvertContext } from '../context.js';
 import { onnxAxis, type OnnxValue } from '../layout.js';
@@ -37,11 +37,6 @@ export const convertMultiply = chained('Mul');
 export const convertAverage = elementwise('Mean');
 export const convertMaximum = elementwise('Max');
 export const convertMinimum = elementwise('Min');
-
-export const convertSubtract: Converter = (ctx, a) => {
-  const [x, y] = unify(ctx, a);
-  return { name: ctx.graph.node('Sub', [x!.name, y!.name], a.base), layout: x!.layout, shape: a.outShape };
-};
 
 /** Concatenate on its Keras axis (default -1: channels, ONNX axis 1 in NCHW). */
 export const convertConcatenate: Converter = (ctx, a) => {
