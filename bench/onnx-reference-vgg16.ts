@@ -5,6 +5,7 @@
 // both alike. Target: exported within 10 % of the reference.
 //
 //   npx tsx bench/onnx-reference-vgg16.ts [--batch 8] [--threads 2] [--runs 10] [--warmup 2] [--spinning]
+import { prng } from '../src/zoo/random.js';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
@@ -30,17 +31,6 @@ const RUNS = Number(args.runs);
 const WARMUP = Number(args.warmup);
 const SIZE = 224;
 
-/** mulberry32, as src/zoo/random.ts: reproducible and fast enough for 138 M weights. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const next = prng(1234);
 function heUniform(size: number, fanIn: number): Float32Array {

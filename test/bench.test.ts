@@ -2,14 +2,14 @@
 // nvidia-smi, a failing model beside a good one, and peak RSS against the OS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCli } from './helpers/cli.js';
+import { PATH_WITHOUT_GPU, pathWithFakeNvidiaSmi } from './helpers/gpu.js';
 import { skipWithoutData, DATA_DIR } from './helpers/data.js';
 import { BENCH_SCHEMA_VERSION, type BenchReport } from '../src/bench/result.js';
 
-const PATH_WITHOUT_GPU = [path.dirname(process.execPath), '/usr/bin', '/bin'].join(path.delimiter);
 const MIB = 1024 * 1024;
 
 function positive(x: unknown, what: string): void {
@@ -63,13 +63,8 @@ test('bench mobilenet --weights random --iterations 3 --format json: every figur
 });
 
 test('GPU memory is exactly what nvidia-smi printed for the child process', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'fake-smi-'));
-  const smi = path.join(dir, 'nvidia-smi');
   // The bench parent runs nvidia-smi; the benchmarked child is the parent's node child.
-  writeFileSync(
-    smi,
-    `#!/bin/sh
-case "$*" in
+  const PATH = pathWithFakeNvidiaSmi(`case "$*" in
   *--query-gpu*) echo "0, Fake GPU 80GB, 550.54.15, 81559, 3000, 42" ;;
   *--query-compute-apps*)
     for p in $(ps -o pid= --ppid $PPID); do
@@ -77,11 +72,9 @@ case "$*" in
     done
     echo "999999, 777" ;;
 esac
-`,
-  );
-  chmodSync(smi, 0o755);
+`);
   const r = await runCli(['bench', 'mobilenet_0.25', '--weights', 'random', '--iterations', '12', '--warmup', '0', '--batch-sizes', '1', '--gpu-poll-ms', '10', '--format', 'json'], {
-    env: { PATH: dir + path.delimiter + PATH_WITHOUT_GPU },
+    env: { PATH },
   });
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout) as BenchReport;
@@ -94,7 +87,7 @@ esac
   assert.equal(gpu.deviceMemoryTotalByte, 81559 * MIB);
   assert.equal(gpu.utilizationPeakPercent, 42);
   const md = await runCli(['bench', 'mobilenet_0.25', '--weights', 'random', '--iterations', '3', '--batch-sizes', '1', '--format', 'markdown'], {
-    env: { PATH: dir + path.delimiter + PATH_WITHOUT_GPU },
+    env: { PATH },
   });
   assert.match(md.stdout, /\| *1234(\.0)? *\|/);
 });

@@ -2,13 +2,9 @@
 // nvidia-smi first on PATH, and its absence.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { runCli } from './helpers/cli.js';
+import { PATH_WITHOUT_GPU, pathWithFakeNvidiaSmi } from './helpers/gpu.js';
 
-/** PATH with only node's own directory: no nvidia-smi anywhere. */
-const PATH_WITHOUT_GPU = [path.dirname(process.execPath), '/usr/bin', '/bin'].join(path.delimiter);
 
 test('doctor --json gives one object with every section', async () => {
   const r = await runCli(['doctor', '--json'], { env: { PATH: PATH_WITHOUT_GPU, BACKBONES_CACHE: '/tmp/bb-cache-test' } });
@@ -34,26 +30,19 @@ test('doctor --json gives one object with every section', async () => {
 });
 
 test('doctor parses GPUs from nvidia-smi', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'fake-smi-'));
-  const smi = path.join(dir, 'nvidia-smi');
-  writeFileSync(
-    smi,
-    `#!/bin/sh
-case "$*" in
+  const PATH = pathWithFakeNvidiaSmi(`case "$*" in
   *--query-gpu*) echo "0, NVIDIA H100 80GB HBM3, 550.54.15, 81559, 1024, 3" ;;
   *) echo "" ;;
 esac
-`,
-  );
-  chmodSync(smi, 0o755);
-  const r = await runCli(['doctor', '--json'], { env: { PATH: dir + path.delimiter + PATH_WITHOUT_GPU } });
+`);
+  const r = await runCli(['doctor', '--json'], { env: { PATH } });
   assert.equal(r.code, 0, r.stderr);
   const d = JSON.parse(r.stdout);
   assert.equal(d.gpus.available, true);
   assert.deepEqual(d.gpus.devices, [
     { name: 'NVIDIA H100 80GB HBM3', driver: '550.54.15', memoryTotalByte: 81559 * 1048576, memoryUsedByte: 1024 * 1048576 },
   ]);
-  const text = await runCli(['doctor'], { env: { PATH: dir + path.delimiter + PATH_WITHOUT_GPU } });
+  const text = await runCli(['doctor'], { env: { PATH } });
   assert.match(text.stdout, /NVIDIA H100 80GB HBM3, driver 550\.54\.15, 79\.6 GiB total, 1\.0 GiB used/);
   assert.match(text.stdout, /auto picks\s+onnx/);
 });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { runCli } from './helpers/cli.js';
+import { maxRelDiff } from './helpers/compare.js';
 import { IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
 import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
 import type { BenchReport } from '../src/bench/result.js';
@@ -47,9 +48,8 @@ test('extract a spatial layer: onnx vs wasm within 1e-4 relative', { skip }, asy
   const b = parseJsonl(wasm.stdout);
   for (let i = 0; i < 2; i++) {
     assert.deepEqual(a[i]!.shape, [7, 7, 256]);
-    const max = Math.max(...b[i]!.vector.map(Math.abs));
-    const diff = Math.max(...a[i]!.vector.map((v: number, k: number) => Math.abs(v - b[i]!.vector[k])));
-    assert.ok(diff / max < 1e-4, `rel diff ${diff / max}`);
+    const rel = maxRelDiff(b[i]!.vector, a[i]!.vector);
+    assert.ok(rel < 1e-4, `rel diff ${rel}`);
   }
 });
 

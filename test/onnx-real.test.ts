@@ -12,6 +12,7 @@ import { loadImageForModel } from '../src/images/index.js';
 import type { PreprocessMode } from '../src/zoo/card.js';
 import { OnnxEngine } from '../src/onnx/engine.js';
 import { IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
+import { maxRelDiff } from './helpers/compare.js';
 
 const skip = skipWithoutData();
 const CAT = 'cat_tabby_chelsea__skimage.png';
@@ -23,15 +24,6 @@ function topK(probs: ArrayLike<number>, k: number): number[] {
     .map(([, i]) => i);
 }
 
-function maxRelDiff(reference: ArrayLike<number>, actual: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < reference.length; i++) {
-    diff = Math.max(diff, Math.abs(reference[i]! - actual[i]!));
-    scale = Math.max(scale, Math.abs(reference[i]!));
-  }
-  return diff / scale;
-}
 
 /** `features`: the backbone layer extract reads, checked too (the 5-class heads saturate). */
 const CASES: Array<{ model: string; size: [number, number]; preprocess: PreprocessMode; features?: string }> = [

@@ -10,18 +10,10 @@ import { buildArchitecture } from '../src/zoo/architectures.js';
 import type { BuildOptions } from '../src/zoo/card.js';
 import { randomizeWeights } from '../src/zoo/random.js';
 import { OnnxEngine } from '../src/onnx/engine.js';
+import { maxRelDiff } from './helpers/compare.js';
 
 const TOLERANCE = 1e-4;
 
-function maxRelDiff(reference: ArrayLike<number>, actual: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < reference.length; i++) {
-    diff = Math.max(diff, Math.abs(reference[i]! - actual[i]!));
-    scale = Math.max(scale, Math.abs(reference[i]!));
-  }
-  return diff / scale;
-}
 
 /** Deterministic pixels in [-1, 1] (what 'tf' preprocessing produces). */
 function pixels(n: number, size: [number, number], seed: number): Float32Array {

@@ -13,19 +13,11 @@ import { randomizeWeights } from '../src/zoo/random.js';
 import { OnnxEngine, OnnxExportError, exportToOnnx, onnxAvailable, onnxCacheKey, weightsHash } from '../src/onnx/index.js';
 import { decodeModel } from '../src/onnx/proto.js';
 import { samePadding } from '../src/onnx/layout.js';
+import { maxRelDiff } from './helpers/compare.js';
 
 type Shape4 = [number, number, number, number];
 const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => layer.apply(x) as tf.SymbolicTensor;
 
-function maxRelDiff(reference: ArrayLike<number>, actual: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < reference.length; i++) {
-    diff = Math.max(diff, Math.abs(reference[i]! - actual[i]!));
-    scale = Math.max(scale, Math.abs(reference[i]!));
-  }
-  return diff / scale;
-}
 
 function uniform(n: number, lo: number, hi: number, seed: number): Float32Array {
   const out = new Float32Array(n);

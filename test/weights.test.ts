@@ -1,4 +1,5 @@
 // Keras .h5 read/write, TF.js weights reading, and assigning weights to a model.
+import { prng as rng } from '../src/zoo/random.js';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -25,17 +26,6 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** mulberry32: a small seeded generator, so "different values" are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Names {
   conv: string;

@@ -11,17 +11,14 @@ import { BENCH_SCHEMA_VERSION, machineSection, type BenchReport, type ModelResul
 import { exporterFor, formatForFile, isExportFormat, EXPORT_FORMATS, TableExporter } from '../bench/export/index.js';
 import { runModelInChild, type RuntimeInfo } from '../bench/runner.js';
 import type { WorkerConfig } from '../bench/protocol.js';
-import type { PreprocessMode } from '../zoo/card.js';
 import { parseBackendRequest } from '../runtime/choices.js';
-import { findCard, isModelPath, cardNames } from '../zoo/load.js';
+import { findCard, isModelPath, cardNames, modelSelection, type ModelSelection } from '../zoo/load.js';
 import { tf } from '../runtime/tf.js';
 
-export interface BenchOptions {
+export interface BenchOptions extends ModelSelection {
   backend: string;
   backends?: string[];
   threads?: number;
-  cacheDir?: string;
-  weights?: string;
   batchSizes: number[];
   warmup: number;
   iterations?: number;
@@ -31,12 +28,6 @@ export interface BenchOptions {
   format?: string;
   output?: string;
   plot?: string;
-  alpha?: number;
-  inputSize?: [number, number];
-  preprocess?: PreprocessMode;
-  labels?: string;
-  labelOffset?: number;
-  seed?: number;
 }
 
 function validate(models: string[], o: BenchOptions): { format: string; fileFormat?: string } {
@@ -96,8 +87,8 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       if (!isQuiet()) process.stderr.write(`${tag}: ${message}\n`);
     };
     const config: WorkerConfig = {
+      ...modelSelection(o),
       model,
-      weights: o.weights,
       batchSizes: o.batchSizes,
       warmup: o.warmup,
       iterations: o.iterations,
@@ -105,13 +96,6 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       images: o.images,
       backend,
       threads: o.threads,
-      cacheDir: o.cacheDir,
-      alpha: o.alpha,
-      inputSize: o.inputSize,
-      preprocess: o.preprocess,
-      labels: o.labels,
-      labelOffset: o.labelOffset,
-      seed: o.seed,
     };
     const result: ModelResult = await runModelInChild(config, {
       gpuPollMs: o.gpuPollMs,

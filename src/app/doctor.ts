@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { VERSION } from '../cli.js';
 import { err, out } from '../log.js';
-import { initBackend, probeBackends, type BackendProbe } from '../runtime/backend.js';
+import { initBackend, probeBackends, switchTfjsToWasm, type BackendProbe } from '../runtime/backend.js';
 import { queryGpus } from '../monitor/nvidia-smi.js';
 import { describeOs, machineInfo } from '../monitor/system.js';
 import { resolveCacheDir } from '../weights/cache.js';
@@ -38,6 +38,8 @@ async function npmVersion(): Promise<string | null> {
 /** Threads of the wasm backend (1 in Node: tfjs ships no threaded build for it); null without wasm. */
 async function wasmThreadCount(): Promise<number | null> {
   try {
+    // The count is only known once the wasm module runs; doctor may start it just to ask.
+    await switchTfjsToWasm();
     return (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount();
   } catch {
     return null;

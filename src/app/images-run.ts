@@ -7,9 +7,9 @@ import { tf } from '../runtime/tf.js';
 import { initBackend, parseBackendRequest } from '../runtime/backend.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, progressEnabled, colorLevelFor } from '../log.js';
-import { loadBackbone } from '../zoo/load.js';
+import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.js';
 import type { Backbone } from '../zoo/backbone.js';
-import type { Interpolation, PreprocessMode, ResizeMode } from '../zoo/card.js';
+import type { Interpolation, ResizeMode } from '../zoo/card.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../pipeline/inputs.js';
 import { runBatches, type ImageSettings } from '../pipeline/batches.js';
 import { writerFor, formatFromExtension } from '../output/index.js';
@@ -18,18 +18,10 @@ import type { RecordKind } from '../output/records.js';
 import { computeFor, recordFor, type Task, type TaskResult } from './tasks.js';
 import { runInWorkers, type LoadRequest } from '../pipeline/pool.js';
 
-export interface ImageRunOptions {
+export interface ImageRunOptions extends ModelSelection {
   backend: string;
   threads?: number;
-  cacheDir?: string;
   model: string;
-  weights?: string;
-  alpha?: number;
-  inputSize?: [number, number];
-  preprocess?: PreprocessMode;
-  labels?: string;
-  labelOffset?: number;
-  seed?: number;
   ext: string;
   resize?: ResizeMode;
   interpolation?: Interpolation;
@@ -88,16 +80,7 @@ export function loadRequest(o: ImageRunOptions): LoadRequest {
     backend: o.backend,
     threads: o.threads,
     model: o.model,
-    options: {
-      weights: o.weights,
-      alpha: o.alpha,
-      inputSize: o.inputSize,
-      preprocess: o.preprocess,
-      labels: o.labels,
-      labelOffset: o.labelOffset,
-      seed: o.seed,
-      cacheDir: o.cacheDir,
-    },
+    options: modelSelection(o),
   };
 }
 

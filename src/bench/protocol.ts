@@ -1,8 +1,8 @@
 // Messages between `backbones bench` (parent) and the one child process per model.
 import type { ModelResult } from './result.js';
-import type { PreprocessMode } from '../zoo/card.js';
+import type { ModelSelection } from '../zoo/load.js';
 
-export interface WorkerConfig {
+export interface WorkerConfig extends ModelSelection {
   model: string;
   /** undefined: imagenet when cached, else random. */
   weights?: string;
@@ -16,13 +16,6 @@ export interface WorkerConfig {
   backend: string;
   /** onnx intra-op threads (default: every core). */
   threads?: number;
-  cacheDir?: string;
-  alpha?: number;
-  inputSize?: [number, number];
-  preprocess?: PreprocessMode;
-  labels?: string;
-  labelOffset?: number;
-  seed?: number;
 }
 
 export type WorkerMessage =

@@ -300,6 +300,22 @@ export function detectWarnings(input: {
   return out;
 }
 
+/** A model that has not (yet) measured anything: status 'failed' until a run completes. */
+export function unmeasuredModel(model: string, weights: string, error?: string): ModelResult {
+  return {
+    model,
+    status: 'failed',
+    ...(error !== undefined ? { error } : {}),
+    weights,
+    parameters: null,
+    macsPerImage: null,
+    loadMs: null,
+    rssAfterLoadByte: null,
+    runs: [],
+    warnings: [],
+  };
+}
+
 // ---------------------------------------------------------------------------
 // Derived fields.
 

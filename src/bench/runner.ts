@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { GpuPoller } from '../monitor/nvidia-smi.js';
-import type { ModelResult } from './result.js';
+import { unmeasuredModel, type ModelResult } from './result.js';
 import type { ParentMessage, WorkerConfig, WorkerMessage } from './protocol.js';
 
 export interface RuntimeInfo {
@@ -144,18 +144,7 @@ export function runModelInChild(config: WorkerConfig, options: RunModelOptions):
       if (result) return resolve(result);
       const why = describeExit(code, signal);
       const lastLine = stderr.trim().split('\n').pop();
-      resolve({
-        model: config.model,
-        status: 'failed',
-        error: lastLine ? `${why}: ${lastLine}` : why,
-        weights: config.weights ?? 'n/a',
-        parameters: null,
-        macsPerImage: null,
-        loadMs: null,
-        rssAfterLoadByte: null,
-        runs: [],
-        warnings: [],
-      });
+      resolve(unmeasuredModel(config.model, config.weights ?? 'n/a', lastLine ? `${why}: ${lastLine}` : why));
     });
   });
 }

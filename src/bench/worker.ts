@@ -12,7 +12,7 @@ import { isCached } from '../weights/cache.js';
 import { resolveCacheDir } from '../weights/cache.js';
 import { ProcessSampler, maxRssByte, startCpuUsage } from '../monitor/process.js';
 import { summarize } from './stats.js';
-import { detectWarnings, gflopsPerSecond, imagesPerSecond, type BatchResult, type BenchWarning, type ModelResult } from './result.js';
+import { detectWarnings, gflopsPerSecond, imagesPerSecond, unmeasuredModel, type BatchResult, type BenchWarning, type ModelResult } from './result.js';
 import type { ParentMessage, WorkerConfig, WorkerMessage } from './protocol.js';
 import type { Backbone } from '../zoo/backbone.js';
 import { expandInputs } from '../pipeline/inputs.js';
@@ -156,17 +156,7 @@ async function endToEnd(backbone: Backbone, dir: string, batchSize: number): Pro
 }
 
 async function run(config: WorkerConfig): Promise<void> {
-  const partial: ModelResult = {
-    model: config.model,
-    status: 'failed',
-    weights: config.weights ?? 'imagenet',
-    parameters: null,
-    macsPerImage: null,
-    loadMs: null,
-    rssAfterLoadByte: null,
-    runs: [],
-    warnings: [],
-  };
+  const partial: ModelResult = unmeasuredModel(config.model, config.weights ?? 'imagenet');
   try {
     const choice = await initBackend(parseBackendRequest(config.backend), { threads: config.threads });
     await send({ type: 'runtime', backend: choice.backend, label: choice.label, threads: choice.threads, tfjs: choice.tfjsVersion, backendVersion: choice.attempts.find((a) => a.status === 'available')?.version });

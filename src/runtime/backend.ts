@@ -129,14 +129,16 @@ let onnxProbe: OnnxProbe = onnxAvailable;
 let onnxThreads: number | undefined;
 
 /**
- * ONNX Runtime runs the models; tfjs still builds them and loads their weights, on
- * wasm (or cpu), which is what tf.getBackend() then reports.
+ * ONNX Runtime runs the models; tfjs still builds them and loads their weights, on its
+ * cpu backend: its tensors are plain JS arrays, so once ONNX Runtime holds its own copy
+ * the tfjs one really goes back to the OS (wasm memory never shrinks), and reading
+ * weights out for the export is faster than out of wasm. A model that falls back to
+ * tfjs switches tfjs to wasm first (switchTfjsToWasm).
  */
 async function startOnnx(threads?: number): Promise<BackendProbe> {
   const probe = await onnxProbe();
   if (!probe.ok) return { candidate: 'onnx', package: 'onnxruntime-node', status: 'failed', reason: `onnxruntime-node failed to load: ${probe.reason}` };
-  const tfjs = await startWasm();
-  if (tfjs.status !== 'available') await startCpu();
+  await startCpu();
   onnxThreads = threads;
   return { candidate: 'onnx', package: 'onnxruntime-node', status: 'available', reason: 'ONNX Runtime (MLAS kernels, multi-threaded)', version: probe.version, providers: probe.providers };
 }
@@ -158,6 +160,14 @@ export function onnxExecutionProviders(listed: string[], env: NodeJS.ProcessEnv 
   }
   const cuda = listed.includes('cuda') && existsSync(path.join(dir, 'libonnxruntime_providers_cuda.so'));
   return cuda ? ['cuda', 'cpu'] : ['cpu'];
+}
+
+/** For a model that cannot run on ONNX Runtime: compute with tfjs on wasm (its tensors move over). */
+export async function switchTfjsToWasm(): Promise<void> {
+  if (tf.getBackend() === 'wasm') return;
+  const probe = await startWasm();
+  if (probe.status !== 'available') await startCpu();
+  if (current) current.tfjsBackend = tf.getBackend();
 }
 
 async function startCpu(): Promise<BackendProbe> {

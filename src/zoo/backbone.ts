@@ -5,6 +5,7 @@ import { BackbonesError } from '../errors.js';
 import type { Interpolation, ModelCard, PreprocessMode, ResizeMode } from './card.js';
 import { imagenetLabels, type Label } from './labels.js';
 import { log } from '../log.js';
+import { switchTfjsToWasm } from '../runtime/backend.js';
 import type { OnnxEngine } from '../onnx/engine.js';
 
 export interface WeightsInfo {
@@ -197,8 +198,9 @@ export class Backbone {
   }
 
   private async createOnnxEngine(engine: Extract<EngineSettings, { kind: 'onnx' }>, outputs: string[]): Promise<OnnxEngine | null> {
-    const fallback = (why: string): null => {
+    const fallback = async (why: string): Promise<null> => {
       if (!engine.fallbackToTfjs) throw new BackbonesError('E_BACKEND', `${this.name} cannot run on the onnx backend: ${why}. Use --backend wasm.`);
+      await switchTfjsToWasm();
       if (!this.warnedFallback) log.warn(`${this.name} runs on TensorFlow.js (${tf.getBackend()}) instead of ONNX Runtime: ${why}.`);
       this.warnedFallback = true;
       this.engine = { kind: 'tfjs' };

@@ -23,7 +23,8 @@ import { readTfjsLayersWeights } from '../weights/tfjs.js';
 import { assignWeights, describeReport } from '../weights/assign.js';
 import type { WeightsFile } from '../weights/types.js';
 
-export interface LoadOptions {
+/** How a model is chosen and fed: the options classify, extract, bench and models share. */
+export interface ModelSelection {
   /** imagenet (default), random, or a path/URL to a Keras .h5 or TF.js model.json. */
   weights?: string;
   alpha?: number;
@@ -34,6 +35,15 @@ export interface LoadOptions {
   labelOffset?: number;
   seed?: number;
   cacheDir?: string;
+}
+
+/** Just the ModelSelection fields of a larger options object (to hand to a worker). */
+export function modelSelection(o: ModelSelection): ModelSelection {
+  const { weights, alpha, inputSize, preprocess, labels, labelOffset, seed, cacheDir } = o;
+  return { weights, alpha, inputSize, preprocess, labels, labelOffset, seed, cacheDir };
+}
+
+export interface LoadOptions extends ModelSelection {
   /** Build without the classifier head (features only). */
   includeTop?: boolean;
   /** false: never download (bench uses cached-or-random). */

@@ -5,8 +5,8 @@
 // about a second this way, far less than tf.randomNormal.
 import { tf } from '../runtime/tf.js';
 
-/** mulberry32: tiny, fast, good enough for weights. */
-function prng(seed: number): () => number {
+/** mulberry32: tiny, fast, good enough for weights (and for reproducible test data). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

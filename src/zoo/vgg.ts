@@ -32,79 +32,33 @@ function vggHead(x: SymbolicTensor, o: ResolvedOptions): SymbolicTensor {
   return x;
 }
 
+/** Convolutions per block (filters 64, 128, 256, 512, 512), as timm's vgg cfgs. */
+const BLOCK_DEPTHS = { vgg16: [2, 2, 3, 3, 3], vgg19: [2, 2, 4, 4, 4] } as const;
+const BLOCK_FILTERS = [64, 128, 256, 512, 512] as const;
+
+/**
+ * The VGG trunk and head. Keras spells out every layer in vgg16.py / vgg19.py; the
+ * names it gives (block{b}_conv{i}, block{b}_pool) follow from the depths above.
+ */
+function vgg(name: keyof typeof BLOCK_DEPTHS, opts: BuildOptions): tf.LayersModel {
+  const o = resolveOptions(name, opts, DEFAULTS);
+  const imgInput = imageInput(o.inputSize);
+  let x = imgInput;
+  BLOCK_DEPTHS[name].forEach((depth, b) => {
+    // Block b+1
+    for (let i = 1; i <= depth; i++) x = conv(x, BLOCK_FILTERS[b]!, `block${b + 1}_conv${i}`);
+    x = pool(x, `block${b + 1}_pool`);
+  });
+  x = vggHead(x, o);
+  return tf.model({ inputs: imgInput, outputs: x, name });
+}
+
 /** keras.applications.VGG16 (138,357,544 parameters with the top). */
 export function vgg16(opts: BuildOptions = {}): tf.LayersModel {
-  const o = resolveOptions('vgg16', opts, DEFAULTS);
-  const imgInput = imageInput(o.inputSize);
-
-  // Block 1
-  let x = conv(imgInput, 64, 'block1_conv1');
-  x = conv(x, 64, 'block1_conv2');
-  x = pool(x, 'block1_pool');
-
-  // Block 2
-  x = conv(x, 128, 'block2_conv1');
-  x = conv(x, 128, 'block2_conv2');
-  x = pool(x, 'block2_pool');
-
-  // Block 3
-  x = conv(x, 256, 'block3_conv1');
-  x = conv(x, 256, 'block3_conv2');
-  x = conv(x, 256, 'block3_conv3');
-  x = pool(x, 'block3_pool');
-
-  // Block 4
-  x = conv(x, 512, 'block4_conv1');
-  x = conv(x, 512, 'block4_conv2');
-  x = conv(x, 512, 'block4_conv3');
-  x = pool(x, 'block4_pool');
-
-  // Block 5
-  x = conv(x, 512, 'block5_conv1');
-  x = conv(x, 512, 'block5_conv2');
-  x = conv(x, 512, 'block5_conv3');
-  x = pool(x, 'block5_pool');
-
-  x = vggHead(x, o);
-  return tf.model({ inputs: imgInput, outputs: x, name: 'vgg16' });
+  return vgg('vgg16', opts);
 }
 
 /** keras.applications.VGG19 (143,667,240 parameters with the top). */
 export function vgg19(opts: BuildOptions = {}): tf.LayersModel {
-  const o = resolveOptions('vgg19', opts, DEFAULTS);
-  const imgInput = imageInput(o.inputSize);
-
-  // Block 1
-  let x = conv(imgInput, 64, 'block1_conv1');
-  x = conv(x, 64, 'block1_conv2');
-  x = pool(x, 'block1_pool');
-
-  // Block 2
-  x = conv(x, 128, 'block2_conv1');
-  x = conv(x, 128, 'block2_conv2');
-  x = pool(x, 'block2_pool');
-
-  // Block 3
-  x = conv(x, 256, 'block3_conv1');
-  x = conv(x, 256, 'block3_conv2');
-  x = conv(x, 256, 'block3_conv3');
-  x = conv(x, 256, 'block3_conv4');
-  x = pool(x, 'block3_pool');
-
-  // Block 4
-  x = conv(x, 512, 'block4_conv1');
-  x = conv(x, 512, 'block4_conv2');
-  x = conv(x, 512, 'block4_conv3');
-  x = conv(x, 512, 'block4_conv4');
-  x = pool(x, 'block4_pool');
-
-  // Block 5
-  x = conv(x, 512, 'block5_conv1');
-  x = conv(x, 512, 'block5_conv2');
-  x = conv(x, 512, 'block5_conv3');
-  x = conv(x, 512, 'block5_conv4');
-  x = pool(x, 'block5_pool');
-
-  x = vggHead(x, o);
-  return tf.model({ inputs: imgInput, outputs: x, name: 'vgg19' });
+  return vgg('vgg19', opts);
 }

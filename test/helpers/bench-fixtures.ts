@@ -1,5 +1,5 @@
 // A hand-made BenchReport for exporter and plot tests (no TF.js, no timing).
-import { BENCH_SCHEMA_VERSION, gflopsPerSecond, imagesPerSecond, type BatchResult, type BenchReport, type GpuSummary, type ModelResult } from '../../src/bench/result.js';
+import { unmeasuredModel, BENCH_SCHEMA_VERSION, gflopsPerSecond, imagesPerSecond, type BatchResult, type BenchReport, type GpuSummary, type ModelResult } from '../../src/bench/result.js';
 import { summarize } from '../../src/bench/stats.js';
 
 const MIB = 1024 * 1024;
@@ -71,18 +71,7 @@ export function fakeReport(): BenchReport {
     runs: [fakeRun(1, 9.5, null, null), fakeRun(8, 40, null, null)],
     warnings: [{ kind: 'random-weights', model: 'mobilenet' }],
   };
-  const resnet50: ModelResult = {
-    model: 'resnet50',
-    status: 'failed',
-    error: 'weights file not found: resnet50.h5',
-    weights: 'imagenet',
-    parameters: null,
-    macsPerImage: null,
-    loadMs: null,
-    rssAfterLoadByte: null,
-    runs: [],
-    warnings: [],
-  };
+  const resnet50: ModelResult = unmeasuredModel('resnet50', 'imagenet', 'weights file not found: resnet50.h5');
   return {
     schemaVersion: BENCH_SCHEMA_VERSION,
     tool: { name: 'backbones', version: '0.1.0' },
