@@ -17,6 +17,13 @@ export type { LatencySummary } from './stats.js';
 /** Bump on any breaking change (renamed/removed field, changed unit or meaning). Adding fields is not breaking. */
 export const BENCH_SCHEMA_VERSION = 1;
 
+/** Adaptive run count (hyperfine's rule): at least this many runs … */
+export const MIN_RUNS = 10;
+/** … and at least this many seconds of timed runs, */
+export const MIN_SECONDS = 3;
+/** … but never more than this many runs. */
+export const MAX_RUNS = 1000;
+
 /** Fewer timed runs than this per batch size triggers a 'few-samples' warning. */
 export const MIN_RELIABLE_SAMPLES = 10;
 

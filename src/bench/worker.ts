@@ -12,19 +12,14 @@ import { isCached } from '../weights/cache.js';
 import { resolveCacheDir } from '../weights/cache.js';
 import { ProcessSampler, maxRssByte, startCpuUsage } from '../monitor/process.js';
 import { summarize } from './stats.js';
-import { detectWarnings, gflopsPerSecond, imagesPerSecond, unmeasuredModel, type BatchResult, type BenchWarning, type ModelResult } from './result.js';
+import { MIN_RUNS, MIN_SECONDS, MAX_RUNS, detectWarnings, gflopsPerSecond, imagesPerSecond, unmeasuredModel, type BatchResult, type BenchWarning, type ModelResult } from './result.js';
 import type { ParentMessage, WorkerConfig, WorkerMessage } from './protocol.js';
 import type { Backbone } from '../zoo/backbone.js';
 import { expandInputs } from '../pipeline/inputs.js';
 import { loadImageForModel } from '../images/index.js';
 import { DEFAULT_EXTENSIONS } from '../images/formats.js';
 
-/** Adaptive run count (hyperfine's rule): at least this many runs … */
-export const MIN_RUNS = 10;
-/** … and at least this many seconds of timed runs, */
-export const MIN_SECONDS = 3;
-/** … but never more than this many runs. */
-export const MAX_RUNS = 1000;
+
 
 function send(msg: WorkerMessage): Promise<void> {
   return new Promise((resolve) => {

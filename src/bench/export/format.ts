@@ -2,6 +2,7 @@
 // one row per model × batch size, the displayed columns and the "how it was
 // measured" text. A null value is printed as 'n/a': never a number that wasn't measured.
 import type { BatchResult, BenchReport, BenchWarning, ModelResult } from '../result.js';
+import { MAX_RUNS, MIN_RUNS, MIN_SECONDS } from '../result.js';
 
 export const NA = 'n/a';
 const MIB = 1024 * 1024;
@@ -134,7 +135,8 @@ export function environmentLines(report: BenchReport): string[] {
           .join('; ')
       : `none${m.gpusUnavailableReason ? ` (${m.gpusUnavailableReason})` : ''}`;
   const rt = report.runtime;
-  const backend = rt.backendVersion ? `${rt.backend} ${rt.backendVersion}` : rt.backend;
+  // Labels such as "onnx (onnxruntime-node 1.30.0, …)" already carry the version.
+  const backend = rt.backendVersion && !rt.backend.includes(rt.backendVersion) ? `${rt.backend} ${rt.backendVersion}` : rt.backend;
   return [
     `Machine: ${m.cpuModel}, ${cores}, ${formatBytes(m.ramTotalByte)} RAM, ${os}`,
     `GPUs: ${gpus}`,
@@ -154,13 +156,13 @@ export function methodLines(report: BenchReport): string[] {
         ? `${plural(s.iterations, 'timed run')} per batch size`
         : s.durationS !== undefined
           ? `timed runs for ${s.durationS} s per batch size`
-          : 'timed runs per batch size';
+          : `at least ${MIN_RUNS} timed runs and ${MIN_SECONDS} s per batch size (at most ${MAX_RUNS} runs; the runs column has the count)`;
   return [
     `Batch sizes ${s.batchSizes.join(', ')}; weights ${s.weights}; ${budget}.`,
     `Warm-up excluded: the first inference and ${plural(s.warmupRuns, 'warm-up run')} per batch size are not in the statistics.`,
     'Latency is the wall time of one batch; percentiles interpolate linearly between closest ranks (numpy default).',
     'img/s = batch size × runs / timed seconds; GFLOP/s = 2 × MACs per image × img/s / 1e9.',
-    'CPU % = process CPU time / wall time (100 = one core busy). Peak RSS is sampled (a lower bound).',
+    'CPU % = process CPU time / wall time (100 = one core busy). Peak RSS: the largest sample (the parent reads the child\'s /proc every 50 ms; a lower bound).',
     `GPU memory is this process's peak from nvidia-smi, polled every ${s.gpuPollMs} ms. n/a = not measured.`,
   ];
 }
