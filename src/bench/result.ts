@@ -68,18 +68,8 @@ export interface MachineSection {
   };
   /** Installed RAM in bytes. */
   ramTotalByte: number;
-  os: {
-    /** process.platform, e.g. "linux". */
-    platform: string;
-    /** e.g. "Ubuntu". */
-    distro: string;
-    /** e.g. "22.04.4 LTS". */
-    release: string;
-    /** Kernel version. */
-    kernel: string;
-    /** e.g. "x64". */
-    arch: string;
-  };
+  /** platform, distro, release, kernel, arch: as machineInfo() reports them (monitor/system.ts). */
+  os: MachineInfo['os'];
   /** NVIDIA GPUs from nvidia-smi; [] when none or nvidia-smi unavailable (see gpusUnavailableReason). */
   gpus: {
     /** nvidia-smi index. */
