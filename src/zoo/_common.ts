@@ -3,6 +3,7 @@
 // the named input, and correct_pad. Internal to src/zoo: builders import it, users don't.
 import { tf } from '../runtime/tf.js';
 import type { BuildOptions } from './card.js';
+import { usageError } from '../errors.js';
 
 export type SymbolicTensor = tf.SymbolicTensor;
 export type Padding2D = [[number, number], [number, number]];
@@ -40,26 +41,26 @@ export function resolveOptions(model: string, opts: BuildOptions, family: Family
   const classifierActivation = opts.classifierActivation ?? 'softmax';
 
   if (!POOLINGS.includes(pooling)) {
-    throw new Error(`${model}: pooling must be one of ${POOLINGS.join(', ')}. Received: pooling=${pooling}`);
+    throw usageError(`${model}: pooling must be one of ${POOLINGS.join(', ')}. Received: pooling=${pooling}`);
   }
   if (!Number.isInteger(classes) || classes < 1) {
-    throw new Error(`${model}: classes must be a positive integer. Received: classes=${classes}`);
+    throw usageError(`${model}: classes must be a positive integer. Received: classes=${classes}`);
   }
   if (
     !Array.isArray(inputSize) ||
     inputSize.length !== 2 ||
     !inputSize.every((d) => Number.isInteger(d) && d >= family.minSize)
   ) {
-    throw new Error(
+    throw usageError(
       `${model}: inputSize must be [height, width], integers no smaller than ${family.minSize}. ` +
         `Received: inputSize=${JSON.stringify(inputSize)}`,
     );
   }
   if (!(typeof alpha === 'number' && Number.isFinite(alpha) && alpha > 0)) {
-    throw new Error(`${model}: alpha must be a positive number. Received: alpha=${alpha}`);
+    throw usageError(`${model}: alpha must be a positive number. Received: alpha=${alpha}`);
   }
   if (!CLASSIFIER_ACTIVATIONS.includes(classifierActivation)) {
-    throw new Error(
+    throw usageError(
       `${model}: classifierActivation must be one of ${CLASSIFIER_ACTIVATIONS.join(', ')}. ` +
         `Received: classifierActivation=${classifierActivation}`,
     );

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModelCard } from './card.js';
+import { BackbonesError } from '../errors.js';
 
 export const MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
 
@@ -29,12 +30,12 @@ export function loadCards(): ModelCard[] {
   return cardsCache;
 }
 
-/** The card called `name`; an unknown name throws an Error that lists the valid ones. */
+/** The card called `name`; an unknown name throws a BackbonesError that lists the valid ones. */
 export function getCard(name: string): ModelCard {
   const cards = loadCards();
   const card = cards.find((c) => c.name === name);
   if (!card) {
-    throw new Error(`Unknown model '${name}'. Valid models are: ${cards.map((c) => c.name).join(', ')}`);
+    throw new BackbonesError('E_UNKNOWN_MODEL', `Unknown model '${name}'. Valid models are: ${cards.map((c) => c.name).join(', ')}`);
   }
   return card;
 }
