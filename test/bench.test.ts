@@ -170,6 +170,25 @@ test('--images measures decode, preprocess and inference per image', { skip: ski
   positive(e2e.inferenceMsPerImage, 'inference');
 });
 
+test('--duration bounds the timed runs; --plot draws an SVG', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-plot-'));
+  const svg = path.join(dir, 'bench.svg');
+  const r = await runCli(['bench', 'mobilenet_0.25', '--weights', 'random', '--duration', '0.5', '--batch-sizes', '1', '--plot', svg, '--format', 'json'], {
+    env: { PATH: PATH_WITHOUT_GPU },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as BenchReport;
+  assert.equal(report.settings.durationS, 0.5);
+  const run = report.models[0]!.runs[0]!;
+  const timed = run.samplesMs.reduce((a, b) => a + b, 0);
+  assert.ok(run.samplesMs.length >= 1);
+  // Runs stop once the budget is spent: the total is at most the budget plus one run.
+  assert.ok(timed - run.latencyMs.max < 500, `${timed} ms of timed runs`);
+  const text = readFileSync(svg, 'utf8');
+  assert.ok(text.startsWith('<svg') && text.includes('mobilenet_0.25'));
+  assert.match(r.stderr, /plot written to/);
+});
+
 test('bad bench options are clear usage errors', async () => {
   const both = await runCli(['bench', 'mobilenet', '--iterations', '3', '--duration', '2']);
   assert.equal(both.code, 2);

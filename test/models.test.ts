@@ -97,6 +97,26 @@ test('models pull downloads from a mirror, verifies the checksum, and classify t
   }
 });
 
+test('--weights URL and -m URL fetch over http (a local server standing in for the internet)', { skip }, async () => {
+  const { server, url } = await mirror(MODELS('mobilenet_v1_0.25_224'));
+  try {
+    const modelUrl = `${url}/tfjs-models/tfjs/mobilenet_v1_0.25_224/model.json`;
+    const img = IMAGES('coffee_espresso_cup__skimage.png');
+    const cache = emptyCache();
+    const [weights, model] = await Promise.all([
+      runCli(['classify', img, '-m', 'mobilenet_0.25', '--weights', modelUrl, '-k', '1'], { env: { BACKBONES_CACHE: cache } }),
+      runCli(['classify', img, '-m', modelUrl, '--preprocess', 'tf', '-k', '1']),
+    ]);
+    assert.equal(weights.code, 0, weights.stderr);
+    assert.match(weights.stderr, /Loaded \d+ layers by name/);
+    assert.equal(parseJsonl(weights.stdout)[0]!.predictions[0].label, 'espresso');
+    assert.equal(model.code, 0, model.stderr);
+    assert.equal(parseJsonl(model.stdout)[0]!.predictions[0].index, 967);
+  } finally {
+    server.close();
+  }
+});
+
 test('a checksum mismatch is an error and leaves nothing in the cache', { skip }, async () => {
   const { server, url } = await mirror(MODELS('mobilenet_v1_0.25_224'), { corrupt: true });
   try {
