@@ -101,3 +101,20 @@ export function correctPad(x: SymbolicTensor, kernelSize: number): Padding2D {
 export function alphaText(alpha: number): string {
   return alpha.toFixed(2);
 }
+
+/**
+ * Keras' `pooling` argument of a model built without its top: global average or max
+ * pooling, or nothing. Each family names these layers its own way (Keras leaves most
+ * unnamed), hence the names argument.
+ */
+export function headlessPooling(x: SymbolicTensor, o: ResolvedOptions, names: { avg: string; max: string }): SymbolicTensor {
+  if (o.pooling === 'avg') return apply(tf.layers.globalAveragePooling2d({ name: names.avg }), x);
+  if (o.pooling === 'max') return apply(tf.layers.globalMaxPooling2d({ name: names.max }), x);
+  return x;
+}
+
+/** The classification block ResNet, InceptionV3 and MobileNetV2 share: global average pooling, then `predictions`. */
+export function averagePoolClassifier(x: SymbolicTensor, o: ResolvedOptions, poolName: string): SymbolicTensor {
+  x = apply(tf.layers.globalAveragePooling2d({ name: poolName }), x);
+  return apply(tf.layers.dense({ units: o.classes, activation: o.classifierActivation, name: 'predictions' }), x);
+}

@@ -12,7 +12,7 @@
 // Keras 3 would generate conv2d, conv2d_1, ... instead.
 import { tf } from '../runtime/tf.js';
 import type { BuildOptions } from './card.js';
-import { apply, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
+import { apply, averagePoolClassifier, headlessPooling, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
 
 const DEFAULTS = { defaultSize: [299, 299] as [number, number], minSize: 75 };
 
@@ -155,16 +155,11 @@ export function inceptionV3(opts: BuildOptions = {}): tf.LayersModel {
     x = concat([branch1x1, branch3x3, branch3x3dbl, branchPool], `mixed${9 + i}`);
   }
 
-  if (o.includeTop) {
-    // Classification block
-    x = apply(tf.layers.globalAveragePooling2d({ name: 'avg_pool' }), x);
-    x = apply(tf.layers.dense({ units: o.classes, activation: o.classifierActivation, name: 'predictions' }), x);
-  } else if (o.pooling === 'avg') {
-    // Porting note: unnamed in Keras; the Keras 2.x fresh-session name, like the rest of this file.
-    x = apply(tf.layers.globalAveragePooling2d({ name: 'global_average_pooling2d_1' }), x);
-  } else if (o.pooling === 'max') {
-    x = apply(tf.layers.globalMaxPooling2d({ name: 'global_max_pooling2d_1' }), x);
-  }
+  // Classification block
+  // Porting note: the headless poolings are unnamed in Keras; the Keras 2.x fresh-session names, like the rest of this file.
+  x = o.includeTop
+    ? averagePoolClassifier(x, o, 'avg_pool')
+    : headlessPooling(x, o, { avg: 'global_average_pooling2d_1', max: 'global_max_pooling2d_1' });
 
   return tf.model({ inputs: imgInput, outputs: x, name: 'inception_v3' });
 }

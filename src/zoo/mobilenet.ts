@@ -20,7 +20,7 @@
 // conv_pad_<n> has no weights, so the TF.js weights load either way.
 import { tf } from '../runtime/tf.js';
 import type { BuildOptions } from './card.js';
-import { alphaText, apply, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
+import { alphaText, apply, headlessPooling, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
 
 const DEFAULTS = { defaultSize: [224, 224] as [number, number], minSize: 32 };
 
@@ -130,11 +130,9 @@ export function mobilenet(opts: BuildOptions = {}): tf.LayersModel {
     // act_softmax whatever classifierActivation is.
     x = apply(tf.layers.activation({ activation: o.classifierActivation, name: 'act_softmax' }), x);
     x = apply(tf.layers.reshape({ targetShape: [o.classes], name: 'reshape_2' }), x);
-  } else if (o.pooling === 'avg') {
-    // Porting note: unnamed in Keras; the Keras 2.x fresh-session name, as in the top.
-    x = apply(tf.layers.globalAveragePooling2d({ name: 'global_average_pooling2d_1' }), x);
-  } else if (o.pooling === 'max') {
-    x = apply(tf.layers.globalMaxPooling2d({ name: 'global_max_pooling2d_1' }), x);
+  } else {
+    // Porting note: unnamed in Keras; the Keras 2.x fresh-session names, as in the top.
+    x = headlessPooling(x, o, { avg: 'global_average_pooling2d_1', max: 'global_max_pooling2d_1' });
   }
 
   const rows = o.inputSize[0];

@@ -14,7 +14,7 @@
 // is named `global_average_pooling2d` (the Keras 3 / tf.keras fresh-session name).
 import { tf } from '../runtime/tf.js';
 import type { BuildOptions } from './card.js';
-import { alphaText, apply, correctPad, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
+import { alphaText, apply, averagePoolClassifier, correctPad, headlessPooling, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
 
 const DEFAULTS = { defaultSize: [224, 224] as [number, number], minSize: 32 };
 
@@ -149,14 +149,9 @@ export function mobilenetV2(opts: BuildOptions = {}): tf.LayersModel {
   x = bn(x, 'Conv_1_bn');
   x = relu6(x, 'out_relu');
 
-  if (o.includeTop) {
-    x = apply(tf.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }), x);
-    x = apply(tf.layers.dense({ units: o.classes, activation: o.classifierActivation, name: 'predictions' }), x);
-  } else if (o.pooling === 'avg') {
-    x = apply(tf.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }), x);
-  } else if (o.pooling === 'max') {
-    x = apply(tf.layers.globalMaxPooling2d({ name: 'global_max_pooling2d' }), x);
-  }
+  x = o.includeTop
+    ? averagePoolClassifier(x, o, 'global_average_pooling2d')
+    : headlessPooling(x, o, { avg: 'global_average_pooling2d', max: 'global_max_pooling2d' });
 
   const rows = o.inputSize[0];
   return tf.model({ inputs: imgInput, outputs: x, name: `mobilenetv2_${alphaText(alpha)}_${rows}` });

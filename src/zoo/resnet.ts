@@ -3,7 +3,7 @@
 // Recognition", CVPR 2016 (https://arxiv.org/abs/1512.03385).
 import { tf } from '../runtime/tf.js';
 import type { BuildOptions } from './card.js';
-import { apply, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
+import { apply, averagePoolClassifier, headlessPooling, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
 
 const DEFAULTS = { defaultSize: [224, 224] as [number, number], minSize: 32 };
 
@@ -78,14 +78,7 @@ export function resnet50(opts: BuildOptions = {}): tf.LayersModel {
   x = stackResidualBlocksV1(x, 256, 6, 2, 'conv4');
   x = stackResidualBlocksV1(x, 512, 3, 2, 'conv5');
 
-  if (o.includeTop) {
-    x = apply(tf.layers.globalAveragePooling2d({ name: 'avg_pool' }), x);
-    x = apply(tf.layers.dense({ units: o.classes, activation: o.classifierActivation, name: 'predictions' }), x);
-  } else if (o.pooling === 'avg') {
-    x = apply(tf.layers.globalAveragePooling2d({ name: 'avg_pool' }), x);
-  } else if (o.pooling === 'max') {
-    x = apply(tf.layers.globalMaxPooling2d({ name: 'max_pool' }), x);
-  }
+  x = o.includeTop ? averagePoolClassifier(x, o, 'avg_pool') : headlessPooling(x, o, { avg: 'avg_pool', max: 'max_pool' });
 
   return tf.model({ inputs: imgInput, outputs: x, name: 'resnet50' });
 }

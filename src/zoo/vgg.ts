@@ -3,7 +3,7 @@
 // Image Recognition", ICLR 2015 (https://arxiv.org/abs/1409.1556).
 import { tf } from '../runtime/tf.js';
 import type { BuildOptions } from './card.js';
-import { apply, imageInput, resolveOptions, type ResolvedOptions, type SymbolicTensor } from './_common.js';
+import { apply, headlessPooling, imageInput, resolveOptions, type ResolvedOptions, type SymbolicTensor } from './_common.js';
 
 const DEFAULTS = { defaultSize: [224, 224] as [number, number], minSize: 32 };
 
@@ -27,9 +27,7 @@ function vggHead(x: SymbolicTensor, o: ResolvedOptions): SymbolicTensor {
   }
   // Porting note: Keras leaves these two unnamed; we use the names Keras 3 gives them
   // in a fresh session.
-  if (o.pooling === 'avg') return apply(tf.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }), x);
-  if (o.pooling === 'max') return apply(tf.layers.globalMaxPooling2d({ name: 'global_max_pooling2d' }), x);
-  return x;
+  return headlessPooling(x, o, { avg: 'global_average_pooling2d', max: 'global_max_pooling2d' });
 }
 
 /** Convolutions per block (filters 64, 128, 256, 512, 512), as timm's vgg cfgs. */
