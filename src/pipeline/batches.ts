@@ -80,10 +80,10 @@ export async function runBatches<R>(
       }
       stats.inferenceMs += performance.now() - t0;
     }
-    let r = 0;
+    // results[i] belongs to ok[i]; a failed batch left every ok item with an error.
+    const resultOf = new Map(ok.map((item, i) => [item, item.error ? undefined : results[i]]));
     for (const item of items) {
-      const result = item.input && !item.error ? results[r++] : undefined;
-      if (item.input && item.error) r++;
+      const result = resultOf.get(item);
       item.input = undefined; // release pixels early
       stats.images += 1;
       if (result === undefined) stats.failed += 1;
