@@ -9,11 +9,13 @@ import { machineInfo } from '../monitor/system.js';
 import { queryGpus } from '../monitor/nvidia-smi.js';
 import { BENCH_SCHEMA_VERSION, machineSection, type BenchReport, type ModelResult, warningMessage } from '../bench/result.js';
 import { exporterFor, formatForFile, isExportFormat, EXPORT_FORMATS, TableExporter } from '../bench/export/index.js';
-import { runModelInChild, type RuntimeInfo } from '../bench/runner.js';
+import { runModelInChild } from '../bench/runner.js';
 import type { WorkerConfig } from '../bench/protocol.js';
 import { parseBackendRequest } from '../runtime/choices.js';
 import { findCard, isModelPath, cardNames, modelSelection, type ModelSelection } from '../zoo/load.js';
-import { tf } from '../runtime/tf.js';
+import { createRequire } from 'node:module';
+
+const TFJS_VERSION: string = (createRequire(import.meta.url)('@tensorflow/tfjs/package.json') as { version: string }).version;
 
 export interface BenchOptions extends ModelSelection {
   backend: string;
@@ -61,7 +63,8 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
     createdAt: new Date().toISOString(),
     command: ['backbones', ...process.argv.slice(2)],
     machine: machineSection(machine, gpus),
-    runtime: { node: process.version, tfjs: tf.version.tfjs, backend: 'n/a', threads: null },
+    // The parent never loads TensorFlow.js: the children report backend and threads.
+    runtime: { node: process.version, tfjs: TFJS_VERSION, backend: 'n/a', threads: null },
     settings: {
       batchSizes: o.batchSizes,
       warmupRuns: o.warmup,
@@ -74,7 +77,6 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
   };
   const gpuLine = gpus.available ? gpus.gpus.map((g) => g.name).join(', ') : gpus.reason;
   log.info(`bench: ${models.join(', ')} | batch ${o.batchSizes.join(',')} | ${machine.cpu.model}, ${machine.cpu.logicalCores} cores | GPU: ${gpuLine}`);
-  let runtime: RuntimeInfo | undefined;
   const exportFile = () => {
     if (o.output && fileFormat) writeFileSync(o.output, exporterFor(fileFormat).serialize(report));
   };
@@ -103,12 +105,11 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       onRuntime: (r) => {
         // One line per distinct backend: "wasm (SIMD, 1 thread); onnx (onnxruntime-node 1.30.0, cpu, 2 threads)".
         if (!runtimes.includes(r.label)) runtimes.push(r.label);
-        runtime ??= r;
         report.runtime = {
           node: process.version,
           tfjs: r.tfjs,
           backend: runtimes.join('; '),
-          ...(runtime.backendVersion && runtimes.length === 1 ? { backendVersion: runtime.backendVersion } : {}),
+          ...(r.backendVersion && runtimes.length === 1 ? { backendVersion: r.backendVersion } : {}),
           threads: runtimes.length === 1 ? r.threads : null,
         };
       },

@@ -1,6 +1,6 @@
 // What classify and extract share: backend, model, inputs, resume, output writer,
 // progress bar, and the final summary and exit code.
-import { existsSync, readFileSync, truncateSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import cliProgress from 'cli-progress';
 import { tf } from '../runtime/tf.js';
@@ -97,7 +97,7 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
   let appending = false;
   if (o.resume && o.output) {
     const done = pathsAlreadyDone(o.output, format);
-    appending = existsSync(o.output) && readFileSync(o.output).length > 0;
+    appending = existsSync(o.output) && statSync(o.output).size > 0;
     const before = entries.length;
     entries = entries.filter((e) => !done.has(e.path));
     skipped = before - entries.length;
