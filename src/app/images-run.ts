@@ -87,6 +87,7 @@ export function loadRequest(o: ImageRunOptions): LoadRequest {
 export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: RecordKind, defaultFormat: string): Promise<Prepared> {
   const format = o.format ?? formatFromExtension(o.output) ?? defaultFormat;
   if (o.resume && !o.output) throw new BackbonesError('E_USAGE', '--resume needs -o FILE: it skips the inputs already in that file.');
+  if (format === 'npy' && kind === 'classify') throw new BackbonesError('E_USAGE', '--format npy is for extract; classify writes table, jsonl, json or csv.');
   if (format === 'npy' && !o.output) throw new BackbonesError('E_USAGE', '--format npy needs -o FILE.npy (it writes a header at the end and sidecar files).');
   // The backend first: a backend that cannot start is a setup error, whatever the inputs.
   const choice = await initBackend(parseBackendRequest(o.backend), { threads: o.threads });

@@ -9,7 +9,7 @@ type Cell = string | number | null | undefined;
 const CSV_COLUMNS: [header: string, value: (m: ModelResult, r: BatchResult | null) => Cell][] = [
   ['model', (m) => m.model],
   ['backend', (m) => m.backend],
-  ['status', (m, r) => (r ? 'ok' : 'failed')],
+  ['status', (_, r) => (r ? 'ok' : 'failed')],
   ['weights', (m) => m.weights],
   ['parameters', (m) => m.parameters],
   ['macs_per_image', (m) => m.macsPerImage],
