@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'E_WEIGHTS' // weights missing, offline, checksum, shape mismatch
   | 'E_IMAGE' // unreadable image
   | 'E_MODEL' // a model file that cannot be loaded or run
+  | 'E_LOCKED' // another run is writing the same output file
+  | 'E_NO_INPUTS' // the inputs named hold no image to process
   | 'E_INTERNAL';
 
 /** Exit codes, documented in the README. */
@@ -18,7 +20,12 @@ export const EXIT = {
   usage: 2,
   /** classify/extract finished but some inputs failed (their records carry "error"). */
   partial: 3,
+  /** classify/extract found no image to process (empty folder, no file matching --ext, nothing on stdin). */
+  noInputs: 4,
 } as const;
+
+/** Codes that mean the user typed a value that cannot work: exit 2, like a bad option. */
+const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_USAGE', 'E_UNKNOWN_MODEL', 'E_NOT_FOUND']);
 
 export class BackbonesError extends Error {
   readonly code: ErrorCode;
@@ -27,7 +34,7 @@ export class BackbonesError extends Error {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BackbonesError';
     this.code = code;
-    this.exitCode = options?.exitCode ?? (code === 'E_USAGE' ? EXIT.usage : EXIT.error);
+    this.exitCode = options?.exitCode ?? (code === 'E_NO_INPUTS' ? EXIT.noInputs : USAGE_CODES.has(code) ? EXIT.usage : EXIT.error);
   }
 }
 

@@ -50,8 +50,9 @@ export const log = {
   info(message: string): void {
     if (!settings.quiet) process.stderr.write(message + '\n');
   },
-  warn(message: string): void {
-    if (!settings.quiet) process.stderr.write(err.yellow('Warning: ') + message + '\n');
+  /** evenQuiet: a warning that explains a non-zero exit code, shown with --quiet too. */
+  warn(message: string, options: { evenQuiet?: boolean } = {}): void {
+    if (!settings.quiet || options.evenQuiet) process.stderr.write(err.yellow('Warning: ') + message + '\n');
   },
   error(message: string): void {
     process.stderr.write(err.red('Error: ') + message + '\n');

@@ -9,14 +9,16 @@ export async function classifyBatch(backbone: Backbone, batch: tf.Tensor4D, k: n
   const classes = probs.shape[1];
   const kk = Math.min(k, classes);
   const { values, indices } = tf.topk(probs, kk);
-  const [v, i] = await Promise.all([values.data(), indices.data()]);
+  const [all, v, i] = await Promise.all([probs.data(), values.data(), indices.data()]);
   tf.dispose([probs, values, indices]);
   const labels = backbone.labelsFor(classes);
-  return Array.from({ length: probs.shape[0] }, (_, row) =>
-    Array.from({ length: kk }, (_, j) => {
+  return Array.from({ length: probs.shape[0] }, (_, row) => {
+    // A NaN anywhere in the row (not only in its top k) marks the row, so the run can stop on it.
+    const finite = all.subarray(row * classes, (row + 1) * classes).every(Number.isFinite);
+    return Array.from({ length: kk }, (_, j) => {
       const index = i[row * kk + j]!;
       const label = labels?.[index];
-      return { index, wnid: label?.wnid ?? null, label: label?.label ?? `class_${index}`, prob: v[row * kk + j]! };
-    }),
-  );
+      return { index, wnid: label?.wnid ?? null, label: label?.label ?? `class_${index}`, prob: finite ? v[row * kk + j]! : NaN };
+    });
+  });
 }

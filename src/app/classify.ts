@@ -10,5 +10,6 @@ export interface ClassifyOptions extends ImageRunOptions {
 export async function runClassify(inputs: string[], o: ClassifyOptions): Promise<number> {
   // Without --format or a telling -o extension: a table for a person, JSONL for a pipe or a file.
   const prepared = await prepareRun(inputs, o, 'classify', o.output || !process.stdout.isTTY ? 'jsonl' : 'table');
+  if ('exitCode' in prepared) return prepared.exitCode;
   return executeRun(prepared, o, { kind: 'classify', topK: o.topK });
 }

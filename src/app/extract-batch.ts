@@ -11,13 +11,15 @@ export interface Features {
 /** One vector per image of a batch from a named layer, pooled and normalised as asked; frees its tensors. */
 export async function extractBatch(backbone: Backbone, batch: tf.Tensor4D, layer: string, pool: 'none' | 'avg' | 'max', l2: boolean): Promise<Features[]> {
   const raw = await backbone.features(batch, layer);
-  const shape = raw.shape.slice(1);
+  const layerShape = raw.shape.slice(1);
+  // The shape of the vector written: pooling leaves the channels only.
+  const shape = pool === 'none' ? layerShape : layerShape.slice(-1);
   let vectors: tf.Tensor2D;
   try {
     vectors = tf.tidy(() => {
       let v: tf.Tensor = raw;
       if (pool !== 'none') {
-        if (v.rank !== 4) throw new BackbonesError('E_USAGE', `--pool ${pool} needs a spatial layer [h, w, c]; ${layer} gives [${shape.join(', ')}].`);
+        if (v.rank !== 4) throw new BackbonesError('E_USAGE', `--pool ${pool} needs a spatial layer [h, w, c]; ${layer} gives [${layerShape.join(', ')}].`);
         v = pool === 'avg' ? v.mean([1, 2]) : v.max([1, 2]);
       }
       v = v.reshape([v.shape[0]!, -1]);

@@ -1,7 +1,7 @@
 // extract: the output of a named layer for every image, as one vector each.
 import { BackbonesError } from '../errors.js';
 import { log } from '../log.js';
-import { executeRun, prepareRun, type ImageRunOptions } from './images-run.js';
+import { abandonRun, executeRun, prepareRun, type ImageRunOptions } from './images-run.js';
 
 export { extractBatch, type Features } from './extract-batch.js';
 
@@ -13,6 +13,7 @@ export interface ExtractOptions extends ImageRunOptions {
 
 export async function runExtract(inputs: string[], o: ExtractOptions): Promise<number> {
   const prepared = await prepareRun(inputs, o, 'extract', 'jsonl');
+  if ('exitCode' in prepared) return prepared.exitCode;
   const { backbone } = prepared;
   const layer = o.layer ?? backbone.info.featureLayer;
   const problem = !layer
@@ -21,7 +22,7 @@ export async function runExtract(inputs: string[], o: ExtractOptions): Promise<n
       ? `${backbone.name} has no layer "${layer}"; list them with \`backbones models info ${backbone.name} --layers\`.`
       : null;
   if (problem || !layer) {
-    backbone.dispose();
+    abandonRun(prepared);
     throw new BackbonesError('E_USAGE', problem!);
   }
   log.info(`layer: ${layer}${o.pool !== 'none' ? `, ${o.pool}-pooled` : ''}${o.l2 ? ', L2-normalised' : ''}`);

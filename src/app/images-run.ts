@@ -1,8 +1,6 @@
 // What classify and extract share: backend, model, inputs, resume, output writer,
 // progress bar, and the final summary and exit code.
-import { existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import cliProgress from 'cli-progress';
 import { tf } from '../runtime/tf.js';
 import { initBackend, parseBackendRequest } from '../runtime/backend.js';
 import { BackbonesError, EXIT } from '../errors.js';
@@ -12,8 +10,11 @@ import type { Backbone } from '../zoo/backbone.js';
 import type { Interpolation, ResizeMode } from '../zoo/card.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../pipeline/inputs.js';
 import { runBatches, type ImageSettings } from '../pipeline/batches.js';
-import { writerFor, formatFromExtension } from '../output/index.js';
-import { fileSink, stdoutSink } from '../output/sink.js';
+import { writerFor, formatFromExtension, outputFiles, resumeReaderFor, type ResumeState } from '../output/index.js';
+import { stdoutSink } from '../output/sink.js';
+import { checkOutputFile, stageForAppend, StagedFiles } from '../output/staged.js';
+import { acquireOutputLock, type OutputLock } from '../output/lock.js';
+import { RunProgress } from './progress.js';
 import type { RecordKind } from '../output/records.js';
 import { computeFor, recordFor, type Task, type TaskResult } from './tasks.js';
 import { runInWorkers, type LoadRequest } from '../pipeline/pool.js';
@@ -41,37 +42,15 @@ export interface Prepared {
   skipped: number;
   settings: ImageSettings;
   format: string;
-  appending: boolean;
+  /** What --resume found in the output file (undefined without --resume). */
+  resume?: ResumeState;
+  /** The lock on -o FILE, held until the run ends. */
+  lock?: OutputLock;
 }
 
-/** Paths already present in a JSONL/CSV output; drops a torn last line first. */
-export function pathsAlreadyDone(file: string, format: string): Set<string> {
-  const done = new Set<string>();
-  if (!existsSync(file)) return done;
-  const text = readFileSync(file, 'utf8');
-  const complete = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1);
-  // A run killed mid-write can leave one partial line: cut it so appending stays valid.
-  if (complete.length !== text.length) truncateSync(file, Buffer.byteLength(complete));
-  const lines = complete.split('\n').filter((l) => l.length > 0);
-  if (format === 'jsonl') {
-    for (const line of lines) {
-      try {
-        const r = JSON.parse(line) as { path?: unknown };
-        if (typeof r.path === 'string') done.add(r.path);
-      } catch {
-        throw new BackbonesError('E_USAGE', `--resume: ${file} holds a line that is not JSON; it is not a backbones JSONL output.`);
-      }
-    }
-  } else if (format === 'csv') {
-    for (const line of lines.slice(1)) {
-      const m = line.match(/^"((?:[^"]|"")*)"|^([^,]*)/);
-      const p = m?.[1] !== undefined ? m[1].replace(/""/g, '"') : m?.[2];
-      if (p) done.add(p);
-    }
-  } else {
-    throw new BackbonesError('E_USAGE', `--resume works with jsonl and csv output, not ${format}.`);
-  }
-  return done;
+/** Nothing to run: the exit code and why (already told on stderr). */
+export interface NothingToDo {
+  exitCode: number;
 }
 
 /** How to load the model again, in this thread or a worker. */
@@ -84,84 +63,129 @@ export function loadRequest(o: ImageRunOptions): LoadRequest {
   };
 }
 
-export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: RecordKind, defaultFormat: string): Promise<Prepared> {
-  const format = o.format ?? formatFromExtension(o.output) ?? defaultFormat;
+/** Every check on the options that needs neither the model nor the inputs: done before anything is touched. */
+function checkOptions(o: ImageRunOptions, kind: RecordKind, format: string): void {
+  writerFor(format); // an unknown format
   if (o.resume && !o.output) throw new BackbonesError('E_USAGE', '--resume needs -o FILE: it skips the inputs already in that file.');
   if (format === 'npy' && kind === 'classify') throw new BackbonesError('E_USAGE', '--format npy is for extract; classify writes table, jsonl, json or csv.');
   if (format === 'npy' && !o.output) throw new BackbonesError('E_USAGE', '--format npy needs -o FILE.npy (it writes a header at the end and sidecar files).');
+  if (o.resume) resumeReaderFor(format); // a format that cannot be continued, whether or not the file exists
+  parseExtensions(o.ext);
+  if (o.output) checkOutputFile(o.output);
+}
+
+export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: RecordKind, defaultFormat: string): Promise<Prepared | NothingToDo> {
+  const format = o.format ?? formatFromExtension(o.output) ?? defaultFormat;
+  checkOptions(o, kind, format);
   // The backend first: a backend that cannot start is a setup error, whatever the inputs.
   const choice = await initBackend(parseBackendRequest(o.backend), { threads: o.threads });
   log.info(`backend: ${choice.label} (${choice.reason})`);
   const extensions = parseExtensions(o.ext);
   let entries = await expandInputs(inputs, { extensions });
-  let skipped = 0;
-  let appending = false;
-  if (o.resume && o.output) {
-    const done = pathsAlreadyDone(o.output, format);
-    appending = existsSync(o.output) && statSync(o.output).size > 0;
-    const before = entries.length;
-    entries = entries.filter((e) => !done.has(e.path));
-    skipped = before - entries.length;
-    if (skipped > 0) log.info(`Resuming: ${skipped} input${skipped === 1 ? '' : 's'} already in ${o.output}.`);
+  if (entries.length === 0) {
+    log.warn(`No images to process in ${inputs.join(', ')} (looked for ${extensions.map((e) => `.${e}`).join(', ')}; --ext changes that); nothing was written.`, { evenQuiet: true });
+    return { exitCode: EXIT.noInputs };
   }
-  const t0 = performance.now();
-  const backbone = await loadBackbone(o.model, loadRequest(o).options);
-  const info = backbone.info;
-  log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights.description} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-  if (info.weights.kind === 'random') log.warn('random weights: outputs are not meaningful predictions.');
-  const settings: ImageSettings = {
-    size: info.inputSize,
-    preprocess: info.preprocess,
-    resize: o.resize ?? info.resize,
-    interpolation: o.interpolation ?? info.interpolation,
-    background: o.background,
-    kerasCompat: Boolean(o.kerasCompat),
-  };
-  return { backbone, entries, skipped, settings, format, appending };
+  // From here on the output file is ours until the run ends.
+  const lock = o.output ? acquireOutputLock(o.output) : undefined;
+  try {
+    let skipped = 0;
+    let resume: ResumeState | undefined;
+    if (o.resume && o.output) {
+      resume = resumeReaderFor(format)(o.output);
+      const before = entries.length;
+      entries = entries.filter((e) => !resume!.done.has(e.path));
+      skipped = before - entries.length;
+      if (skipped > 0) log.info(`Resuming: ${skipped} input${skipped === 1 ? '' : 's'} already in ${resume.files[0]?.source ?? o.output}.`);
+      if (entries.length === 0 && !resume.fromPartial) {
+        log.info(`Nothing left to do: every input is already in ${o.output}.`);
+        lock?.release();
+        return { exitCode: EXIT.ok };
+      }
+    }
+    const t0 = performance.now();
+    const backbone = await loadBackbone(o.model, loadRequest(o).options);
+    const info = backbone.info;
+    log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights.description} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    if (info.weights.kind === 'random') log.warn('random weights: outputs are not meaningful predictions.');
+    const settings: ImageSettings = {
+      size: info.inputSize,
+      preprocess: info.preprocess,
+      resize: o.resize ?? info.resize,
+      interpolation: o.interpolation ?? info.interpolation,
+      background: o.background,
+      kerasCompat: Boolean(o.kerasCompat),
+    };
+    return { backbone, entries, skipped, settings, format, resume, lock };
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
+}
+
+/** Ends a prepared run that will not execute (a check after loading failed). */
+export function abandonRun(prepared: Prepared): void {
+  prepared.backbone.dispose();
+  prepared.lock?.release();
 }
 
 /** Runs the task over every entry, writing one record per input in order; returns the exit code. */
 export async function executeRun(prepared: Prepared, o: ImageRunOptions, task: Task): Promise<number> {
+  try {
+    return await execute(prepared, o, task);
+  } finally {
+    prepared.lock?.release();
+  }
+}
+
+async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Promise<number> {
   const kind: RecordKind = task.kind;
   const model = prepared.backbone.name;
-  const { entries, settings, format, appending } = prepared;
-  const sink = o.output ? fileSink(o.output, { append: appending }) : stdoutSink();
+  const { entries, settings, format, resume } = prepared;
+  // A file output is written to FILE.partial and renamed over FILE at the end.
+  const staged = o.output ? new StagedFiles(outputFiles(format, o.output)) : undefined;
+  const appending = Boolean(resume && resume.files.length > 0);
+  if (appending) for (const f of resume!.files) stageForAppend(f.file, f.source, f.keepBytes);
+  const sink = staged && o.output ? staged.open(o.output, { append: appending }) : stdoutSink();
+  const toTerminal = !o.output && Boolean(process.stdout.isTTY);
   const colour = !o.output && colorLevelFor(process.stdout) > 0;
-  const writer = writerFor(format)(sink, { kind, colour, appending });
-  const bar = progressEnabled() && entries.length > 1
-    ? new cliProgress.SingleBar({ stream: process.stderr, format: ' {bar} {value}/{total} images | {rate} img/s | ETA {eta_formatted}', hideCursor: true, barsize: 30 }, cliProgress.Presets.shades_classic)
-    : undefined;
+  const writer = writerFor(format)(sink, { kind, colour, appending, resumed: resume, file: o.output, open: staged ? (f, opts) => staged.open(f, opts) : undefined });
+  const progress = new RunProgress(entries.length, progressEnabled() && entries.length > 1);
   const started = performance.now();
-  bar?.start(entries.length, 0, { rate: '0.0' });
-  let done = 0;
   const tensorsBefore = tf.memory().numTensors;
   const onItem = (item: { path: string; error?: string }, result: TaskResult | undefined) => {
     if (result === undefined) {
       const error = item.error ?? 'no result';
-      if (bar) bar.stop();
-      log.warn(`${item.path}: ${error}`);
-      writer.write({ path: item.path, error });
-      if (bar) bar.start(entries.length, done, { rate: rate() });
+      // A failed input is an error for that input: shown even with --quiet.
+      progress.interrupt(() => log.error(`${item.path}: ${error}`));
+      write({ path: item.path, error });
     } else {
-      writer.write(recordFor(task, model, item.path, result));
+      checkFinite(model, item.path, result);
+      write(recordFor(task, model, item.path, result));
     }
-    done += 1;
-    bar?.update(done, { rate: rate() });
+    progress.tick();
   };
+  const write = (record: Parameters<typeof writer.write>[0]) => (toTerminal ? progress.interrupt(() => writer.write(record)) : writer.write(record));
   const workers = o.workers ?? 1;
   let stats;
-  if (workers > 1) {
-    // Each worker thread loads its own copy; this thread's copy was only needed to check the options.
-    prepared.backbone.dispose();
-    stats = await runInWorkers(entries, { workers, batchSize: o.batchSize, settings, task, load: loadRequest(o) }, onItem);
-  } else {
-    stats = await runBatches(entries, settings, o.batchSize, computeFor(task, prepared.backbone), onItem);
+  try {
+    if (workers > 1) {
+      // Each worker thread loads its own copy; this thread's copy was only needed to check the options.
+      prepared.backbone.dispose();
+      stats = await runInWorkers(entries, { workers, batchSize: o.batchSize, settings, task, load: loadRequest(o) }, onItem);
+    } else {
+      stats = await runBatches(entries, settings, o.batchSize, computeFor(task, prepared.backbone), onItem);
+    }
+    progress.stop();
+    await writer.close();
+    await staged?.commit();
+  } catch (e) {
+    progress.stop();
+    // Keep what was written as FILE.partial: --resume continues from it.
+    await staged?.abandon();
+    if (workers <= 1) prepared.backbone.dispose();
+    throw e;
   }
-  function rate(): string {
-    return (done / Math.max(1e-3, (performance.now() - started) / 1000)).toFixed(1);
-  }
-  bar?.stop();
-  await writer.close();
   const leaked = tf.memory().numTensors - tensorsBefore;
   if (leaked > 0) log.debug(`${leaked} tensors still allocated after the run`);
   const seconds = (performance.now() - started) / 1000;
@@ -173,4 +197,17 @@ export async function executeRun(prepared: Prepared, o: ImageRunOptions, task: T
   );
   if (workers <= 1) prepared.backbone.dispose();
   return stats.failed > 0 ? EXIT.partial : EXIT.ok;
+}
+
+/** NaN or Infinity out of a model means broken weights, not a bad image: stop the run and say so. */
+function checkFinite(model: string, file: string, result: TaskResult): void {
+  const values = Array.isArray(result) ? result.map((p) => p.prob) : result.vector;
+  for (const v of values) {
+    if (!Number.isFinite(v)) {
+      throw new BackbonesError(
+        'E_MODEL',
+        `${model} produced non-finite outputs (NaN or Infinity) for ${file}: its weights are likely damaged (a corrupted or truncated file); download them again or check --weights.`,
+      );
+    }
+  }
 }

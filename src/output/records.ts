@@ -16,7 +16,7 @@ export interface ExtractRecord {
   path: string;
   model: string;
   layer: string;
-  /** Shape of the layer output per image before --pool/flattening, e.g. [7, 7, 512]. */
+  /** Shape of the vector before flattening: the layer's per-image shape (e.g. [7, 7, 512]), or [c] after --pool. */
   shape: number[];
   vector: Float32Array;
 }

@@ -1,6 +1,6 @@
 // Where output bytes go: stdout, or a file written with synchronous whole writes so
 // that a run killed at any point leaves only complete lines behind (for --resume).
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs';
 
 export interface Sink {
   /** A path, or '-' for stdout. */
@@ -26,19 +26,28 @@ export function stdoutSink(): Sink {
   };
 }
 
+/**
+ * A file written at explicit positions: appending opens it read-write at its end
+ * (not O_APPEND, under which Linux ignores the position of writeAt).
+ */
 export function fileSink(file: string, options: { append?: boolean } = {}): Sink {
-  const fd = openSync(file, options.append ? 'a' : 'w');
+  const fd = openSync(file, options.append ? 'r+' : 'w');
+  let position = options.append ? fstatSync(fd).size : 0;
+  let open = true;
   return {
     target: file,
     write: (chunk) => {
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       let off = 0;
-      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, position + off);
+      position += buf.length;
     },
-    writeAt: (chunk, position) => {
-      writeSync(fd, chunk, 0, chunk.length, position);
+    writeAt: (chunk, at) => {
+      writeSync(fd, chunk, 0, chunk.length, at);
     },
     close: async () => {
+      if (!open) return;
+      open = false;
       fsyncSync(fd);
       closeSync(fd);
     },

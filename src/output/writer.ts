@@ -1,4 +1,5 @@
-// The interface every output format implements: records in, bytes to a sink.
+// The interface every output format implements: records in, bytes to a sink; and,
+// for the formats --resume can continue, how to read back what a file already holds.
 import type { OutputRecord, RecordKind } from './records.js';
 import type { Sink } from './sink.js';
 
@@ -14,6 +15,35 @@ export interface WriterOptions {
   colour: boolean;
   /** Resuming into an existing file: do not write headers again. */
   appending: boolean;
+  /** What the resumed file already holds (npy: rows and width; csv: vector width). */
+  resumed?: ResumeState;
+  /** The output's final file name; absent for stdout. */
+  file?: string;
+  /** Opens a sidecar file of this output (staged like the main file); absent for stdout. */
+  open?: (file: string, options: { append?: boolean }) => Sink;
 }
 
 export type WriterFactory = (sink: Sink, options: WriterOptions) => RecordWriter;
+
+/** One file of an output as --resume continues it: its first keepBytes bytes of source. */
+export interface ResumedFile {
+  file: string;
+  source: string;
+  keepBytes: number;
+}
+
+/** What --resume found in an output: the inputs already done and the bytes to keep. */
+export interface ResumeState {
+  done: Set<string>;
+  /** The main file first; empty when there is nothing to continue. */
+  files: ResumedFile[];
+  /** Rows already in the file (npy). */
+  rows?: number;
+  /** Values per vector already fixed by the file (npy, extract csv); undefined when not yet known. */
+  columns?: number;
+  /** True when the source is the partial file a killed run left. */
+  fromPartial: boolean;
+}
+
+/** Reads (never modifies) an output file for --resume; throws a usage error for a file it cannot continue. */
+export type ResumeReader = (file: string) => ResumeState;

@@ -3,7 +3,7 @@
 // and "-" for paths on stdin. Problems become entries with an error, never a crash.
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { existsSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { BackbonesError, errorMessage } from '../errors.js';
 
 export interface InputEntry {
@@ -63,6 +63,24 @@ async function walk(dir: string, extensions: readonly string[], seen: Set<string
   }
 }
 
+/** Whether a path names an entry (even a broken or looping symlink, even one we may not read). */
+function entryExists(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    return code !== 'ENOENT' && code !== 'ENOTDIR';
+  }
+}
+
+function unreadable(e: unknown): string {
+  const code = (e as { code?: string }).code;
+  if (code === 'ELOOP') return 'symlink loop';
+  if (code === 'ENOENT') return 'broken symlink: its target does not exist';
+  return `cannot read: ${errorMessage(e)}`;
+}
+
 async function readStdinLines(stdin: NodeJS.ReadableStream): Promise<string[]> {
   let text = '';
   for await (const chunk of stdin) text += chunk.toString();
@@ -81,7 +99,9 @@ export async function expandInputs(
   inputs: string[],
   options: { extensions: readonly string[]; stdin?: NodeJS.ReadableStream },
 ): Promise<InputEntry[]> {
-  const missing = inputs.filter((i) => i !== '-' && !existsSync(i));
+  // Missing means no entry at all: a symlink loop, a broken link or an unreadable entry
+  // named here becomes an error record, as it does inside a folder.
+  const missing = inputs.filter((i) => i !== '-' && !entryExists(i));
   if (missing.length > 0) {
     throw new BackbonesError('E_NOT_FOUND', `Input not found: ${missing.join(', ')}`);
   }
@@ -103,7 +123,13 @@ export async function expandInputs(
       }
       continue;
     }
-    const s = await stat(input);
+    let s;
+    try {
+      s = await stat(input); // follows symlinks
+    } catch (e) {
+      out.push({ path: input, error: unreadable(e) });
+      continue;
+    }
     if (s.isDirectory()) await walk(input, options.extensions, seen, out);
     else out.push({ path: input });
   }

@@ -69,7 +69,13 @@ export async function runInWorkers(
           for (const item of finished.get(nextEmit)!) {
             stats.images += 1;
             if (item.result === undefined) stats.failed += 1;
-            emit(item, item.result);
+            try {
+              emit(item, item.result);
+            } catch (e) {
+              // The caller stopped the run (e.g. the model gives NaN): end it, not the process.
+              nextEmit = chunks.length;
+              return reject(e);
+            }
           }
           finished.delete(nextEmit++);
         }

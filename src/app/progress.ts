@@ -1,0 +1,85 @@
+// The progress bar of classify/extract on an interactive stderr. Anything printed
+// while it runs (a failed file, a table row on the same terminal) goes through
+// interrupt(), which clears the bar's line first and redraws the bar after, so bar
+// and text never share a line and no frozen copies of the bar are left behind.
+// The ETA is remaining × average time per image so far: cli-progress' own ETA looks
+// at the last few updates only, which all land within one batch, and runs far short.
+import { clearLine, cursorTo } from 'node:readline';
+import { performance } from 'node:perf_hooks';
+import cliProgress from 'cli-progress';
+
+/** "42s", "3m05s", "1h02m". */
+export function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** Seconds left when `done` of `total` took `elapsedS` (unknown before the first item). */
+export function etaSeconds(done: number, total: number, elapsedS: number): number {
+  return done > 0 ? ((total - done) * elapsedS) / done : NaN;
+}
+
+export class RunProgress {
+  private readonly bar: cliProgress.SingleBar | undefined;
+  private readonly started = performance.now();
+  private done = 0;
+
+  constructor(
+    private readonly total: number,
+    enabled: boolean,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {
+    this.bar = enabled
+      ? new cliProgress.SingleBar(
+          {
+            stream,
+            format: ' {bar} {value}/{total} images | {rate} img/s | ETA {remaining}',
+            hideCursor: true,
+            barsize: 30,
+            clearOnComplete: true,
+            forceRedraw: true,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
+    this.bar?.start(total, 0, this.payload());
+  }
+
+  private elapsedS(): number {
+    return (performance.now() - this.started) / 1000;
+  }
+
+  private payload(): { rate: string; remaining: string } {
+    const t = this.elapsedS();
+    return { rate: (this.done / Math.max(t, 1e-3)).toFixed(1), remaining: this.done > 0 ? formatEta(etaSeconds(this.done, this.total, t)) : '…' };
+  }
+
+  tick(): void {
+    this.done += 1;
+    this.bar?.update(this.done, this.payload());
+  }
+
+  /** Runs `print` (which writes whole lines to the terminal) with the bar cleared, then redraws the bar. */
+  interrupt(print: () => void): void {
+    if (!this.bar) return print();
+    cursorTo(this.stream, 0);
+    clearLine(this.stream, 0);
+    // cli-progress turns line wrapping off while the bar shows (ESC[?7l); long lines printed here must wrap.
+    this.stream.write('\x1b[?7h');
+    print();
+    this.stream.write('\x1b[?7l');
+    this.bar.render();
+  }
+
+  /** Removes the bar, leaving the cursor at the start of a clean line. */
+  stop(): void {
+    if (!this.bar) return;
+    // cli-progress restores the cursor it saved at start() (ESC 7 … ESC 8), which is
+    // rows above the bar once text was printed: save it here, on the bar's own line.
+    this.stream.write('\x1b7');
+    this.bar.stop();
+  }
+}
