@@ -46,18 +46,32 @@ export function progressEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
   return !settings.quiet && Boolean(process.stderr.isTTY) && !noColor;
 }
 
+/** Wraps every line written to stderr while a progress bar shows (it clears the bar first, redraws it after). */
+type Interrupter = (print: () => void) => void;
+let interrupter: Interrupter | null = null;
+
+export function setStderrInterrupter(next: Interrupter | null): void {
+  interrupter = next;
+}
+
+function emit(line: string): void {
+  const print = () => void process.stderr.write(line);
+  if (interrupter) interrupter(print);
+  else print();
+}
+
 export const log = {
   info(message: string): void {
-    if (!settings.quiet) process.stderr.write(message + '\n');
+    if (!settings.quiet) emit(message + '\n');
   },
   /** evenQuiet: a warning that explains a non-zero exit code, shown with --quiet too. */
   warn(message: string, options: { evenQuiet?: boolean } = {}): void {
-    if (!settings.quiet || options.evenQuiet) process.stderr.write(err.yellow('Warning: ') + message + '\n');
+    if (!settings.quiet || options.evenQuiet) emit(err.yellow('Warning: ') + message + '\n');
   },
   error(message: string): void {
-    process.stderr.write(err.red('Error: ') + message + '\n');
+    emit(err.red('Error: ') + message + '\n');
   },
   debug(message: string): void {
-    if (settings.debug) process.stderr.write(err.gray('debug: ' + message) + '\n');
+    if (settings.debug) emit(err.gray('debug: ' + message) + '\n');
   },
 };

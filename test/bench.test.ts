@@ -197,7 +197,7 @@ test('bad bench options are clear usage errors', async () => {
   assert.equal(plot.code, 2);
   assert.match(plot.stderr, /--plot needs a file ending in \.svg or \.png/);
   const unknown = await runCli(['bench', 'vgg17']);
-  assert.equal(unknown.code, 1);
+  assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /Unknown model "vgg17"/);
 });
 

@@ -98,14 +98,14 @@ test('csv and table formats', { skip }, async () => {
 
 test('a named input that does not exist is one clear error before any work', async () => {
   const r = await runCli(['classify', '/no/such/dir', '-m', 'mobilenet']);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2);
   assert.match(r.stderr, /Input not found: \/no\/such\/dir/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
 
 test('an unknown model name lists the valid ones', async () => {
   const r = await runCli(['classify', IMAGES(PHOTOS[0]!), '-m', 'vgg17']);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2);
   assert.match(r.stderr, /Unknown model "vgg17": valid names are .*vgg16/);
 });
 

@@ -1,13 +1,14 @@
 // `backbones bench`: runs each model in its own child process, then prints the
 // comparison and writes the report (rewritten after every model, so a crash in a
 // later model leaves the earlier results on disk).
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomic, checkOutputFile } from '../output/staged.js';
 import { VERSION } from '../cli.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, isQuiet, colorLevelFor } from '../log.js';
 import { machineInfo } from '../monitor/system.js';
 import { queryGpus } from '../monitor/nvidia-smi.js';
-import { BENCH_SCHEMA_VERSION, machineSection, type BenchReport, type ModelResult, warningMessage } from '../bench/result.js';
+import { BENCH_SCHEMA_VERSION, machineSection, unmeasuredModel, type BenchReport, type ModelResult, warningMessage } from '../bench/result.js';
+import { warningLines } from '../bench/export/format.js';
 import { exporterFor, formatForFile, isExportFormat, EXPORT_FORMATS, TableExporter } from '../bench/export/index.js';
 import { runModelInChild } from '../bench/runner.js';
 import type { WorkerConfig } from '../bench/protocol.js';
@@ -32,13 +33,16 @@ export interface BenchOptions extends ModelSelection {
   plot?: string;
 }
 
+function unknownModelMessage(m: string): string {
+  return `Unknown model "${m}": valid names are ${cardNames().join(', ')} (or pass a model.json path).`;
+}
+
 function validate(models: string[], o: BenchOptions): { format: string; fileFormat?: string } {
   parseBackendRequest(o.backend);
-  for (const m of models) {
-    if (!findCard(m) && !isModelPath(m)) {
-      throw new BackbonesError('E_UNKNOWN_MODEL', `Unknown model "${m}": valid names are ${cardNames().join(', ')} (or pass a model.json path).`);
-    }
-  }
+  // An unknown name among known ones is reported as that model's failure after the others ran;
+  // with no known model at all there is nothing to run.
+  const unknown = models.filter((m) => !findCard(m) && !isModelPath(m));
+  if (unknown.length === models.length) throw new BackbonesError('E_UNKNOWN_MODEL', unknownModelMessage(unknown[0]!));
   if (o.iterations !== undefined && o.duration !== undefined) throw new BackbonesError('E_USAGE', 'Use either --iterations or --duration, not both.');
   if (o.format && !isExportFormat(o.format)) throw new BackbonesError('E_USAGE', `Unknown --format "${o.format}": valid formats are ${EXPORT_FORMATS.join(', ')}.`);
   let fileFormat: string | undefined;
@@ -48,8 +52,10 @@ function validate(models: string[], o: BenchOptions): { format: string; fileForm
     } catch (e) {
       throw new BackbonesError('E_USAGE', (e as Error).message);
     }
+    checkOutputFile(o.output);
   }
   if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new BackbonesError('E_USAGE', `--plot needs a file ending in .svg or .png. Received: ${o.plot}`);
+  if (o.plot) checkOutputFile(o.plot, '--plot');
   const format = o.format ?? (process.stdout.isTTY ? 'table' : 'json');
   return { format, fileFormat };
 }
@@ -77,8 +83,9 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
   };
   const gpuLine = gpus.available ? gpus.gpus.map((g) => g.name).join(', ') : gpus.reason;
   log.info(`bench: ${models.join(', ')} | batch ${o.batchSizes.join(',')} | ${machine.cpu.model}, ${machine.cpu.logicalCores} cores | GPU: ${gpuLine}`);
+  // Rewritten whole after every model, atomically: a crash or kill keeps the last complete report.
   const exportFile = () => {
-    if (o.output && fileFormat) writeFileSync(o.output, exporterFor(fileFormat).serialize(report));
+    if (o.output && fileFormat) writeFileAtomic(o.output, exporterFor(fileFormat).serialize(report));
   };
   const backends = o.backends ?? [o.backend];
   const jobs = models.flatMap((model) => backends.map((backend) => ({ model, backend })));
@@ -88,6 +95,14 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
     const progress = (message: string) => {
       if (!isQuiet()) process.stderr.write(`${tag}: ${message}\n`);
     };
+    if (!findCard(model) && !isModelPath(model)) {
+      const failed = unmeasuredModel(model, o.weights ?? 'n/a', unknownModelMessage(model));
+      failed.backend = backend;
+      report.models.push(failed);
+      log.error(`${model}${backends.length > 1 ? ` on ${backend}` : ''} failed: ${failed.error}`);
+      exportFile();
+      continue;
+    }
     const config: WorkerConfig = {
       ...modelSelection(o),
       model,
@@ -103,6 +118,7 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       gpuPollMs: o.gpuPollMs,
       onProgress: progress,
       onRuntime: (r) => {
+        progress(`backend: ${r.label}`);
         // One line per distinct backend: "wasm (SIMD, 1 thread); onnx (onnxruntime-node 1.30.0, cpu, 2 threads)".
         if (!runtimes.includes(r.label)) runtimes.push(r.label);
         report.runtime = {
@@ -133,8 +149,7 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
   // The table carries the warnings itself; other formats get them on stderr.
   const tableShown = (!o.output && format === 'table') || (o.output !== undefined && Boolean(process.stdout.isTTY));
   if (!tableShown) {
-    for (const m of report.models) for (const w of m.warnings) log.warn(`${m.model}: ${warningMessage(w)}`);
-    for (const m of report.models) for (const r of m.runs) for (const w of r.warnings) log.warn(`${m.model} batch ${r.batchSize}: ${warningMessage(w)}`);
+    for (const { where, warning } of warningLines(report)) log.warn(`${where}: ${warningMessage(warning)}`);
   }
   if (o.output) log.info(`report written to ${o.output}`);
   if (o.plot) {

@@ -157,7 +157,7 @@ async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Prom
     if (result === undefined) {
       const error = item.error ?? 'no result';
       // A failed input is an error for that input: shown even with --quiet.
-      progress.interrupt(() => log.error(`${item.path}: ${error}`));
+      log.error(`${item.path}: ${error}`);
       write({ path: item.path, error });
     } else {
       checkFinite(model, item.path, result);

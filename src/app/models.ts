@@ -102,7 +102,8 @@ export async function runModelsInfo(
       labelOffset: o.labelOffset,
       cacheDir: o.cacheDir,
     });
-    layers = backbone.layers();
+    // A model file is loaded to describe it; its layers are listed only when asked for.
+    if (o.layers) layers = backbone.layers();
     loaded = { parameters: backbone.info.parameters, macs: backbone.info.macs, inputSize: backbone.info.inputSize, preprocess: backbone.info.preprocess, source: backbone.info.source };
     backbone.dispose();
   }

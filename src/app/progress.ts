@@ -7,6 +7,7 @@
 import { clearLine, cursorTo } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import cliProgress from 'cli-progress';
+import { setStderrInterrupter } from '../log.js';
 
 /** "42s", "3m05s", "1h02m". */
 export function formatEta(seconds: number): string {
@@ -26,6 +27,7 @@ export class RunProgress {
   private readonly bar: cliProgress.SingleBar | undefined;
   private readonly started = performance.now();
   private done = 0;
+  private stopped = false;
 
   constructor(
     private readonly total: number,
@@ -46,6 +48,8 @@ export class RunProgress {
         )
       : undefined;
     this.bar?.start(total, 0, this.payload());
+    // Warnings and errors logged while the bar shows are printed above it.
+    if (this.bar) setStderrInterrupter((print) => this.interrupt(print));
   }
 
   private elapsedS(): number {
@@ -64,7 +68,7 @@ export class RunProgress {
 
   /** Runs `print` (which writes whole lines to the terminal) with the bar cleared, then redraws the bar. */
   interrupt(print: () => void): void {
-    if (!this.bar) return print();
+    if (!this.bar || this.stopped) return print();
     cursorTo(this.stream, 0);
     clearLine(this.stream, 0);
     // cli-progress turns line wrapping off while the bar shows (ESC[?7l); long lines printed here must wrap.
@@ -77,6 +81,9 @@ export class RunProgress {
   /** Removes the bar, leaving the cursor at the start of a clean line. */
   stop(): void {
     if (!this.bar) return;
+    if (this.stopped) return;
+    this.stopped = true;
+    setStderrInterrupter(null);
     // cli-progress restores the cursor it saved at start() (ESC 7 … ESC 8), which is
     // rows above the bar once text was printed: save it here, on the bar's own line.
     this.stream.write('\x1b7');

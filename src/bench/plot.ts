@@ -3,7 +3,7 @@
 // Vega-Lite spec → vega.View (renderer 'none', headless) → SVG; PNG through
 // @resvg/resvg-js. The heavy modules are imported lazily.
 import { existsSync, readdirSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../output/staged.js';
 import os from 'node:os';
 import path from 'node:path';
 import type { LoggerInterface } from 'vega';
@@ -24,30 +24,38 @@ export interface PlotResult {
   warnings: string[];
 }
 
-/** Series label of one model at one batch size, e.g. "vgg16 ×8". */
+/** Series label of one model at one batch size, e.g. "vgg16 (onnx) ×8": one per bar and per box. */
 function seriesLabel(model: string, batchSize: number): string {
   return `${model} ×${batchSize}`;
 }
 
-/** The Vega-Lite spec (data inline). */
+/**
+ * The Vega-Lite spec (data inline). Both panels have one row per model × batch size
+ * with the same labels, and colour means the same thing in both: the model (with its
+ * backend), explained by one shared legend.
+ */
 export function plotSpec(report: BenchReport): TopLevelSpec {
   const samples: { series: string; model: string; batch: number; latencyMs: number }[] = [];
-  const throughput: { series: string; model: string; batch: string; imagesPerSecond: number }[] = [];
+  const throughput: { series: string; model: string; batch: number; imagesPerSecond: number }[] = [];
   for (const m of report.models) {
+    const model = m.backend ? `${m.model} (${m.backend})` : m.model;
     for (const r of m.runs) {
-      const series = seriesLabel(m.backend ? `${m.model} (${m.backend})` : m.model, r.batchSize);
-      for (const x of r.samplesMs) samples.push({ series, model: m.model, batch: r.batchSize, latencyMs: x });
-      throughput.push({ series, model: m.model, batch: String(r.batchSize), imagesPerSecond: r.imagesPerSecond });
+      const series = seriesLabel(model, r.batchSize);
+      for (const x of r.samplesMs) samples.push({ series, model, batch: r.batchSize, latencyMs: x });
+      throughput.push({ series, model, batch: r.batchSize, imagesPerSecond: r.imagesPerSecond });
     }
   }
-  const order = [...new Set(samples.map((s) => s.series))];
+  const order = throughput.map((t) => t.series);
+  const models = [...new Set(throughput.map((t) => t.model))];
   const title = `backbones bench · ${report.machine.cpuModel} · ${report.runtime.backend}`;
+  const y = { field: 'series', type: 'nominal', sort: order, title: 'model (backend) × batch size' } as const;
+  const color = { field: 'model', type: 'nominal', title: 'model (backend)', scale: { domain: models } } as const;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
     background: 'white',
     config: { font: 'sans-serif' },
-    resolve: { scale: { color: 'independent' } },
+    resolve: { scale: { color: 'shared' }, legend: { color: 'shared' } },
     vconcat: [
       {
         title: 'Latency per batch (ms), timed runs only',
@@ -55,10 +63,10 @@ export function plotSpec(report: BenchReport): TopLevelSpec {
         data: { values: samples },
         mark: { type: 'boxplot', extent: 1.5, size: 14 },
         encoding: {
-          y: { field: 'series', type: 'nominal', sort: order, title: 'model × batch' },
+          y,
           // log scale: latencies of small and large models differ by orders of magnitude
           x: { field: 'latencyMs', type: 'quantitative', title: 'latency (ms, log scale)', scale: { type: 'log' } },
-          color: { field: 'model', type: 'nominal', legend: null },
+          color,
         },
       },
       {
@@ -67,10 +75,9 @@ export function plotSpec(report: BenchReport): TopLevelSpec {
         data: { values: throughput },
         mark: { type: 'bar' },
         encoding: {
-          y: { field: 'model', type: 'nominal', sort: [...new Set(throughput.map((t) => t.model))], title: 'model' },
-          yOffset: { field: 'batch', type: 'nominal', sort: [...new Set(throughput.map((t) => t.batch))] },
+          y,
           x: { field: 'imagesPerSecond', type: 'quantitative', title: 'images / s' },
-          color: { field: 'batch', type: 'nominal', title: 'batch', sort: [...new Set(throughput.map((t) => t.batch))] },
+          color,
           tooltip: [
             { field: 'series', type: 'nominal' },
             { field: 'imagesPerSecond', type: 'quantitative', format: '.1f' },
@@ -191,7 +198,7 @@ export async function renderPlot(report: BenchReport, file: string): Promise<Plo
   if (ext === 'svg') {
     const { svg, warnings: vegaWarnings } = await svgWithWarnings(report);
     warnings.push(...vegaWarnings);
-    await writeFile(file, svg);
+    writeFileAtomic(file, svg);
     return { file, format: 'svg', byteLength: Buffer.byteLength(svg), pngFontFamily: null, warnings };
   }
   const { png, fontFamily, warnings: vegaWarnings } = await renderPng(report);
@@ -199,6 +206,6 @@ export async function renderPlot(report: BenchReport, file: string): Promise<Plo
   if (fontFamily === null) {
     warnings.push('No known sans-serif font file was found (e.g. DejaVuSans.ttf); text may be missing from the PNG. Install fonts-dejavu-core or write .svg instead.');
   }
-  await writeFile(file, png);
+  writeFileAtomic(file, png);
   return { file, format: 'png', byteLength: png.length, pngFontFamily: fontFamily, warnings };
 }

@@ -11,7 +11,7 @@ export function registerModels(program: Command): void {
   models
     .command('list')
     .description('table of every backbone: input, params, GMACs, feature layer, preprocessing, weights cached')
-    .argument('[filter]', 'glob filter, e.g. "mobilenet*"')
+    .argument('[filter]', 'part of a name ("vgg", "mobile") or a glob ("mobilenet_v?")')
     .option('--json', 'machine-readable output')
     .action(async (filter: string | undefined, _o: unknown, command: Command) => {
       const { runModelsList } = await import('../app/models.js');

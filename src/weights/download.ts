@@ -6,7 +6,7 @@
 // or corrupt file. A TF.js model (model.json + shards) is downloaded into a temp
 // folder that is renamed as a whole at the end: all files or none.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { WeightsError } from './errors.js';
@@ -112,6 +112,23 @@ function describe(err: unknown): string {
     .join(': ');
 }
 
+/**
+ * After a failed download: removes the folders `mkdir(dir, { recursive: true })`
+ * created (`created` is what it returned: the topmost new one), innermost first, as
+ * long as they are empty, so a failure leaves no empty folders in the cache.
+ */
+async function removeCreatedDirs(dir: string, created: string | undefined): Promise<void> {
+  if (!created) return;
+  for (let d = dir; ; d = path.dirname(d)) {
+    try {
+      await rmdir(d); // fails on a folder that is not empty (another download's): keep it
+    } catch {
+      return;
+    }
+    if (d === created || path.dirname(d) === d) return;
+  }
+}
+
 /** Best-effort fsync of a folder, so a rename inside it survives a power cut. */
 async function syncDir(dir: string): Promise<void> {
   try {
@@ -137,7 +154,7 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
   const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   signal?.throwIfAborted();
 
-  await mkdir(path.dirname(dest), { recursive: true });
+  const createdDir = await mkdir(path.dirname(dest), { recursive: true });
   const temp = tempName(dest);
   const idle = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -203,6 +220,7 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
     if (!ok) {
       await fh.close().catch(() => undefined);
       await rm(temp, { force: true });
+      await removeCreatedDirs(path.dirname(dest), createdDir);
     }
   }
 }
@@ -298,6 +316,8 @@ export async function downloadTfjsModel(url: string, destDir: string, options: T
     modelName: options.modelName,
     cachePath: options.cachePath ?? destDir,
   };
+  // Created here: the cache's model folder (if new) above the temporary one.
+  const createdDir = await mkdir(path.dirname(tempDir), { recursive: true });
   await mkdir(tempDir, { recursive: true });
   let ok = false;
   try {
@@ -379,7 +399,10 @@ export async function downloadTfjsModel(url: string, destDir: string, options: T
     return { dir: destDir, modelJson: path.join(destDir, 'model.json'), files: ['model.json', ...shards], bytes: received };
   } finally {
     combined.dispose();
-    if (!ok) await rm(tempDir, { recursive: true, force: true });
+    if (!ok) {
+      await rm(tempDir, { recursive: true, force: true });
+      await removeCreatedDirs(path.dirname(tempDir), createdDir);
+    }
   }
 }
 

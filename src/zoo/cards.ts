@@ -40,10 +40,15 @@ export function getCard(name: string): ModelCard {
   return card;
 }
 
-/** Card names matching a glob (`*` any run of characters, `?` one character), in natural order. */
+/**
+ * Card names matching a filter, in natural order: a glob (`*` any run of characters,
+ * `?` one character) matches whole names; plain text matches anywhere in the name
+ * (`vgg` finds vgg16 and vgg19). Case-insensitive.
+ */
 export function listModels(filter?: string): string[] {
   const names = loadCards().map((c) => c.name);
   if (filter === undefined || filter === '') return names;
+  if (!/[*?]/.test(filter)) return names.filter((n) => n.toLowerCase().includes(filter.toLowerCase()));
   const re = globToRegExp(filter);
   return names.filter((n) => re.test(n));
 }
@@ -69,5 +74,5 @@ export function naturalCompare(a: string, b: string): number {
 
 function globToRegExp(glob: string): RegExp {
   const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
+  return new RegExp(`^${body}$`, 'i');
 }

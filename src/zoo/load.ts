@@ -304,15 +304,8 @@ async function loadModelFile(spec: string, options: LoadOptions): Promise<Backbo
     labels,
     labelOffset: options.labelOffset ?? 0,
   };
-  const backbone = new Backbone(info, model, engineSettings(options));
-  if (!info.labels) {
-    // 1000 outputs after the offset: ImageNet in Keras order is by far the likeliest.
-    const classes = outputClasses(model);
-    if (classes === 1001 && info.labelOffset === 0) {
-      log.warn(`${spec} has 1001 outputs: if index 0 is a background class, pass --label-offset 1.`);
-    }
-  }
-  return backbone;
+  // A missing --label-offset is hinted by classify, which sees the output size of every model kind.
+  return new Backbone(info, model, engineSettings(options));
 }
 
 /** labels in metadata.json beside model.json (the TF.js mobilenet convention), if any. */
@@ -326,12 +319,6 @@ async function labelsBesideModel(location: string): Promise<Label[] | null> {
   } catch {
     return null;
   }
-}
-
-function outputClasses(model: tf.LayersModel | tf.GraphModel): number | null {
-  const shape = model.outputs[0]?.shape;
-  const last = shape?.[shape.length - 1];
-  return typeof last === 'number' && last > 0 ? last : null;
 }
 
 function graphParameters(model: tf.GraphModel): number {

@@ -115,9 +115,17 @@ function plural(n: number, word: string): string {
 /** Every warning in the report with where it applies ("vgg16" or "vgg16, batch 8"). */
 export function warningLines(report: BenchReport): { where: string; warning: BenchWarning }[] {
   const out: { where: string; warning: BenchWarning }[] = [];
+  const randomWeightsTold = new Set<string>();
   for (const m of report.models) {
     const where = m.backend ? `${m.model} on ${m.backend}` : m.model;
-    for (const w of m.warnings) out.push({ where, warning: w });
+    for (const w of m.warnings) {
+      // Random weights are a fact about the model, not the backend: once per model.
+      if (w.kind === 'random-weights') {
+        if (randomWeightsTold.has(m.model)) continue;
+        randomWeightsTold.add(m.model);
+        out.push({ where: m.model, warning: w });
+      } else out.push({ where, warning: w });
+    }
     for (const r of m.runs) for (const w of r.warnings) out.push({ where: `${where}, batch ${r.batchSize}`, warning: w });
   }
   return out;
@@ -140,7 +148,9 @@ export function environmentLines(report: BenchReport): string[] {
   return [
     `Machine: ${m.cpuModel}, ${cores}, ${formatBytes(m.ramTotalByte)} RAM, ${os}`,
     `GPUs: ${gpus}`,
-    `Runtime: Node ${rt.node}, TensorFlow.js ${rt.tfjs}, backend ${backend}, ${rt.threads === null ? `threads ${NA}` : plural(rt.threads, 'thread')}`,
+    // Backend labels such as "onnx (…, 2 threads)" already say the threads.
+    `Runtime: Node ${rt.node}, TensorFlow.js ${rt.tfjs}, backend ${backend}` +
+      (/\bthreads?\b/.test(backend) ? '' : `, ${rt.threads === null ? `threads ${NA}` : plural(rt.threads, 'thread')}`),
     `Command: ${report.command.join(' ')}`,
     `Date: ${report.createdAt}`,
   ];

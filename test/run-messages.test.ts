@@ -1,0 +1,198 @@
+// Messages and exit codes a new user meets (issue 10, items 1, 9-12, 14-17): the
+// built CLI on real photos and the small real models.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, openSync, readdirSync, symlinkSync, writeFileSync, writeSync, closeSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { BIN, runCli } from './helpers/cli.js';
+import { DATA_DIR, IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
+import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
+import { screenOf } from './helpers/terminal.js';
+import { fakeReport } from './helpers/bench-fixtures.js';
+import { environmentLines, warningLines } from '../src/bench/export/format.js';
+import { plotSpec } from '../src/bench/plot.js';
+import { etaSeconds, formatEta } from '../src/app/progress.js';
+
+const skip = skipWithoutData();
+const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'bb-msg-'));
+let cache = '';
+const env = () => ({ BACKBONES_CACHE: (cache ||= cacheWithMobilenet025()) });
+const APPLE = IMAGES('apple_red__opencv.jpg');
+const TRUNCATED = IMAGES('truncated__skimage.jpg');
+const MODEL = ['-m', 'mobilenet_0.25'];
+
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+test('damaged weights (NaN outputs) stop the run with an error that names the model', { skip }, async () => {
+  const dir = path.join(tmp(), 'damaged');
+  cpSync(MODELS('mobilenet_v1_0.25_224'), dir, { recursive: true });
+  const shard = readdirSync(dir).find((f) => f.includes('shard'))!;
+  const fd = openSync(path.join(dir, shard), 'r+');
+  writeSync(fd, Buffer.alloc(4096, 0xff), 0, 4096, 1024); // 0xffffffff is a float32 NaN
+  closeSync(fd);
+  const model = path.join(dir, 'model.json');
+  const r = await runCli(['classify', APPLE, IMAGES('cat_tabby_chelsea__skimage.png'), '-m', model, '--preprocess', 'tf']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /model\.json produced non-finite outputs \(NaN or Infinity\) .*weights are likely damaged/);
+  assert.equal(r.stdout, '', 'no record with NaN probabilities');
+  const e = await runCli(['extract', APPLE, '-m', model, '--preprocess', 'tf', '--layer', 'conv_preds']);
+  assert.equal(e.code, 1, e.stderr);
+  assert.match(e.stderr, /weights are likely damaged/);
+});
+
+test('an empty folder, or one without matching files, warns and exits 4 (even with -q); nothing is written', { skip }, async () => {
+  const empty = tmp();
+  const out = path.join(tmp(), 'x.jsonl');
+  const r = await runCli(['classify', empty, ...MODEL, '-o', out], { env: env() });
+  assert.equal(r.code, 4, r.stderr);
+  assert.match(r.stderr, /Warning: No images to process in .* \(looked for \.jpg, .*\); nothing was written/);
+  assert.equal(readdirSync(path.dirname(out)).length, 0);
+  writeFileSync(path.join(empty, 'notes.txt'), 'text');
+  const q = await runCli(['extract', empty, ...MODEL, '-q'], { env: env() });
+  assert.equal(q.code, 4);
+  assert.match(q.stderr, /No images to process/);
+  const stdin = await runCli(['classify', '-', ...MODEL], { env: env(), input: '\n' });
+  assert.equal(stdin.code, 4);
+});
+
+test('-q still prints each failed file', { skip }, async () => {
+  const r = await runCli(['classify', TRUNCATED, APPLE, ...MODEL, '-q'], { env: env() });
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /truncated__skimage\.jpg: Cannot decode/);
+  assert.doesNotMatch(r.stderr, /images done|model:/);
+});
+
+test('a symlink loop or broken link named on the command line is an error record, like inside a folder', { skip }, async () => {
+  const dir = tmp();
+  const loop = path.join(dir, 'loop.jpg');
+  symlinkSync(loop, loop);
+  const broken = path.join(dir, 'broken.jpg');
+  symlinkSync(path.join(dir, 'missing.jpg'), broken);
+  const r = await runCli(['classify', loop, APPLE, broken, ...MODEL, '-k', '1'], { env: env() });
+  assert.equal(r.code, 3, r.stderr);
+  const rows = parseJsonl(r.stdout);
+  assert.deepEqual(rows.map((x) => x.path), [loop, APPLE, broken]);
+  assert.equal(rows[0]!.error, 'symlink loop');
+  assert.match(rows[2]!.error, /broken symlink/);
+  assert.equal(rows[1]!.predictions[0].label, 'Granny_Smith');
+  // A path with no entry at all is still bad usage, before any work.
+  const missing = await runCli(['classify', path.join(dir, 'nothing-here.jpg'), ...MODEL], { env: env() });
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /Input not found/);
+});
+
+test('bad values exit 2: an unknown model; bench finishes the good models and reports the unknown one as failed', { skip }, async () => {
+  const c = await runCli(['classify', APPLE, '-m', 'vgg17']);
+  assert.equal(c.code, 2);
+  assert.match(c.stderr, /Unknown model "vgg17"/);
+  const only = await runCli(['bench', 'vgg17']);
+  assert.equal(only.code, 2);
+  const b = await runCli(['bench', 'mobilenet_0.25', 'vgg17', '--weights', 'random', '--batch-sizes', '1', '--iterations', '2', '--warmup', '0', '--format', 'json'], { env: env() });
+  assert.equal(b.code, 1, b.stderr);
+  const report = JSON.parse(b.stdout);
+  assert.deepEqual(report.models.map((m: { model: string; status: string }) => [m.model, m.status]), [['mobilenet_0.25', 'ok'], ['vgg17', 'failed']]);
+  assert.match(report.models[1].error, /Unknown model "vgg17"/);
+  assert.match(b.stderr, /\[1\/2\] mobilenet_0\.25: backend: \w+/, 'bench says which backend runs');
+});
+
+test('a model with one output more than labels gets a --label-offset 1 hint', { skip }, async () => {
+  const r = await runCli(['classify', IMAGES('cat_tabby_chelsea__skimage.png'), '-m', MODELS('mobilenet_v1_0.25_224_graph'), '--preprocess', 'unit', '-k', '1']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /has 1001 outputs for 1000 labels: .*pass --label-offset 1/);
+  const ok = await runCli(['classify', IMAGES('cat_tabby_chelsea__skimage.png'), '-m', MODELS('mobilenet_v1_0.25_224_graph'), '--preprocess', 'unit', '-k', '1', '--label-offset', '1']);
+  assert.doesNotMatch(ok.stderr, /--label-offset/);
+});
+
+test('models list takes part of a name', async () => {
+  const vgg = await runCli(['models', 'list', 'vgg', '--json']);
+  assert.equal(vgg.code, 0, vgg.stderr);
+  assert.deepEqual(JSON.parse(vgg.stdout).map((m: { name: string }) => m.name), ['vgg16', 'vgg19']);
+  const mobile = await runCli(['models', 'list', 'mobile', '--json']);
+  assert.deepEqual(JSON.parse(mobile.stdout).map((m: { name: string }) => m.name), ['mobilenet', 'mobilenet_0.25', 'mobilenet_v2']);
+  const glob = await runCli(['models', 'list', 'mobilenet_v?', '--json']);
+  assert.deepEqual(JSON.parse(glob.stdout).map((m: { name: string }) => m.name), ['mobilenet_v2']);
+});
+
+test('models info MODEL.json lists layers only with --layers', { skip }, async () => {
+  const r = await runCli(['models', 'info', path.join(MODELS('mobilenet_v1_0.25_224'), 'model.json')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /parameters/);
+  assert.doesNotMatch(r.stdout, /conv_pw_13_relu/);
+  const l = await runCli(['models', 'info', path.join(MODELS('mobilenet_v1_0.25_224'), 'model.json'), '--layers']);
+  assert.match(l.stdout, /conv_pw_13_relu/);
+});
+
+test('a failed download leaves no empty folders in the cache', async () => {
+  const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'bb-cache-fail-'));
+  const port = await closedPort();
+  for (const name of ['mobilenet_0.25', 'mobilenet']) {
+    const r = await runCli(['models', 'pull', name, '--cache-dir', cacheDir], { env: { BACKBONES_WEIGHTS_MIRROR: `http://127.0.0.1:${port}` } });
+    assert.equal(r.code, 1, r.stderr);
+  }
+  assert.deepEqual(readdirSync(cacheDir), []);
+});
+
+test('bench text: threads said once, random weights once per model, outliers name the backend; ETA from the average', () => {
+  const report = fakeReport();
+  report.runtime = { node: 'v20', tfjs: '4.22.0', backend: 'onnx (onnxruntime-node 1.30.0, cpu, 2 threads)', threads: 2 };
+  assert.doesNotMatch(environmentLines(report).join('\n'), /threads\), 2 threads/);
+  const mobilenetOnWasm = { ...report.models[1]!, backend: 'wasm' };
+  report.models.push(mobilenetOnWasm);
+  const lines = warningLines(report);
+  assert.equal(lines.filter((l) => l.warning.kind === 'random-weights').length, 1);
+  const outlier = lines.find((l) => l.warning.kind === 'statistical-outliers')!;
+  assert.equal(outlier.where, 'vgg16 on cpu, batch 8');
+  // 10 of 40 done in 3 s: 9 s left (not the rate of the last burst of updates).
+  assert.equal(etaSeconds(10, 40, 3), 9);
+  assert.equal(formatEta(125), '2m05s');
+});
+
+test('plot: one labelled row per model × batch size in both panels, one colour meaning with a legend', () => {
+  const spec = plotSpec(fakeReport()) as unknown as { vconcat: { data: { values: { series: string }[] }; encoding: Record<string, { field: string; legend?: unknown }> }[]; resolve: unknown };
+  const [latency, throughput] = spec.vconcat;
+  const bars = throughput!.data.values.map((v) => v.series);
+  assert.deepEqual(bars, ['vgg16 (cpu) ×1', 'vgg16 (cpu) ×8', 'mobilenet (cpu) ×1', 'mobilenet (cpu) ×8']);
+  assert.equal(throughput!.encoding.y!.field, 'series');
+  assert.equal(latency!.encoding.y!.field, 'series');
+  assert.equal(latency!.encoding.color!.field, throughput!.encoding.color!.field);
+  assert.notEqual(latency!.encoding.color!.legend, null);
+  assert.equal(throughput!.encoding.yOffset, undefined);
+});
+
+test('on a terminal the progress bar and the table never share a line, and the summary comes last', { skip }, async () => {
+  const folder = path.join(DATA_DIR, 'images');
+  const cmd = `stty cols 200 rows 60; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} classify ${JSON.stringify(folder)} -k 2 -m mobilenet_0.25 -b 2`;
+  const transcript = await new Promise<string>((resolve, reject) => {
+    const e: NodeJS.ProcessEnv = { ...process.env, ...env(), TERM: 'xterm' };
+    delete e.NO_COLOR;
+    delete e.FORCE_COLOR;
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: e });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.on('error', reject);
+    child.on('close', () => resolve(out));
+  });
+  assert.match(transcript, /images \|/, 'the bar was drawn');
+  const screen = screenOf(transcript.replace(/\x1b\[[0-9;]*m/g, '')).filter((l) => l.trim() !== '');
+  const files = readdirSync(folder).sort();
+  const pathRows = screen.filter((l) => l.startsWith(folder + '/'));
+  assert.deepEqual(pathRows.map((l) => path.basename(l)), files, 'every path starts its own line, in order');
+  assert.ok(!screen.some((l) => l.includes('images |')), 'the bar is cleared at the end');
+  assert.match(screen[screen.length - 1]!, /^26 of 27 images done in .*, 1 failed$/);
+  for (const [i, l] of screen.entries()) {
+    if (l.startsWith(folder + '/') && !l.endsWith('truncated__skimage.jpg')) {
+      assert.match(screen[i + 1]!, /^ {3}1\. \S+/, `rank 1 follows ${l}`);
+      assert.match(screen[i + 2]!, /^ {3}2\. \S+/, `rank 2 follows ${l}`);
+    }
+  }
+});
