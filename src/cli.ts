@@ -58,7 +58,8 @@ Examples:
   $ backbones models list
   $ backbones doctor --json | jq .
 
-Exit codes: 0 success, 1 error, 2 bad usage, 3 some inputs failed (their records carry "error").`,
+Exit codes: 0 success, 1 error, 2 bad usage or value, 3 some inputs failed (their records carry "error"),
+4 no image to process.`,
     );
   for (const register of [registerClassify, registerExtract, registerBench, registerModels, registerDoctor]) {
     register(program);

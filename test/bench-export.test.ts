@@ -87,7 +87,7 @@ describe('markdown', () => {
     assert.match(md, /Warm-up excluded: the first inference and 3 warm-up runs/);
     assert.match(md, /20 timed runs per batch size/);
     assert.match(md, /- \*\*vgg16 on cpu, batch 8\*\*: Statistical outliers were detected/);
-    assert.match(md, /- \*\*mobilenet on cpu\*\*: mobilenet ran with random weights/);
+    assert.match(md, /- \*\*mobilenet\*\*: mobilenet ran with random weights/);
     assert.match(md, /- \*\*resnet50\*\*: weights file not found: resnet50\.h5/);
   });
 
@@ -160,7 +160,7 @@ describe('table', () => {
     assert.match(row('mobilenet', 1), /\s12\.\d× faster\s/);
     assert.match(row('mobilenet', 8), /× faster/);
     assert.match(out, /^resnet50\s+failed: weights file not found: resnet50\.h5\s*$/m);
-    assert.match(out, /Warning \(mobilenet on cpu\): mobilenet ran with random weights/);
+    assert.match(out, /Warning \(mobilenet\): mobilenet ran with random weights/);
   });
 
   test('with colour: fastest img/s bold green, failed row red, same text underneath', () => {

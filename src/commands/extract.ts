@@ -9,7 +9,7 @@ export function registerExtract(program: Command): void {
   const cmd = program
     .command('extract')
     .summary('feature vectors of any layer (JSONL, .npy, CSV)')
-    .description('Write the output of a named layer for every image: JSONL by default, .npy (N×D float32 + a .paths.txt sidecar) or CSV.')
+    .description('Write the output of a named layer for every image: JSONL by default, .npy (N×D float32 + a .paths.jsonl sidecar) or CSV.')
     .argument('<inputs...>', 'image files, directories, or - for paths on stdin')
     .option('-l, --layer <name>', "layer to read (default: the model card's feature layer, e.g. vgg16 fc2)")
     .addOption(choiceOption('--pool <kind>', 'reduce spatial layers [h,w,c] to [c]', POOLINGS, 'none'))
