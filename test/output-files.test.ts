@@ -147,6 +147,14 @@ test('--resume checks the format before anything and never changes a file it ref
   const j = await runCli(['classify', APPLE, ...MODEL, '-o', jsonl, '--resume'], { env: env() });
   assert.equal(j.code, 2, j.stderr);
   assert.equal(readFileSync(jsonl, 'utf8'), 'hello\nworld');
+  // --pool on a layer that is not spatial: refused before the first image, the earlier output kept.
+  const kept = path.join(dir, 'kept.jsonl');
+  writeFileSync(kept, '{"path":"a.jpg"}\n');
+  const p = await runCli(['extract', APPLE, ...MODEL, '--pool', 'avg', '-o', kept], { env: env() });
+  assert.equal(p.code, 2, p.stderr);
+  assert.match(p.stderr, /--pool avg needs a spatial layer \[h, w, c\]; global_average_pooling2d_1 gives \[256\]/);
+  assert.equal(readFileSync(kept, 'utf8'), '{"path":"a.jpg"}\n');
+  assert.equal(existsSync(`${kept}.partial`), false);
 });
 
 test('a clean rerun removes the errors sidecar of an earlier run', { skip }, async () => {

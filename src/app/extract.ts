@@ -16,11 +16,15 @@ export async function runExtract(inputs: string[], o: ExtractOptions): Promise<n
   if ('exitCode' in prepared) return prepared.exitCode;
   const { backbone } = prepared;
   const layer = o.layer ?? backbone.info.featureLayer;
+  // A layer whose output is not [h, w, c] cannot be pooled: say so now, not once per image.
+  const shape = layer ? backbone.layers().find((l) => l.name === layer)?.outputShape : null;
   const problem = !layer
     ? `${backbone.name} has no default feature layer: pass --layer (see \`backbones models info ${backbone.name} --layers\`).`
     : !backbone.hasLayer(layer)
       ? `${backbone.name} has no layer "${layer}"; list them with \`backbones models info ${backbone.name} --layers\`.`
-      : null;
+      : o.pool !== 'none' && shape && shape.length !== 3
+        ? `--pool ${o.pool} needs a spatial layer [h, w, c]; ${layer} gives [${shape.join(', ')}].`
+        : null;
   if (problem || !layer) {
     abandonRun(prepared);
     throw new BackbonesError('E_USAGE', problem!);
