@@ -1,13 +1,19 @@
 // One JSON array of every record, written record by record so memory stays flat.
+// Each record is held back until the next one (or the end) says whether a comma
+// follows, so every write ends a line: on a terminal the progress bar can redraw
+// below it without overwriting half a record.
 import { recordToJson } from './records.js';
 import type { WriterFactory } from './writer.js';
 
 export const jsonWriter: WriterFactory = (sink) => {
-  let count = 0;
+  let pending: string | undefined;
   return {
-    write: (record) => sink.write((count++ === 0 ? '[\n' : ',\n') + recordToJson(record)),
+    write: (record) => {
+      sink.write(pending === undefined ? '[\n' : `${pending},\n`);
+      pending = recordToJson(record);
+    },
     close: async () => {
-      sink.write(count === 0 ? '[]\n' : '\n]\n');
+      sink.write(pending === undefined ? '[]\n' : `${pending}\n]\n`);
       await sink.close();
     },
   };
