@@ -2,6 +2,7 @@
 // that targets the same file is refused; a lock whose PID is no longer running
 // (a run killed with -9) is stale and taken over.
 import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import path from 'node:path';
 import { BackbonesError } from '../errors.js';
 
 export function lockPath(file: string): string {
@@ -40,9 +41,15 @@ export interface OutputLock {
   release(): void;
 }
 
+/** Locks this process holds (a lock file with our own PID but not listed here was left by a dead namesake). */
+const heldHere = new Set<string>();
+
 /** Takes `<file>.lock` or throws one sentence naming the run that holds it. */
 export function acquireOutputLock(file: string): OutputLock {
   const lock = lockPath(file);
+  if (heldHere.has(path.resolve(lock))) {
+    throw new BackbonesError('E_LOCKED', `Another run in this process is writing ${file}; wait for it to finish.`);
+  }
   for (let attempt = 0; attempt < 3; attempt++) {
     let fd: number;
     try {
@@ -72,10 +79,12 @@ export function acquireOutputLock(file: string): OutputLock {
     }
     writeSync(fd, `${process.pid}\n`);
     closeSync(fd);
+    heldHere.add(path.resolve(lock));
     let held = true;
     const release = () => {
       if (!held) return;
       held = false;
+      heldHere.delete(path.resolve(lock));
       process.off('exit', release);
       try {
         if (holder(lock) === process.pid) unlinkSync(lock);
