@@ -77,18 +77,19 @@ function checkOptions(o: ImageRunOptions, kind: RecordKind, format: string): voi
 export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: RecordKind, defaultFormat: string): Promise<Prepared | NothingToDo> {
   const format = o.format ?? formatFromExtension(o.output) ?? defaultFormat;
   checkOptions(o, kind, format);
-  // The backend first: a backend that cannot start is a setup error, whatever the inputs.
-  const choice = await initBackend(parseBackendRequest(o.backend), { threads: o.threads });
-  log.info(`backend: ${choice.label} (${choice.reason})`);
-  const extensions = parseExtensions(o.ext);
-  let entries = await expandInputs(inputs, { extensions });
-  if (entries.length === 0) {
-    log.warn(`No images to process in ${inputs.join(', ')} (looked for ${extensions.map((e) => `.${e}`).join(', ')}; --ext changes that); nothing was written.`, { evenQuiet: true });
-    return { exitCode: EXIT.noInputs };
-  }
-  // From here on the output file is ours until the run ends.
+  // From here on the output file is ours until the run ends: a second run is refused at once.
   const lock = o.output ? acquireOutputLock(o.output) : undefined;
   try {
+    // The backend first: a backend that cannot start is a setup error, whatever the inputs.
+    const choice = await initBackend(parseBackendRequest(o.backend), { threads: o.threads });
+    log.info(`backend: ${choice.label} (${choice.reason})`);
+    const extensions = parseExtensions(o.ext);
+    let entries = await expandInputs(inputs, { extensions });
+    if (entries.length === 0) {
+      log.warn(`No images to process in ${inputs.join(', ')} (looked for ${extensions.map((e) => `.${e}`).join(', ')}; --ext changes that); nothing was written.`, { evenQuiet: true });
+      lock?.release();
+      return { exitCode: EXIT.noInputs };
+    }
     let skipped = 0;
     let resume: ResumeState | undefined;
     if (o.resume && o.output) {
