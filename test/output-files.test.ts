@@ -50,7 +50,7 @@ function killWhen(args: string[], ready: () => boolean): Promise<void> {
 const sizeOf = (f: string) => (existsSync(f) ? statSync(f).size : 0);
 
 test('.npy: a killed rerun leaves the earlier good file untouched; --resume continues the partial file to the same rows', { skip }, async () => {
-  const { dir, paths } = photoFolder(40);
+  const { dir, paths } = photoFolder(80);
   const out = path.join(tmp(), 'f.npy');
   const args = ['extract', dir, ...MODEL, '-b', '1', '-o', out];
   const first = await runCli(args, { env: env() });
@@ -58,7 +58,7 @@ test('.npy: a killed rerun leaves the earlier good file untouched; --resume cont
   const good = readFileSync(out);
   const pathsOf = () => (existsSync(`${out}.paths.jsonl`) ? readFileSync(`${out}.paths.jsonl`) : Buffer.alloc(0));
   const goodPaths = pathsOf();
-  assert.deepEqual(readNpy(out).shape, [40, 256]);
+  assert.deepEqual(readNpy(out).shape, [80, 256]);
 
   // Kill a rerun once it has written some rows (wherever it writes them).
   await killWhen(args, () => sizeOf(`${out}.partial`) > 128 + 5 * 1024 || !readFileSync(out).equals(good));
@@ -66,14 +66,14 @@ test('.npy: a killed rerun leaves the earlier good file untouched; --resume cont
   assert.ok(pathsOf().equals(goodPaths));
   // The partial file loads too: its header counts the whole rows written so far.
   const partial = readNpy(`${out}.partial`);
-  assert.ok(partial.shape[0]! >= 5 && partial.shape[0]! < 40, `killed after ${partial.shape[0]} rows`);
+  assert.ok(partial.shape[0]! >= 5 && partial.shape[0]! < 80, `killed after ${partial.shape[0]} rows`);
 
   const resumed = await runCli([...args, '--resume'], { env: env() });
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.match(resumed.stderr, /Resuming: \d+ inputs already in .*f\.npy\.partial/);
   assert.equal(existsSync(`${out}.partial`), false);
   const final = readNpy(out);
-  assert.deepEqual(final.shape, [40, 256]);
+  assert.deepEqual(final.shape, [80, 256]);
   assert.deepEqual(readFileSync(`${out}.paths.jsonl`, 'utf8').trim().split('\n').map((l) => JSON.parse(l)), paths);
   const reference = new Float32Array(good.buffer.slice(good.byteOffset + 128, good.byteOffset + good.length));
   const maxDiff = Math.max(...final.data.map((v, i) => Math.abs(v - reference[i]!)));
@@ -86,12 +86,12 @@ test('.npy: a killed rerun leaves the earlier good file untouched; --resume cont
 });
 
 test('a killed .json run leaves the earlier file untouched', { skip }, async () => {
-  const { dir } = photoFolder(40);
+  const { dir } = photoFolder(80);
   const out = path.join(tmp(), 'labels.json');
   const args = ['classify', dir, ...MODEL, '-b', '1', '-o', out];
   assert.equal((await runCli(args, { env: env() })).code, 0);
   const good = readFileSync(out);
-  assert.equal(JSON.parse(good.toString()).length, 40);
+  assert.equal(JSON.parse(good.toString()).length, 80);
   await killWhen(args, () => sizeOf(`${out}.partial`) > 2000 || !readFileSync(out).equals(good));
   assert.ok(readFileSync(out).equals(good));
 });
