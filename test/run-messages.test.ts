@@ -169,6 +169,15 @@ test('plot: one labelled row per model × batch size in both panels, one colour 
   assert.equal(throughput!.encoding.yOffset, undefined);
 });
 
+test('plot: few samples without outliers render without a Vega warning', async () => {
+  const { renderPlot } = await import('../src/bench/plot.js');
+  const report = fakeReport();
+  for (const m of report.models) for (const r of m.runs) r.samplesMs = [4.5, 1.38, 1.18].map((x) => x * r.batchSize);
+  const file = path.join(tmp(), 'plot.svg');
+  const result = await renderPlot(report, file);
+  assert.deepEqual(result.warnings, []);
+});
+
 test('on a terminal the progress bar and the table never share a line, and the summary comes last', { skip }, async () => {
   const folder = path.join(DATA_DIR, 'images');
   const cmd = `stty cols 200 rows 60; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} classify ${JSON.stringify(folder)} -k 2 -m mobilenet_0.25 -b 2`;

@@ -65,7 +65,8 @@ export function plotSpec(report: BenchReport): TopLevelSpec {
         encoding: {
           y,
           // log scale: latencies of small and large models differ by orders of magnitude
-          x: { field: 'latencyMs', type: 'quantitative', title: 'latency (ms, log scale)', scale: { type: 'log' } },
+          // The domain is given: derived from the data, an empty sublayer (a box without outliers) makes Vega warn of an infinite extent.
+          x: { field: 'latencyMs', type: 'quantitative', title: 'latency (ms, log scale)', scale: { type: 'log', ...latencyDomain(samples) } },
           color,
         },
       },
@@ -86,6 +87,13 @@ export function plotSpec(report: BenchReport): TopLevelSpec {
       },
     ],
   };
+}
+
+/** The latency axis' domain: every sample, padded a little on the log scale (none when there are no samples). */
+function latencyDomain(samples: { latencyMs: number }[]): { domain?: [number, number] } {
+  const xs = samples.map((s) => s.latencyMs).filter((x) => x > 0);
+  if (xs.length === 0) return {};
+  return { domain: [Math.min(...xs) / 1.2, Math.max(...xs) * 1.2] };
 }
 
 /** Collects Vega/Vega-Lite warnings instead of printing them to the console. */
