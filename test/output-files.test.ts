@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BIN, runCli } from './helpers/cli.js';
@@ -207,4 +207,16 @@ test('an output folder that does not exist is one sentence, before the model loa
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /-o .*x\.jsonl: the folder .*folder does not exist; create it first\./);
   assert.doesNotMatch(r.stderr, /model:|ENOENT/);
+});
+
+test('-o through a symlink replaces the file it points to, and the link stays', { skip }, async () => {
+  const dir = tmp();
+  const real = path.join(dir, 'real.jsonl');
+  const link = path.join(dir, 'link.jsonl');
+  writeFileSync(real, 'old\n');
+  symlinkSync(real, link);
+  const r = await runCli(['classify', APPLE, ...MODEL, '-k', '1', '-o', link], { env: env() });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(lstatSync(link).isSymbolicLink());
+  assert.equal(parseJsonl(readFileSync(real, 'utf8'))[0]!.path, APPLE);
 });

@@ -12,7 +12,8 @@ import { expandInputs, parseExtensions, type InputEntry } from '../pipeline/inpu
 import { runBatches, type ImageSettings } from '../pipeline/batches.js';
 import { writerFor, formatFromExtension, outputFiles, resumeReaderFor, type ResumeState } from '../output/index.js';
 import { stdoutSink } from '../output/sink.js';
-import { checkOutputFile, stageForAppend, StagedFiles } from '../output/staged.js';
+import { checkOutputFile, outputTarget, stageForAppend, StagedFiles } from '../output/staged.js';
+import { fileSink } from '../output/sink.js';
 import { acquireOutputLock, type OutputLock } from '../output/lock.js';
 import { RunProgress } from './progress.js';
 import type { RecordKind } from '../output/records.js';
@@ -46,6 +47,8 @@ export interface Prepared {
   resume?: ResumeState;
   /** The lock on -o FILE, held until the run ends. */
   lock?: OutputLock;
+  /** Where -o really writes (a symlink followed; a device or FIFO in place). */
+  target?: { path: string; special: boolean };
 }
 
 /** Nothing to run: the exit code and why (already told on stderr). */
@@ -71,14 +74,18 @@ function checkOptions(o: ImageRunOptions, kind: RecordKind, format: string): voi
   if (format === 'npy' && !o.output) throw new BackbonesError('E_USAGE', '--format npy needs -o FILE.npy (it writes a header at the end and sidecar files).');
   if (o.resume) resumeReaderFor(format); // a format that cannot be continued, whether or not the file exists
   parseExtensions(o.ext);
-  if (o.output) checkOutputFile(o.output);
+  if (o.output && outputTarget(o.output).special) {
+    // A device or FIFO (-o /dev/stdout): streamed in place, so only formats written front to back.
+    if (format === 'npy' || o.resume) throw new BackbonesError('E_USAGE', `-o ${o.output} is not a regular file: ${format === 'npy' ? '.npy needs one' : '--resume needs one'}.`);
+  } else if (o.output) checkOutputFile(o.output);
 }
 
 export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: RecordKind, defaultFormat: string): Promise<Prepared | NothingToDo> {
   const format = o.format ?? formatFromExtension(o.output) ?? defaultFormat;
   checkOptions(o, kind, format);
   // From here on the output file is ours until the run ends: a second run is refused at once.
-  const lock = o.output ? acquireOutputLock(o.output) : undefined;
+  const target = o.output ? outputTarget(o.output) : undefined;
+  const lock = target && !target.special ? acquireOutputLock(target.path) : undefined;
   try {
     // The backend first: a backend that cannot start is a setup error, whatever the inputs.
     const choice = await initBackend(parseBackendRequest(o.backend), { threads: o.threads });
@@ -92,8 +99,8 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
     }
     let skipped = 0;
     let resume: ResumeState | undefined;
-    if (o.resume && o.output) {
-      resume = resumeReaderFor(format)(o.output);
+    if (o.resume && target) {
+      resume = resumeReaderFor(format)(target.path);
       const before = entries.length;
       entries = entries.filter((e) => !resume!.done.has(e.path));
       skipped = before - entries.length;
@@ -117,7 +124,7 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
       background: o.background,
       kerasCompat: Boolean(o.kerasCompat),
     };
-    return { backbone, entries, skipped, settings, format, resume, lock };
+    return { backbone, entries, skipped, settings, format, resume, lock, target };
   } catch (e) {
     lock?.release();
     throw e;
@@ -142,15 +149,15 @@ export async function executeRun(prepared: Prepared, o: ImageRunOptions, task: T
 async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Promise<number> {
   const kind: RecordKind = task.kind;
   const model = prepared.backbone.name;
-  const { entries, settings, format, resume } = prepared;
+  const { entries, settings, format, resume, target } = prepared;
   // A file output is written to FILE.partial and renamed over FILE at the end.
-  const staged = o.output ? new StagedFiles(outputFiles(format, o.output)) : undefined;
+  const staged = target && !target.special ? new StagedFiles(outputFiles(format, target.path)) : undefined;
   const appending = Boolean(resume && resume.files.length > 0);
   if (appending) for (const f of resume!.files) stageForAppend(f.file, f.source, f.keepBytes);
-  const sink = staged && o.output ? staged.open(o.output, { append: appending }) : stdoutSink();
+  const sink = staged && target ? staged.open(target.path, { append: appending }) : target ? fileSink(target.path) : stdoutSink();
   const toTerminal = !o.output && Boolean(process.stdout.isTTY);
   const colour = !o.output && colorLevelFor(process.stdout) > 0;
-  const writer = writerFor(format)(sink, { kind, colour, appending, resumed: resume, file: o.output, open: staged ? (f, opts) => staged.open(f, opts) : undefined });
+  const writer = writerFor(format)(sink, { kind, colour, appending, resumed: resume, file: target?.path, open: staged ? (f, opts) => staged.open(f, opts) : undefined });
   const progress = new RunProgress(entries.length, progressEnabled() && entries.length > 1);
   const started = performance.now();
   const tensorsBefore = tf.memory().numTensors;

@@ -32,15 +32,16 @@ export function stdoutSink(): Sink {
  */
 export function fileSink(file: string, options: { append?: boolean } = {}): Sink {
   const fd = openSync(file, options.append ? 'r+' : 'w');
-  let position = options.append ? fstatSync(fd).size : 0;
+  // Appending writes at explicit positions; otherwise the file offset advances (pipes and devices have none).
+  let position: number | null = options.append ? fstatSync(fd).size : null;
   let open = true;
   return {
     target: file,
     write: (chunk) => {
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       let off = 0;
-      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, position + off);
-      position += buf.length;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, position === null ? null : position + off);
+      if (position !== null) position += buf.length;
     },
     writeAt: (chunk, at) => {
       writeSync(fd, chunk, 0, chunk.length, at);
@@ -48,7 +49,11 @@ export function fileSink(file: string, options: { append?: boolean } = {}): Sink
     close: async () => {
       if (!open) return;
       open = false;
-      fsyncSync(fd);
+      try {
+        fsyncSync(fd);
+      } catch {
+        // pipes and terminals cannot be synced
+      }
       closeSync(fd);
     },
   };

@@ -2,7 +2,7 @@
 // over it only when the run has finished, so a killed run never leaves a half-written
 // file under the final name, nor destroys the good file an earlier run left there.
 // `--resume` continues from the partial file of a killed run (or a copy of the final one).
-import { accessSync, closeSync, constants, copyFileSync, existsSync, fsyncSync, openSync, renameSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, copyFileSync, existsSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BackbonesError } from '../errors.js';
 import { fileSink, type Sink } from './sink.js';
@@ -36,6 +36,23 @@ export function checkOutputFile(file: string, flag = '-o'): void {
     accessSync(dir, constants.W_OK);
   } catch {
     throw new BackbonesError('E_USAGE', `${flag} ${file}: the folder ${dir} is not writable.`);
+  }
+}
+
+/**
+ * Where an output named `file` really goes. A device, FIFO or terminal (`-o /dev/stdout`
+ * on a pipe) is written in place (`special`): nothing can be renamed over it. A symlink
+ * to a file is followed, so the rename at the end replaces the file, not the link.
+ */
+export function outputTarget(file: string): { path: string; special: boolean } {
+  if (!existsSync(file)) return { path: file, special: false };
+  const st = statSync(file);
+  if (!st.isFile()) return { path: file, special: !st.isDirectory() };
+  if (!lstatSync(file).isSymbolicLink()) return { path: file, special: false };
+  try {
+    return { path: realpathSync(file), special: false };
+  } catch {
+    return { path: file, special: true };
   }
 }
 
