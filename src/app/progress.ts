@@ -23,6 +23,8 @@ export function etaSeconds(done: number, total: number, elapsedS: number): numbe
   return done > 0 ? ((total - done) * elapsedS) / done : NaN;
 }
 
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
 export class RunProgress {
   private readonly bar: cliProgress.SingleBar | undefined;
   private readonly started = performance.now();
@@ -50,7 +52,14 @@ export class RunProgress {
     this.bar?.start(total, 0, this.payload());
     // Warnings and errors logged while the bar shows are printed above it.
     if (this.bar) setStderrInterrupter((print) => this.interrupt(print));
+    // Ctrl-C: give the terminal its cursor and line wrapping back, then die of the signal as usual.
+    if (this.bar) for (const signal of SIGNALS) process.once(signal, this.onSignal);
   }
+
+  private readonly onSignal = (signal: NodeJS.Signals): void => {
+    this.stop();
+    process.kill(process.pid, signal);
+  };
 
   private elapsedS(): number {
     return (performance.now() - this.started) / 1000;
@@ -84,6 +93,7 @@ export class RunProgress {
     if (this.stopped) return;
     this.stopped = true;
     setStderrInterrupter(null);
+    for (const signal of SIGNALS) process.off(signal, this.onSignal);
     // cli-progress restores the cursor it saved at start() (ESC 7 … ESC 8), which is
     // rows above the bar once text was printed: save it here, on the bar's own line.
     this.stream.write('\x1b7');
