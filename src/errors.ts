@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'E_WEIGHTS' // weights missing, offline, checksum, shape mismatch
   | 'E_IMAGE' // unreadable image
   | 'E_MODEL' // a model file that cannot be loaded or run
+  | 'E_REDIS' // Redis unreachable, password refused, connection lost
   | 'E_INTERNAL';
 
 /** Exit codes, documented in the README. */

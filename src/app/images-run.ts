@@ -17,8 +17,9 @@ import { fileSink, stdoutSink } from '../output/sink.js';
 import type { RecordKind } from '../output/records.js';
 import { computeFor, recordFor, type Task, type TaskResult } from './tasks.js';
 import { runInWorkers, type LoadRequest } from '../pipeline/pool.js';
+import type { RunStore, StoreRunOptions } from './store-run.js';
 
-export interface ImageRunOptions extends ModelSelection {
+export interface ImageRunOptions extends ModelSelection, Omit<StoreRunOptions, 'batchSize'> {
   backend: string;
   threads?: number;
   model: string;
@@ -42,6 +43,8 @@ export interface Prepared {
   settings: ImageSettings;
   format: string;
   appending: boolean;
+  /** --to redis://…: the feature store the run writes to instead of a file. */
+  store?: RunStore;
 }
 
 /** Paths already present in a JSONL/CSV output; drops a torn last line first. */
@@ -86,9 +89,10 @@ export function loadRequest(o: ImageRunOptions): LoadRequest {
 
 export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: RecordKind, defaultFormat: string): Promise<Prepared> {
   const format = o.format ?? formatFromExtension(o.output) ?? defaultFormat;
-  if (o.resume && !o.output) throw new BackbonesError('E_USAGE', '--resume needs -o FILE: it skips the inputs already in that file.');
+  if (o.resume && !o.output && !o.to) throw new BackbonesError('E_USAGE', '--resume needs -o FILE or --to redis://…: it skips the inputs already there.');
   if (format === 'npy' && kind === 'classify') throw new BackbonesError('E_USAGE', '--format npy is for extract; classify writes table, jsonl, json or csv.');
   if (format === 'npy' && !o.output) throw new BackbonesError('E_USAGE', '--format npy needs -o FILE.npy (it writes a header at the end and sidecar files).');
+  const store = o.to ? await (await import('./store-run.js')).openRunStore(o) : undefined;
   // The backend first: a backend that cannot start is a setup error, whatever the inputs.
   const choice = await initBackend(parseBackendRequest(o.backend), { threads: o.threads });
   log.info(`backend: ${choice.label} (${choice.reason})`);
@@ -117,17 +121,18 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
     background: o.background,
     kerasCompat: Boolean(o.kerasCompat),
   };
-  return { backbone, entries, skipped, settings, format, appending };
+  return { backbone, entries, skipped, settings, format, appending, store };
 }
 
 /** Runs the task over every entry, writing one record per input in order; returns the exit code. */
 export async function executeRun(prepared: Prepared, o: ImageRunOptions, task: Task): Promise<number> {
   const kind: RecordKind = task.kind;
   const model = prepared.backbone.name;
+  const storeWriter = await prepared.store?.begin(prepared, task);
   const { entries, settings, format, appending } = prepared;
   const sink = o.output ? fileSink(o.output, { append: appending }) : stdoutSink();
   const colour = !o.output && colorLevelFor(process.stdout) > 0;
-  const writer = writerFor(format)(sink, { kind, colour, appending });
+  const writer = storeWriter ?? writerFor(format)(sink, { kind, colour, appending });
   const bar = progressEnabled() && entries.length > 1
     ? new cliProgress.SingleBar({ stream: process.stderr, format: ' {bar} {value}/{total} images | {rate} img/s | ETA {eta_formatted}', hideCursor: true, barsize: 30 }, cliProgress.Presets.shades_classic)
     : undefined;
