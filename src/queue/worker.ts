@@ -132,6 +132,7 @@ export async function runWorker(o: WorkerOptions): Promise<number> {
     log.warn(`job ${job?.id ?? '?'} failed (attempt ${job?.attemptsMade ?? '?'}${final ? ', giving up' : ', will retry'}): ${errorMessage(err)}`);
   });
   worker.on('error', (err) => log.debug(`worker: ${errorMessage(err)}`));
+  worker.on('stalled', (jobId) => log.warn(`job ${jobId} stalled (its worker stopped renewing the lock); it goes back to the queue`));
 
   const outcome = new Promise<number>((resolve, reject) => {
     let stopping = false;
