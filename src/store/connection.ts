@@ -16,7 +16,8 @@ export function redactUrl(url: string): string {
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return url.replace(/\/\/([^@/]*)@/, '//***@');
+    // Not a URL: hide everything before an @, where a password would be.
+    return url.includes('@') ? `***@${url.slice(url.lastIndexOf('@') + 1)}` : url;
   }
 }
 
@@ -32,6 +33,16 @@ export function checkRedisUrl(url: string, flag: string): string {
     throw new BackbonesError('E_USAGE', `${flag} must be a redis:// or rediss:// URL. Received: ${redactUrl(url)}`);
   }
   return url;
+}
+
+// Several connections to one server (a worker has three) retry together: say it once.
+const said = new Map<string, number>();
+function firstToSay(where: string, attempt: number): boolean {
+  const key = `${where}#${attempt}`;
+  const now = Date.now();
+  if (now - (said.get(key) ?? 0) < 2000) return false;
+  said.set(key, now);
+  return true;
 }
 
 export interface Connection {
@@ -71,7 +82,7 @@ export async function connectRedis(url: string, options: RedisOptions & { idleUn
     retryStrategy: (times) => {
       if (!connected || times > RECONNECT_ATTEMPTS) return null;
       const delay = Math.min(250 * 2 ** (times - 1), RECONNECT_MAX_DELAY_MS);
-      log.warn(`lost Redis at ${where} (${last ?? 'connection closed'}); reconnecting in ${delay} ms (attempt ${times} of ${RECONNECT_ATTEMPTS})`);
+      if (firstToSay(where, times)) log.warn(`lost Redis at ${where} (${last ?? 'connection closed'}); reconnecting in ${delay} ms (attempt ${times} of ${RECONNECT_ATTEMPTS})`);
       return delay;
     },
     ...redisOptions,
