@@ -4,7 +4,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -12,7 +12,7 @@ import { runCli, BIN } from './helpers/cli.js';
 import { spawn } from 'node:child_process';
 import { IMAGES, skipWithoutData } from './helpers/data.js';
 import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
-import { freePort, skipWithoutRedis, startRedis, type TestRedis } from './helpers/redis.js';
+import { freePort, selfSignedCert, skipWithoutRedis, startRedis, type TestRedis } from './helpers/redis.js';
 
 const skip = skipWithoutData() || skipWithoutRedis();
 const PHOTOS = ['apple_red__opencv.jpg', 'cat_tabby_chelsea__skimage.png', 'coffee_espresso_cup__skimage.png'].map((f) => IMAGES(f));
@@ -169,5 +169,27 @@ test('connection lost mid-run: retries, then stops with exit 1, the count stored
   } finally {
     client.disconnect();
     await lost.stop();
+  }
+});
+
+test('rediss:// speaks TLS: with the server\'s CA trusted it stores; without it, one sentence', { skip }, async (t) => {
+  const files = selfSignedCert(mkdtempSync(path.join(os.tmpdir(), 'bb-redis-tls-')));
+  if (typeof files === 'string') return t.skip(files);
+  const tls = await startRedis({ tls: files });
+  try {
+    assert.match(tls.url, /^rediss:/);
+    const ok = await runCli(['extract', PHOTOS[0]!, '-m', 'mobilenet_0.25', '--to', tls.url], { env: { ...env(), NODE_EXTRA_CA_CERTS: files.ca } });
+    assert.equal(ok.code, 0, ok.stderr);
+    const client = new Redis(tls.url, { tls: { ca: readFileSync(files.ca) } });
+    try {
+      assert.equal(await client.hget(keyOf('backbones', PHOTOS[0]!), 'dtype'), '<f4');
+    } finally {
+      client.disconnect();
+    }
+    const untrusted = await runCli(['extract', PHOTOS[0]!, '-m', 'mobilenet_0.25', '--to', tls.url], { env: env() });
+    assert.equal(untrusted.code, 1, untrusted.stderr);
+    assert.match(untrusted.stderr, /Error: Cannot reach Redis at rediss:\/\/127\.0\.0\.1:\d+\/0: .*self-signed certificate/);
+  } finally {
+    await tls.stop();
   }
 });

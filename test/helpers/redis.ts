@@ -3,6 +3,7 @@
 // locally and FAIL under CI=true (the README's test command installs it).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import path from 'node:path';
 
 export interface TestRedis {
   port: number;
@@ -31,8 +32,23 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function startOnce(port: number, password?: string): Promise<TestRedis> {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'];
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+export interface RedisOptions {
+  password?: string;
+  /** Serve TLS only (rediss://) with this certificate. */
+  tls?: TlsFiles;
+}
+
+async function startOnce(port: number, { password, tls }: RedisOptions): Promise<TestRedis> {
+  const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'];
+  // With TLS the plain port is switched off (0 disables it) and TLS listens on the free port.
+  if (tls) args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no');
+  else args.push('--port', String(port));
   if (password) args.push('--requirepass', password);
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
@@ -53,7 +69,7 @@ async function startOnce(port: number, password?: string): Promise<TestRedis> {
       });
       s.once('error', () => resolve(false));
     });
-    if (ok) return { port, url: `redis://${password ? `:${password}@` : ''}127.0.0.1:${port}/0`, process: child, stop };
+    if (ok) return { port, url: `${tls ? 'rediss' : 'redis'}://${password ? `:${password}@` : ''}127.0.0.1:${port}/0`, process: child, stop };
     await new Promise((r) => setTimeout(r, 50));
   }
   await stop();
@@ -61,10 +77,19 @@ async function startOnce(port: number, password?: string): Promise<TestRedis> {
 }
 
 /** Starts redis-server on a free port; retries once on a port race. */
-export async function startRedis(options: { password?: string } = {}): Promise<TestRedis> {
+export async function startRedis(options: RedisOptions = {}): Promise<TestRedis> {
   try {
-    return await startOnce(await freePort(), options.password);
+    return await startOnce(await freePort(), options);
   } catch {
-    return startOnce(await freePort(), options.password);
+    return startOnce(await freePort(), options);
   }
+}
+
+/** A self-signed certificate for 127.0.0.1 (openssl), or a skip reason without openssl. */
+export function selfSignedCert(dir: string): TlsFiles | string {
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
+  if (r.status !== 0) return `openssl could not make a certificate: ${r.error?.message ?? r.stderr}`;
+  return { cert, key, ca: cert };
 }
