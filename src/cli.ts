@@ -62,9 +62,11 @@ Examples:
 
 Exit codes: 0 success, 1 error, 2 bad usage, 3 some inputs failed (their records carry "error").`,
     );
-  for (const register of [registerClassify, registerExtract, registerBench, registerModels, registerDoctor, registerQueue, registerWorker]) {
+  for (const register of [registerClassify, registerExtract, registerBench, registerModels, registerDoctor]) {
     register(program);
   }
+  registerQueue(program);
+  registerWorker(program);
   for (const sub of program.commands) {
     sub.exitOverride().showSuggestionAfterError(true);
     for (const subsub of sub.commands) subsub.exitOverride().showSuggestionAfterError(true);
