@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { newRunId, storeKey } from '../src/store/keys.js';
 import { hashFields, recordFromHash, type StoreSpec } from '../src/store/redis.js';
-import { checkRedisUrl, redactUrl } from '../src/store/connection.js';
+import { checkRedisUrl, reconnectAttempts, redactUrl } from '../src/store/connection.js';
 
 const spec: StoreSpec = { kind: 'extract', model: 'vgg16', layer: 'block5_pool', pool: 'avg', l2: false, preprocess: 'caffe', weights: 'imagenet' };
 
@@ -44,4 +44,11 @@ test('URLs: the password never appears in messages; only redis:// and rediss:// 
   assert.equal(checkRedisUrl('rediss://h:1/0', '--to'), 'rediss://h:1/0');
   assert.throws(() => checkRedisUrl('http://h/', '--to'), /--to must be a redis:\/\/ or rediss:\/\/ URL/);
   assert.throws(() => checkRedisUrl('not a url :hunter2@', '--redis'), (e: Error) => /--redis must be/.test(e.message) && !e.message.includes('hunter2'));
+});
+
+test('reconnect attempts: 6 by default, BACKBONES_REDIS_RECONNECTS when it is a whole number', () => {
+  assert.equal(reconnectAttempts({}), 6);
+  assert.equal(reconnectAttempts({ BACKBONES_REDIS_RECONNECTS: '2' }), 2);
+  assert.equal(reconnectAttempts({ BACKBONES_REDIS_RECONNECTS: '0' }), 0);
+  assert.equal(reconnectAttempts({ BACKBONES_REDIS_RECONNECTS: 'lots' }), 6);
 });

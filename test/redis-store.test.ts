@@ -153,7 +153,7 @@ test('connection lost mid-run: retries, then stops with exit 1, the count stored
   }
   const client = new Redis(lost.url);
   try {
-    const child = spawn(process.execPath, [BIN, 'extract', dir, '-m', 'mobilenet_0.25', '-b', '1', '--to', lost.url], { env: { ...process.env, ...env(), NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [BIN, 'extract', dir, '-m', 'mobilenet_0.25', '-b', '1', '--to', lost.url], { env: { ...process.env, ...env(), NO_COLOR: '1', BACKBONES_REDIS_RECONNECTS: '2' } });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
@@ -163,7 +163,8 @@ test('connection lost mid-run: retries, then stops with exit 1, the count stored
     await lost.stop();
     const code = await exited;
     assert.equal(code, 1, stderr);
-    assert.match(stderr, /reconnecting in \d+ ms \(attempt 1 of/);
+    assert.match(stderr, /reconnecting in 250 ms \(attempt 1 of 2\)/);
+    assert.match(stderr, /reconnecting in 500 ms \(attempt 2 of 2\)/);
     assert.match(stderr, /Error: Lost the connection to Redis at redis:\/\/127\.0\.0\.1:\d+\/0 .*did not come back; \d+ images were stored before that\. Run the same command again with --resume/);
     assert.doesNotMatch(stderr, /\n\s+at /);
   } finally {

@@ -5,8 +5,11 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { BackbonesError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 
-/** Reconnect attempts after a connection that worked drops, and the longest wait between them. */
-export const RECONNECT_ATTEMPTS = 6;
+/** Reconnect attempts after a connection that worked drops ($BACKBONES_REDIS_RECONNECTS, default 6), and the longest wait between them. */
+export function reconnectAttempts(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.BACKBONES_REDIS_RECONNECTS);
+  return env.BACKBONES_REDIS_RECONNECTS !== undefined && Number.isInteger(n) && n >= 0 ? n : 6;
+}
 const RECONNECT_MAX_DELAY_MS = 4000;
 
 /** The URL as printed in messages: the password replaced by ***. */
@@ -67,7 +70,7 @@ function describeFailure(where: string, reason: string | undefined): BackbonesEr
 /**
  * Connects and checks the server answers (which also checks the password). Fails at
  * once when the first connection fails; once connected, a dropped connection is
- * retried with growing waits, commands wait meanwhile, and after RECONNECT_ATTEMPTS
+ * retried with growing waits, commands wait meanwhile, and after reconnectAttempts()
  * they fail (the caller then reports what was done).
  */
 export async function connectRedis(url: string, options: RedisOptions & { idleUnref?: boolean } = {}): Promise<Connection> {
@@ -75,14 +78,15 @@ export async function connectRedis(url: string, options: RedisOptions & { idleUn
   const where = redactUrl(url);
   let connected = false;
   let last: string | undefined;
+  const attempts = reconnectAttempts();
   const client = new Redis(url, {
     lazyConnect: true,
     connectTimeout: 5000,
     maxRetriesPerRequest: null,
     retryStrategy: (times) => {
-      if (!connected || times > RECONNECT_ATTEMPTS) return null;
+      if (!connected || times > attempts) return null;
       const delay = Math.min(250 * 2 ** (times - 1), RECONNECT_MAX_DELAY_MS);
-      if (firstToSay(where, times)) log.warn(`lost Redis at ${where} (${last ?? 'connection closed'}); reconnecting in ${delay} ms (attempt ${times} of ${RECONNECT_ATTEMPTS})`);
+      if (firstToSay(where, times)) log.warn(`lost Redis at ${where} (${last ?? 'connection closed'}); reconnecting in ${delay} ms (attempt ${times} of ${attempts})`);
       return delay;
     },
     ...redisOptions,
