@@ -81,17 +81,18 @@ async function extractJsonl(inputs: string[]): Promise<Record<string, any>[]> {
 
 test('two workers: export in input order equals a single-process extract; a job whose model cannot load is retried, then reported; SIGTERM exits 0', { skip }, async () => {
   const images = path.join(DATA_DIR, 'images');
-  const add = await runCli(['queue', 'add', images, '--redis', server.url, '--queue', 'e2e', '-m', 'mobilenet_0.25', '--job-size', '4', '--format', 'json'], { env: env() });
-  assert.equal(add.code, 0, add.stderr);
-  const added = JSON.parse(add.stdout);
-  const total = readdirSync(images).filter((f) => /\.(jpe?g|png|webp|gif|tiff?|bmp|avif)$/i.test(f)).length;
-  assert.equal(added.images, total);
-  assert.equal(added.jobs, Math.ceil(total / 4));
-  const broken = await runCli(['queue', 'add', IMAGES('apple_red__opencv.jpg'), '--redis', server.url, '--queue', 'e2e', '--key-prefix', 'broken', '-m', '/nonexistent/model.json', '--attempts', '2', '--backoff', '100'], { env: env() });
-  assert.equal(broken.code, 0, broken.stderr);
-
+  // Both workers up before any job exists, so that both get jobs.
   const workers = [startWorker(['--queue', 'e2e']), startWorker(['--queue', 'e2e'])];
   try {
+    await waitFor('both workers to start', async () => workers.every((w) => /worker on queue/.test(w.stderr())), 60);
+    const add = await runCli(['queue', 'add', images, '--redis', server.url, '--queue', 'e2e', '-m', 'mobilenet_0.25', '--job-size', '4', '--format', 'json'], { env: env() });
+    assert.equal(add.code, 0, add.stderr);
+    const added = JSON.parse(add.stdout);
+    const total = readdirSync(images).filter((f) => /\.(jpe?g|png|webp|gif|tiff?|bmp|avif)$/i.test(f)).length;
+    assert.equal(added.images, total);
+    assert.equal(added.jobs, Math.ceil(total / 4));
+    const broken = await runCli(['queue', 'add', IMAGES('apple_red__opencv.jpg'), '--redis', server.url, '--queue', 'e2e', '--key-prefix', 'broken', '-m', '/nonexistent/model.json', '--attempts', '2', '--backoff', '100'], { env: env() });
+    assert.equal(broken.code, 0, broken.stderr);
     await waitFor('every job to finish', async () => {
       const s = await status('e2e');
       return s.jobs.completed === added.jobs && s.jobs.failed === 1;
