@@ -12,6 +12,8 @@ import { registerExtract } from './commands/extract.js';
 import { registerBench } from './commands/bench.js';
 import { registerModels } from './commands/models.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerQueue } from './commands/queue.js';
+import { registerWorker } from './commands/worker.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -64,6 +66,8 @@ Exit codes: 0 success, 1 error, 2 bad usage or value, 3 some inputs failed (thei
   for (const register of [registerClassify, registerExtract, registerBench, registerModels, registerDoctor]) {
     register(program);
   }
+  registerQueue(program);
+  registerWorker(program);
   for (const sub of program.commands) {
     sub.exitOverride().showSuggestionAfterError(true);
     for (const subsub of sub.commands) subsub.exitOverride().showSuggestionAfterError(true);

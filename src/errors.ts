@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'E_MODEL' // a model file that cannot be loaded or run
   | 'E_LOCKED' // another run is writing the same output file
   | 'E_NO_INPUTS' // the inputs named hold no image to process
+  | 'E_REDIS' // Redis unreachable, password refused, connection lost
   | 'E_INTERNAL';
 
 /** Exit codes, documented in the README. */

@@ -19,8 +19,9 @@ import { RunProgress } from './progress.js';
 import type { RecordKind } from '../output/records.js';
 import { computeFor, recordFor, type Task, type TaskResult } from './tasks.js';
 import { runInWorkers, type LoadRequest } from '../pipeline/pool.js';
+import type { RunStore, StoreRunOptions } from './store-run.js';
 
-export interface ImageRunOptions extends ModelSelection {
+export interface ImageRunOptions extends ModelSelection, Omit<StoreRunOptions, 'batchSize'> {
   backend: string;
   threads?: number;
   model: string;
@@ -49,6 +50,8 @@ export interface Prepared {
   lock?: OutputLock;
   /** Where -o really writes (a symlink followed; a device or FIFO in place). */
   target?: { path: string; special: boolean };
+  /** --to redis://…: the feature store the run writes to instead of a file. */
+  store?: RunStore;
 }
 
 /** Nothing to run: the exit code and why (already told on stderr). */
@@ -69,10 +72,10 @@ export function loadRequest(o: ImageRunOptions): LoadRequest {
 /** Every check on the options that needs neither the model nor the inputs: done before anything is touched. */
 function checkOptions(o: ImageRunOptions, kind: RecordKind, format: string): void {
   writerFor(format); // an unknown format
-  if (o.resume && !o.output) throw new BackbonesError('E_USAGE', '--resume needs -o FILE: it skips the inputs already in that file.');
+  if (o.resume && !o.output && !o.to) throw new BackbonesError('E_USAGE', '--resume needs -o FILE or --to redis://…: it skips the inputs already there.');
   if (format === 'npy' && kind === 'classify') throw new BackbonesError('E_USAGE', '--format npy is for extract; classify writes table, jsonl, json or csv.');
   if (format === 'npy' && !o.output) throw new BackbonesError('E_USAGE', '--format npy needs -o FILE.npy (it writes a header at the end and sidecar files).');
-  if (o.resume) resumeReaderFor(format); // a format that cannot be continued, whether or not the file exists
+  if (o.resume && !o.to) resumeReaderFor(format); // a format that cannot be continued, whether or not the file exists
   parseExtensions(o.ext);
   if (o.output && outputTarget(o.output).special) {
     // A device or FIFO (-o /dev/stdout): streamed in place, so only formats written front to back.
@@ -83,6 +86,8 @@ function checkOptions(o: ImageRunOptions, kind: RecordKind, format: string): voi
 export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: RecordKind, defaultFormat: string): Promise<Prepared | NothingToDo> {
   const format = o.format ?? formatFromExtension(o.output) ?? defaultFormat;
   checkOptions(o, kind, format);
+  // The store connects before anything else: an unreachable server fails at once.
+  const store = o.to ? await (await import('./store-run.js')).openRunStore(o) : undefined;
   // From here on the output file is ours until the run ends: a second run is refused at once.
   const target = o.output ? outputTarget(o.output) : undefined;
   const lock = target && !target.special ? acquireOutputLock(target.path) : undefined;
@@ -124,7 +129,7 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
       background: o.background,
       kerasCompat: Boolean(o.kerasCompat),
     };
-    return { backbone, entries, skipped, settings, format, resume, lock, target };
+    return { backbone, entries, skipped, settings, format, resume, lock, target, store };
   } catch (e) {
     lock?.release();
     throw e;
@@ -149,6 +154,8 @@ export async function executeRun(prepared: Prepared, o: ImageRunOptions, task: T
 async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Promise<number> {
   const kind: RecordKind = task.kind;
   const model = prepared.backbone.name;
+  // Before entries are read: --resume against the store filters them.
+  const storeWriter = await prepared.store?.begin(prepared, task);
   const { entries, settings, format, resume, target } = prepared;
   // A file output is written to FILE.partial and renamed over FILE at the end.
   const staged = target && !target.special ? new StagedFiles(outputFiles(format, target.path)) : undefined;
@@ -157,7 +164,7 @@ async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Prom
   const sink = staged && target ? staged.open(target.path, { append: appending }) : target ? fileSink(target.path) : stdoutSink();
   const toTerminal = !o.output && Boolean(process.stdout.isTTY);
   const colour = !o.output && colorLevelFor(process.stdout) > 0;
-  const writer = writerFor(format)(sink, { kind, colour, appending, resumed: resume, file: target?.path, open: staged ? (f, opts) => staged.open(f, opts) : undefined });
+  const writer = storeWriter ?? writerFor(format)(sink, { kind, colour, appending, resumed: resume, file: target?.path, open: staged ? (f, opts) => staged.open(f, opts) : undefined });
   const progress = new RunProgress(entries.length, progressEnabled() && entries.length > 1);
   const started = performance.now();
   const tensorsBefore = tf.memory().numTensors;

@@ -1,5 +1,6 @@
 // `backbones extract INPUTS… --layer NAME`: one feature vector per image.
 import type { Command } from 'commander';
+import { addStoreOptions } from './store-options.js';
 import { addImageOptions, addModelOptions, choiceOption } from './options.js';
 
 export const EXTRACT_FORMATS = ['jsonl', 'npy', 'csv'] as const;
@@ -17,6 +18,7 @@ export function registerExtract(program: Command): void {
     .addOption(choiceOption('-f, --format <format>', 'output format (default: from -o extension, else jsonl)', EXTRACT_FORMATS));
   addModelOptions(cmd);
   addImageOptions(cmd);
+  addStoreOptions(cmd);
   cmd.addHelpText(
     'after',
     `

@@ -1,0 +1,37 @@
+// `backbones queue add INPUTS… --redis URL -m MODEL [--layer L] [--job-size N]`.
+import type { Command } from 'commander';
+import { addModelOptions, choiceOption, INTERPOLATIONS, parseNonNegativeInt, parsePositiveInt, RESIZE_MODES } from './options.js';
+import { addQueueLocationOptions } from './queue-options.js';
+import { POOLINGS } from './extract.js';
+
+export function registerQueueAdd(queue: Command): void {
+  const cmd = queue
+    .command('add')
+    .summary('enqueue extract jobs of --job-size image paths')
+    .description('Expand the inputs (files, directories, - for stdin) to absolute paths, record them in input order, and enqueue one job per --job-size paths. Every worker must be able to read these paths: use a shared filesystem.')
+    .argument('<inputs...>', 'image files, directories, or - for paths on stdin');
+  addQueueLocationOptions(cmd);
+  addModelOptions(cmd);
+  cmd
+    .option('-l, --layer <name>', "layer to read (default: the model card's feature layer)")
+    .addOption(choiceOption('--pool <kind>', 'reduce spatial layers [h,w,c] to [c]', POOLINGS, 'none'))
+    .option('--l2', 'L2-normalise each vector')
+    .option('--job-size <n>', 'image paths per job', parsePositiveInt('--job-size'), 64)
+    .option('-b, --batch-size <n>', 'images per inference batch in the worker', parsePositiveInt('--batch-size'), 8)
+    .option('--ext <list>', 'extensions to take from directories (comma-separated)', 'jpg,jpeg,png,webp,gif,tif,tiff,bmp,avif')
+    .addOption(choiceOption('--resize <mode>', "how images reach the input size (default: the model card's)", RESIZE_MODES))
+    .addOption(choiceOption('--interpolation <kind>', "resampling kernel (default: the model card's)", INTERPOLATIONS))
+    .option('--background <colour>', 'colour that transparent pixels are flattened onto', 'white')
+    .option('--keras-compat', 'reproduce Keras image.load_img(target_size=…) exactly')
+    .option('--attempts <n>', 'tries per job before it is reported failed (model cannot load, Redis lost)', parsePositiveInt('--attempts'), 3)
+    .option('--backoff <ms>', 'wait before the first retry of a failed job, doubled each time', parseNonNegativeInt('--backoff'), 2000)
+    .option('--overwrite', 'let workers replace keys that hold a result made with another model, layer or pooling')
+    .addOption(choiceOption('-f, --format <format>', 'json: print {queue, prefix, images, jobs} on stdout', ['json']))
+    .addHelpText('after', `
+Example:
+  $ backbones queue add /shared/photos --redis redis://queue-host:6379/0 -m mobilenet --pool avg --job-size 64`);
+  cmd.action(async (inputs: string[], _opts: unknown, command: Command) => {
+    const { runQueueAdd } = await import('../queue/add.js');
+    process.exitCode = await runQueueAdd(inputs, command.optsWithGlobals());
+  });
+}

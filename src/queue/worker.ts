@@ -1,0 +1,194 @@
+// `backbones worker`: takes jobs from the BullMQ queue, runs them through the same
+// batches and engine as `extract` (runBatches + extractBatch), and writes each batch
+// to the feature store in one transaction together with the queue's index of it.
+//
+// Nothing is lost when a worker dies: BullMQ gives a job whose lock expired (a worker
+// killed mid-job) to another worker, which skips the images already stored (a key
+// holding this spec's result) and does the rest; a key is written whole or not at all,
+// so the store ends with every image exactly once. SIGTERM/SIGINT: finish the current
+// jobs, then exit 0.
+import { performance } from 'node:perf_hooks';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { BackbonesError, EXIT, errorMessage } from '../errors.js';
+import { log } from '../log.js';
+import { initBackend, parseBackendRequest } from '../runtime/backend.js';
+import { loadBackbone } from '../zoo/load.js';
+import type { Backbone } from '../zoo/backbone.js';
+import { runBatches, type ImageSettings } from '../pipeline/batches.js';
+import { computeFor, recordFor, type Task } from '../app/tasks.js';
+import type { OutputRecord } from '../output/records.js';
+import { checkRedisUrl, connectRedis, type Connection } from '../store/connection.js';
+import { FeatureStore, lostConnection, type StoreSpec } from '../store/redis.js';
+import { DEFAULT_QUEUE, queueKeys, type ExtractJobData, type ExtractJobResult } from './jobs.js';
+
+export interface WorkerOptions {
+  redis: string;
+  queue?: string;
+  concurrency: number;
+  lockDuration: number;
+  stalledInterval: number;
+  backend: string;
+  threads?: number;
+  cacheDir?: string;
+}
+
+interface LoadedModel {
+  backbone: Backbone;
+  settings: ImageSettings;
+}
+
+export async function runWorker(o: WorkerOptions): Promise<number> {
+  const url = checkRedisUrl(o.redis, '--redis');
+  const name = o.queue ?? DEFAULT_QUEUE;
+  const queueConnection = await connectRedis(url);
+  const storeConnection = await connectRedis(url);
+  const store = (prefix: string) => new FeatureStore(storeConnection, prefix);
+  const choice = await initBackend(parseBackendRequest(o.backend), { threads: o.threads });
+  log.info(`backend: ${choice.label} (${choice.reason})`);
+
+  // Each model spec is loaded once, on its first job, and kept.
+  const models = new Map<string, Promise<LoadedModel>>();
+  const modelFor = (data: ExtractJobData): Promise<LoadedModel> => {
+    const id = JSON.stringify([data.model, data.selection, data.image]);
+    let m = models.get(id);
+    if (!m) {
+      m = loadModel(data, o.cacheDir);
+      models.set(id, m);
+      // A failed load is retried by the job's next attempt, not cached.
+      m.catch(() => models.delete(id));
+    }
+    return m;
+  };
+
+  let stored = 0;
+  const started = performance.now();
+  const process_ = async (job: Job<ExtractJobData, ExtractJobResult>): Promise<ExtractJobResult> => {
+    const data = job.data;
+    const { backbone, settings } = await modelFor(data);
+    const layer = data.layer ?? backbone.info.featureLayer;
+    if (!layer || !backbone.hasLayer(layer)) {
+      // Retrying cannot help: fail the job at once with the reason.
+      throw new UnrecoverableError(`${backbone.name} has no layer "${layer ?? '(no default feature layer: pass --layer)'}".`);
+    }
+    const spec: StoreSpec = { kind: 'extract', model: backbone.name, layer, pool: data.pool, l2: data.l2, preprocess: settings.preprocess, weights: backbone.info.weights.kind };
+    const task: Task = { kind: 'extract', layer, pool: data.pool, l2: data.l2 };
+    const fs = store(data.prefix);
+    const keys = queueKeys(data.prefix, name);
+    const keyOf = new Map(data.items.map((it) => [it.path, fs.key(spec, it.path)]));
+    const indexOf = new Map(data.items.map((it) => [it.path, it.index]));
+    const { done, conflicts } = await fs.existing([...keyOf.values()], spec);
+    if (conflicts.size > 0 && !data.overwrite) {
+      const [key, what] = conflicts.entries().next().value!;
+      throw new UnrecoverableError(`${conflicts.size} key(s) already hold a result made differently (${key}: ${what}); enqueue with --overwrite or another --key-prefix.`);
+    }
+    // A retried or stalled job only does what its earlier run did not store; the index still points at the done keys.
+    const todo = data.items.filter((it) => !done.has(keyOf.get(it.path)!));
+    const skippedItems = data.items.filter((it) => done.has(keyOf.get(it.path)!));
+    if (skippedItems.length > 0) {
+      await fs.writeBatch(spec, [], 'queue', (pipe) => {
+        pipe.hset(keys.keys, Object.fromEntries(skippedItems.map((it) => [String(it.index), keyOf.get(it.path)!])));
+      });
+    }
+    const result: ExtractJobResult = { images: data.items.length, stored: 0, skipped: skippedItems.length, failed: 0 };
+    let buffer: { key: string; record: OutputRecord; index: number }[] = [];
+    const flush = async () => {
+      const batch = buffer;
+      buffer = [];
+      if (batch.length === 0) return;
+      const ok = batch.filter((b) => !('error' in b.record)).length;
+      await fs.writeBatch(spec, batch, `job ${job.id}`, (pipe) => {
+        pipe.hset(keys.keys, Object.fromEntries(batch.map((b) => [String(b.index), b.key])));
+        pipe.hincrby(keys.stats, 'images', batch.length);
+        pipe.hincrby(keys.stats, 'stored', ok);
+        pipe.hincrby(keys.stats, 'failed', batch.length - ok);
+        pipe.hsetnx(keys.stats, 'first_ms', String(job.processedOn ?? Date.now()));
+        pipe.hset(keys.stats, 'last_ms', String(Date.now()));
+      });
+      result.stored += ok;
+      result.failed += batch.length - ok;
+      stored += ok;
+      await job.updateProgress(result.skipped + result.stored + result.failed);
+    };
+    await runBatches(todo.map((it) => ({ path: it.path })), settings, data.batchSize, computeFor(task, backbone), async (item, res) => {
+      // Per-image failures are records in the store (with "error"), not job failures.
+      const record: OutputRecord = res === undefined ? { path: item.path, error: item.error ?? 'no result' } : recordFor(task, backbone.name, item.path, res);
+      buffer.push({ key: keyOf.get(item.path)!, record, index: indexOf.get(item.path)! });
+      if (buffer.length >= data.batchSize) await flush();
+    });
+    await flush();
+    log.info(`job ${job.id}: ${result.stored} stored, ${result.skipped} already there, ${result.failed} failed`);
+    return result;
+  };
+
+  const worker = new Worker<ExtractJobData, ExtractJobResult>(name, process_, {
+    connection: queueConnection.client,
+    concurrency: o.concurrency,
+    lockDuration: o.lockDuration,
+    stalledInterval: o.stalledInterval,
+    autorun: false,
+  });
+  worker.on('failed', (job, err) => {
+    const final = !job || err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+    log.warn(`job ${job?.id ?? '?'} failed (attempt ${job?.attemptsMade ?? '?'}${final ? ', giving up' : ', will retry'}): ${errorMessage(err)}`);
+  });
+  worker.on('error', (err) => log.debug(`worker: ${errorMessage(err)}`));
+  worker.on('stalled', (jobId) => log.warn(`job ${jobId} stalled (its worker stopped renewing the lock); it goes back to the queue`));
+
+  const outcome = new Promise<number>((resolve, reject) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`${signal}: finishing the current job${o.concurrency > 1 ? 's' : ''}, then stopping`);
+      void worker.close().then(() => resolve(EXIT.ok), reject);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    // Reconnection gave up (connectRedis retries with backoff first): stop and say what was done.
+    for (const c of [queueConnection, storeConnection]) {
+      c.client.once('end', () => {
+        if (stopping) return;
+        stopping = true;
+        void worker.close(true).catch(() => undefined);
+        reject(lostConnection(c.where, c.lastError() ?? 'connection closed', stored, 'Start the worker again: unfinished jobs go back to the queue and stored images are skipped.'));
+      });
+    }
+  });
+  log.info(`worker on queue "${name}" at ${queueConnection.where}, concurrency ${o.concurrency}; SIGTERM stops it after the current job`);
+  void worker.run().catch(() => undefined);
+  try {
+    return await outcome;
+  } finally {
+    for (const m of models.values()) void m.then((x) => x.backbone.dispose()).catch(() => undefined);
+    await closeQuietly(storeConnection);
+    await closeQuietly(queueConnection);
+    const seconds = (performance.now() - started) / 1000;
+    log.info(`worker stopped: ${stored} image${stored === 1 ? '' : 's'} stored in ${seconds.toFixed(1)} s`);
+  }
+}
+
+async function closeQuietly(c: Connection): Promise<void> {
+  if (c.client.status === 'end') return;
+  await c.client.quit().catch(() => c.client.disconnect());
+}
+
+async function loadModel(data: ExtractJobData, cacheDir: string | undefined): Promise<LoadedModel> {
+  const t0 = performance.now();
+  let backbone: Backbone;
+  try {
+    backbone = await loadBackbone(data.model, { ...data.selection, cacheDir });
+  } catch (e) {
+    throw new BackbonesError('E_MODEL', `cannot load ${data.model}: ${errorMessage(e)}`, { cause: e });
+  }
+  const info = backbone.info;
+  log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights.kind} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  const settings: ImageSettings = {
+    size: info.inputSize,
+    preprocess: info.preprocess,
+    resize: data.image.resize ?? info.resize,
+    interpolation: data.image.interpolation ?? info.interpolation,
+    background: data.image.background,
+    kerasCompat: data.image.kerasCompat,
+  };
+  return { backbone, settings };
+}

@@ -1,0 +1,165 @@
+// The Redis feature store: one hash per image and feature kind, holding the vector as
+// raw little-endian float32 bytes plus what is needed to read it back without this
+// tool (dtype, shape) and to know where it came from (model, layer, preprocess, path,
+// time). The key scheme is in keys.ts.
+import path from 'node:path';
+import type { ChainableCommander } from 'ioredis';
+import { BackbonesError, errorMessage } from '../errors.js';
+import type { OutputRecord, Prediction } from '../output/records.js';
+import { holdOpen, type Connection } from './connection.js';
+import { storeKey } from './keys.js';
+
+/** What produced a stored result; a key holding another spec is a conflict. */
+export interface StoreSpec {
+  kind: 'extract' | 'classify';
+  model: string;
+  layer: string;
+  pool: 'none' | 'avg' | 'max';
+  l2: boolean;
+  preprocess: string;
+  /** imagenet, random, file or model: random and pretrained vectors must not mix. */
+  weights: string;
+}
+
+/** Hash fields compared to decide whether a key holds the same kind of result. */
+const SPEC_FIELDS = ['model', 'layer', 'pool', 'l2', 'preprocess', 'weights'] as const;
+
+function specFields(spec: StoreSpec): Record<(typeof SPEC_FIELDS)[number], string> {
+  return { model: spec.model, layer: spec.layer, pool: spec.pool, l2: spec.l2 ? '1' : '0', preprocess: spec.preprocess, weights: spec.weights };
+}
+
+/** The hash fields of one record (vector as raw float32 little-endian bytes). */
+export function hashFields(spec: StoreSpec, record: OutputRecord, time: string, run: string): Record<string, string | Buffer> {
+  const base = { ...specFields(spec), path: path.resolve(record.path), time, run };
+  if ('error' in record) return { ...base, error: record.error };
+  if ('predictions' in record) return { ...base, predictions: JSON.stringify(record.predictions) };
+  const v = record.vector;
+  // The layer's own shape, then the shape of what is stored: pooled [h,w,c] → [c].
+  const stored = spec.pool !== 'none' && record.shape.length === 3 ? [record.shape[2]!] : record.shape;
+  const bytes = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  return {
+    ...base,
+    vector: isLittleEndian() ? bytes : swap32(bytes),
+    dtype: '<f4',
+    shape: JSON.stringify(stored),
+    layer_shape: JSON.stringify(record.shape),
+  };
+}
+
+function isLittleEndian(): boolean {
+  return new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+}
+
+function swap32(b: Buffer): Buffer {
+  const c = Buffer.from(b);
+  return c.swap32();
+}
+
+/** Reads a stored hash back into the record extract would have written (or an error record). */
+export function recordFromHash(h: Record<string, Buffer | null>, fallbackPath: string): OutputRecord {
+  const text = (k: string) => h[k]?.toString('utf8');
+  const p = text('path') ?? fallbackPath;
+  const error = text('error');
+  if (error !== undefined) return { path: p, error };
+  const model = text('model') ?? '';
+  const layer = text('layer') ?? '';
+  const predictions = text('predictions');
+  if (predictions !== undefined) return { path: p, model, predictions: JSON.parse(predictions) as Prediction[] };
+  const bytes = h.vector;
+  if (!bytes) return { path: p, error: 'not in the store' };
+  const le = Buffer.from(bytes);
+  const vector = new Float32Array((isLittleEndian() ? le : le.swap32()).buffer.slice(le.byteOffset, le.byteOffset + le.byteLength));
+  return { path: p, model, layer, shape: JSON.parse(text('layer_shape') ?? text('shape') ?? '[]') as number[], vector };
+}
+
+export const RECORD_FIELDS = ['path', 'model', 'layer', 'error', 'predictions', 'vector', 'shape', 'layer_shape'] as const;
+
+/** What a look-up of existing keys found. */
+export interface Existing {
+  /** Keys that already hold a result (not an error) of this spec. */
+  done: Set<string>;
+  /** Keys that hold a result of another spec: key → what it holds. */
+  conflicts: Map<string, string>;
+}
+
+export class FeatureStore {
+  constructor(
+    readonly connection: Connection,
+    readonly prefix: string,
+  ) {}
+
+  get client() {
+    return this.connection.client;
+  }
+
+  key(spec: StoreSpec, imagePath: string): string {
+    return storeKey(this.prefix, spec.model, spec.layer, imagePath);
+  }
+
+  /** Which keys already hold a result of this spec, and which hold another one; pipelined in chunks. */
+  async existing(keys: string[], spec: StoreSpec): Promise<Existing> {
+    const want = specFields(spec);
+    const out: Existing = { done: new Set(), conflicts: new Map() };
+    const CHUNK = 1000;
+    for (let start = 0; start < keys.length; start += CHUNK) {
+      const chunk = keys.slice(start, start + CHUNK);
+      const pipe = this.client.pipeline();
+      for (const key of chunk) pipe.hmget(key, ...SPEC_FIELDS, 'error');
+      const replies = await holdOpen(execOrThrow(pipe));
+      chunk.forEach((key, i) => {
+        const values = replies[i] as (string | null)[];
+        if (values.every((v) => v === null)) return;
+        const differs = SPEC_FIELDS.filter((f, j) => values[j] !== want[f]);
+        if (differs.length > 0) {
+          out.conflicts.set(key, differs.map((f) => `${f} ${values[SPEC_FIELDS.indexOf(f)] ?? '(none)'} (now ${want[f]})`).join(', '));
+        } else if (values[SPEC_FIELDS.length] === null) {
+          out.done.add(key);
+        }
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Writes one batch of records in one pipeline: HSET per image (DEL first, so an
+   * error hash never keeps an old vector), then whatever `extra` adds (run list, indexes).
+   */
+  async writeBatch(spec: StoreSpec, records: { key: string; record: OutputRecord }[], run: string, extra?: (pipe: ChainableCommander) => void): Promise<void> {
+    if (records.length === 0 && !extra) return;
+    const time = new Date().toISOString();
+    const pipe = this.client.multi();
+    for (const { key, record } of records) {
+      pipe.del(key);
+      pipe.hset(key, hashFields(spec, record, time, run));
+    }
+    extra?.(pipe);
+    await holdOpen(execOrThrow(pipe));
+  }
+
+  async close(): Promise<void> {
+    try {
+      await holdOpen(this.client.quit());
+    } catch {
+      this.client.disconnect();
+    }
+  }
+}
+
+/** Runs a pipeline; a failed command (or a closed connection) throws. */
+export async function execOrThrow(pipe: ChainableCommander): Promise<unknown[]> {
+  const replies = await pipe.exec();
+  if (!replies) throw new Error('the transaction was discarded');
+  return replies.map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+}
+
+/** "stored N": the message for a connection lost mid-run, naming how to continue. */
+export function lostConnection(where: string, cause: unknown, stored: number, resumeHint: string): BackbonesError {
+  return new BackbonesError(
+    'E_REDIS',
+    `Lost the connection to Redis at ${where} (${errorMessage(cause).replace(/\.$/, '')}) and it did not come back; ${stored} image${stored === 1 ? '' : 's'} were stored before that. ${resumeHint}`,
+    { cause },
+  );
+}

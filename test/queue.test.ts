@@ -1,0 +1,202 @@
+// queue add / worker / status / export through the built CLI on a redis-server of our
+// own: two workers end to end (export equals a single-process extract), a job whose
+// model cannot load (retried, then reported), a worker killed with SIGKILL mid-job
+// (another takes the job over; every image stored exactly once), and SIGTERM (the
+// current job finishes, exit 0). Every wait is bounded.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { runCli, BIN } from './helpers/cli.js';
+import { DATA_DIR, IMAGES, skipWithoutData } from './helpers/data.js';
+import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
+import { skipWithoutRedis, startRedis, type TestRedis } from './helpers/redis.js';
+
+const skip = skipWithoutData() || skipWithoutRedis();
+let cache = '';
+const env = () => ({ BACKBONES_CACHE: (cache ||= cacheWithMobilenet025()) });
+const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'bb-queue-'));
+
+let server: TestRedis;
+let redis: Redis;
+before(async () => {
+  if (skip) return;
+  server = await startRedis();
+  redis = new Redis(server.url);
+});
+after(async () => {
+  redis?.disconnect();
+  await server?.stop();
+});
+
+interface Running {
+  child: ChildProcess;
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function startWorker(args: string[]): Running {
+  const child = spawn(process.execPath, [BIN, 'worker', '--redis', server.url, ...args], { env: { ...process.env, ...env(), NO_COLOR: '1' } });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdout!.resume();
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  return { child, stderr: () => stderr, exit };
+}
+
+async function status(queue: string, prefix = 'backbones'): Promise<any> {
+  const r = await runCli(['queue', 'status', '--redis', server.url, '--queue', queue, '--key-prefix', prefix, '--format', 'json'], { env: env() });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+/** Polls until `done` holds (bounded: `seconds`). */
+async function waitFor(what: string, done: () => Promise<boolean>, seconds = 120): Promise<void> {
+  for (let i = 0; i < seconds * 4; i++) {
+    if (await done()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+/** `count` differently named links to real photos, in one folder. */
+function linkedPhotos(count: number): string {
+  const dir = tmp();
+  const photos = ['apple_red__opencv.jpg', 'cat_tabby_chelsea__skimage.png', 'coffee_espresso_cup__skimage.png', 'mandrill_baboon__opencv.jpg'];
+  for (let i = 0; i < count; i++) {
+    const src = photos[i % photos.length]!;
+    symlinkSync(IMAGES(src), path.join(dir, `img${String(i).padStart(4, '0')}${path.extname(src)}`));
+  }
+  return dir;
+}
+
+async function extractJsonl(inputs: string[]): Promise<Record<string, any>[]> {
+  const r = await runCli(['extract', ...inputs, '-m', 'mobilenet_0.25'], { env: env() });
+  assert.ok(r.code === 0 || r.code === 3, r.stderr);
+  return parseJsonl(r.stdout);
+}
+
+test('two workers: export in input order equals a single-process extract; a job whose model cannot load is retried, then reported; SIGTERM exits 0', { skip }, async () => {
+  const images = path.join(DATA_DIR, 'images');
+  // Both workers up before any job exists, so that both get jobs.
+  const workers = [startWorker(['--queue', 'e2e']), startWorker(['--queue', 'e2e'])];
+  try {
+    await waitFor('both workers to start', async () => workers.every((w) => /worker on queue/.test(w.stderr())), 60);
+    const add = await runCli(['queue', 'add', images, '--redis', server.url, '--queue', 'e2e', '-m', 'mobilenet_0.25', '--job-size', '4', '--format', 'json'], { env: env() });
+    assert.equal(add.code, 0, add.stderr);
+    const added = JSON.parse(add.stdout);
+    const total = readdirSync(images).filter((f) => /\.(jpe?g|png|webp|gif|tiff?|bmp|avif)$/i.test(f)).length;
+    assert.equal(added.images, total);
+    assert.equal(added.jobs, Math.ceil(total / 4));
+    const broken = await runCli(['queue', 'add', IMAGES('apple_red__opencv.jpg'), '--redis', server.url, '--queue', 'e2e', '--key-prefix', 'broken', '-m', '/nonexistent/model.json', '--attempts', '2', '--backoff', '100'], { env: env() });
+    assert.equal(broken.code, 0, broken.stderr);
+    await waitFor('every job to finish', async () => {
+      const s = await status('e2e');
+      return s.jobs.completed === added.jobs && s.jobs.failed === 1;
+    });
+    const s = await status('e2e');
+    assert.equal(s.images.enqueued, total);
+    assert.equal(s.images.done, total);
+    assert.equal(s.images.failed, 1, 'the truncated JPEG is a record, not a failed job');
+    assert.ok(s.imagesPerSecond > 0);
+    assert.equal(s.failedJobs.length, 1);
+    assert.equal(s.failedJobs[0].attempts, 2);
+    assert.match(s.failedJobs[0].reason, /cannot load \/nonexistent\/model\.json/);
+    const human = await runCli(['queue', 'status', '--redis', server.url, '--queue', 'e2e'], { env: env() });
+    assert.match(human.stdout, /completed \d+ +failed 1/);
+
+    const out = path.join(tmp(), 'feats.jsonl');
+    const [exported, single] = await Promise.all([
+      runCli(['queue', 'export', '--redis', server.url, '--queue', 'e2e', '-o', out], { env: env() }),
+      extractJsonl([images]),
+    ]);
+    assert.equal(exported.code, 3, exported.stderr); // the truncated JPEG
+    const rows = parseJsonl(readFileSync(out, 'utf8'));
+    assert.equal(rows.length, total);
+    assert.deepEqual(rows, single, 'same rows, same order, same float32 digits');
+    // Both workers took jobs, and each loaded the model once.
+    for (const w of workers) assert.equal(w.stderr().match(/^model: mobilenet_0\.25/gm)?.length, 1, w.stderr());
+    assert.ok(workers.every((w) => /job \d+: \d+ stored/.test(w.stderr())), 'both workers did jobs');
+  } finally {
+    for (const w of workers) w.child.kill('SIGTERM');
+  }
+  for (const w of workers) {
+    const { code } = await w.exit;
+    assert.equal(code, 0, w.stderr());
+    assert.match(w.stderr(), /SIGTERM: finishing the current job, then stopping/);
+    assert.match(w.stderr(), /worker stopped: \d+ images stored/);
+  }
+});
+
+test('SIGTERM mid-job: the worker finishes its current job, then exits 0', { skip }, async () => {
+  const dir = linkedPhotos(40);
+  const add = await runCli(['queue', 'add', dir, '--redis', server.url, '--queue', 'term', '--key-prefix', 'term', '-m', 'mobilenet_0.25', '--job-size', '40', '-b', '1'], { env: env() });
+  assert.equal(add.code, 0, add.stderr);
+  const w = startWorker(['--queue', 'term']);
+  try {
+    await waitFor('the first images to be stored', async () => Number((await redis.hget('term:queue:term:stats', 'images')) ?? 0) > 0);
+    w.child.kill('SIGTERM');
+    const { code } = await w.exit;
+    assert.equal(code, 0, w.stderr());
+    const s = await status('term', 'term');
+    assert.equal(s.jobs.completed, 1, 'the job in hand was finished, not abandoned');
+    assert.equal(s.images.done, 40);
+  } finally {
+    w.child.kill('SIGKILL');
+  }
+});
+
+test('kill -9 mid-job: another worker takes the job over; the store holds every image exactly once, equal to extract', { skip }, async () => {
+  const n = 60;
+  const dir = linkedPhotos(n);
+  const add = await runCli(['queue', 'add', dir, '--redis', server.url, '--queue', 'kill', '--key-prefix', 'kill', '-m', 'mobilenet_0.25', '--job-size', String(n), '-b', '2'], { env: env() });
+  assert.equal(add.code, 0, add.stderr);
+  const fast = ['--queue', 'kill', '--lock-duration', '2000', '--stalled-interval', '1000'];
+  const a = startWorker(fast);
+  let b: Running | undefined;
+  try {
+    await waitFor('the first worker to store some images', async () => Number((await redis.hget('kill:queue:kill:stats', 'images')) ?? 0) >= 4);
+    a.child.kill('SIGKILL');
+    assert.equal((await a.exit).signal, 'SIGKILL');
+    const storedByA = Number(await redis.hget('kill:queue:kill:stats', 'images'));
+    assert.ok(storedByA < n, 'killed mid-job');
+    b = startWorker(fast);
+    await waitFor('the second worker to finish the job', async () => (await status('kill', 'kill')).jobs.completed === 1);
+    assert.match(b.stderr(), new RegExp(`job \\d+: ${n - storedByA} stored, ${storedByA} already there, 0 failed`), 'took over and skipped what was stored');
+    const keys = await redis.keys('kill:mobilenet_0.25:*');
+    assert.equal(keys.length, n, 'one key per image');
+    assert.equal(await redis.hlen('kill:queue:kill:keys'), n);
+    const out = path.join(tmp(), 'feats.jsonl');
+    const [exported, single] = await Promise.all([
+      runCli(['queue', 'export', '--redis', server.url, '--queue', 'kill', '--key-prefix', 'kill', '-o', out], { env: env() }),
+      extractJsonl([dir]),
+    ]);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.deepEqual(parseJsonl(readFileSync(out, 'utf8')), single);
+  } finally {
+    a.child.kill('SIGKILL');
+    b?.child.kill('SIGTERM');
+  }
+  assert.equal((await b!.exit).code, 0, b!.stderr());
+});
+
+test('Redis gone for good: the worker retries with backoff, then exits 1 with what it stored and how to go on', { skip }, async () => {
+  const own = await startRedis();
+  const child = spawn(process.execPath, [BIN, 'worker', '--redis', own.url], { env: { ...process.env, ...env(), NO_COLOR: '1', BACKBONES_REDIS_RECONNECTS: '2' } });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exit = new Promise<number | null>((resolve) => child.once('close', resolve));
+  try {
+    await waitFor('the worker to start', async () => /worker on queue/.test(stderr), 60);
+    await own.stop();
+    assert.equal(await exit, 1, stderr);
+    assert.equal(stderr.match(/reconnecting in 250 ms \(attempt 1 of 2\)/g)?.length, 1, 'said once for its three connections');
+    assert.match(stderr, /Error: Lost the connection to Redis at redis:\/\/127\.0\.0\.1:\d+\/0 .*0 images were stored before that\. Start the worker again/);
+  } finally {
+    child.kill('SIGKILL');
+    await own.stop();
+  }
+});

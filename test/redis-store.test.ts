@@ -1,0 +1,196 @@
+// extract/classify --to redis://: the feature store through the built CLI, against a
+// redis-server of our own on a free port. Vectors read back as raw float32 bytes must
+// equal the JSONL extract bit for bit; the key scheme is checked literally.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { runCli, BIN } from './helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { IMAGES, skipWithoutData } from './helpers/data.js';
+import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
+import { freePort, selfSignedCert, skipWithoutRedis, startRedis, type TestRedis } from './helpers/redis.js';
+
+const skip = skipWithoutData() || skipWithoutRedis();
+const PHOTOS = ['apple_red__opencv.jpg', 'cat_tabby_chelsea__skimage.png', 'coffee_espresso_cup__skimage.png'].map((f) => IMAGES(f));
+const LAYER = 'global_average_pooling2d_1';
+let cache = '';
+const env = () => ({ BACKBONES_CACHE: (cache ||= cacheWithMobilenet025()) });
+const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
+const keyOf = (prefix: string, p: string, layer = LAYER) => `${prefix}:mobilenet_0.25:${layer}:${sha1(path.resolve(p))}`;
+const floats = (b: Buffer) => Array.from(new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
+
+let server: TestRedis;
+let redis: Redis;
+before(async () => {
+  if (skip) return;
+  server = await startRedis();
+  redis = new Redis(server.url);
+});
+after(async () => {
+  redis?.disconnect();
+  await server?.stop();
+});
+
+test('extract --to redis: one hash per image under <prefix>:<model>:<layer>:<sha1 of absolute path>, vector bytes equal the JSONL floats', { skip }, async () => {
+  const [stored, jsonl] = await Promise.all([
+    runCli(['extract', ...PHOTOS, '-m', 'mobilenet_0.25', '--to', server.url, '--key-prefix', 'rt'], { env: env() }),
+    runCli(['extract', ...PHOTOS, '-m', 'mobilenet_0.25'], { env: env() }),
+  ]);
+  assert.equal(stored.code, 0, stored.stderr);
+  assert.equal(stored.stdout, '', 'nothing on stdout: the results went to Redis');
+  const rows = parseJsonl(jsonl.stdout);
+  for (const [i, p] of PHOTOS.entries()) {
+    const h = await redis.hgetallBuffer(keyOf('rt', p));
+    const text = (k: string) => h[k]?.toString();
+    assert.equal(text('dtype'), '<f4');
+    assert.equal(text('shape'), '[256]');
+    assert.equal(text('model'), 'mobilenet_0.25');
+    assert.equal(text('layer'), LAYER);
+    assert.equal(text('preprocess'), 'tf');
+    assert.equal(text('path'), path.resolve(p));
+    assert.ok(!Number.isNaN(Date.parse(text('time')!)), 'time is ISO 8601');
+    assert.equal(h.vector!.length, 256 * 4);
+    assert.deepEqual(floats(h.vector!), Array.from(Float32Array.from(rows[i]!.vector)));
+  }
+  // The run's keys, in input order, in a list named by the run id in <prefix>:runs.
+  const runs = await redis.zrange('rt:runs', 0, -1);
+  assert.equal(runs.length, 1);
+  assert.deepEqual(await redis.lrange(`rt:run:${runs[0]}`, 0, -1), PHOTOS.map((p) => keyOf('rt', p)));
+});
+
+test('--pool avg stores the pooled shape; a bad image is an error hash, exit 3', { skip }, async () => {
+  const bad = IMAGES('truncated__skimage.jpg');
+  const r = await runCli(['extract', PHOTOS[0]!, bad, '-m', 'mobilenet_0.25', '--layer', 'conv_pw_13_relu', '--pool', 'avg', '--to', server.url, '--key-prefix', 'pool'], { env: env() });
+  assert.equal(r.code, 3, r.stderr);
+  const h = await redis.hgetall(keyOf('pool', PHOTOS[0]!, 'conv_pw_13_relu'));
+  assert.equal(h.shape, '[256]');
+  assert.equal(h.layer_shape, '[7,7,256]');
+  assert.equal(h.pool, 'avg');
+  const e = await redis.hgetall(keyOf('pool', bad, 'conv_pw_13_relu'));
+  assert.match(e.error!, /\S/);
+  assert.equal(e.vector, undefined);
+});
+
+test('--resume skips images whose key holds a result; the rest are added', { skip }, async () => {
+  const first = await runCli(['extract', PHOTOS[0]!, PHOTOS[1]!, '-m', 'mobilenet_0.25', '--to', server.url, '--key-prefix', 'res'], { env: env() });
+  assert.equal(first.code, 0, first.stderr);
+  const before = await redis.hget(keyOf('res', PHOTOS[0]!), 'time');
+  const r = await runCli(['extract', ...PHOTOS, '-m', 'mobilenet_0.25', '--to', server.url, '--key-prefix', 'res', '--resume'], { env: env() });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Resuming: 2 inputs already in the store/);
+  assert.match(r.stderr, /1 of 1 images done/);
+  assert.equal(await redis.hget(keyOf('res', PHOTOS[0]!), 'time'), before, 'the stored image was not written again');
+  assert.equal(await redis.exists(keyOf('res', PHOTOS[2]!)), 1);
+});
+
+test('a key holding a result made differently (here --l2) is refused unless --overwrite', { skip }, async () => {
+  const first = await runCli(['extract', PHOTOS[0]!, '-m', 'mobilenet_0.25', '--to', server.url, '--key-prefix', 'ow'], { env: env() });
+  assert.equal(first.code, 0, first.stderr);
+  const key = keyOf('ow', PHOTOS[0]!);
+  const original = await redis.hgetBuffer(key, 'vector');
+  const refused = await runCli(['extract', PHOTOS[0]!, '-m', 'mobilenet_0.25', '--l2', '--to', server.url, '--key-prefix', 'ow'], { env: env() });
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /already holds a result made differently .*l2 0 \(now 1\).*--overwrite/);
+  assert.deepEqual(await redis.hgetBuffer(key, 'vector'), original, 'left as it was');
+  const forced = await runCli(['extract', PHOTOS[0]!, '-m', 'mobilenet_0.25', '--l2', '--overwrite', '--to', server.url, '--key-prefix', 'ow'], { env: env() });
+  assert.equal(forced.code, 0, forced.stderr);
+  const v = floats((await redis.hgetBuffer(key, 'vector'))!);
+  assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-5, 'now the L2-normalised vector');
+  assert.equal(await redis.hget(key, 'l2'), '1');
+});
+
+test('unreachable Redis: one sentence naming the URL without its password, exit 1, before the model loads', { skip }, async () => {
+  const port = await freePort();
+  const r = await runCli(['extract', PHOTOS[0]!, '-m', 'mobilenet_0.25', '--to', `redis://:hunter2@127.0.0.1:${port}/0`], { env: env() });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`Error: Cannot reach Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}/0: connect ECONNREFUSED`));
+  assert.doesNotMatch(r.stderr, /hunter2|model:|\n\s+at /);
+  const bad = await runCli(['extract', PHOTOS[0]!, '--to', 'http://127.0.0.1:1/'], { env: env() });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--to must be a redis:\/\/ or rediss:\/\/ URL/);
+});
+
+test('password: a wrong one and a missing one are one sentence each; the right one stores classify predictions as JSON', { skip }, async () => {
+  const locked = await startRedis({ password: 's3cret' });
+  try {
+    const wrong = locked.url.replace('s3cret', 'nope');
+    const w = await runCli(['classify', PHOTOS[1]!, '-m', 'mobilenet_0.25', '--to', wrong], { env: env() });
+    assert.equal(w.code, 1, w.stderr);
+    assert.match(w.stderr, /Error: Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0 refused the user name or password \(WRONGPASS/);
+    assert.doesNotMatch(w.stderr, /nope/);
+    const none = await runCli(['classify', PHOTOS[1]!, '-m', 'mobilenet_0.25', '--to', locked.url.replace(':s3cret@', '')], { env: env() });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /needs a password/);
+    const [ok, jsonl] = await Promise.all([
+      runCli(['classify', PHOTOS[1]!, '-m', 'mobilenet_0.25', '-k', '3', '--to', locked.url], { env: env() }),
+      runCli(['classify', PHOTOS[1]!, '-m', 'mobilenet_0.25', '-k', '3', '--format', 'jsonl'], { env: env() }),
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const client = new Redis(locked.url);
+    try {
+      const h = await client.hgetall(keyOf('backbones', PHOTOS[1]!, 'classify'));
+      assert.deepEqual(JSON.parse(h.predictions!), parseJsonl(jsonl.stdout)[0]!.predictions);
+    } finally {
+      client.disconnect();
+    }
+  } finally {
+    await locked.stop();
+  }
+});
+
+test('connection lost mid-run: retries, then stops with exit 1, the count stored and how to resume', { skip }, async () => {
+  const lost = await startRedis();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bb-redis-lost-'));
+  const inputs: string[] = [];
+  for (let i = 0; i < 400; i++) {
+    const p = path.join(dir, `img${String(i).padStart(3, '0')}.png`);
+    symlinkSync(PHOTOS[1]!, p);
+    inputs.push(p);
+  }
+  const client = new Redis(lost.url);
+  try {
+    const child = spawn(process.execPath, [BIN, 'extract', dir, '-m', 'mobilenet_0.25', '-b', '1', '--to', lost.url], { env: { ...process.env, ...env(), NO_COLOR: '1', BACKBONES_REDIS_RECONNECTS: '2' } });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    // Kill the server once some images are stored (bounded: 60 s).
+    for (let i = 0; i < 600 && (await client.dbsize()) < 5; i++) await new Promise((r) => setTimeout(r, 100));
+    client.disconnect();
+    await lost.stop();
+    const code = await exited;
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /reconnecting in 250 ms \(attempt 1 of 2\)/);
+    assert.match(stderr, /reconnecting in 500 ms \(attempt 2 of 2\)/);
+    assert.match(stderr, /Error: Lost the connection to Redis at redis:\/\/127\.0\.0\.1:\d+\/0 .*did not come back; \d+ images were stored before that\. Run the same command again with --resume/);
+    assert.doesNotMatch(stderr, /\n\s+at /);
+  } finally {
+    client.disconnect();
+    await lost.stop();
+  }
+});
+
+test('rediss:// speaks TLS: with the server\'s CA trusted it stores; without it, one sentence', { skip }, async (t) => {
+  const files = selfSignedCert(mkdtempSync(path.join(os.tmpdir(), 'bb-redis-tls-')));
+  if (typeof files === 'string') return t.skip(files);
+  const tls = await startRedis({ tls: files });
+  try {
+    assert.match(tls.url, /^rediss:/);
+    const ok = await runCli(['extract', PHOTOS[0]!, '-m', 'mobilenet_0.25', '--to', tls.url], { env: { ...env(), NODE_EXTRA_CA_CERTS: files.ca } });
+    assert.equal(ok.code, 0, ok.stderr);
+    const client = new Redis(tls.url, { tls: { ca: readFileSync(files.ca) } });
+    try {
+      assert.equal(await client.hget(keyOf('backbones', PHOTOS[0]!), 'dtype'), '<f4');
+    } finally {
+      client.disconnect();
+    }
+    const untrusted = await runCli(['extract', PHOTOS[0]!, '-m', 'mobilenet_0.25', '--to', tls.url], { env: env() });
+    assert.equal(untrusted.code, 1, untrusted.stderr);
+    assert.match(untrusted.stderr, /Error: Cannot reach Redis at rediss:\/\/127\.0\.0\.1:\d+\/0: .*self-signed certificate/);
+  } finally {
+    await tls.stop();
+  }
+});
