@@ -11,7 +11,7 @@ import { BENCH_SCHEMA_VERSION, machineSection, type BenchReport, type ModelResul
 import { exporterFor, formatForFile, isExportFormat, EXPORT_FORMATS, TableExporter } from '../bench/export/index.js';
 import { runModelInChild } from '../bench/runner.js';
 import type { WorkerConfig } from '../bench/protocol.js';
-import { parseBackendRequest } from '../runtime/choices.js';
+import { engineRequest, resolveRequest } from '../engines/request.js';
 import { findCard, isModelPath, cardNames, modelSelection, type ModelSelection } from '../zoo/load.js';
 import { createRequire } from 'node:module';
 
@@ -20,6 +20,8 @@ const TFJS_VERSION: string = (createRequire(import.meta.url)('@tensorflow/tfjs/p
 export interface BenchOptions extends ModelSelection {
   backend: string;
   backends?: string[];
+  device?: string;
+  provider?: string;
   threads?: number;
   batchSizes: number[];
   warmup: number;
@@ -33,7 +35,8 @@ export interface BenchOptions extends ModelSelection {
 }
 
 function validate(models: string[], o: BenchOptions): { format: string; fileFormat?: string } {
-  parseBackendRequest(o.backend);
+  // Contradictions (--provider webgpu --backends wasm, --device cpu --provider webgpu) fail here, before any child starts.
+  for (const backend of o.backends ?? [o.backend]) resolveRequest(engineRequest({ ...o, backend }));
   for (const m of models) {
     if (!findCard(m) && !isModelPath(m)) {
       throw new BackbonesError('E_UNKNOWN_MODEL', `Unknown model "${m}": valid names are ${cardNames().join(', ')} (or pass a model.json path).`);
@@ -97,6 +100,8 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       durationS: o.duration,
       images: o.images,
       backend,
+      device: o.device,
+      provider: o.provider,
       threads: o.threads,
     };
     const result: ModelResult = await runModelInChild(config, {
@@ -104,7 +109,8 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       onProgress: progress,
       onRuntime: (r) => {
         // One line per distinct backend: "wasm (SIMD, 1 thread); onnx (onnxruntime-node 1.30.0, cpu, 2 threads)".
-        if (!runtimes.includes(r.label)) runtimes.push(r.label);
+        const label = `${r.label} on ${r.device === 'gpu' ? 'GPU' : 'CPU'} ${r.adapter}`;
+        if (!runtimes.includes(label)) runtimes.push(label);
         report.runtime = {
           node: process.version,
           tfjs: r.tfjs,

@@ -4,7 +4,8 @@ import { existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import cliProgress from 'cli-progress';
 import { tf } from '../runtime/tf.js';
-import { initBackend, parseBackendRequest } from '../runtime/backend.js';
+import { startEngine, engineLine } from '../engines/select.js';
+import { engineRequest } from '../engines/request.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, progressEnabled, colorLevelFor } from '../log.js';
 import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.js';
@@ -20,6 +21,8 @@ import { runInWorkers, type LoadRequest } from '../pipeline/pool.js';
 
 export interface ImageRunOptions extends ModelSelection {
   backend: string;
+  device?: string;
+  provider?: string;
   threads?: number;
   model: string;
   ext: string;
@@ -76,12 +79,7 @@ export function pathsAlreadyDone(file: string, format: string): Set<string> {
 
 /** How to load the model again, in this thread or a worker. */
 export function loadRequest(o: ImageRunOptions): LoadRequest {
-  return {
-    backend: o.backend,
-    threads: o.threads,
-    model: o.model,
-    options: modelSelection(o),
-  };
+  return { engine: engineRequest(o), model: o.model, options: modelSelection(o) };
 }
 
 export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: RecordKind, defaultFormat: string): Promise<Prepared> {
@@ -90,8 +88,8 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
   if (format === 'npy' && kind === 'classify') throw new BackbonesError('E_USAGE', '--format npy is for extract; classify writes table, jsonl, json or csv.');
   if (format === 'npy' && !o.output) throw new BackbonesError('E_USAGE', '--format npy needs -o FILE.npy (it writes a header at the end and sidecar files).');
   // The backend first: a backend that cannot start is a setup error, whatever the inputs.
-  const choice = await initBackend(parseBackendRequest(o.backend), { threads: o.threads });
-  log.info(`backend: ${choice.label} (${choice.reason})`);
+  const engine = await startEngine(engineRequest(o));
+  log.info(`backend: ${engineLine(engine.choice)}`);
   const extensions = parseExtensions(o.ext);
   let entries = await expandInputs(inputs, { extensions });
   let skipped = 0;
@@ -105,7 +103,7 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
     if (skipped > 0) log.info(`Resuming: ${skipped} input${skipped === 1 ? '' : 's'} already in ${o.output}.`);
   }
   const t0 = performance.now();
-  const backbone = await loadBackbone(o.model, loadRequest(o).options);
+  const backbone = await loadBackbone(o.model, { ...modelSelection(o), engine });
   const info = backbone.info;
   log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights.description} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   if (info.weights.kind === 'random') log.warn('random weights: outputs are not meaningful predictions.');
