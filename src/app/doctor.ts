@@ -120,7 +120,7 @@ export function formatDoctor(r: DoctorReport): string {
     `  ${'auto picks'.padEnd(15)}${out.bold(r.auto.label)}`,
     `  ${''.padEnd(15)}${out.dim(`on ${r.auto.device === 'gpu' ? 'GPU' : 'CPU'} ${r.auto.adapter}`)}`,
     `  ${''.padEnd(15)}${out.dim(r.auto.reason)}`,
-    `  ${'--device gpu'.padEnd(15)}${r.gpu.available ? `${out.bold(r.gpu.label)} ${out.dim(`on ${r.gpu.adapter}`)}` : out.yellow(r.gpu.reason)}`,
+    `  ${'--device gpu'.padEnd(15)}${r.gpu.available ? `${out.bold(r.gpu.label)} ${out.dim(`on ${r.gpu.adapter}`)}` : out.yellow(r.gpu.reason.replace(/^--device gpu: /, ''))}`,
     `  ${'wasm threads'.padEnd(15)}${r.wasmThreads ?? 'n/a'}`,
     out.bold('webgpu'),
     `  ${'vulkan loader'.padEnd(15)}${r.webgpu.vulkanLoader === null ? 'n/a (not Linux)' : r.webgpu.vulkanLoader ? 'libvulkan.so.1 found' : out.yellow('libvulkan.so.1 not found')}`,

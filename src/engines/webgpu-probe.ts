@@ -107,7 +107,7 @@ async function reluModel(): Promise<string> {
   return Buffer.from(g.encode('webgpu-probe', 'webgpu-probe')).toString('base64');
 }
 
-interface ChildAnswer {
+export interface ChildAnswer {
   adapters: Array<Omit<WebgpuAdapter, 'software'> & { fallback: boolean }>;
   listing: string;
   ortRuns: boolean | null;
@@ -137,10 +137,13 @@ function runChild(args: object, timeoutMs: number): Promise<{ answer?: ChildAnsw
   });
 }
 
-/** Builds the report (and its reason) from what the child saw. */
-export function webgpuReport(answer: ChildAnswer | undefined, failure: string | undefined, env: NodeJS.ProcessEnv = process.env): WebgpuReport {
-  const vulkanLoader = findVulkanLoader(env);
-  const vulkanDrivers = findVulkanDrivers(env);
+/** Builds the report (and its reason) from what the child saw and what the system holds. */
+export function webgpuReport(
+  answer: ChildAnswer | undefined,
+  failure: string | undefined,
+  system: { vulkanLoader: boolean | null; vulkanDrivers: string[] } = { vulkanLoader: findVulkanLoader(), vulkanDrivers: findVulkanDrivers() },
+): WebgpuReport {
+  const { vulkanLoader, vulkanDrivers } = system;
   const adapters: WebgpuAdapter[] = (answer?.adapters ?? []).map(({ fallback, ...a }) => ({ ...a, software: isSoftwareAdapter({ ...a, fallback }) }));
   const hardware = adapters.filter((a) => !a.software);
   const ortRuns = answer?.ortRuns ?? null;
@@ -155,22 +158,27 @@ export function webgpuReport(answer: ChildAnswer | undefined, failure: string | 
   return { vulkanLoader, vulkanDrivers, adapters, listing: answer?.listing ?? 'not listed', ortRuns, reason };
 }
 
+export interface WebgpuProbeOptions {
+  /** 'if-hardware': run ONNX Runtime's provider only on a hardware adapter (auto, doctor); 'always': on a software one too (--provider webgpu). */
+  ort: 'if-hardware' | 'always';
+  timeoutMs?: number;
+}
+
+/** One probe in a child process, every time it is called. */
+export async function runWebgpuProbe(options: WebgpuProbeOptions): Promise<WebgpuReport> {
+  const args = { webgpu: resolveOptional('webgpu'), ortModule: resolveOptional('onnxruntime-node'), ort: options.ort, model: await reluModel() };
+  const { answer, failure } = await runChild(args, options.timeoutMs ?? PROBE_TIMEOUT_MS);
+  return webgpuReport(answer, failure);
+}
+
 const memo = new Map<string, Promise<WebgpuReport>>();
 
-/**
- * Probes WebGPU in a child process. ort: 'if-hardware' runs ONNX Runtime's provider only
- * when a hardware adapter exists (auto, doctor); 'always' also on a software one (--provider webgpu).
- */
-export function probeWebgpu(options: { ort: 'if-hardware' | 'always'; timeoutMs?: number }): Promise<WebgpuReport> {
-  const key = options.ort;
-  let pending = memo.get(key);
+/** The probe, at most once per process and mode (kept in memory only). */
+export function probeWebgpu(options: WebgpuProbeOptions): Promise<WebgpuReport> {
+  let pending = memo.get(options.ort);
   if (!pending) {
-    pending = (async () => {
-      const args = { webgpu: resolveOptional('webgpu'), ortModule: resolveOptional('onnxruntime-node'), ort: options.ort, model: await reluModel() };
-      const { answer, failure } = await runChild(args, options.timeoutMs ?? PROBE_TIMEOUT_MS);
-      return webgpuReport(answer, failure);
-    })();
-    memo.set(key, pending);
+    pending = runWebgpuProbe(options);
+    memo.set(options.ort, pending);
   }
   return pending;
 }
