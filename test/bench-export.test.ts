@@ -122,6 +122,9 @@ describe('csv', () => {
     assert.equal(records[2]!.gflops_per_second, 'n/a');
     assert.equal(records[2]!.warnings, 'random-weights');
     assert.equal(records[4]!.status, 'failed');
+    // Where each row ran; a model that failed before an engine started has none.
+    assert.deepEqual([vgg1.device, vgg1.provider, vgg1.adapter], ['cpu', 'cpu', 'Test CPU 3000']);
+    assert.deepEqual([records[4]!.device, records[4]!.provider, records[4]!.adapter], ['n/a', 'n/a', 'n/a']);
     assert.equal(records[4]!.load_ms, 'n/a');
     assert.equal(records[4]!.error, 'weights file not found: resnet50.h5');
   });
