@@ -140,7 +140,7 @@ export class OnnxRuntimeEngine implements Engine {
     const backend = tf.getBackend();
     this.choice.tfjsBackend = backend;
     const { onnx: _onnx, ...rest } = this.choice;
-    const engine = new TfjsEngine({ ...rest, backend, label: backend, device: 'cpu', provider: backend, adapter: cpuName(), gpu: false, reason: `${spec.name} cannot run on ONNX Runtime: ${why}` });
+    const engine = new TfjsEngine({ ...rest, backend, label: `${backend} (TensorFlow.js, instead of ONNX Runtime)`, device: 'cpu', provider: backend, adapter: cpuName(), gpu: false, reason: `${spec.name} cannot run on ONNX Runtime: ${why}` });
     return tfjsPrepared(model, spec, { engine, reason: why });
   }
 

@@ -114,4 +114,3 @@ export class TfjsEngine implements Engine {
   async dispose(): Promise<void> {}
 }
 
-export { errorMessage };

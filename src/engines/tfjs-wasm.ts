@@ -2,7 +2,8 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { tf } from '../runtime/tf.js';
-import { TfjsEngine, cpuName, errorMessage, isModuleNotFound, packageVersion, plural, startCpuBackend } from './tfjs-common.js';
+import { errorMessage } from '../errors.js';
+import { TfjsEngine, cpuName, isModuleNotFound, packageVersion, plural, startCpuBackend } from './tfjs-common.js';
 import type { BackendProbe } from './types.js';
 import type { EngineFamily } from './family.js';
 
