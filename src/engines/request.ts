@@ -1,7 +1,7 @@
 // What a command asks of the engines, checked before anything heavy loads (the bench
 // parent validates with it without loading TensorFlow.js).
 import { usageError } from '../errors.js';
-import { parseBackendRequest, type BackendRequest } from './backends.js';
+import { BACKENDS, parseBackendRequest, type BackendRequest } from './backends.js';
 import { GPU_PROVIDERS, parseDeviceRequest, parseProviderList } from './devices.js';
 import type { DeviceRequest, EngineRequest } from './types.js';
 
@@ -38,6 +38,9 @@ export function resolveRequest(request: EngineRequest, env: NodeJS.ProcessEnv = 
     const gpu = providers.filter((p) => GPU_PROVIDERS.includes(p));
     if (device === 'cpu' && gpu.length > 0) throw usageError(`--device cpu contradicts --provider ${providers.join(',')}: ${gpu[0]} computes on a GPU.`);
     if (device === 'gpu' && gpu.length === 0) throw usageError(`--device gpu needs a GPU provider (${GPU_PROVIDERS.join(', ')}); --provider ${providers.join(',')} has none.`);
+  }
+  if (device === 'gpu' && backend !== 'auto' && !BACKENDS.some((r) => r.backend === backend && (r.devices as readonly string[]).includes('gpu'))) {
+    throw usageError(`The ${backend} backend computes on the CPU only; --device gpu needs --backend auto, onnx or tensorflow.`);
   }
   return { backend, device, ...(request.threads !== undefined ? { threads: request.threads } : {}), ...(providers ? { providers } : {}) };
 }

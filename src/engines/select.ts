@@ -3,7 +3,7 @@
 // not taken, and hands back an Engine. Nothing is remembered between calls: whoever
 // asks gets their own Engine and passes it on.
 import { tf } from '../runtime/tf.js';
-import { BackbonesError, usageError } from '../errors.js';
+import { BackbonesError } from '../errors.js';
 import { BACKENDS, type BackendRow } from './backends.js';
 import { GPU_PROVIDERS } from './devices.js';
 import { resolveRequest, type ResolvedRequest } from './request.js';
@@ -20,9 +20,6 @@ function plan(request: ResolvedRequest): { rows: BackendRow[]; devices: Device[]
     return { rows: all.filter((r) => r.backend === 'onnx'), devices: [gpu ? 'gpu' : 'cpu'] };
   }
   const rows = request.backend === 'auto' ? [...all] : all.filter((r) => r.backend === request.backend);
-  if (request.device === 'gpu' && !rows.some((r) => r.devices.includes('gpu'))) {
-    throw usageError(`The ${request.backend} backend computes on the CPU only; --device gpu needs --backend auto, onnx or tensorflow.`);
-  }
   return { rows, devices: request.device === 'auto' ? ['gpu', 'cpu'] : [request.device] };
 }
 
