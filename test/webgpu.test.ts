@@ -125,6 +125,17 @@ describe('WebGPU on lavapipe', { skip }, () => {
     assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
   });
 
+  test('CLI: with no Vulkan driver visible, --device gpu and --provider webgpu say so (no hang, no crash)', async () => {
+    const env = { VK_ICD_FILENAMES: '/nonexistent_icd.json', VK_DRIVER_FILES: undefined };
+    const args = ['classify', IMAGES(PHOTOS[0]!), '-m', MODEL, '--preprocess', 'tf', '-f', 'jsonl'];
+    const [gpu, webgpu] = await Promise.all([runCli(['--device', 'gpu', ...args], { env }), runCli(['--provider', 'webgpu', ...args], { env })]);
+    assert.equal(webgpu.code, 1, webgpu.stderr);
+    assert.match(webgpu.stderr, /^Error: The onnx backend cannot start: ONNX Runtime's webgpu provider cannot run here: no Vulkan driver /m);
+    if (cudaProviderInstalled() || /backend: tensorflow \(GPU/.test(gpu.stderr)) return; // CUDA needs no Vulkan driver
+    assert.equal(gpu.code, 1, gpu.stderr);
+    assert.match(gpu.stderr, /no GPU for ONNX Runtime: no Vulkan driver .*graphics capability/);
+  });
+
   test('CLI: bench reports device, provider and adapter per row', async () => {
     const r = await runCli(['--provider', 'webgpu', 'bench', MODEL, '--preprocess', 'tf', '--batch-sizes', '1', '-n', '2', '--warmup', '1', '-f', 'json']);
     assert.equal(r.code, 0, r.stderr);
