@@ -6,7 +6,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { initBackend } from '../src/runtime/backend.js';
+import { startEngine } from '../src/engines/select.js';
 import { loadBackbone } from '../src/zoo/load.js';
 import { runBatches } from '../src/pipeline/batches.js';
 import { classifyBatch } from '../src/app/classify-batch.js';
@@ -20,8 +20,9 @@ const photos = readdirSync(path.join(data, 'images'))
   .map((f) => path.join(data, 'images', f));
 const entries = Array.from({ length: n }, (_, i) => ({ path: photos[i % photos.length]! }));
 
-const choice = await initBackend('wasm');
-const backbone = await loadBackbone(path.join(data, 'models', 'mobilenet_v1_0.25_224'), { preprocess: 'tf' });
+const engine = await startEngine({ backend: 'wasm' });
+const choice = engine.choice;
+const backbone = await loadBackbone(path.join(data, 'models', 'mobilenet_v1_0.25_224'), { preprocess: 'tf', engine });
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 console.log(`backend ${choice.label}; ${n} images (${photos.length} photos cycled), batch ${batchSize}`);
 console.log('images\tRSS MiB\theap MiB\ttf tensors\ttf MiB\timg/s');

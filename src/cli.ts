@@ -5,7 +5,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { BackbonesError, EXIT, errorMessage } from './errors.js';
 import { configureLog, isDebug, log } from './log.js';
-import { BACKEND_CHOICES } from './runtime/choices.js';
+import { BACKEND_CHOICES } from './engines/backends.js';
+import { DEVICE_CHOICES } from './engines/devices.js';
 import { parsePositiveInt } from './commands/options.js';
 import { registerClassify } from './commands/classify.js';
 import { registerExtract } from './commands/extract.js';
@@ -20,6 +21,8 @@ export const VERSION: string = (require('../package.json') as { version: string 
 
 export interface GlobalOptions {
   backend: string;
+  device: string;
+  provider?: string;
   threads?: number;
   quiet?: boolean;
   debug?: boolean;
@@ -36,6 +39,13 @@ export function buildProgram(): Command {
         .env('BACKBONES_BACKEND')
         .default('auto'),
     )
+    .addOption(
+      new Option('--device <name>', 'where models compute: auto (a hardware GPU when one works, else the CPU), cpu, gpu (an error when no GPU works)')
+        .choices(DEVICE_CHOICES as string[])
+        .env('BACKBONES_DEVICE')
+        .default('auto'),
+    )
+    .addOption(new Option('--provider <list>', "ONNX Runtime execution providers in order, e.g. webgpu or cuda,cpu (selects the onnx backend)").env('BACKBONES_ONNX_PROVIDERS'))
     .option('--cache-dir <dir>', 'weights cache (default: $BACKBONES_CACHE or ~/.cache/backbones)')
     .option('--threads <n>', 'onnx backend: intra-op threads (default: every core)', parsePositiveInt('--threads'))
     .option('-q, --quiet', 'no progress or info on stderr (errors still print)')

@@ -5,10 +5,14 @@
 //   const top3 = await model.classify('cat.jpg', 3);
 //   const vector = await model.extract('cat.jpg', { layer: 'conv_pw_13_relu', pool: 'avg' });
 //
-// classify, extract and bench use the same pieces: loadBackbone, loadImageForModel,
-// classifyBatch, extractBatch.
+// classify, extract and bench use the same pieces: startEngine, loadBackbone,
+// loadImageForModel, classifyBatch, extractBatch.
+//   const engine = await startEngine({ device: 'gpu' });   // or { providers: ['webgpu'] }
+//   const model = await load('resnet50', { engine });
 import { tf } from './runtime/tf.js';
-import { initBackend, parseBackendRequest, type BackendChoice } from './runtime/backend.js';
+import { startEngine } from './engines/select.js';
+import type { BackendChoice, DeviceRequest, Engine } from './engines/types.js';
+import type { BackendRequest } from './engines/backends.js';
 import { loadBackbone, type LoadOptions } from './zoo/load.js';
 import type { Backbone, BackboneInfo } from './zoo/backbone.js';
 import { loadImageForModel, type LoadImageOptions } from './images/index.js';
@@ -28,16 +32,26 @@ export interface Model {
   dispose(): void;
 }
 
-export interface ModelOptions extends LoadOptions {
-  backend?: 'auto' | 'tensorflow' | 'onnx' | 'wasm' | 'cpu';
+export interface ModelOptions extends Omit<LoadOptions, 'engine'> {
+  /** An engine to share between models; else one is started from backend/device/providers/threads. */
+  engine?: Engine;
+  backend?: BackendRequest;
+  /** auto (default; BACKBONES_DEVICE), cpu, or gpu (an error when no GPU works). */
+  device?: DeviceRequest;
+  /** ONNX Runtime execution providers in order (default: BACKBONES_ONNX_PROVIDERS, else chosen by device). */
+  providers?: string[];
+  /** ONNX Runtime intra-op threads. */
+  threads?: number;
   /** Image handling; defaults come from the model card. */
   image?: Partial<Omit<LoadImageOptions, 'size' | 'preprocess'>>;
 }
 
 /** Loads a zoo model by name ('vgg16', 'mobilenet', …) or any TF.js model.json path/URL. */
 export async function load(model = 'mobilenet', options: ModelOptions = {}): Promise<Model> {
-  const backend = await initBackend(parseBackendRequest(options.backend));
-  const backbone: Backbone = await loadBackbone(model, options);
+  const { backend: requested, device, providers, threads, ...loadOptions } = options;
+  const engine = options.engine ?? (await startEngine({ backend: requested, device, providers, threads }));
+  const backend = engine.choice;
+  const backbone: Backbone = await loadBackbone(model, { ...loadOptions, engine });
   const info = backbone.info;
   const toBatch = async (image: string | Buffer) => {
     const img = await loadImageForModel(image, {
@@ -75,7 +89,11 @@ export async function load(model = 'mobilenet', options: ModelOptions = {}): Pro
   };
 }
 
-export { loadBackbone, initBackend, loadImageForModel, classifyBatch, extractBatch };
-export type { LoadOptions, BackboneInfo, Prediction, BackendChoice };
+export { loadBackbone, startEngine, loadImageForModel, classifyBatch, extractBatch };
+export { probeEngines, engineLine } from './engines/select.js';
+export { BACKENDS, BACKEND_CHOICES } from './engines/backends.js';
+export { DEVICE_CHOICES } from './engines/devices.js';
+export type { LoadOptions, BackboneInfo, Prediction, BackendChoice, Engine, BackendRequest, DeviceRequest };
+export type { WebgpuAdapter, WebgpuReport, EngineRequest } from './engines/types.js';
 export { listModels, getCard } from './zoo/cards.js';
 export { preprocess } from './images/preprocess.js';

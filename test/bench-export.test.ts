@@ -66,17 +66,17 @@ describe('markdown', () => {
     assert.equal(tableLines.length, 2 + 4 + 1);
     const cols = tableLines[0]!.split(' | ').length;
     for (const l of tableLines) assert.equal(l.split(' | ').length, cols, l);
-    assert.ok(tableLines.some((l) => l.startsWith('| vgg16 | cpu | 8 | imagenet |')));
-    assert.ok(tableLines.some((l) => l.startsWith('| mobilenet | cpu | 1 | random |')));
-    assert.ok(tableLines.some((l) => l.startsWith('| resnet50 | n/a | **failed** |')));
+    assert.ok(tableLines.some((l) => l.startsWith('| vgg16 | cpu | cpu | cpu | 8 | imagenet |')));
+    assert.ok(tableLines.some((l) => l.startsWith('| mobilenet | cpu | cpu | cpu | 1 | random |')));
+    assert.ok(tableLines.some((l) => l.startsWith('| resnet50 | n/a | n/a | n/a | **failed** |')));
   });
 
   test('n/a for unmeasured GPU memory and unknown MACs; measured GPU in MiB', () => {
-    const vgg1 = tableLines.find((l) => l.startsWith('| vgg16 | cpu | 1 |'))!;
+    const vgg1 = tableLines.find((l) => l.startsWith('| vgg16 | cpu | cpu | cpu | 1 |'))!;
     assert.ok(vgg1.trimEnd().endsWith('| 1234 |'), vgg1);
-    const vgg8 = tableLines.find((l) => l.startsWith('| vgg16 | cpu | 8 |'))!;
+    const vgg8 = tableLines.find((l) => l.startsWith('| vgg16 | cpu | cpu | cpu | 8 |'))!;
     assert.ok(vgg8.trimEnd().endsWith('| n/a |'), vgg8);
-    const mob = tableLines.find((l) => l.startsWith('| mobilenet | cpu | 1 |'))!;
+    const mob = tableLines.find((l) => l.startsWith('| mobilenet | cpu | cpu | cpu | 1 |'))!;
     assert.match(mob, /\| n\/a \| 188 \|/); // GFLOP/s n/a (MACs unknown), CPU % measured
   });
 
@@ -122,6 +122,9 @@ describe('csv', () => {
     assert.equal(records[2]!.gflops_per_second, 'n/a');
     assert.equal(records[2]!.warnings, 'random-weights');
     assert.equal(records[4]!.status, 'failed');
+    // Where each row ran; a model that failed before an engine started has none.
+    assert.deepEqual([vgg1.device, vgg1.provider, vgg1.adapter], ['cpu', 'cpu', 'Test CPU 3000']);
+    assert.deepEqual([records[4]!.device, records[4]!.provider, records[4]!.adapter], ['n/a', 'n/a', 'n/a']);
     assert.equal(records[4]!.load_ms, 'n/a');
     assert.equal(records[4]!.error, 'weights file not found: resnet50.h5');
   });
@@ -153,7 +156,7 @@ describe('table', () => {
 
   test('ratios against the first model', () => {
     const out = new TableExporter({ color: false }).serialize(report);
-    const row = (model: string, batch: number) => out.split('\n').find((l) => new RegExp(`^${model}\\s+cpu\\s+${batch}\\s`).test(l))!;
+    const row = (model: string, batch: number) => out.split('\n').find((l) => new RegExp(`^${model}\\s+cpu\\s+cpu\\s+cpu\\s+${batch}\\s`).test(l))!;
     assert.match(row('vgg16', 1), /\s1\.00×\s/);
     assert.match(row('vgg16', 8), /\s1\.00×\s/);
     // mobilenet at batch 1: 120 ms vs 9.5 ms mean → ≈12.6× faster
@@ -167,7 +170,7 @@ describe('table', () => {
     const plain = new TableExporter({ color: false }).serialize(report);
     const coloured = new TableExporter({ color: true }).serialize(report);
     assert.equal(coloured.replace(ANSI, ''), plain);
-    const mob1 = coloured.split('\n').find((l) => /^mobilenet\s+cpu\s+1\s/.test(l.replace(ANSI, '')))!;
+    const mob1 = coloured.split('\n').find((l) => /^mobilenet\s+cpu\s+cpu\s+cpu\s+1\s/.test(l.replace(ANSI, '')))!;
     assert.match(mob1, /\x1b\[32m\x1b\[1m\s*\d+\.?\d*\x1b\[22m\x1b\[39m/); // green + bold
     assert.match(coloured, /\x1b\[31mresnet50/);
   });

@@ -34,7 +34,8 @@ test('mobilenet_0.25 (built in code, real weights from the cache) labels the cat
   assert.equal(cameraman!.predictions[0].index, 872);
   assert.equal(cameraman!.predictions[0].label, 'tripod');
   assert.ok(coffee!.predictions[0].prob > 0.8 && coffee!.predictions[0].prob <= 1);
-  assert.match(r.stderr, /backend: onnx \(onnxruntime-node [\d.]+, cpu, \d+ threads?\)/);
+  // Engine, provider and adapter; which ones depends on the machine (a GPU machine runs webgpu or cuda).
+  assert.match(r.stderr, /backend: (onnx \(onnxruntime-node [\d.]+, [a-z+]+|tensorflow \(\w+: \S+ [\d.]+\)|[a-z]+ \().*, \d+ threads?\) on (CPU|GPU) \S/);
 });
 
 test('the same model file loaded as is gives the same labels', { skip }, async () => {

@@ -69,13 +69,15 @@ test('bench --backends wasm,onnx: one row per model and backend', async () => {
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout) as BenchReport;
   assert.deepEqual(report.models.map((m) => [m.model, m.backend, m.status]), [['mobilenet_0.25', 'wasm', 'ok'], ['mobilenet_0.25', 'onnx', 'ok']]);
-  assert.match(report.runtime.backend, /^wasm \(SIMD, 1 thread\); onnx \(onnxruntime-node/);
+  // One label per backend with its adapter; thread counts and the device depend on the machine.
+  assert.match(report.runtime.backend, /^wasm \((no )?SIMD, \d+ threads?\) on CPU .+; onnx \(onnxruntime-node [\d.]+, [a-z+]+, \d+ threads?\) on (CPU|GPU) /);
+  assert.deepEqual(report.models.map((m) => m.provider === undefined ? 'none' : m.device), ['cpu', report.models[1]!.provider === 'cpu' ? 'cpu' : 'gpu']);
   assert.equal(report.models[1]!.runs[0]!.samplesMs.length, 5);
 });
 
 test('--threads 1 reaches ONNX Runtime', { skip }, async () => {
   const r = await runCli(['--threads', '1', '--backend', 'onnx', 'classify', PHOTOS[1]!, '-m', 'mobilenet_0.25', '-k', '1'], { env: { BACKBONES_CACHE: cacheWithMobilenet025() } });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /backend: onnx \(onnxruntime-node [\d.]+, cpu, 1 thread\)/);
+  assert.match(r.stderr, /backend: onnx \(onnxruntime-node [\d.]+, [a-z+]+, 1 thread\)/);
   assert.equal(parseJsonl(r.stdout)[0]!.predictions[0].label, 'espresso');
 });

@@ -6,7 +6,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../src/runtime/tf.js';
-import { initBackend } from '../src/runtime/backend.js';
+import { startEngine } from '../src/engines/select.js';
 import { modelHandler } from '../src/runtime/io.js';
 import { loadImageForModel } from '../src/images/index.js';
 import type { PreprocessMode } from '../src/zoo/card.js';
@@ -34,7 +34,7 @@ const CASES: Array<{ model: string; size: [number, number]; preprocess: Preproce
 
 describe('real TF.js models on ONNX Runtime', { skip }, () => {
   before(async () => {
-    await initBackend('wasm');
+    await startEngine({ backend: 'wasm' });
   });
 
   for (const c of CASES) {

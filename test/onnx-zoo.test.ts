@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../src/runtime/tf.js';
-import { initBackend } from '../src/runtime/backend.js';
+import { startEngine } from '../src/engines/select.js';
 import { buildArchitecture } from '../src/zoo/architectures.js';
 import type { BuildOptions } from '../src/zoo/card.js';
 import { randomizeWeights } from '../src/zoo/random.js';
@@ -48,7 +48,7 @@ const CASES: Case[] = [
 
 describe('ONNX export of the zoo matches tfjs (random weights)', () => {
   before(async () => {
-    await initBackend('wasm');
+    await startEngine({ backend: 'wasm' });
   });
   after(() => tf.disposeVariables());
 

@@ -7,7 +7,7 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { tf } from '../src/runtime/tf.js';
-import { initBackend } from '../src/runtime/backend.js';
+import { startEngine } from '../src/engines/select.js';
 import { buildArchitecture } from '../src/zoo/architectures.js';
 import { randomizeWeights } from '../src/zoo/random.js';
 import { OnnxEngine, OnnxExportError, exportToOnnx, onnxAvailable, onnxCacheKey, weightsHash } from '../src/onnx/index.js';
@@ -67,7 +67,7 @@ async function compare(model: tf.LayersModel, input: Float32Array, shape: Shape4
 }
 
 before(async () => {
-  await initBackend('wasm');
+  await startEngine({ backend: 'wasm' });
 });
 after(() => tf.disposeVariables());
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { expandInputs, parseExtensions } from '../src/pipeline/inputs.js';
 import { runBatches } from '../src/pipeline/batches.js';
-import { initBackend } from '../src/runtime/backend.js';
+import { startEngine } from '../src/engines/select.js';
 import { loadBackbone } from '../src/zoo/load.js';
 import { tf } from '../src/runtime/tf.js';
 import { classifyBatch } from '../src/app/classify.js';
@@ -49,8 +49,8 @@ test('stdin paths keep their order; blank lines are ignored; "-" only once', asy
 });
 
 test('the batch runner leaves no tensors behind and keeps input order across batches', { skip }, async () => {
-  await initBackend('wasm');
-  const backbone = await loadBackbone(MODELS('mobilenet_v1_0.25_224'), { preprocess: 'tf' });
+  const engine = await startEngine({ backend: 'wasm' });
+  const backbone = await loadBackbone(MODELS('mobilenet_v1_0.25_224'), { preprocess: 'tf', engine });
   const files = ['apple_red__opencv.jpg', 'truncated__skimage.jpg', 'cat_tabby_chelsea__skimage.png'];
   const entries = Array.from({ length: 20 }, (_, i) => ({ path: IMAGES(files[i % 3]!) }));
   const settings = { size: backbone.info.inputSize, preprocess: backbone.info.preprocess };

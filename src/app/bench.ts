@@ -12,7 +12,7 @@ import { warningLines } from '../bench/export/format.js';
 import { exporterFor, formatForFile, isExportFormat, EXPORT_FORMATS, TableExporter } from '../bench/export/index.js';
 import { runModelInChild } from '../bench/runner.js';
 import type { WorkerConfig } from '../bench/protocol.js';
-import { parseBackendRequest } from '../runtime/choices.js';
+import { engineRequest, resolveRequest } from '../engines/request.js';
 import { findCard, isModelPath, cardNames, modelSelection, type ModelSelection } from '../zoo/load.js';
 import { createRequire } from 'node:module';
 
@@ -21,6 +21,8 @@ const TFJS_VERSION: string = (createRequire(import.meta.url)('@tensorflow/tfjs/p
 export interface BenchOptions extends ModelSelection {
   backend: string;
   backends?: string[];
+  device?: string;
+  provider?: string;
   threads?: number;
   batchSizes: number[];
   warmup: number;
@@ -38,7 +40,8 @@ function unknownModelMessage(m: string): string {
 }
 
 function validate(models: string[], o: BenchOptions): { format: string; fileFormat?: string } {
-  parseBackendRequest(o.backend);
+  // Contradictions (--provider webgpu --backends wasm, --device cpu --provider webgpu) fail here, before any child starts.
+  for (const backend of o.backends ?? [o.backend]) resolveRequest(engineRequest({ ...o, backend }));
   // An unknown name among known ones is reported as that model's failure after the others ran;
   // with no known model at all there is nothing to run.
   const unknown = models.filter((m) => !findCard(m) && !isModelPath(m));
@@ -112,6 +115,8 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       durationS: o.duration,
       images: o.images,
       backend,
+      device: o.device,
+      provider: o.provider,
       threads: o.threads,
     };
     const result: ModelResult = await runModelInChild(config, {
@@ -120,7 +125,8 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       onRuntime: (r) => {
         progress(`backend: ${r.label}`);
         // One line per distinct backend: "wasm (SIMD, 1 thread); onnx (onnxruntime-node 1.30.0, cpu, 2 threads)".
-        if (!runtimes.includes(r.label)) runtimes.push(r.label);
+        const label = `${r.label} on ${r.device === 'gpu' ? 'GPU' : 'CPU'} ${r.adapter}`;
+        if (!runtimes.includes(label)) runtimes.push(label);
         report.runtime = {
           node: process.version,
           tfjs: r.tfjs,

@@ -5,7 +5,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { VERSION } from '../cli.js';
 import { err, out } from '../log.js';
-import { initBackend, probeBackends, switchTfjsToWasm, type BackendProbe } from '../runtime/backend.js';
+import { probeEngines, startEngine } from '../engines/select.js';
+import { switchTfjsToWasm, wasmThreads } from '../engines/tfjs-wasm.js';
+import { describeAdapter } from '../engines/webgpu-probe.js';
+import type { BackendChoice, BackendProbe, WebgpuReport } from '../engines/types.js';
 import { queryGpus } from '../monitor/nvidia-smi.js';
 import { describeOs, machineInfo } from '../monitor/system.js';
 import { resolveCacheDir } from '../weights/cache.js';
@@ -20,7 +23,11 @@ export interface DoctorReport {
   memory: { totalByte: number; freeByte: number };
   tfjs: string;
   backends: BackendProbe[];
-  auto: { backend: string; label: string; reason: string; threads: number; onnxExecutionProviders: string[] | null };
+  auto: EngineSummary;
+  /** What --device gpu would use, or why it cannot. */
+  gpu: EngineSummary | { available: false; reason: string };
+  /** WebGPU adapters (Dawn, in a child process) and whether ONNX Runtime's webgpu provider runs. */
+  webgpu: WebgpuReport;
   wasmThreads: number | null;
   gpus: { available: boolean; reason: string | null; devices: Array<{ name: string; driver: string | null; memoryTotalByte: number | null; memoryUsedByte: number | null }> };
   cacheDir: string;
@@ -40,15 +47,36 @@ async function wasmThreadCount(): Promise<number | null> {
   try {
     // The count is only known once the wasm module runs; doctor may start it just to ask.
     await switchTfjsToWasm();
-    return (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount();
+    return await wasmThreads();
   } catch {
     return null;
   }
 }
 
+export interface EngineSummary {
+  available: true;
+  backend: string;
+  label: string;
+  reason: string;
+  threads: number;
+  device: 'cpu' | 'gpu';
+  provider: string;
+  adapter: string;
+  onnxExecutionProviders: string[] | null;
+}
+
+function summary(c: BackendChoice): EngineSummary {
+  return { available: true, backend: c.backend, label: c.label, reason: c.reason, threads: c.threads, device: c.device, provider: c.provider, adapter: c.adapter, onnxExecutionProviders: c.onnx?.executionProviders ?? null };
+}
+
 export async function collectDoctor(options: { cacheDir?: string; backend?: string } = {}): Promise<DoctorReport> {
-  const [npm, machine, gpus, backends] = await Promise.all([npmVersion(), machineInfo(), queryGpus({ timeoutMs: 3000 }), probeBackends()]);
-  const auto = await initBackend('auto');
+  const [npm, machine, gpus, { backends, webgpu }] = await Promise.all([npmVersion(), machineInfo(), queryGpus({ timeoutMs: 3000 }), probeEngines()]);
+  // Plain auto whatever the environment asks (BACKBONES_DEVICE, BACKBONES_ONNX_PROVIDERS): doctor reports the machine.
+  const auto = (await startEngine({ backend: 'auto', device: 'auto', providers: [] })).choice;
+  const gpu = await startEngine({ backend: 'auto', device: 'gpu', providers: [] }).then(
+    (e) => summary(e.choice),
+    (e: unknown) => ({ available: false as const, reason: errorMessage(e) }),
+  );
   return {
     backbones: VERSION,
     node: process.version,
@@ -58,7 +86,9 @@ export async function collectDoctor(options: { cacheDir?: string; backend?: stri
     memory: { totalByte: machine.memory.totalByte, freeByte: machine.memory.freeByte },
     tfjs: auto.tfjsVersion,
     backends,
-    auto: { backend: auto.backend, label: auto.label, reason: auto.reason, threads: auto.threads, onnxExecutionProviders: auto.onnx?.executionProviders ?? null },
+    auto: summary(auto),
+    gpu,
+    webgpu,
     wasmThreads: await wasmThreadCount(),
     gpus: gpus.available
       ? {
@@ -88,9 +118,19 @@ export function formatDoctor(r: DoctorReport): string {
     out.bold('backends'),
     ...r.backends.map((p) => `  ${p.candidate.padEnd(15)}${status(p)}  ${out.dim(p.status === 'available' ? `${p.package} ${p.version ?? ''}: ${p.reason}` : p.reason)}`),
     `  ${'auto picks'.padEnd(15)}${out.bold(r.auto.label)}`,
+    `  ${''.padEnd(15)}${out.dim(`on ${r.auto.device === 'gpu' ? 'GPU' : 'CPU'} ${r.auto.adapter}`)}`,
     `  ${''.padEnd(15)}${out.dim(r.auto.reason)}`,
+    `  ${'--device gpu'.padEnd(15)}${r.gpu.available ? `${out.bold(r.gpu.label)} ${out.dim(`on ${r.gpu.adapter}`)}` : out.yellow(r.gpu.reason.replace(/^--device gpu: /, ''))}`,
     `  ${'wasm threads'.padEnd(15)}${r.wasmThreads ?? 'n/a'}`,
-    out.bold('gpus'),
+    out.bold('webgpu'),
+    `  ${'vulkan loader'.padEnd(15)}${r.webgpu.vulkanLoader === null ? 'n/a (not Linux)' : r.webgpu.vulkanLoader ? 'libvulkan.so.1 found' : out.yellow('libvulkan.so.1 not found')}`,
+    `  ${'vulkan drivers'.padEnd(15)}${r.webgpu.vulkanDrivers.join(', ') || 'none'}`,
+    ...(r.webgpu.adapters.length > 0
+      ? r.webgpu.adapters.map((a) => `  ${'adapter'.padEnd(15)}${describeAdapter(a)}${out.dim(`; shader-f16 ${a.features.includes('shader-f16') ? 'yes' : 'no'}, subgroups ${a.features.includes('subgroups') ? 'yes' : 'no'}`)}`)
+      : [`  ${'adapter'.padEnd(15)}none ${out.dim(`(${r.webgpu.listing})`)}`]),
+    `  ${'onnx webgpu'.padEnd(15)}${r.webgpu.ortRuns === null ? 'not tried (no hardware adapter)' : r.webgpu.ortRuns ? out.green('runs') : out.red('fails')}`,
+    ...(r.webgpu.reason ? [`  ${''.padEnd(15)}${out.dim(r.webgpu.reason)}`] : []),
+    out.bold('gpus (nvidia-smi)'),
     ...(r.gpus.available
       ? r.gpus.devices.map(
           (g) => `  ${g.name}, driver ${g.driver ?? 'n/a'}, ${g.memoryTotalByte === null ? 'n/a' : gib(g.memoryTotalByte)} total, ${g.memoryUsedByte === null ? 'n/a' : gib(g.memoryUsedByte)} used`,

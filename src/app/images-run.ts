@@ -2,7 +2,8 @@
 // progress bar, and the final summary and exit code.
 import { performance } from 'node:perf_hooks';
 import { tf } from '../runtime/tf.js';
-import { initBackend, parseBackendRequest } from '../runtime/backend.js';
+import { startEngine, engineLine } from '../engines/select.js';
+import { engineRequest } from '../engines/request.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, progressEnabled, colorLevelFor } from '../log.js';
 import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.js';
@@ -23,6 +24,8 @@ import type { RunStore, StoreRunOptions } from './store-run.js';
 
 export interface ImageRunOptions extends ModelSelection, Omit<StoreRunOptions, 'batchSize'> {
   backend: string;
+  device?: string;
+  provider?: string;
   threads?: number;
   model: string;
   ext: string;
@@ -61,12 +64,7 @@ export interface NothingToDo {
 
 /** How to load the model again, in this thread or a worker. */
 export function loadRequest(o: ImageRunOptions): LoadRequest {
-  return {
-    backend: o.backend,
-    threads: o.threads,
-    model: o.model,
-    options: modelSelection(o),
-  };
+  return { engine: engineRequest(o), model: o.model, options: modelSelection(o) };
 }
 
 /** Every check on the options that needs neither the model nor the inputs: done before anything is touched. */
@@ -93,8 +91,8 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
   const lock = target && !target.special ? acquireOutputLock(target.path) : undefined;
   try {
     // The backend first: a backend that cannot start is a setup error, whatever the inputs.
-    const choice = await initBackend(parseBackendRequest(o.backend), { threads: o.threads });
-    log.info(`backend: ${choice.label} (${choice.reason})`);
+    const engine = await startEngine(engineRequest(o));
+    log.info(`backend: ${engineLine(engine.choice)}`);
     const extensions = parseExtensions(o.ext);
     let entries = await expandInputs(inputs, { extensions });
     if (entries.length === 0) {
@@ -117,7 +115,7 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
       }
     }
     const t0 = performance.now();
-    const backbone = await loadBackbone(o.model, loadRequest(o).options);
+    const backbone = await loadBackbone(o.model, { ...modelSelection(o), engine });
     const info = backbone.info;
     log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights.description} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     if (info.weights.kind === 'random') log.warn('random weights: outputs are not meaningful predictions.');

@@ -91,9 +91,11 @@ export async function runModelsInfo(
   let loaded: { parameters: number; macs: number | null; inputSize: [number, number]; preprocess: string; source: string } | undefined;
   if (o.layers || !card) {
     // Layers need the built network; random weights avoid any download for a zoo name.
-    const { initBackend, parseBackendRequest } = await import('../runtime/backend.js');
-    await initBackend(parseBackendRequest(o.backend));
+    // Layers only need the built network: TensorFlow.js on the CPU, whatever --backend/--device say.
+    const { startEngine } = await import('../engines/select.js');
+    const engine = await startEngine({ backend: 'cpu', device: 'cpu', providers: [] });
     const backbone = await loadBackbone(spec, {
+      engine,
       weights: card ? 'random' : undefined,
       alpha: o.alpha,
       inputSize: o.inputSize,

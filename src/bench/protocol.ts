@@ -14,6 +14,10 @@ export interface WorkerConfig extends ModelSelection {
   /** Folder of real images for the end-to-end measurement. */
   images?: string;
   backend: string;
+  /** --device: auto, cpu or gpu. */
+  device?: string;
+  /** --provider: ONNX Runtime execution providers, comma-separated. */
+  provider?: string;
   /** onnx intra-op threads (default: every core). */
   threads?: number;
 }
@@ -23,7 +27,7 @@ export type WorkerMessage =
   | { type: 'progress'; message: string }
   /** A timed window starts/ends: the parent polls GPU and RSS for exactly these windows. */
   | { type: 'window'; batchSize: number; phase: 'start' | 'end' }
-  | { type: 'runtime'; backend: string; label: string; threads: number; tfjs: string; backendVersion?: string }
+  | { type: 'runtime'; backend: string; label: string; threads: number; tfjs: string; backendVersion?: string; device: 'cpu' | 'gpu'; provider: string; adapter: string }
   | { type: 'result'; result: ModelResult }
   | { type: 'failed'; error: string; partial?: ModelResult };
 

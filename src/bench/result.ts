@@ -121,6 +121,12 @@ export interface ModelResult {
   model: string;
   /** Engine that ran it: "wasm", "cpu", "tensorflow" or "onnx"; absent when it failed before one started. */
   backend?: string;
+  /** Where it computed: 'cpu' or 'gpu' (a software WebGPU adapter counts as gpu: see adapter); absent when no engine started. */
+  device?: 'cpu' | 'gpu';
+  /** What computed it: the ONNX Runtime execution provider (cpu, webgpu, cuda…) or the tfjs backend (wasm, cpu, tensorflow). */
+  provider?: string;
+  /** The processor: CPU model, or the WebGPU adapter with "(…, software)" / "(…, hardware)". */
+  adapter?: string;
   /** 'failed' when loading or any batch size threw; `runs` holds the batch sizes that finished. */
   status: 'ok' | 'failed';
   /** The error message when status is 'failed'. */

@@ -16,6 +16,9 @@ export interface RuntimeInfo {
   threads: number;
   tfjs: string;
   backendVersion?: string;
+  device: 'cpu' | 'gpu';
+  provider: string;
+  adapter: string;
 }
 
 export interface RunModelOptions {

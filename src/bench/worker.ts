@@ -3,7 +3,8 @@
 // and optionally the end-to-end path on real images. Talks to the parent over IPC.
 import { performance } from 'node:perf_hooks';
 import { tf } from '../runtime/tf.js';
-import { initBackend, parseBackendRequest } from '../runtime/backend.js';
+import { startEngine } from '../engines/select.js';
+import { engineRequest } from '../engines/request.js';
 import { configureLog } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { loadBackbone } from '../zoo/load.js';
@@ -153,8 +154,20 @@ async function endToEnd(backbone: Backbone, dir: string, batchSize: number): Pro
 async function run(config: WorkerConfig): Promise<void> {
   const partial: ModelResult = unmeasuredModel(config.model, config.weights ?? 'imagenet');
   try {
-    const choice = await initBackend(parseBackendRequest(config.backend), { threads: config.threads });
-    await send({ type: 'runtime', backend: choice.backend, label: choice.label, threads: choice.threads, tfjs: choice.tfjsVersion, backendVersion: choice.attempts.find((a) => a.status === 'available')?.version });
+    const engine = await startEngine(engineRequest(config));
+    const choice = engine.choice;
+    await send({
+      type: 'runtime',
+      backend: choice.backend,
+      label: choice.label,
+      threads: choice.threads,
+      tfjs: choice.tfjsVersion,
+      backendVersion: choice.attempts.find((a) => a.status === 'available')?.version,
+      device: choice.device,
+      provider: choice.provider,
+      adapter: choice.adapter,
+    });
+    Object.assign(partial, { device: choice.device, provider: choice.provider, adapter: choice.adapter });
     const weights = await chooseWeights(config);
     partial.weights = weights;
     await send({ type: 'progress', message: `loading (${weights} weights)` });
@@ -169,6 +182,7 @@ async function run(config: WorkerConfig): Promise<void> {
       seed: config.seed,
       cacheDir: config.cacheDir,
       allowDownload: false,
+      engine,
     });
     // With ONNX Runtime the export and session creation are part of loading; its own
     // copy of the weights then replaces the tfjs one, so memory counts one copy.
@@ -176,6 +190,9 @@ async function run(config: WorkerConfig): Promise<void> {
     backbone.releaseTfjsWeights();
     partial.loadMs = performance.now() - t0;
     partial.backend = backbone.engineName;
+    // A model ONNX Runtime could not take fell back to TensorFlow.js: say where it really ran.
+    const ran = backbone.currentEngine.choice;
+    Object.assign(partial, { device: ran.device, provider: ran.provider, adapter: ran.adapter });
     partial.rssAfterLoadByte = process.memoryUsage.rss();
     partial.parameters = backbone.info.parameters;
     partial.macsPerImage = backbone.info.macs;

@@ -1,6 +1,6 @@
 // `backbones bench [MODELS…]`: side-by-side load time, latency, throughput, CPU, RAM, GPU memory.
 import type { Command } from 'commander';
-import { BACKEND_CHOICES } from '../runtime/choices.js';
+import { BACKEND_CHOICES } from '../engines/backends.js';
 import { usageError } from '../errors.js';
 import { addModelOptions, choiceOption, parseIntList, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from './options.js';
 

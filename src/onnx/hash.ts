@@ -29,6 +29,7 @@ export async function weightsHash(model: tf.LayersModel): Promise<string> {
 export function onnxCacheKey(parts: { weightsHash: string; architecture: string; outputs?: string[] }): string {
   const h = createHash('sha256');
   h.update(JSON.stringify([EXPORTER_VERSION, parts.weightsHash, parts.architecture, parts.outputs ?? []]));
-  const label = parts.architecture.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 40);
+  // A readable prefix that is a valid file name: no leading dots (model paths such as ../models/x).
+  const label = parts.architecture.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._-]+/, '').slice(0, 40) || 'model';
   return `${label}-${h.digest('hex').slice(0, 32)}`;
 }

@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { configureLog } from '../log.js';
 import { errorMessage } from '../errors.js';
-import { initBackend, parseBackendRequest } from '../runtime/backend.js';
+import { startEngine } from '../engines/select.js';
 import { loadBackbone } from '../zoo/load.js';
 import { computeFor } from '../app/tasks.js';
 import { runBatches } from './batches.js';
@@ -15,9 +15,9 @@ const post = (msg: PoolMessage) => port.postMessage(msg);
 
 configureLog({ quiet: true });
 try {
-  await initBackend(parseBackendRequest(init.load.backend), { threads: init.load.threads });
+  const engine = await startEngine(init.load.engine);
   // The parent already fetched the weights: never download from a worker.
-  const backbone = await loadBackbone(init.load.model, { ...init.load.options, allowDownload: false });
+  const backbone = await loadBackbone(init.load.model, { ...init.load.options, allowDownload: false, engine });
   const compute = computeFor(init.task, backbone);
   port.on('message', async (msg: { type: 'job'; id: number; entries: InputEntry[] }) => {
     const items: PoolItem[] = [];

@@ -5,16 +5,16 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BackbonesError } from '../errors.js';
-import type { LoadOptions } from '../zoo/load.js';
+import type { ModelSelection } from '../zoo/load.js';
+import type { EngineRequest } from '../engines/types.js';
 import type { Task, TaskResult } from '../app/tasks.js';
 import type { ImageSettings, BatchStats } from './batches.js';
 import type { InputEntry } from './inputs.js';
 
 export interface LoadRequest {
-  backend: string;
-  threads?: number;
+  engine: EngineRequest;
   model: string;
-  options: LoadOptions;
+  options: ModelSelection;
 }
 
 export interface PoolInit {

@@ -11,7 +11,9 @@ import { performance } from 'node:perf_hooks';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { BackbonesError, EXIT, errorMessage } from '../errors.js';
 import { log } from '../log.js';
-import { initBackend, parseBackendRequest } from '../runtime/backend.js';
+import { startEngine, engineLine } from '../engines/select.js';
+import { engineRequest } from '../engines/request.js';
+import type { Engine } from '../engines/types.js';
 import { loadBackbone } from '../zoo/load.js';
 import type { Backbone } from '../zoo/backbone.js';
 import { runBatches, type ImageSettings } from '../pipeline/batches.js';
@@ -28,6 +30,8 @@ export interface WorkerOptions {
   lockDuration: number;
   stalledInterval: number;
   backend: string;
+  device?: string;
+  provider?: string;
   threads?: number;
   cacheDir?: string;
 }
@@ -43,8 +47,8 @@ export async function runWorker(o: WorkerOptions): Promise<number> {
   const queueConnection = await connectRedis(url);
   const storeConnection = await connectRedis(url);
   const store = (prefix: string) => new FeatureStore(storeConnection, prefix);
-  const choice = await initBackend(parseBackendRequest(o.backend), { threads: o.threads });
-  log.info(`backend: ${choice.label} (${choice.reason})`);
+  const engine = await startEngine(engineRequest(o));
+  log.info(`backend: ${engineLine(engine.choice)}`);
 
   // Each model spec is loaded once, on its first job, and kept.
   const models = new Map<string, Promise<LoadedModel>>();
@@ -52,7 +56,7 @@ export async function runWorker(o: WorkerOptions): Promise<number> {
     const id = JSON.stringify([data.model, data.selection, data.image]);
     let m = models.get(id);
     if (!m) {
-      m = loadModel(data, o.cacheDir);
+      m = loadModel(data, engine, o.cacheDir);
       models.set(id, m);
       // A failed load is retried by the job's next attempt, not cached.
       m.catch(() => models.delete(id));
@@ -172,11 +176,11 @@ async function closeQuietly(c: Connection): Promise<void> {
   await c.client.quit().catch(() => c.client.disconnect());
 }
 
-async function loadModel(data: ExtractJobData, cacheDir: string | undefined): Promise<LoadedModel> {
+async function loadModel(data: ExtractJobData, engine: Engine, cacheDir: string | undefined): Promise<LoadedModel> {
   const t0 = performance.now();
   let backbone: Backbone;
   try {
-    backbone = await loadBackbone(data.model, { ...data.selection, cacheDir });
+    backbone = await loadBackbone(data.model, { ...data.selection, cacheDir, engine });
   } catch (e) {
     throw new BackbonesError('E_MODEL', `cannot load ${data.model}: ${errorMessage(e)}`, { cause: e });
   }

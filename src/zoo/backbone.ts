@@ -5,8 +5,7 @@ import { BackbonesError } from '../errors.js';
 import type { Interpolation, ModelCard, PreprocessMode, ResizeMode } from './card.js';
 import { imagenetLabels, type Label } from './labels.js';
 import { log } from '../log.js';
-import { switchTfjsToWasm } from '../runtime/backend.js';
-import type { OnnxEngine } from '../onnx/engine.js';
+import type { Engine, PreparedModel } from '../engines/types.js';
 
 export interface WeightsInfo {
   /** imagenet: the card's pretrained weights; random: seeded init; file: --weights PATH; model: the model file's own. */
@@ -36,26 +35,6 @@ export interface BackboneInfo {
   labelOffset: number;
 }
 
-/** Which engine runs inference: TensorFlow.js, or ONNX Runtime on an export of the model. */
-export type EngineSettings =
-  | { kind: 'tfjs' }
-  | {
-      kind: 'onnx';
-      threads: number;
-      executionProviders?: string[];
-      /** Where exported .onnx files are cached (pretrained weights only). */
-      cacheDir?: string;
-      /** auto: a model the exporter cannot handle runs on tfjs instead; explicit onnx: error. */
-      fallbackToTfjs: boolean;
-    };
-
-/** One ONNX Runtime call on a tfjs batch; returns the named output as a tfjs tensor. */
-async function runOnnx(engine: OnnxEngine, batch: tf.Tensor4D, output: string): Promise<tf.Tensor> {
-  const input = (await batch.data()) as Float32Array;
-  const out = (await engine.run(input, batch.shape as [number, number, number, number], [output]))[output]!;
-  return tf.tensor(out.data, out.dims, 'float32');
-}
-
 export interface LayerInfo {
   name: string;
   className: string;
@@ -71,18 +50,23 @@ function isLayersModel(m: Model): m is tf.LayersModel {
 }
 
 export class Backbone {
-  private readonly extractors = new Map<string, tf.LayersModel>();
-  private readonly onnxEngines = new Map<string, Promise<OnnxEngine | null>>();
-  private liveEngines: OnnxEngine[] = [];
+  /** Prepared models by the outputs they expose ('' = the model's own). */
+  private readonly prepared = new Map<string, Promise<PreparedModel>>();
   private warnedFallback = false;
   private released = false;
   /** Whether the model's output is already probabilities; decided once. */
   private outputIsProbabilities: boolean | undefined;
 
+  /**
+   * `engine` runs the model (it may hand over to another engine for a model it cannot
+   * take: ONNX Runtime → TensorFlow.js under auto). `cacheDir`: where the engine may
+   * cache what it derives from pretrained weights (the ONNX export).
+   */
   constructor(
     readonly info: BackboneInfo,
     readonly model: Model,
-    private engine: EngineSettings = { kind: 'tfjs' },
+    private engine: Engine,
+    private readonly options: { cacheDir?: string } = {},
   ) {
     if (isLayersModel(model)) {
       const last = model.layers[model.layers.length - 1]!;
@@ -95,22 +79,16 @@ export class Backbone {
     return this.info.name;
   }
 
-  /** Raw model output for a batch [n, h, w, 3] of preprocessed pixels; the caller disposes it. */
-  async infer(batch: tf.Tensor4D): Promise<tf.Tensor> {
-    const onnx = await this.onnxEngine([]);
-    if (onnx) return runOnnx(onnx, batch, onnx.outputNames[0]!);
-    return this.inferTfjs(batch);
+  /** The engine running this backbone now (its choice describes backend, device, provider, adapter). */
+  get currentEngine(): Engine {
+    return this.engine;
   }
 
-  private inferTfjs(batch: tf.Tensor4D): tf.Tensor {
-    if (this.released) throw new BackbonesError('E_INTERNAL', `${this.name}: the TensorFlow.js weights were released.`);
-    const out = isLayersModel(this.model) ? this.model.predict(batch) : this.model.predict(batch);
-    if (Array.isArray(out)) {
-      tf.dispose(out.slice(1));
-      return out[0]!;
-    }
-    if (!(out instanceof tf.Tensor)) throw new BackbonesError('E_MODEL', `${this.name}: the model returned named outputs; pass a model with one output.`);
-    return out;
+  /** Raw model output for a batch [n, h, w, 3] of preprocessed pixels; the caller disposes it. */
+  async infer(batch: tf.Tensor4D): Promise<tf.Tensor> {
+    const prepared = await this.preparedFor([]);
+    this.checkWeights(prepared);
+    return prepared.run(batch);
   }
 
   /** Class probabilities [n, classes] with the label offset removed (softmax applied to logits). */
@@ -155,17 +133,9 @@ export class Backbone {
     if (!this.hasLayer(layer)) {
       throw new BackbonesError('E_USAGE', `${this.name} has no layer "${layer}"; list them with \`backbones models info ${this.name} --layers\`.`);
     }
-    const onnx = await this.onnxEngine([layer]);
-    if (onnx) return runOnnx(onnx, batch, layer);
-    if (this.released) throw new BackbonesError('E_INTERNAL', `${this.name}: the TensorFlow.js weights were released.`);
-    if (!isLayersModel(this.model)) return this.model.execute(batch, layer) as tf.Tensor;
-    let extractor = this.extractors.get(layer);
-    if (!extractor) {
-      const target = this.model.getLayer(layer);
-      extractor = tf.model({ inputs: this.model.inputs, outputs: target.output as tf.SymbolicTensor });
-      this.extractors.set(layer, extractor);
-    }
-    return extractor.predict(batch) as tf.Tensor;
+    const prepared = await this.preparedFor([layer]);
+    this.checkWeights(prepared);
+    return prepared.run(batch, layer);
   }
 
   layers(): LayerInfo[] {
@@ -179,81 +149,59 @@ export class Backbone {
     return graphNodes(this.model).map((n) => ({ name: n.name, className: n.op, outputShape: null, parameters: 0 }));
   }
 
-  /**
-   * The ONNX Runtime engine exposing `outputs` (besides the model's own), created on
-   * first use; null when this backbone runs on TensorFlow.js. Under --backend auto a
-   * model the exporter cannot handle falls back to tfjs with a warning; under
-   * --backend onnx it is an error.
-   */
-  private onnxEngine(outputs: string[]): Promise<OnnxEngine | null> {
-    const engine = this.engine;
-    if (engine.kind !== 'onnx') return Promise.resolve(null);
+  /** A TensorFlow.js run needs the tfjs weights: they may have been handed to another engine. */
+  private checkWeights(prepared: PreparedModel): void {
+    if (!prepared.ownsWeights && this.released) throw new BackbonesError('E_INTERNAL', `${this.name}: the TensorFlow.js weights were released.`);
+  }
+
+  /** The model prepared on the engine exposing `outputs` (besides its own), made on first use. */
+  private preparedFor(outputs: string[]): Promise<PreparedModel> {
     const key = outputs.join('\n');
-    let pending = this.onnxEngines.get(key);
+    let pending = this.prepared.get(key);
     if (!pending) {
-      pending = this.createOnnxEngine(engine, outputs);
-      this.onnxEngines.set(key, pending);
+      pending = this.prepareOn(outputs);
+      this.prepared.set(key, pending);
+      // A failed preparation may be retried (e.g. after the caller fixed the request).
+      pending.catch(() => this.prepared.delete(key));
     }
     return pending;
   }
 
-  private async createOnnxEngine(engine: Extract<EngineSettings, { kind: 'onnx' }>, outputs: string[]): Promise<OnnxEngine | null> {
-    const fallback = async (why: string): Promise<null> => {
-      if (!engine.fallbackToTfjs) throw new BackbonesError('E_BACKEND', `${this.name} cannot run on the onnx backend: ${why}. Use --backend wasm.`);
-      await switchTfjsToWasm();
-      if (!this.warnedFallback) log.warn(`${this.name} runs on TensorFlow.js (${tf.getBackend()}) instead of ONNX Runtime: ${why}.`);
+  private async prepareOn(outputs: string[]): Promise<PreparedModel> {
+    if (this.released) throw new BackbonesError('E_INTERNAL', `${this.name}: the TensorFlow.js weights were released before the model could be prepared for ${this.engineName}.`);
+    const cacheDir = this.info.weights.kind !== 'random' ? this.options.cacheDir : undefined;
+    const prepared = await this.engine.prepare(this.model, { name: this.name, outputs, architecture: this.info.card?.architecture ?? this.name, ...(cacheDir ? { cacheDir } : {}) });
+    if (prepared.fallback) {
+      if (!this.warnedFallback) log.warn(`${this.name} runs on TensorFlow.js (${tf.getBackend()}) instead of ONNX Runtime: ${prepared.fallback.reason}.`);
       this.warnedFallback = true;
-      this.engine = { kind: 'tfjs' };
-      return null;
-    };
-    if (!isLayersModel(this.model)) return fallback('graph models cannot be exported to ONNX (the exporter reads Keras layers)');
-    if (this.released) throw new BackbonesError('E_INTERNAL', `${this.name}: the TensorFlow.js weights were released before the ONNX export.`);
-    const { OnnxEngine, OnnxExportError, weightsHash, onnxCacheKey } = await import('../onnx/index.js');
-    try {
-      // Only pretrained weights are worth a cached .onnx; random ones change with --seed.
-      const cacheKey = engine.cacheDir && this.info.weights.kind !== 'random'
-        ? onnxCacheKey({ weightsHash: await weightsHash(this.model), architecture: this.info.card?.architecture ?? this.name, outputs })
-        : undefined;
-      const created = await OnnxEngine.create(this.model, {
-        outputs,
-        threads: engine.threads,
-        executionProviders: engine.executionProviders,
-        ...(cacheKey ? { cacheKey, cacheDir: engine.cacheDir } : {}),
-      });
-      log.debug(`${this.name}: ONNX ${created.exported ? 'exported' : 'reused from cache'}${created.modelPath ? ` (${created.modelPath})` : ''}, ${created.threads} threads, providers ${created.executionProviders.join(',')}`);
-      this.liveEngines.push(created);
-      return created;
-    } catch (e) {
-      if (e instanceof OnnxExportError) return fallback(e.message);
-      throw e;
+      this.engine = prepared.fallback.engine;
     }
+    return prepared;
   }
 
   /** Which engine runs inference now: 'onnx' or the tfjs backend's name. */
   get engineName(): string {
-    return this.engine.kind === 'onnx' ? 'onnx' : tf.getBackend();
+    return this.engine.choice.backend === 'onnx' ? 'onnx' : tf.getBackend();
   }
 
-  /** Creates the ONNX session for the model's output now (so load timings include the export). */
+  /** Prepares the model for its own output now (so load timings include an export). */
   async prepare(): Promise<void> {
-    await this.onnxEngine([]);
+    await this.preparedFor([]);
   }
 
   /**
-   * Frees the TensorFlow.js copy of the weights once ONNX Runtime holds its own, so
+   * Frees the TensorFlow.js copy of the weights once the engine holds its own, so
    * memory figures count one copy (bench). Later calls needing another export fail.
    */
   releaseTfjsWeights(): void {
-    if (this.engine.kind !== 'onnx' || this.released) return;
+    if (this.engine.choice.backend !== 'onnx' || this.released) return;
     this.released = true;
-    this.extractors.clear();
     this.model.dispose();
   }
 
   dispose(): void {
-    this.extractors.clear();
-    for (const e of this.liveEngines) void e.dispose();
-    this.liveEngines = [];
+    for (const p of this.prepared.values()) void p.then((m) => m.dispose(), () => undefined);
+    this.prepared.clear();
     if (!this.released) this.model.dispose();
     this.released = true;
   }

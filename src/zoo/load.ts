@@ -13,8 +13,8 @@ import { loadCards } from './cards.js';
 import { buildArchitecture } from './architectures.js';
 import { countMacs } from './macs.js';
 import { randomizeWeights } from './random.js';
-import { Backbone, type BackboneInfo, type EngineSettings, type WeightsInfo } from './backbone.js';
-import { currentBackend } from '../runtime/backend.js';
+import { Backbone, type BackboneInfo, type WeightsInfo } from './backbone.js';
+import type { Engine } from '../engines/types.js';
 import { imagenetLabels, parseLabels, readLabelsFile, type Label } from './labels.js';
 import { resolveCacheDir, cachedPath, cachedTfjsDir, isCached } from '../weights/cache.js';
 import { downloadFile, downloadTfjsModel, progressReporter } from '../weights/download.js';
@@ -44,6 +44,8 @@ export function modelSelection(o: ModelSelection): ModelSelection {
 }
 
 export interface LoadOptions extends ModelSelection {
+  /** The engine that runs the model (startEngine in src/engines). */
+  engine: Engine;
   /** Build without the classifier head (features only). */
   includeTop?: boolean;
   /** false: never download (bench uses cached-or-random). */
@@ -53,19 +55,6 @@ export interface LoadOptions extends ModelSelection {
 /** Whether a spec names a file or URL rather than a zoo entry. */
 export function isModelPath(spec: string): boolean {
   return isUrl(spec) || existsSync(spec) || /\.json$/i.test(spec) || spec.includes('/') || spec.includes(path.sep);
-}
-
-/** ONNX Runtime when that backend was chosen, else TensorFlow.js. */
-function engineSettings(options: LoadOptions): EngineSettings {
-  const choice = currentBackend();
-  if (choice?.backend !== 'onnx' || !choice.onnx) return { kind: 'tfjs' };
-  return {
-    kind: 'onnx',
-    threads: choice.onnx.threads,
-    executionProviders: choice.onnx.executionProviders,
-    cacheDir: resolveCacheDir(options.cacheDir),
-    fallbackToTfjs: choice.requested === 'auto',
-  };
 }
 
 /** The card of a zoo name (case-insensitive), or undefined. */
@@ -78,7 +67,7 @@ export function cardNames(): string[] {
   return loadCards().map((c) => c.name);
 }
 
-export async function loadBackbone(spec: string, options: LoadOptions = {}): Promise<Backbone> {
+export async function loadBackbone(spec: string, options: LoadOptions): Promise<Backbone> {
   const card = findCard(spec);
   if (card) return loadZooModel(card, options);
   if (isModelPath(spec)) return loadModelFile(spec, options);
@@ -130,7 +119,7 @@ async function loadZooModel(card: ModelCard, options: LoadOptions): Promise<Back
     labels: includeTop ? (options.labels ? await readLabelsFile(options.labels) : imagenetLabels()) : null,
     labelOffset: options.labelOffset ?? 0,
   };
-  return new Backbone(info, model, engineSettings(options));
+  return new Backbone(info, model, options.engine, { cacheDir: resolveCacheDir(options.cacheDir) });
 }
 
 type WeightsPlan =
@@ -305,7 +294,7 @@ async function loadModelFile(spec: string, options: LoadOptions): Promise<Backbo
     labelOffset: options.labelOffset ?? 0,
   };
   // A missing --label-offset is hinted by classify, which sees the output size of every model kind.
-  return new Backbone(info, model, engineSettings(options));
+  return new Backbone(info, model, options.engine, { cacheDir: resolveCacheDir(options.cacheDir) });
 }
 
 /** labels in metadata.json beside model.json (the TF.js mobilenet convention), if any. */

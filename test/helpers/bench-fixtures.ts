@@ -50,6 +50,9 @@ export function fakeReport(): BenchReport {
   const vgg16: ModelResult = {
     model: 'vgg16',
     backend: 'cpu',
+    device: 'cpu',
+    provider: 'cpu',
+    adapter: 'Test CPU 3000',
     status: 'ok',
     weights: 'imagenet',
     parameters: 138_357_544,
@@ -62,6 +65,9 @@ export function fakeReport(): BenchReport {
   const mobilenet: ModelResult = {
     model: 'mobilenet',
     backend: 'cpu',
+    device: 'cpu',
+    provider: 'cpu',
+    adapter: 'Test CPU 3000',
     status: 'ok',
     weights: 'random',
     parameters: 4_253_864,

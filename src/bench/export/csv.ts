@@ -9,6 +9,9 @@ type Cell = string | number | null | undefined;
 const CSV_COLUMNS: [header: string, value: (m: ModelResult, r: BatchResult | null) => Cell][] = [
   ['model', (m) => m.model],
   ['backend', (m) => m.backend],
+  ['device', (m) => m.device],
+  ['provider', (m) => m.provider],
+  ['adapter', (m) => m.adapter],
   ['status', (_, r) => (r ? 'ok' : 'failed')],
   ['weights', (m) => m.weights],
   ['parameters', (m) => m.parameters],

@@ -20,6 +20,8 @@ function failedCell(header: string, model: ModelResult): string {
   if (header === 'batch') return '**failed**';
   if (header === 'weights') return model.weights;
   if (header === 'backend') return model.backend ?? NA;
+  if (header === 'device') return model.device ?? NA;
+  if (header === 'provider') return model.provider ?? NA;
   return NA;
 }
 

@@ -1,0 +1,159 @@
+// ONNX Runtime (onnxruntime-node) on an export of the Keras model, with its execution
+// providers: cpu (MLAS), webgpu (bundled; Vulkan on Linux, Metal, D3D12), and cuda /
+// tensorrt when their provider libraries were installed into the package.
+import os from 'node:os';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tf } from '../runtime/tf.js';
+import { BackbonesError, usageError } from '../errors.js';
+import { log } from '../log.js';
+import { GPU_PROVIDERS } from './devices.js';
+import { TfjsEngine, cpuName, plural, startCpuBackend, tfjsPrepared } from './tfjs-common.js';
+import { switchTfjsToWasm } from './tfjs-wasm.js';
+import { describeAdapter, probeWebgpu } from './webgpu-probe.js';
+import type { BackendChoice, BackendProbe, Engine, EngineDeps, Model, OnnxProbe, PreparedModel, PrepareSpec } from './types.js';
+import type { EngineFamily, StartContext, StartResult } from './family.js';
+import type { OnnxEngine as OnnxSession } from '../onnx/engine.js';
+
+const require = createRequire(import.meta.url);
+const PKG = 'onnxruntime-node';
+
+/** Loaded on demand: onnxruntime-node and the protobuf code are not needed for --help. */
+const defaultOnnxProbe: OnnxProbe = async () => (await import('../onnx/ort.js')).onnxAvailable();
+
+/**
+ * Whether ONNX Runtime's CUDA provider library was installed into onnxruntime-node (the
+ * package lists cuda/tensorrt but ships them only after `script/install --onnxruntime-node-install=cuda12`).
+ */
+export function cudaProviderInstalled(): boolean {
+  try {
+    const dir = path.join(path.dirname(require.resolve(`${PKG}/package.json`)), 'bin', 'napi-v6', process.platform, process.arch);
+    return existsSync(path.join(dir, 'libonnxruntime_providers_cuda.so'));
+  } catch {
+    return false;
+  }
+}
+
+type Providers = { providers: string[]; adapter: string; gpu: boolean };
+type Refusal = { refused: string };
+
+/** Providers for an explicit --provider list: every one must be listed, webgpu must really run. */
+async function explicitProviders(requested: string[], listed: string[], ctx: StartContext): Promise<Providers | Refusal> {
+  const unknown = requested.filter((p) => !listed.includes(p));
+  if (unknown.length > 0) throw usageError(`ONNX Runtime execution provider '${unknown[0]}' is not available. This onnxruntime-node lists: ${listed.join(', ')}`);
+  const gpu = requested.some((p) => GPU_PROVIDERS.includes(p));
+  if (requested.includes('webgpu')) {
+    const report = await (ctx.deps.probeWebgpu ?? probeWebgpu)({ ort: 'always' });
+    if (report.ortRuns !== true) return { refused: `ONNX Runtime's webgpu provider cannot run here: ${report.reason ?? 'it was not tried'}` };
+    // ORT asks Dawn for the high-performance adapter: the probe's first.
+    const adapter = report.adapters[0];
+    if (ctx.request.device === 'gpu' && (!adapter || adapter.software)) {
+      return { refused: `--device gpu needs a hardware GPU, and there is ${report.reason ?? 'none'}; drop --device gpu to run webgpu on it anyway` };
+    }
+    return { providers: requested, adapter: adapter ? describeAdapter(adapter) : 'unknown WebGPU adapter', gpu };
+  }
+  return { providers: requested, adapter: gpu ? 'CUDA device' : cpuName(), gpu };
+}
+
+/** Providers for --device gpu/auto: CUDA when installed, else WebGPU on a hardware adapter. */
+async function gpuProviders(listed: string[], deps: EngineDeps): Promise<Providers | Refusal> {
+  if (listed.includes('cuda') && (deps.cudaInstalled ?? cudaProviderInstalled)()) return { providers: ['cuda', 'cpu'], adapter: 'CUDA device', gpu: true };
+  if (!listed.includes('webgpu')) return { refused: `this onnxruntime-node has no GPU provider installed (it lists ${listed.join(', ')})` };
+  const report = await (deps.probeWebgpu ?? probeWebgpu)({ ort: 'if-hardware' });
+  const hardware = report.adapters.find((a) => !a.software);
+  if (report.reason !== null || !hardware || report.ortRuns !== true) return { refused: `no GPU for ONNX Runtime: ${report.reason ?? 'no hardware WebGPU adapter'}` };
+  return { providers: ['webgpu', 'cpu'], adapter: describeAdapter(hardware), gpu: true };
+}
+
+async function start(ctx: StartContext): Promise<StartResult> {
+  const loaded = await (ctx.deps.importOnnx ?? defaultOnnxProbe)();
+  if (!loaded.ok) return { ok: false, permanent: true, probe: { candidate: 'onnx', package: PKG, status: 'failed', reason: `onnxruntime-node failed to load: ${loaded.reason}` } };
+  const base: BackendProbe = { candidate: 'onnx', package: PKG, status: 'available', reason: 'ONNX Runtime (MLAS kernels, multi-threaded)', version: loaded.version, providers: loaded.providers, device: ctx.device };
+  const chosen: Providers | Refusal = ctx.request.providers
+    ? await explicitProviders(ctx.request.providers, loaded.providers, ctx)
+    : ctx.device === 'gpu'
+      ? await gpuProviders(loaded.providers, ctx.deps)
+      : { providers: ['cpu'], adapter: cpuName(), gpu: false };
+  if ('refused' in chosen) return { ok: false, permanent: ctx.request.providers !== undefined, probe: { ...base, status: 'failed', reason: chosen.refused } };
+  // tfjs builds the models and loads their weights on its cpu backend: its tensors are plain JS
+  // arrays, so once ONNX Runtime holds its own copy the tfjs one really goes back to the OS.
+  await startCpuBackend();
+  const threads = ctx.request.threads ?? os.availableParallelism();
+  const device = chosen.gpu ? 'gpu' : 'cpu';
+  return {
+    ok: true,
+    probe: { ...base, device, ...(chosen.providers[0] !== 'cpu' ? { reason: `ONNX Runtime (${chosen.providers[0]} on ${chosen.adapter})` } : {}) },
+    details: {
+      backend: 'onnx',
+      label: `onnx (onnxruntime-node ${loaded.version}, ${chosen.providers.join('+')}, ${plural(threads, 'thread')})`,
+      threads,
+      device,
+      provider: chosen.providers[0]!,
+      adapter: chosen.adapter,
+      gpu: chosen.gpu,
+      onnx: { version: loaded.version, providers: loaded.providers, executionProviders: chosen.providers, threads },
+    },
+  };
+}
+
+/** One ONNX Runtime call on a tfjs batch; returns the named output as a tfjs tensor. */
+async function runSession(session: OnnxSession, batch: tf.Tensor4D, output: string): Promise<tf.Tensor> {
+  const input = (await batch.data()) as Float32Array;
+  const out = (await session.run(input, batch.shape as [number, number, number, number], [output]))[output]!;
+  return tf.tensor(out.data, out.dims, 'float32');
+}
+
+export class OnnxRuntimeEngine implements Engine {
+  constructor(readonly choice: BackendChoice) {}
+
+  /** Exports the model (or reuses the cached .onnx) and opens a session exposing spec.outputs. */
+  async prepare(model: Model, spec: PrepareSpec): Promise<PreparedModel> {
+    if (!(model instanceof tf.LayersModel)) return this.fallback(model, spec, 'graph models cannot be exported to ONNX (the exporter reads Keras layers)');
+    const { OnnxEngine, OnnxExportError, weightsHash, onnxCacheKey } = await import('../onnx/index.js');
+    const onnx = this.choice.onnx!;
+    try {
+      const cacheKey = spec.cacheDir ? onnxCacheKey({ weightsHash: await weightsHash(model), architecture: spec.architecture, outputs: spec.outputs }) : undefined;
+      const session = await OnnxEngine.create(model, {
+        outputs: spec.outputs,
+        threads: onnx.threads,
+        executionProviders: onnx.executionProviders,
+        ...(cacheKey ? { cacheKey, cacheDir: spec.cacheDir } : {}),
+      });
+      log.debug(`${spec.name}: ONNX ${session.exported ? 'exported' : 'reused from cache'}${session.modelPath ? ` (${session.modelPath})` : ''}, ${session.threads} threads, providers ${session.executionProviders.join(',')}`);
+      return {
+        engineName: 'onnx',
+        ownsWeights: true,
+        run: (batch, output) => runSession(session, batch, output ?? session.outputNames[0]!),
+        dispose: () => session.dispose(),
+      };
+    } catch (e) {
+      if (e instanceof OnnxExportError) return this.fallback(model, spec, e.message);
+      throw e;
+    }
+  }
+
+  /** auto: a model the exporter cannot handle runs on tfjs (wasm) instead; an explicit onnx request fails. */
+  private async fallback(model: Model, spec: PrepareSpec, why: string): Promise<PreparedModel> {
+    if (this.choice.requested !== 'auto') throw new BackbonesError('E_BACKEND', `${spec.name} cannot run on the onnx backend: ${why}. Use --backend wasm.`);
+    await switchTfjsToWasm();
+    const backend = tf.getBackend();
+    this.choice.tfjsBackend = backend;
+    const { onnx: _onnx, ...rest } = this.choice;
+    const engine = new TfjsEngine({ ...rest, backend, label: `${backend} (TensorFlow.js, instead of ONNX Runtime)`, device: 'cpu', provider: backend, adapter: cpuName(), gpu: false, reason: `${spec.name} cannot run on ONNX Runtime: ${why}` });
+    return tfjsPrepared(model, spec, { engine, reason: why });
+  }
+
+  async dispose(): Promise<void> {}
+}
+
+export const family: EngineFamily = {
+  start,
+  create: (choice) => new OnnxRuntimeEngine(choice),
+  async probe(deps) {
+    const ort = await (deps.importOnnx ?? defaultOnnxProbe)();
+    return ort.ok
+      ? { candidate: 'onnx', package: PKG, status: 'available', reason: `ONNX Runtime; execution providers: ${ort.providers.join(', ')}`, version: ort.version, providers: ort.providers }
+      : { candidate: 'onnx', package: PKG, status: /Cannot find (package|module)/.test(ort.reason) ? 'not-installed' : 'failed', reason: `onnxruntime-node: ${ort.reason}` };
+  },
+};
