@@ -34,15 +34,13 @@ export function hashFields(spec: StoreSpec, record: OutputRecord, time: string, 
   if ('error' in record) return { ...base, error: record.error };
   if ('predictions' in record) return { ...base, predictions: JSON.stringify(record.predictions) };
   const v = record.vector;
-  // The layer's own shape, then the shape of what is stored: pooled [h,w,c] → [c].
-  const stored = spec.pool !== 'none' && record.shape.length === 3 ? [record.shape[2]!] : record.shape;
   const bytes = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
   return {
     ...base,
     vector: isLittleEndian() ? bytes : swap32(bytes),
     dtype: '<f4',
-    shape: JSON.stringify(stored),
-    layer_shape: JSON.stringify(record.shape),
+    // The record's shape is the vector's: [c] after --pool, as in JSONL.
+    shape: JSON.stringify(record.shape),
   };
 }
 
@@ -69,10 +67,10 @@ export function recordFromHash(h: Record<string, Buffer | null>, fallbackPath: s
   if (!bytes) return { path: p, error: 'not in the store' };
   const le = Buffer.from(bytes);
   const vector = new Float32Array((isLittleEndian() ? le : le.swap32()).buffer.slice(le.byteOffset, le.byteOffset + le.byteLength));
-  return { path: p, model, layer, shape: JSON.parse(text('layer_shape') ?? text('shape') ?? '[]') as number[], vector };
+  return { path: p, model, layer, shape: JSON.parse(text('shape') ?? '[]') as number[], vector };
 }
 
-export const RECORD_FIELDS = ['path', 'model', 'layer', 'error', 'predictions', 'vector', 'shape', 'layer_shape'] as const;
+export const RECORD_FIELDS = ['path', 'model', 'layer', 'error', 'predictions', 'vector', 'shape'] as const;
 
 /** What a look-up of existing keys found. */
 export interface Existing {
