@@ -11,7 +11,11 @@ import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.j
 import type { Backbone } from '../zoo/backbone.js';
 import type { Interpolation, ResizeMode } from '../zoo/card.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../pipeline/inputs.js';
-import { runBatches, type ImageSettings } from '../pipeline/batches.js';
+import { emptyPipelineStats, runBatches, type ImageSettings } from '../pipeline/batches.js';
+import { startDecodePool } from '../pipeline/decode-pool.js';
+import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
+import { stageLine, stageReport } from '../pipeline/stages.js';
+import type { DecodeMode } from '../images/index.js';
 import { writerFor, formatFromExtension } from '../output/index.js';
 import { fileSink, stdoutSink } from '../output/sink.js';
 import type { RecordKind } from '../output/records.js';
@@ -33,6 +37,14 @@ export interface ImageRunOptions extends ModelSelection {
   format?: string;
   /** Worker threads, each with its own backend instance and model copy. */
   workers?: number;
+  /** 'exact' (default) or 'fast' (shrink-on-load for big JPEG/WebP). */
+  decode?: DecodeMode;
+  /** Decode-pool threads; undefined: defaultDecodeThreads() for the engine; 0: the main thread. */
+  decodeThreads?: number;
+  /** Prefetch memory budget, MiB (default DEFAULT_PREFETCH_MB). */
+  prefetchMb?: number;
+  /** Report stage times and the limiting stage. */
+  verbose?: boolean;
 }
 
 export interface Prepared {
@@ -42,6 +54,8 @@ export interface Prepared {
   settings: ImageSettings;
   format: string;
   appending: boolean;
+  /** The engine computes on a GPU (sizes the decode pool). */
+  engineOnGpu: boolean;
 }
 
 /** Paths already present in a JSONL/CSV output; drops a torn last line first. */
@@ -89,6 +103,7 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
   if (o.resume && !o.output) throw new BackbonesError('E_USAGE', '--resume needs -o FILE: it skips the inputs already in that file.');
   if (format === 'npy' && kind === 'classify') throw new BackbonesError('E_USAGE', '--format npy is for extract; classify writes table, jsonl, json or csv.');
   if (format === 'npy' && !o.output) throw new BackbonesError('E_USAGE', '--format npy needs -o FILE.npy (it writes a header at the end and sidecar files).');
+  if (o.decode === 'fast' && o.kerasCompat) throw new BackbonesError('E_USAGE', '--decode fast cannot be combined with --keras-compat, which reproduces Keras\' full decode exactly.');
   // The backend first: a backend that cannot start is a setup error, whatever the inputs.
   const choice = await initBackend(parseBackendRequest(o.backend), { threads: o.threads });
   log.info(`backend: ${choice.label} (${choice.reason})`);
@@ -116,8 +131,9 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
     interpolation: o.interpolation ?? info.interpolation,
     background: o.background,
     kerasCompat: Boolean(o.kerasCompat),
+    decode: o.decode ?? 'exact',
   };
-  return { backbone, entries, skipped, settings, format, appending };
+  return { backbone, entries, skipped, settings, format, appending, engineOnGpu: engineOnGpu(choice) };
 }
 
 /** Runs the task over every entry, writing one record per input in order; returns the exit code. */
@@ -128,11 +144,19 @@ export async function executeRun(prepared: Prepared, o: ImageRunOptions, task: T
   const sink = o.output ? fileSink(o.output, { append: appending }) : stdoutSink();
   const colour = !o.output && colorLevelFor(process.stdout) > 0;
   const writer = writerFor(format)(sink, { kind, colour, appending });
+  const pipeline = emptyPipelineStats();
+  const limit = () => {
+    const stage = stageReport(pipeline).limitingStage;
+    return o.verbose && stage ? ` | limited by ${stage}` : '';
+  };
   const bar = progressEnabled() && entries.length > 1
-    ? new cliProgress.SingleBar({ stream: process.stderr, format: ' {bar} {value}/{total} images | {rate} img/s | ETA {eta_formatted}', hideCursor: true, barsize: 30 }, cliProgress.Presets.shades_classic)
+    ? new cliProgress.SingleBar({ stream: process.stderr, format: ' {bar} {value}/{total} images | {rate} img/s{limit} | ETA {eta_formatted}', hideCursor: true, barsize: 30 }, cliProgress.Presets.shades_classic)
     : undefined;
   const started = performance.now();
-  bar?.start(entries.length, 0, { rate: '0.0' });
+  bar?.start(entries.length, 0, { rate: '0.0', limit: '' });
+  // Without a bar, --verbose prints the rate and the limiting stage every few seconds.
+  const ticker = o.verbose && !bar ? setInterval(() => log.info(`${done}/${entries.length} images, ${rate()} img/s${limit()}`), 5000) : undefined;
+  ticker?.unref();
   let done = 0;
   const tensorsBefore = tf.memory().numTensors;
   const onItem = (item: { path: string; error?: string }, result: TaskResult | undefined) => {
@@ -141,25 +165,35 @@ export async function executeRun(prepared: Prepared, o: ImageRunOptions, task: T
       if (bar) bar.stop();
       log.warn(`${item.path}: ${error}`);
       writer.write({ path: item.path, error });
-      if (bar) bar.start(entries.length, done, { rate: rate() });
+      if (bar) bar.start(entries.length, done, { rate: rate(), limit: limit() });
     } else {
       writer.write(recordFor(task, model, item.path, result));
     }
     done += 1;
-    bar?.update(done, { rate: rate() });
+    bar?.update(done, { rate: rate(), limit: limit() });
   };
   const workers = o.workers ?? 1;
+  const prefetchBytes = (o.prefetchMb ?? DEFAULT_PREFETCH_MB) * 1024 * 1024;
   let stats;
   if (workers > 1) {
     // Each worker thread loads its own copy; this thread's copy was only needed to check the options.
     prepared.backbone.dispose();
-    stats = await runInWorkers(entries, { workers, batchSize: o.batchSize, settings, task, load: loadRequest(o) }, onItem);
+    stats = await runInWorkers(entries, { workers, batchSize: o.batchSize, settings, task, load: loadRequest(o), prefetchBytes: prefetchBytes / workers }, onItem);
   } else {
-    stats = await runBatches(entries, settings, o.batchSize, computeFor(task, prepared.backbone), onItem);
+    // The decode pool: worth its start-up only with two images or more.
+    const decodable = entries.filter((e) => !e.error).length;
+    const threads = decodable < 2 ? 0 : (o.decodeThreads ?? defaultDecodeThreads(prepared.engineOnGpu));
+    const loader = threads > 0 ? await startDecodePool(threads, settings) : undefined;
+    try {
+      stats = await runBatches(entries, settings, o.batchSize, computeFor(task, prepared.backbone), onItem, { loader, prefetchBytes, stats: pipeline });
+    } finally {
+      await loader?.close();
+    }
   }
   function rate(): string {
     return (done / Math.max(1e-3, (performance.now() - started) / 1000)).toFixed(1);
   }
+  if (ticker) clearInterval(ticker);
   bar?.stop();
   await writer.close();
   const leaked = tf.memory().numTensors - tensorsBefore;
@@ -171,6 +205,7 @@ export async function executeRun(prepared: Prepared, o: ImageRunOptions, task: T
       (prepared.skipped > 0 ? `, ${prepared.skipped} skipped (--resume)` : '') +
       (o.output ? ` → ${o.output}` : ''),
   );
+  if (o.verbose && workers <= 1) log.info(stageLine(pipeline));
   if (workers <= 1) prepared.backbone.dispose();
   return stats.failed > 0 ? EXIT.partial : EXIT.ok;
 }
