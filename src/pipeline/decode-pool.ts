@@ -16,9 +16,16 @@ export interface DecodeJob {
 
 export type DecodeReply = { type: 'ready'; tid: number | null } | { type: 'done'; id: number; item: DecodedItem };
 
-function workerUrl(): URL {
+/**
+ * The built worker; from src/ (tests run through tsx) a bootstrap that registers tsx's
+ * loader in the worker first, since Node 20 does not hand loader hooks to workers.
+ */
+function newWorker(settings: ImageSettings): Worker {
   const js = new URL('./decode-worker.js', import.meta.url);
-  return existsSync(fileURLToPath(js)) ? js : new URL('./decode-worker.ts', import.meta.url);
+  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData: { settings } });
+  const ts = new URL('./decode-worker.ts', import.meta.url).href;
+  const bootstrap = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(ts)}); })`;
+  return new Worker(bootstrap, { eval: true, workerData: { settings } });
 }
 
 interface Slot {
@@ -35,7 +42,7 @@ export async function startDecodePool(threads: number, settings: ImageSettings):
 
   const spawn = (): Promise<Slot> =>
     new Promise((resolve, reject) => {
-      const slot: Slot = { worker: new Worker(workerUrl(), { workerData: { settings } }), tid: null, pending: new Map() };
+      const slot: Slot = { worker: newWorker(settings), tid: null, pending: new Map() };
       let ready = false;
       slot.worker.on('message', (msg: DecodeReply) => {
         if (msg.type === 'ready') {
