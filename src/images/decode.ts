@@ -144,7 +144,8 @@ export function shrinkOnLoadSize(
   const height = swap ? source.width : source.height;
   const scale = Math.max(min.minWidth / width, min.minHeight / height);
   if (!(scale < 0.5)) return null; // less than 2x to gain: decode in full
-  return { width: Math.max(min.minWidth, Math.ceil(width * scale)), height: Math.max(min.minHeight, Math.ceil(height * scale)) };
+  // The 1e-9 keeps float error (3000 * 448 / 3000 = 448.00000000000006) from adding a pixel.
+  return { width: Math.max(min.minWidth, Math.ceil(width * scale - 1e-9)), height: Math.max(min.minHeight, Math.ceil(height * scale - 1e-9)) };
 }
 
 /**
