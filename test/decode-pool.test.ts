@@ -11,7 +11,7 @@ import { startDecodePool } from '../src/pipeline/decode-pool.js';
 import { defaultDecodeThreads, engineOnGpu } from '../src/pipeline/decode-threads.js';
 import { estimateImageBytes } from '../src/pipeline/budget.js';
 import { stageReport } from '../src/pipeline/stages.js';
-import type { ImageLoader } from '../src/pipeline/loaders.js';
+import { inThreadLoader, type ImageLoader } from '../src/pipeline/loaders.js';
 import type { InputEntry } from '../src/pipeline/inputs.js';
 import { initBackend } from '../src/runtime/backend.js';
 import { loadBackbone } from '../src/zoo/load.js';
@@ -118,6 +118,53 @@ test('several decode threads: every input once, in input order, failures as reco
     await three.close();
     backbone.dispose();
   }
+});
+
+test('the prefetch budget: images start in order while their decoded pixels fit; one bigger than the budget runs alone', { skip }, async () => {
+  const settings: ImageSettings = { size: [224, 224], preprocess: 'tf' };
+  const big = IMAGES('forest_path_5120x2880__plasma_SafeLanding.jpg'); // 44 MB decoded
+  const small = IMAGES('apple_red__opencv.jpg'); // 0.8 MB decoded
+  const entries: InputEntry[] = Array.from({ length: 12 }, (_, i) => ({ path: i % 3 === 0 ? big : small }));
+  const inner = inThreadLoader(settings);
+  let inFlight = 0;
+  let bigInFlight = 0;
+  let maxInFlight = 0;
+  let maxBigInFlight = 0;
+  let maxBigWithOthers = 0;
+  const loader: ImageLoader = {
+    ...inner,
+    async load(entry) {
+      const isBig = entry.path === big;
+      inFlight += 1;
+      bigInFlight += isBig ? 1 : 0;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      maxBigInFlight = Math.max(maxBigInFlight, bigInFlight);
+      if (bigInFlight > 0) maxBigWithOthers = Math.max(maxBigWithOthers, inFlight);
+      try {
+        // Big images stay in flight a while, so that what may overlap does overlap.
+        if (isBig) await new Promise((r) => setTimeout(r, 200));
+        return await inner.load(entry);
+      } finally {
+        inFlight -= 1;
+        bigInFlight -= isBig ? 1 : 0;
+      }
+    },
+  };
+  const order: string[] = [];
+  const run = (budgetMb: number) =>
+    runBatches(entries, settings, 4, async (b) => new Array<number>(b.shape[0]).fill(0), (item) => void order.push(item.path), { loader, prefetchBytes: budgetMb * 1024 * 1024 });
+  // 30 MB: less than one big image, so each big one starts alone.
+  const tight = await run(30);
+  assert.deepEqual(order, entries.map((e) => e.path));
+  assert.equal(maxBigInFlight, 1);
+  assert.equal(maxBigWithOthers, 1, 'a big image over the budget has nothing else in flight');
+  assert.ok(tight.peakPrefetchBytes > 30 * 1024 * 1024, 'the lone big image was charged in full');
+  // 100 MB: two big images (2 x 44 MB) fit, three do not.
+  maxInFlight = maxBigInFlight = maxBigWithOthers = 0;
+  const roomy = await run(100);
+  assert.equal(maxBigInFlight, 2);
+  assert.ok(roomy.peakPrefetchBytes <= 100 * 1024 * 1024, `charged ${roomy.peakPrefetchBytes}`);
+  assert.ok(maxInFlight > 2);
 });
 
 test('decode threads: cores - 1 beside a CPU engine, every core beside a GPU engine, never 0', () => {

@@ -68,8 +68,9 @@ export async function* prefetch(entries: InputEntry[], loader: ImageLoader, o: P
 
   const pump = async () => {
     while (started < n && !stopped) {
-      // Read a few headers ahead so that admission does not wait on them.
-      for (let k = started; k < Math.min(n, started + 4); k++) void costOf(k);
+      // Read the headers of the whole window ahead, so that admission does not wait on
+      // them while the engine holds the main thread.
+      for (let k = started; k < Math.min(n, taken + o.window + 1); k++) void costOf(k);
       const cost = await costOf(started);
       const fits = charged === 0 || charged + cost <= o.budgetBytes;
       if (started - taken >= o.window || !fits) {
