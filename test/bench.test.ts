@@ -165,16 +165,35 @@ test('markdown and csv exports, -o rewrites the file; table shows n/a for GPU', 
   assert.match(table.stdout, /n\/a/);
 });
 
-test('--images measures decode, preprocess and inference per image', { skip: skipWithoutData() }, async () => {
+test('--images runs the real pipeline: end-to-end img/s next to model-only, stage times, pool CPU, the limiting stage', { skip: skipWithoutData() }, async () => {
   const r = await runCli(['bench', 'mobilenet_0.25', '--weights', 'random', '--iterations', '2', '--batch-sizes', '4', '--images', path.join(DATA_DIR, 'images'), '--format', 'json'], {
     env: { PATH: PATH_WITHOUT_GPU },
   });
   assert.equal(r.code, 0, r.stderr);
-  const e2e = (JSON.parse(r.stdout) as BenchReport).models[0]!.runs[0]!.endToEnd!;
+  const run = (JSON.parse(r.stdout) as BenchReport).models[0]!.runs[0]!;
+  const e2e = run.endToEnd!;
   assert.equal(e2e.images, 26, 'every readable image; the truncated one is left out');
+  assert.equal(e2e.failed, 1);
+  assert.equal(e2e.passes, 1, 'one pass with --iterations');
+  assert.equal(e2e.decode, 'exact');
+  assert.ok(e2e.decodeThreads >= 1);
   positive(e2e.decodeMsPerImage, 'decode');
   positive(e2e.preprocessMsPerImage, 'preprocess');
   positive(e2e.inferenceMsPerImage, 'inference');
+  positive(e2e.imagesPerSecond, 'end-to-end img/s');
+  assert.equal(e2e.modelImagesPerSecond, run.imagesPerSecond);
+  assert.ok(Math.abs(e2e.percentOfModel - (100 * e2e.imagesPerSecond) / run.imagesPerSecond) < 1e-9);
+  assert.ok(['decode', 'preprocess', 'inference'].includes(e2e.limitingStage));
+  assert.ok(e2e.engineWaitPercent >= 0 && e2e.engineWaitPercent <= 100);
+  assert.ok(e2e.poolCpuPercentOfOneCore === null || e2e.poolCpuPercentOfOneCore > 0);
+  assert.equal(e2e.prefetchBudgetByte, 512 * 1024 * 1024);
+  assert.ok(e2e.prefetchPeakByte > 0 && e2e.prefetchPeakByte <= e2e.prefetchBudgetByte);
+  const fast = await runCli(['bench', 'mobilenet_0.25', '--weights', 'random', '--iterations', '2', '--batch-sizes', '4', '--images', path.join(DATA_DIR, 'images'), '--decode', 'fast', '--decode-threads', '2', '--prefetch-mb', '64', '--format', 'table'], {
+    env: { PATH: PATH_WITHOUT_GPU },
+  });
+  assert.equal(fast.code, 0, fast.stderr);
+  assert.match(fast.stdout, /End to end/);
+  assert.match(fast.stdout, /batch 4, --decode fast: [\d.]+ img\/s end to end vs [\d.]+ model-only \(\d+ %\); per image decode [\d.]+ ms, preprocess [\d.]+ ms, inference [\d.]+ ms; 2 decode threads, pool CPU (\d+ %|n\/a), engine waited \d+ %; limited by (decode|preprocess|inference) \(26 images × 1 pass\)/);
 });
 
 test('--duration bounds the timed runs; --plot draws an SVG', async () => {

@@ -30,6 +30,9 @@ export interface BenchOptions extends ModelSelection {
   duration?: number;
   gpuPollMs: number;
   images?: string;
+  decode?: 'exact' | 'fast';
+  decodeThreads?: number;
+  prefetchMb?: number;
   format?: string;
   output?: string;
   plot?: string;
@@ -114,6 +117,9 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       iterations: o.iterations,
       durationS: o.duration,
       images: o.images,
+      decode: o.decode,
+      decodeThreads: o.decodeThreads,
+      prefetchMb: o.prefetchMb,
       backend,
       device: o.device,
       provider: o.provider,
@@ -140,7 +146,9 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
     report.models.push(result);
     if (result.status === 'failed') log.error(`${model}${backends.length > 1 ? ` on ${backend}` : ''} failed: ${result.error}`);
     else {
-      const summary = result.runs.map((r) => `b${r.batchSize} ${r.imagesPerSecond.toFixed(2)} img/s (p50 ${r.latencyMs.p50.toFixed(1)} ms)`).join(', ');
+      const summary = result.runs
+        .map((r) => `b${r.batchSize} ${r.imagesPerSecond.toFixed(2)} img/s (p50 ${r.latencyMs.p50.toFixed(1)} ms)${r.endToEnd ? `, end to end ${r.endToEnd.imagesPerSecond.toFixed(2)} img/s (limited by ${r.endToEnd.limitingStage})` : ''}`)
+        .join(', ');
       progress(`done: load ${((result.loadMs ?? 0) / 1000).toFixed(1)} s, ${summary}`);
     }
     exportFile();

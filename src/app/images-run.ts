@@ -10,7 +10,11 @@ import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.j
 import type { Backbone } from '../zoo/backbone.js';
 import type { Interpolation, ResizeMode } from '../zoo/card.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../pipeline/inputs.js';
-import { runBatches, type ImageSettings } from '../pipeline/batches.js';
+import { emptyPipelineStats, runBatches, type ImageSettings } from '../pipeline/batches.js';
+import { startDecodePool } from '../pipeline/decode-pool.js';
+import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
+import { stageLine, stageReport } from '../pipeline/stages.js';
+import type { DecodeMode } from '../images/index.js';
 import { writerFor, formatFromExtension, outputFiles, resumeReaderFor, type ResumeState } from '../output/index.js';
 import { stdoutSink } from '../output/sink.js';
 import { checkOutputFile, outputTarget, stageForAppend, StagedFiles } from '../output/staged.js';
@@ -39,6 +43,14 @@ export interface ImageRunOptions extends ModelSelection, Omit<StoreRunOptions, '
   format?: string;
   /** Worker threads, each with its own backend instance and model copy. */
   workers?: number;
+  /** 'exact' (default) or 'fast' (shrink-on-load for big JPEG/WebP). */
+  decode?: DecodeMode;
+  /** Decode-pool threads; undefined: defaultDecodeThreads() for the engine; 0: the main thread. */
+  decodeThreads?: number;
+  /** Prefetch memory budget, MiB (default DEFAULT_PREFETCH_MB). */
+  prefetchMb?: number;
+  /** Report stage times and the limiting stage. */
+  verbose?: boolean;
 }
 
 export interface Prepared {
@@ -55,6 +67,8 @@ export interface Prepared {
   target?: { path: string; special: boolean };
   /** --to redis://…: the feature store the run writes to instead of a file. */
   store?: RunStore;
+  /** The engine computes on a GPU (sizes the decode pool). */
+  engineOnGpu: boolean;
 }
 
 /** Nothing to run: the exit code and why (already told on stderr). */
@@ -75,6 +89,7 @@ function checkOptions(o: ImageRunOptions, kind: RecordKind, format: string): voi
   if (format === 'npy' && !o.output) throw new BackbonesError('E_USAGE', '--format npy needs -o FILE.npy (it writes a header at the end and sidecar files).');
   if (o.resume && !o.to) resumeReaderFor(format); // a format that cannot be continued, whether or not the file exists
   parseExtensions(o.ext);
+  if (o.decode === 'fast' && o.kerasCompat) throw new BackbonesError('E_USAGE', '--decode fast cannot be combined with --keras-compat, which reproduces Keras\' full decode exactly.');
   if (o.output && outputTarget(o.output).special) {
     // A device or FIFO (-o /dev/stdout): streamed in place, so only formats written front to back.
     if (format === 'npy' || o.resume) throw new BackbonesError('E_USAGE', `-o ${o.output} is not a regular file: ${format === 'npy' ? '.npy needs one' : '--resume needs one'}.`);
@@ -126,8 +141,9 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
       interpolation: o.interpolation ?? info.interpolation,
       background: o.background,
       kerasCompat: Boolean(o.kerasCompat),
+      decode: o.decode ?? 'exact',
     };
-    return { backbone, entries, skipped, settings, format, resume, lock, target, store };
+    return { backbone, entries, skipped, settings, format, resume, lock, target, store, engineOnGpu: engineOnGpu(engine.choice) };
   } catch (e) {
     lock?.release();
     throw e;
@@ -163,8 +179,16 @@ async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Prom
   const toTerminal = !o.output && Boolean(process.stdout.isTTY);
   const colour = !o.output && colorLevelFor(process.stdout) > 0;
   const writer = storeWriter ?? writerFor(format)(sink, { kind, colour, appending, resumed: resume, file: target?.path, open: staged ? (f, opts) => staged.open(f, opts) : undefined });
-  const progress = new RunProgress(entries.length, progressEnabled() && entries.length > 1);
+  const pipeline = emptyPipelineStats();
+  // --verbose: the stage that limits the run, on the bar (or every few seconds without one).
+  const limit = () => {
+    const stage = o.verbose ? stageReport(pipeline).limitingStage : undefined;
+    return stage ? ` | limited by ${stage}` : '';
+  };
+  const progress = new RunProgress(entries.length, progressEnabled() && entries.length > 1, process.stderr, limit);
   const started = performance.now();
+  const ticker = o.verbose && !progress.visible ? setInterval(() => log.info(`${progress.line()}${limit()}`), 5000) : undefined;
+  ticker?.unref();
   const tensorsBefore = tf.memory().numTensors;
   const onItem = (item: { path: string; error?: string }, result: TaskResult | undefined) => {
     if (result === undefined) {
@@ -180,19 +204,30 @@ async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Prom
   };
   const write = (record: Parameters<typeof writer.write>[0]) => (toTerminal ? progress.interrupt(() => writer.write(record)) : writer.write(record));
   const workers = o.workers ?? 1;
+  const prefetchBytes = (o.prefetchMb ?? DEFAULT_PREFETCH_MB) * 1024 * 1024;
   let stats;
   try {
     if (workers > 1) {
       // Each worker thread loads its own copy; this thread's copy was only needed to check the options.
       prepared.backbone.dispose();
-      stats = await runInWorkers(entries, { workers, batchSize: o.batchSize, settings, task, load: loadRequest(o) }, onItem);
+      stats = await runInWorkers(entries, { workers, batchSize: o.batchSize, settings, task, load: loadRequest(o), prefetchBytes: prefetchBytes / workers }, onItem);
     } else {
-      stats = await runBatches(entries, settings, o.batchSize, computeFor(task, prepared.backbone), onItem);
+      // The decode pool: worth its start-up only with two images or more.
+      const decodable = entries.filter((e) => !e.error).length;
+      const threads = decodable < 2 ? 0 : (o.decodeThreads ?? defaultDecodeThreads(prepared.engineOnGpu));
+      const loader = threads > 0 ? await startDecodePool(threads, settings) : undefined;
+      try {
+        stats = await runBatches(entries, settings, o.batchSize, computeFor(task, prepared.backbone), onItem, { loader, prefetchBytes, stats: pipeline });
+      } finally {
+        await loader?.close();
+      }
     }
+    if (ticker) clearInterval(ticker);
     progress.stop();
     await writer.close();
     await staged?.commit();
   } catch (e) {
+    if (ticker) clearInterval(ticker);
     progress.stop();
     // Keep what was written as FILE.partial: --resume continues from it.
     await staged?.abandon();
@@ -208,6 +243,7 @@ async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Prom
       (prepared.skipped > 0 ? `, ${prepared.skipped} skipped (--resume)` : '') +
       (o.output ? ` → ${o.output}` : ''),
   );
+  if (o.verbose && workers <= 1) log.info(stageLine(pipeline));
   if (workers <= 1) prepared.backbone.dispose();
   return stats.failed > 0 ? EXIT.partial : EXIT.ok;
 }

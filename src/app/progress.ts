@@ -35,12 +35,14 @@ export class RunProgress {
     private readonly total: number,
     enabled: boolean,
     private readonly stream: NodeJS.WriteStream = process.stderr,
+    /** Appended after the rate, e.g. " | limited by decode" (--verbose). */
+    private readonly detail: () => string = () => '',
   ) {
     this.bar = enabled
       ? new cliProgress.SingleBar(
           {
             stream,
-            format: ' {bar} {value}/{total} images | {rate} img/s | ETA {remaining}',
+            format: ' {bar} {value}/{total} images | {rate} img/s{detail} | ETA {remaining}',
             hideCursor: true,
             barsize: 30,
             clearOnComplete: true,
@@ -65,9 +67,19 @@ export class RunProgress {
     return (performance.now() - this.started) / 1000;
   }
 
-  private payload(): { rate: string; remaining: string } {
+  private payload(): { rate: string; detail: string; remaining: string } {
     const t = this.elapsedS();
-    return { rate: (this.done / Math.max(t, 1e-3)).toFixed(1), remaining: this.done > 0 ? formatEta(etaSeconds(this.done, this.total, t)) : '…' };
+    return { rate: (this.done / Math.max(t, 1e-3)).toFixed(1), detail: this.detail(), remaining: this.done > 0 ? formatEta(etaSeconds(this.done, this.total, t)) : '…' };
+  }
+
+  /** Whether a bar is drawn (a terminal, progress not turned off). */
+  get visible(): boolean {
+    return this.bar !== undefined;
+  }
+
+  /** "12/40 images, 8.1 img/s": for logs where no bar is drawn. */
+  line(): string {
+    return `${this.done}/${this.total} images, ${this.payload().rate} img/s`;
   }
 
   tick(): void {

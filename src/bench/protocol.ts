@@ -13,6 +13,12 @@ export interface WorkerConfig extends ModelSelection {
   durationS?: number;
   /** Folder of real images for the end-to-end measurement. */
   images?: string;
+  /** End-to-end decoding: 'exact' (default) or 'fast'. */
+  decode?: 'exact' | 'fast';
+  /** Decode-pool threads; undefined: the default for the engine. */
+  decodeThreads?: number;
+  /** Prefetch budget, MiB. */
+  prefetchMb?: number;
   backend: string;
   /** --device: auto, cpu or gpu. */
   device?: string;

@@ -195,18 +195,54 @@ export interface BatchResult {
   /** GPU figures from nvidia-smi over the timed runs; null = not measured ("n/a"), never zeros. */
   gpu: GpuSummary | null;
   /** Present when images were decoded and preprocessed too (end-to-end mode). */
-  endToEnd?: {
-    /** Images processed end to end. */
-    images: number;
-    /** Mean decode time per image (sharp), ms. */
-    decodeMsPerImage: number;
-    /** Mean resize + normalise time per image, ms. */
-    preprocessMsPerImage: number;
-    /** Mean inference time per image, ms. */
-    inferenceMsPerImage: number;
-  };
+  endToEnd?: EndToEndResult;
   /** Problems with this measurement, each with a hint (warningMessage). */
   warnings: BenchWarning[];
+}
+
+/**
+ * `bench --images DIR`: the real overlapped pipeline (decode pool -> prefetch queue ->
+ * engine) over the folder, in the same process right after the model-only runs.
+ */
+export interface EndToEndResult {
+  /** Images of the folder decoded and inferred per pass (files that fail to decode are left out). */
+  images: number;
+  /** Passes over the folder in the timed run (enough for MIN_SECONDS; 1 with --iterations). */
+  passes: number;
+  /** Files that failed to decode, per pass. */
+  failed: number;
+  /** 'exact' or 'fast'. */
+  decode: string;
+  /** Decode-pool threads (0 = the main thread). */
+  decodeThreads: number;
+  /** Prefetch memory budget, bytes. */
+  prefetchBudgetByte: number;
+  /** Wall time of the timed passes, ms. */
+  wallMs: number;
+  /** Images (all passes) / wall seconds: what a user of `extract` gets. */
+  imagesPerSecond: number;
+  /** The model-only figure of the same batch size (this run's imagesPerSecond), repeated for the ratio. */
+  modelImagesPerSecond: number;
+  /** 100 × imagesPerSecond / modelImagesPerSecond. */
+  percentOfModel: number;
+  /** Mean wall time per image inside a decode thread: sharp decode, ms. */
+  decodeMsPerImage: number;
+  /** Mean resize + normalise time per image, ms. */
+  preprocessMsPerImage: number;
+  /** Engine time per image in the pipelined run, ms. */
+  inferenceMsPerImage: number;
+  /** Share of the wall time the engine waited for images, %. */
+  engineWaitPercent: number;
+  /** CPU of the decode threads + libvips' threads / wall time × 100 (100 = one core); null off Linux. */
+  poolCpuPercentOfOneCore: number | null;
+  /** Process CPU over the timed passes, % of one core. */
+  processCpuPercentOfOneCore: number;
+  /** The stage that sets the pace: the engine waited more than it computed → decode or preprocess (the longer per image), else inference. */
+  limitingStage: 'decode' | 'preprocess' | 'inference';
+  /** Largest memory the prefetch queue charged at once (header estimates), bytes. */
+  prefetchPeakByte: number;
+  /** process.resourceUsage().maxRSS × 1024 after the passes, bytes. */
+  maxRssByte: number;
 }
 
 // ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 // the child's RSS (from /proc, Linux) during each timed window: the child's own
 // event loop is blocked by synchronous kernels and could not poll reliably.
 import { fork, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { GpuPoller } from '../monitor/nvidia-smi.js';
@@ -76,12 +77,22 @@ function describeExit(code: number | null, signal: NodeJS.Signals | null): strin
   return `the process exited with code ${code} before reporting`;
 }
 
+/**
+ * sharp decodes on libuv's thread pool, which every decode thread shares and which
+ * libuv sizes once at start-up (4 threads unless UV_THREADPOOL_SIZE says otherwise):
+ * give the child one per core so that `--images` can decode on every core.
+ */
+function withDecodeThreadPool(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (env.UV_THREADPOOL_SIZE) return env;
+  return { ...env, UV_THREADPOOL_SIZE: String(Math.max(4, os.availableParallelism())) };
+}
+
 /** Benchmarks one model in a child process. Never throws: failures come back as status 'failed'. */
 export function runModelInChild(config: WorkerConfig, options: RunModelOptions): Promise<ModelResult> {
   return new Promise((resolve) => {
     const child: ChildProcess = fork(workerPath(), [], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: options.env ?? process.env,
+      env: withDecodeThreadPool(options.env ?? process.env),
       serialization: 'advanced',
     });
     let stderr = '';

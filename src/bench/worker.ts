@@ -17,8 +17,12 @@ import { MIN_RUNS, MIN_SECONDS, MAX_RUNS, detectWarnings, gflopsPerSecond, image
 import type { ParentMessage, WorkerConfig, WorkerMessage } from './protocol.js';
 import type { Backbone } from '../zoo/backbone.js';
 import { expandInputs } from '../pipeline/inputs.js';
-import { loadImageForModel } from '../images/index.js';
 import { DEFAULT_EXTENSIONS } from '../images/formats.js';
+import { runBatches, type ImageSettings } from '../pipeline/batches.js';
+import { startDecodePool } from '../pipeline/decode-pool.js';
+import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
+import { stageReport } from '../pipeline/stages.js';
+import type { EndToEndResult } from './result.js';
 
 
 
@@ -114,41 +118,69 @@ async function benchBatch(backbone: Backbone, config: WorkerConfig, batchSize: n
     gpu: null, // filled in by the parent, which polls nvidia-smi for this process
     warnings: detectWarnings({ samplesMs, warmupRuns: config.warmup, cpu: cpuUsage }),
   };
-  if (config.images) result.endToEnd = await endToEnd(backbone, config.images, batchSize);
+  if (config.images) result.endToEnd = await endToEnd(backbone, config, batchSize, ips);
   return result;
 }
 
-/** Decode → preprocess → inference on real files, one batch at a time, stage by stage. */
-async function endToEnd(backbone: Backbone, dir: string, batchSize: number): Promise<NonNullable<BatchResult['endToEnd']>> {
+/**
+ * The real overlapped pipeline on the folder: decode pool -> prefetch queue -> engine,
+ * as `extract` runs it. An untimed warm-up over two batches starts the pool and sizes
+ * the timed run: enough passes over the folder for MIN_SECONDS (or --duration), one
+ * pass with --iterations.
+ */
+async function endToEnd(backbone: Backbone, config: WorkerConfig, batchSize: number, modelImagesPerSecond: number): Promise<EndToEndResult> {
+  const dir = config.images!;
   const entries = (await expandInputs([dir], { extensions: DEFAULT_EXTENSIONS })).filter((e) => !e.error);
   const info = backbone.info;
-  const [h, w] = info.inputSize;
-  let decodeMs = 0;
-  let preprocessMs = 0;
-  let inferenceMs = 0;
-  let images = 0;
-  for (let start = 0; start < entries.length; start += batchSize) {
-    const inputs: Float32Array[] = [];
-    for (const e of entries.slice(start, start + batchSize)) {
-      try {
-        const img = await loadImageForModel(e.path, { size: info.inputSize, preprocess: info.preprocess, resize: info.resize, interpolation: info.interpolation });
-        decodeMs += img.timings.decodeMs;
-        preprocessMs += img.timings.resizeMs + img.timings.preprocessMs;
-        inputs.push(img.input);
-      } catch {
-        // unreadable files are not part of the end-to-end figure
-      }
-    }
-    if (inputs.length === 0) continue;
-    const data = new Float32Array(inputs.length * h * w * 3);
-    inputs.forEach((x, i) => data.set(x, i * h * w * 3));
-    const batch = tf.tensor4d(data, [inputs.length, h, w, 3]);
-    inferenceMs += await timeOne(backbone, batch);
-    batch.dispose();
-    images += inputs.length;
+  const settings: ImageSettings = { size: info.inputSize, preprocess: info.preprocess, resize: info.resize, interpolation: info.interpolation, decode: config.decode ?? 'exact' };
+  const threads = config.decodeThreads ?? defaultDecodeThreads(engineOnGpu(backbone.engineChoice));
+  const prefetchBytes = (config.prefetchMb ?? DEFAULT_PREFETCH_MB) * 1024 * 1024;
+  const compute = async (batch: tf.Tensor4D) => {
+    const out = await backbone.infer(batch);
+    await out.data(); // wait for the result: GPU backends compute asynchronously
+    out.dispose();
+    return new Array<number>(batch.shape[0]).fill(0);
+  };
+  const loader = threads > 0 ? await startDecodePool(threads, settings) : undefined;
+  try {
+    await send({ type: 'progress', message: `batch ${batchSize}: end to end on ${entries.length} files (${settings.decode}, ${threads} decode thread${threads === 1 ? '' : 's'})` });
+    const warm = await runBatches(entries.slice(0, 2 * batchSize), settings, batchSize, compute, () => {}, { loader, prefetchBytes });
+    const ok = entries.length;
+    const rate = warm.images / Math.max(1e-3, warm.wallMs / 1000);
+    const seconds = config.durationS ?? MIN_SECONDS;
+    const passes = config.iterations !== undefined ? 1 : Math.max(1, Math.min(100, Math.ceil((seconds * rate) / Math.max(1, ok))));
+    const timed = Array.from({ length: passes }, () => entries).flat();
+    const cpu = startCpuUsage();
+    const s = await runBatches(timed, settings, batchSize, compute, () => {}, { loader, prefetchBytes });
+    const cpuUsage = cpu.stop();
+    const r = stageReport(s);
+    const done = s.images - s.failed;
+    if (done === 0) throw new Error(`--images ${dir}: no readable images found.`);
+    const ips = done / (s.wallMs / 1000);
+    return {
+      images: done / passes,
+      passes,
+      failed: s.failed / passes,
+      decode: settings.decode!,
+      decodeThreads: s.decodeThreads,
+      prefetchBudgetByte: s.prefetchBudgetBytes,
+      wallMs: s.wallMs,
+      imagesPerSecond: ips,
+      modelImagesPerSecond,
+      percentOfModel: (100 * ips) / modelImagesPerSecond,
+      decodeMsPerImage: r.decodeMsPerImage ?? 0,
+      preprocessMsPerImage: r.preprocessMsPerImage ?? 0,
+      inferenceMsPerImage: r.inferenceMsPerImage ?? 0,
+      engineWaitPercent: 100 * (r.engineWaitShare ?? 0),
+      poolCpuPercentOfOneCore: r.poolCpuPercent,
+      processCpuPercentOfOneCore: cpuUsage.processPercentOfOneCore,
+      limitingStage: r.limitingStage ?? 'inference',
+      prefetchPeakByte: s.peakPrefetchBytes,
+      maxRssByte: maxRssByte(),
+    };
+  } finally {
+    await loader?.close();
   }
-  if (images === 0) throw new Error(`--images ${dir}: no readable images found.`);
-  return { images, decodeMsPerImage: decodeMs / images, preprocessMsPerImage: preprocessMs / images, inferenceMsPerImage: inferenceMs / images };
 }
 
 async function run(config: WorkerConfig): Promise<void> {

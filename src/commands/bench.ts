@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { BACKEND_CHOICES } from '../engines/backends.js';
 import { usageError } from '../errors.js';
 import { addModelOptions, choiceOption, parseIntList, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from './options.js';
+import { addPipelineOptions } from './pipeline-options.js';
 
 function parseBackendList(value: string): string[] {
   const list = value.split(',').map((b) => b.trim().toLowerCase()).filter(Boolean);
@@ -29,11 +30,12 @@ export function registerBench(program: Command): void {
     .option('-n, --iterations <n>', 'timed runs per batch size', parsePositiveInt('--iterations'))
     .option('--duration <seconds>', 'time budget per batch size instead of a fixed number of runs', parsePositiveNumber('--duration'))
     .option('--gpu-poll-ms <ms>', 'nvidia-smi polling interval', parsePositiveInt('--gpu-poll-ms'), 100)
-    .option('--images <dir>', 'also measure the end-to-end path on real files: decode, preprocess, inference')
+    .option('--images <dir>', 'also run the real pipeline over a folder (decode pool, prefetch, engine): end-to-end img/s, stage times, pool CPU, the limiting stage')
     .addOption(choiceOption('-f, --format <format>', 'output format (default: table on a terminal, json when piped)', BENCH_FORMATS))
     .option('-o, --output <file>', 'write the report to a file (format from the extension unless --format)')
     .option('--plot <file>', 'draw latency distribution and throughput to an .svg or .png');
   addModelOptions(cmd, { multiple: true });
+  addPipelineOptions(cmd);
   cmd.addHelpText(
     'after',
     `
@@ -42,6 +44,7 @@ Examples:
   $ backbones bench mobilenet_v2 resnet50 --batch-sizes 1,8,32 --iterations 30
   $ backbones bench vgg16 --duration 20 --format markdown -o bench.md --plot bench.svg
   $ backbones bench mobilenet --images photos/        # end to end: decode + preprocess + inference
+  $ backbones bench mobilenet --images photos/ --decode fast --batch-sizes 8
   $ backbones bench vgg16 mobilenet resnet50 --backends wasm,onnx --batch-sizes 1,8`,
   );
   cmd.action(async (models: string[], _opts: unknown, command: Command) => {

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { addStoreOptions } from './store-options.js';
 import { addImageOptions, addModelOptions, choiceOption, parsePositiveInt } from './options.js';
+import { addPipelineOptions } from './pipeline-options.js';
 
 export const CLASSIFY_FORMATS = ['table', 'jsonl', 'json', 'csv'] as const;
 
@@ -16,6 +17,7 @@ export function registerClassify(program: Command): void {
   addModelOptions(cmd);
   addImageOptions(cmd);
   addStoreOptions(cmd);
+  addPipelineOptions(cmd, { verbose: true });
   cmd.addHelpText(
     'after',
     `

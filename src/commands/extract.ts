@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { addStoreOptions } from './store-options.js';
 import { addImageOptions, addModelOptions, choiceOption } from './options.js';
+import { addPipelineOptions } from './pipeline-options.js';
 
 export const EXTRACT_FORMATS = ['jsonl', 'npy', 'csv'] as const;
 export const POOLINGS = ['none', 'avg', 'max'] as const;
@@ -19,6 +20,7 @@ export function registerExtract(program: Command): void {
   addModelOptions(cmd);
   addImageOptions(cmd);
   addStoreOptions(cmd);
+  addPipelineOptions(cmd, { verbose: true });
   cmd.addHelpText(
     'after',
     `

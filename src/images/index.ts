@@ -5,6 +5,7 @@ export {
   decodeImagePil,
   ImageDecodeError,
   DEFAULT_LIMIT_INPUT_PIXELS,
+  shrinkOnLoadSize,
   type DecodedImage,
   type DecodeOptions,
   type PilDecodeOptions,
@@ -28,6 +29,6 @@ export {
   type PilFilter,
 } from './resize.js';
 export { preprocess, PREPROCESS_DESCRIPTIONS, CAFFE_MEAN_BGR, TORCH_MEAN_RGB, TORCH_STD_RGB } from './preprocess.js';
-export { loadImageForModel, type LoadImageOptions, type LoadedImage } from './pipeline.js';
+export { loadImageForModel, DECODE_MODES, FAST_DECODE_MARGIN, type DecodeMode, type LoadImageOptions, type LoadedImage } from './pipeline.js';
 export { DEFAULT_EXTENSIONS, hasImageExtension, sniffFormat, sharpDecodesBmp } from './formats.js';
 export { parseColour } from './colour.js';

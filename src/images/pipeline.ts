@@ -35,7 +35,18 @@ export interface LoadImageOptions {
   keepExifOrientation?: boolean;
   /** Decompression-bomb guard, see DecodeOptions.limitInputPixels. */
   limitInputPixels?: number;
+  /**
+   * 'exact' (default): full decode, Keras/Pillow/TF pixel parity. 'fast': JPEG and WebP
+   * shrink on load to no less than FAST_DECODE_MARGIN x the input size, then the same
+   * resize (see DecodeOptions.shrinkOnLoad). Ignored with kerasCompat.
+   */
+  decode?: DecodeMode;
 }
+
+export type DecodeMode = 'exact' | 'fast';
+export const DECODE_MODES: readonly DecodeMode[] = ['exact', 'fast'];
+/** `--decode fast` keeps at least this many source pixels per output pixel on each axis. */
+export const FAST_DECODE_MARGIN = 2;
 
 export interface LoadedImage {
   /** HWC float32, shape [size[0], size[1], 3], ready for the model (add the batch axis). */
@@ -62,6 +73,8 @@ export async function loadImageForModel(file: string | Buffer, opts: LoadImageOp
         background,
         keepExifOrientation: opts.keepExifOrientation,
         limitInputPixels: opts.limitInputPixels,
+        shrinkOnLoad:
+          opts.decode === 'fast' ? { minWidth: FAST_DECODE_MARGIN * opts.size[1], minHeight: FAST_DECODE_MARGIN * opts.size[0] } : undefined,
       });
   const t1 = performance.now();
   const pixels = resizeImage(decoded, {

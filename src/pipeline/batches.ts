@@ -1,49 +1,63 @@
-// Runs a model over a list of images in batches, in input order. Decoding of the next
-// batch (sharp, on libuv's threads) starts before the current batch is inferred, so
-// the two overlap. A file that fails to decode becomes an error item; the rest of its
-// batch still runs.
+// Runs a model over a list of images in batches, in input order. Images are decoded,
+// resized and preprocessed ahead of the engine by a loader (the decode pool, or this
+// thread) through the prefetch queue, whose memory budget bounds what is held ahead;
+// the engine takes them in order. A file that fails to decode becomes an error item;
+// the rest of its batch still runs.
 import { performance } from 'node:perf_hooks';
 import { tf } from '../runtime/tf.js';
-import { loadImageForModel, type LoadImageOptions } from '../images/index.js';
 import { errorMessage } from '../errors.js';
 import { log } from '../log.js';
+import { ThreadCpuMeter } from '../monitor/threads.js';
 import type { InputEntry } from './inputs.js';
+import type { DecodedItem, ImageSettings } from './decode-one.js';
+import { inThreadLoader, type ImageLoader } from './loaders.js';
+import { prefetch, type PrefetchStats } from './prefetch.js';
+import { DEFAULT_PREFETCH_MB } from './decode-threads.js';
 
-export type ImageSettings = Omit<LoadImageOptions, 'cropPct' | 'keepExifOrientation'>;
-
-export interface DecodedItem {
-  path: string;
-  input?: Float32Array;
-  error?: string;
-  timings?: { decodeMs: number; resizeMs: number; preprocessMs: number };
-}
-
-async function decodeOne(entry: InputEntry, settings: ImageSettings): Promise<DecodedItem> {
-  if (entry.error) return { path: entry.path, error: entry.error };
-  try {
-    const img = await loadImageForModel(entry.path, settings);
-    return { path: entry.path, input: img.input, timings: img.timings };
-  } catch (e) {
-    return { path: entry.path, error: errorMessage(e) };
-  }
-}
-
-/** Yields decoded batches in order, decoding batch i+1 while batch i is consumed. */
-export async function* decodedBatches(entries: InputEntry[], settings: ImageSettings, batchSize: number): AsyncGenerator<DecodedItem[]> {
-  const decode = (start: number) => Promise.all(entries.slice(start, start + batchSize).map((e) => decodeOne(e, settings)));
-  let next: Promise<DecodedItem[]> | null = entries.length > 0 ? decode(0) : null;
-  for (let start = 0; next; start += batchSize) {
-    const current = await next;
-    next = start + batchSize < entries.length ? decode(start + batchSize) : null;
-    yield current;
-  }
-}
+export type { DecodedItem, ImageSettings } from './decode-one.js';
 
 export interface BatchStats {
   images: number;
   failed: number;
   inferenceMs: number;
 }
+
+/** What the overlapped pipeline did: filled in while it runs (live progress), final at the end. */
+export interface PipelineStats extends BatchStats {
+  /** Sums over the decoded images of each stage's wall time (inside the decode threads), ms. */
+  decodeMs: number;
+  resizeMs: number;
+  preprocessMs: number;
+  /** Images with stage timings (decoded successfully). */
+  decoded: number;
+  /** Time the engine waited for images, ms. */
+  waitMs: number;
+  /** Wall time since the run started, ms. */
+  wallMs: number;
+  /** Decode threads (0 = this thread). */
+  decodeThreads: number;
+  /** CPU time of the decode threads and of libvips' worker threads, ms; null when not measurable (not Linux). */
+  poolCpuMs: number | null;
+  /** Largest memory charged to the prefetch queue at once, bytes (an estimate from the headers). */
+  peakPrefetchBytes: number;
+  prefetchBudgetBytes: number;
+}
+
+export function emptyPipelineStats(): PipelineStats {
+  return { images: 0, failed: 0, inferenceMs: 0, decodeMs: 0, resizeMs: 0, preprocessMs: 0, decoded: 0, waitMs: 0, wallMs: 0, decodeThreads: 0, poolCpuMs: null, peakPrefetchBytes: 0, prefetchBudgetBytes: 0 };
+}
+
+export interface PipelineOptions {
+  /** Where images are decoded; default: this thread. The caller closes it. */
+  loader?: ImageLoader;
+  /** Prefetch memory budget in bytes; default DEFAULT_PREFETCH_MB. */
+  prefetchBytes?: number;
+  /** Updated as the run goes (for progress). */
+  stats?: PipelineStats;
+}
+
+/** libvips' own worker threads (named by glib), which do sharp's decoding. */
+const isLibvipsThread = (name: string) => /^(lib)?vips/i.test(name);
 
 /**
  * For each batch: stacks the decoded images into one [n, h, w, 3] tensor, hands it to
@@ -56,10 +70,57 @@ export async function runBatches<R>(
   batchSize: number,
   compute: (batch: tf.Tensor4D) => Promise<R[]>,
   emit: (item: DecodedItem, result: R | undefined) => Promise<void> | void,
-): Promise<BatchStats> {
+  pipeline: PipelineOptions = {},
+): Promise<PipelineStats> {
   const [h, w] = settings.size;
-  const stats: BatchStats = { images: 0, failed: 0, inferenceMs: 0 };
-  for await (const items of decodedBatches(entries, settings, batchSize)) {
+  const stats = pipeline.stats ?? emptyPipelineStats();
+  const loader = pipeline.loader ?? inThreadLoader(settings);
+  const budget = pipeline.prefetchBytes ?? DEFAULT_PREFETCH_MB * 1024 * 1024;
+  stats.decodeThreads = loader.threads;
+  stats.prefetchBudgetBytes = budget;
+  const poolThreads = new Set(loader.threadIds());
+  const cpu = new ThreadCpuMeter((tid, name) => poolThreads.has(tid) || isLibvipsThread(name)).start();
+  const started = performance.now();
+  // Two batches ahead keep the engine fed while the next one is decoded; more only costs memory.
+  const window = Math.max(2 * batchSize, 2 * loader.threads, 4);
+  const queue: PrefetchStats = { peakChargedBytes: 0, waitMs: 0 };
+  const items = prefetch(entries, loader, { settings, budgetBytes: budget, window }, queue);
+  const update = () => {
+    stats.waitMs = queue.waitMs;
+    stats.peakPrefetchBytes = queue.peakChargedBytes;
+    stats.wallMs = performance.now() - started;
+    stats.poolCpuMs = cpu.elapsedMs();
+  };
+  try {
+    let done = false;
+    while (!done) {
+      const batch: DecodedItem[] = [];
+      while (batch.length < batchSize) {
+        const next = await items.next();
+        if (next.done) {
+          done = true;
+          break;
+        }
+        const item = next.value;
+        if (item.timings) {
+          stats.decoded += 1;
+          stats.decodeMs += item.timings.decodeMs;
+          stats.resizeMs += item.timings.resizeMs;
+          stats.preprocessMs += item.timings.preprocessMs;
+        }
+        batch.push(item);
+      }
+      if (batch.length > 0) await runOne(batch);
+      update();
+    }
+  } finally {
+    await items.return(undefined);
+    stats.poolCpuMs = cpu.stop();
+    update();
+  }
+  return stats;
+
+  async function runOne(items: DecodedItem[]): Promise<void> {
     const ok = items.filter((i) => i.input);
     let results: R[] = [];
     if (ok.length > 0) {
@@ -90,5 +151,5 @@ export async function runBatches<R>(
       await emit(item, result);
     }
   }
-  return stats;
 }
+

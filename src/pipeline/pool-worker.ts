@@ -23,7 +23,7 @@ try {
     const items: PoolItem[] = [];
     const stats = await runBatches(msg.entries, init.settings, init.batchSize, compute, (item, result) => {
       items.push(result === undefined ? { path: item.path, error: item.error ?? 'no result' } : { path: item.path, result });
-    });
+    }, { prefetchBytes: init.prefetchBytes });
     post({ type: 'done', id: msg.id, items, inferenceMs: stats.inferenceMs });
   });
   post({ type: 'ready' });

@@ -22,6 +22,8 @@ export interface PoolInit {
   settings: ImageSettings;
   task: Task;
   batchSize: number;
+  /** Prefetch budget of each worker's own decoding, bytes. */
+  prefetchBytes?: number;
 }
 
 export interface PoolItem {
@@ -42,13 +44,13 @@ function workerUrl(): URL {
 
 export async function runInWorkers(
   entries: InputEntry[],
-  options: { workers: number; batchSize: number; settings: ImageSettings; task: Task; load: LoadRequest },
+  options: { workers: number; batchSize: number; settings: ImageSettings; task: Task; load: LoadRequest; prefetchBytes?: number },
   emit: (item: PoolItem, result: TaskResult | undefined) => void,
 ): Promise<BatchStats> {
   const chunks: InputEntry[][] = [];
   for (let i = 0; i < entries.length; i += options.batchSize) chunks.push(entries.slice(i, i + options.batchSize));
   const count = Math.max(1, Math.min(options.workers, chunks.length));
-  const init: PoolInit = { load: options.load, settings: options.settings, task: options.task, batchSize: options.batchSize };
+  const init: PoolInit = { load: options.load, settings: options.settings, task: options.task, batchSize: options.batchSize, prefetchBytes: options.prefetchBytes };
   const stats: BatchStats = { images: 0, failed: 0, inferenceMs: 0 };
   const finished = new Map<number, PoolItem[]>();
   let nextJob = 0;

@@ -5,7 +5,7 @@ import { BackbonesError } from '../errors.js';
 import type { Interpolation, ModelCard, PreprocessMode, ResizeMode } from './card.js';
 import { imagenetLabels, type Label } from './labels.js';
 import { log } from '../log.js';
-import type { Engine, PreparedModel } from '../engines/types.js';
+import type { BackendChoice, Engine, PreparedModel } from '../engines/types.js';
 
 export interface WeightsInfo {
   /** imagenet: the card's pretrained weights; random: seeded init; file: --weights PATH; model: the model file's own. */
@@ -177,6 +177,11 @@ export class Backbone {
       this.engine = prepared.fallback.engine;
     }
     return prepared;
+  }
+
+  /** What runs inference now (after any hand-over): its device, provider and adapter. */
+  get engineChoice(): BackendChoice {
+    return this.engine.choice;
   }
 
   /** Which engine runs inference now: 'onnx' or the tfjs backend's name. */

@@ -15,6 +15,7 @@ import {
   warningLines,
   type Column,
 } from './format.js';
+import { endToEndLines } from './end-to-end.js';
 
 const GAP = '  ';
 
@@ -84,6 +85,7 @@ export class TableExporter implements BenchExporter {
       );
     });
 
+    lines.push(...endToEndLines(report));
     const warnings = warningLines(report);
     if (warnings.length > 0) {
       lines.push('');

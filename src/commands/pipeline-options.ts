@@ -1,0 +1,26 @@
+// Options of the decode pipeline (decode pool, prefetch budget, fast decoding): shared
+// by classify, extract and bench.
+import type { Command } from 'commander';
+import { choiceOption, parseNonNegativeInt, parsePositiveNumber } from './options.js';
+import { DEFAULT_PREFETCH_MB } from '../pipeline/decode-threads.js';
+
+export const DECODE_CHOICES = ['exact', 'fast'] as const;
+
+export interface PipelineCliOptions {
+  decode: 'exact' | 'fast';
+  /** undefined: defaultDecodeThreads() for the engine. */
+  decodeThreads?: number;
+  prefetchMb: number;
+  verbose?: boolean;
+}
+
+export function addPipelineOptions(cmd: Command, opts: { verbose?: boolean } = {}): Command {
+  cmd
+    .addOption(
+      choiceOption('--decode <mode>', 'exact: full decode, Keras/Pillow/TF pixel parity; fast: JPEG/WebP shrink on load to >= 2x the input size first (several times cheaper for big photos)', DECODE_CHOICES, 'exact'),
+    )
+    .option('--decode-threads <n>', 'threads that decode and preprocess (default: cores - 1 for a CPU engine, every core for a GPU one; 0 = the main thread)', parseNonNegativeInt('--decode-threads'))
+    .option('--prefetch-mb <n>', 'memory for images decoded ahead of the engine, full-size pixels in flight included (one bigger image still runs, alone)', parsePositiveNumber('--prefetch-mb'), DEFAULT_PREFETCH_MB);
+  if (opts.verbose) cmd.option('--verbose', 'also report per-stage times and which stage (decode, preprocess, inference) limits the run');
+  return cmd;
+}

@@ -1,0 +1,79 @@
+// What one image costs in memory on its way to the model, estimated from its header
+// before it is decoded: the prefetch queue admits images against this (--prefetch-mb).
+import sharp from 'sharp';
+import { shrinkOnLoadSize, FAST_DECODE_MARGIN } from '../images/index.js';
+import type { ImageSettings } from './decode-one.js';
+
+/** What the header says (sharp's metadata(), header only). */
+export interface ImageHeader {
+  format: string;
+  width: number;
+  /** First frame's height. */
+  height: number;
+  channels: number;
+  /** 'uchar' | 'ushort' | … */
+  depth: string;
+  space: string;
+  orientation: number | null;
+  pages: number;
+  /** Progressive JPEG / interlaced PNG: the decoder holds the whole image, not a strip. */
+  progressive: boolean;
+}
+
+export async function readHeader(file: string): Promise<ImageHeader | null> {
+  try {
+    const m = await sharp(file, { limitInputPixels: false }).metadata();
+    return {
+      format: m.format ?? 'unknown',
+      width: m.width ?? 0,
+      height: m.pageHeight ?? m.height ?? 0,
+      channels: m.channels ?? 3,
+      depth: m.depth ?? 'uchar',
+      space: m.space ?? 'srgb',
+      orientation: m.orientation ?? null,
+      pages: m.pages ?? 1,
+      progressive: m.isProgressive ?? false,
+    };
+  } catch {
+    return null; // the decode itself will report why
+  }
+}
+
+/** Bytes of the model input and the float copies made on the way (resize, preprocess). */
+export function modelInputBytes(settings: Pick<ImageSettings, 'size'>): number {
+  return settings.size[0] * settings.size[1] * 3 * 4 * 2;
+}
+
+/** The JPEG shrink-on-load factor libvips uses for a shrink of `shrink` (sharp's pipeline.cc rule, fastShrinkOnLoad). */
+function jpegShrinkFactor(shrink: number): number {
+  let f = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+  if (f > 1 && Math.trunc(shrink) === f) f /= 2;
+  return f;
+}
+
+/**
+ * Peak bytes one image holds while decoded and resized: its decoded pixels (at the
+ * reduced scale when `--decode fast` shrinks it on load), the decoder's whole-image
+ * buffer for progressive/interlaced files, the 16-bit or CMYK copy Keras-compatible
+ * decoding makes, plus the model input. An unreadable header counts as the input only.
+ */
+export function estimateImageBytes(header: ImageHeader | null, settings: ImageSettings): number {
+  const input = modelInputBytes(settings);
+  if (!header) return input;
+  const sourceBytesPerPixel = header.channels * (header.depth === 'ushort' ? 2 : header.depth === 'uchar' ? 1 : 4);
+  let pixels = header.width * header.height;
+  let reducedPixels = pixels;
+  if (settings.decode === 'fast' && !settings.kerasCompat) {
+    const to = shrinkOnLoadSize(header, { minWidth: FAST_DECODE_MARGIN * settings.size[1], minHeight: FAST_DECODE_MARGIN * settings.size[0] });
+    if (to) {
+      const factor = header.format === 'jpeg' ? jpegShrinkFactor(Math.min(header.width / to.width, header.height / to.height)) : Math.min(header.width / to.width, header.height / to.height);
+      pixels = Math.ceil(header.width / factor) * Math.ceil(header.height / factor);
+      reducedPixels = to.width * to.height;
+    }
+  }
+  let bytes = reducedPixels * 3 + (pixels !== reducedPixels ? pixels * 3 : 0);
+  // libjpeg keeps every DCT coefficient (2 bytes) of a progressive JPEG; an interlaced PNG is read whole.
+  if (header.progressive) bytes += pixels * (header.format === 'jpeg' ? header.channels * 2 : sourceBytesPerPixel);
+  if (settings.kerasCompat && (header.space === 'cmyk' || header.depth === 'ushort')) bytes += pixels * sourceBytesPerPixel;
+  return bytes + input;
+}

@@ -1,0 +1,93 @@
+// The decode pool: worker threads that decode (sharp), resize (our JavaScript kernels)
+// and preprocess images, so the main thread only stacks batches and runs the engine.
+// Each job goes to the thread with the fewest outstanding jobs; a thread that dies
+// fails its outstanding jobs (as error items, never the run) and is replaced.
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { DecodedItem, ImageSettings } from './decode-one.js';
+import type { InputEntry } from './inputs.js';
+import type { ImageLoader } from './loaders.js';
+
+export interface DecodeJob {
+  id: number;
+  entry: InputEntry;
+}
+
+export type DecodeReply = { type: 'ready'; tid: number | null } | { type: 'done'; id: number; item: DecodedItem };
+
+/**
+ * The built worker; from src/ (tests run through tsx) a bootstrap that registers tsx's
+ * loader in the worker first, since Node 20 does not hand loader hooks to workers.
+ */
+function newWorker(settings: ImageSettings): Worker {
+  const js = new URL('./decode-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData: { settings } });
+  const ts = new URL('./decode-worker.ts', import.meta.url).href;
+  const bootstrap = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(ts)}); })`;
+  return new Worker(bootstrap, { eval: true, workerData: { settings } });
+}
+
+interface Slot {
+  worker: Worker;
+  tid: number | null;
+  pending: Map<number, { entry: InputEntry; resolve: (item: DecodedItem) => void }>;
+}
+
+/** Starts `threads` decode threads and waits until each is ready. */
+export async function startDecodePool(threads: number, settings: ImageSettings): Promise<ImageLoader> {
+  let nextId = 0;
+  let closing = false;
+  const slots: Slot[] = [];
+
+  const spawn = (): Promise<Slot> =>
+    new Promise((resolve, reject) => {
+      const slot: Slot = { worker: newWorker(settings), tid: null, pending: new Map() };
+      let ready = false;
+      slot.worker.on('message', (msg: DecodeReply) => {
+        if (msg.type === 'ready') {
+          ready = true;
+          slot.tid = msg.tid;
+          resolve(slot);
+          return;
+        }
+        const job = slot.pending.get(msg.id);
+        slot.pending.delete(msg.id);
+        job?.resolve(msg.item);
+      });
+      const fail = (why: string) => {
+        if (!ready) return reject(new Error(`a decode thread could not start: ${why}`));
+        for (const { entry, resolve: done } of slot.pending.values()) done({ path: entry.path, error: `decode thread failed: ${why}` });
+        slot.pending.clear();
+        const i = slots.indexOf(slot);
+        if (closing || i < 0) return;
+        slots.splice(i, 1);
+        void spawn().then((s) => slots.push(s), () => {});
+      };
+      slot.worker.on('error', (e) => fail(e.message));
+      slot.worker.on('exit', (code) => {
+        if (code !== 0) fail(`exited with code ${code}`);
+      });
+    });
+
+  slots.push(...(await Promise.all(Array.from({ length: Math.max(1, threads) }, spawn))));
+
+  return {
+    threads: slots.length,
+    load(entry: InputEntry): Promise<DecodedItem> {
+      if (entry.error) return Promise.resolve({ path: entry.path, error: entry.error });
+      if (slots.length === 0) return Promise.resolve({ path: entry.path, error: 'no decode thread is running' });
+      const slot = slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+      const id = nextId++;
+      return new Promise((resolve) => {
+        slot.pending.set(id, { entry, resolve });
+        slot.worker.postMessage({ id, entry } satisfies DecodeJob);
+      });
+    },
+    threadIds: () => slots.map((s) => s.tid).filter((t): t is number => t !== null),
+    async close() {
+      closing = true;
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+    },
+  };
+}
