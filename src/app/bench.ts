@@ -12,7 +12,8 @@ import { exporterFor, formatForFile, isExportFormat, EXPORT_FORMATS, TableExport
 import { runModelInChild } from '../bench/runner.js';
 import type { WorkerConfig } from '../bench/protocol.js';
 import { parseBackendRequest } from '../runtime/choices.js';
-import { findCard, isModelPath, cardNames, modelSelection, type ModelSelection } from '../zoo/load.js';
+import { findCard, isModelPath, cardNames, modelSelection, resolvePrecision, type ModelSelection } from '../zoo/load.js';
+import { int8NotFaster } from '../bench/precision.js';
 import { createRequire } from 'node:module';
 
 const TFJS_VERSION: string = (createRequire(import.meta.url)('@tensorflow/tfjs/package.json') as { version: string }).version;
@@ -20,6 +21,7 @@ const TFJS_VERSION: string = (createRequire(import.meta.url)('@tensorflow/tfjs/p
 export interface BenchOptions extends ModelSelection {
   backend: string;
   backends?: string[];
+  precisions?: Array<'fp32' | 'int8'>;
   threads?: number;
   batchSizes: number[];
   warmup: number;
@@ -81,10 +83,11 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
     if (o.output && fileFormat) writeFileSync(o.output, exporterFor(fileFormat).serialize(report));
   };
   const backends = o.backends ?? [o.backend];
-  const jobs = models.flatMap((model) => backends.map((backend) => ({ model, backend })));
+  const precisions = o.precisions ?? [resolvePrecision(o)];
+  const jobs = models.flatMap((model) => backends.flatMap((backend) => precisions.map((precision) => ({ model, backend, precision }))));
   const runtimes: string[] = [];
-  for (const [i, { model, backend }] of jobs.entries()) {
-    const tag = `[${i + 1}/${jobs.length}] ${model}${backends.length > 1 ? ` on ${backend}` : ''}`;
+  for (const [i, { model, backend, precision }] of jobs.entries()) {
+    const tag = `[${i + 1}/${jobs.length}] ${model}${backends.length > 1 ? ` on ${backend}` : ''}${precisions.length > 1 ? ` ${precision}` : ''}`;
     const progress = (message: string) => {
       if (!isQuiet()) process.stderr.write(`${tag}: ${message}\n`);
     };
@@ -98,6 +101,7 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       images: o.images,
       backend,
       threads: o.threads,
+      precision,
     };
     const result: ModelResult = await runModelInChild(config, {
       gpuPollMs: o.gpuPollMs,
@@ -123,6 +127,7 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
     }
     exportFile();
   }
+  for (const w of int8NotFaster(report)) log.warn(w);
   const text =
     format === 'table'
       ? new TableExporter({ color: colorLevelFor(process.stdout) > 0 }).serialize(report)

@@ -169,6 +169,9 @@ async function run(config: WorkerConfig): Promise<void> {
       seed: config.seed,
       cacheDir: config.cacheDir,
       allowDownload: false,
+      precision: config.precision,
+      calibrate: config.calibrate,
+      int8Model: config.int8Model,
     });
     // With ONNX Runtime the export and session creation are part of loading; its own
     // copy of the weights then replaces the tfjs one, so memory counts one copy.
@@ -176,6 +179,7 @@ async function run(config: WorkerConfig): Promise<void> {
     backbone.releaseTfjsWeights();
     partial.loadMs = performance.now() - t0;
     partial.backend = backbone.engineName;
+    partial.precision = backbone.precision;
     partial.rssAfterLoadByte = process.memoryUsage.rss();
     partial.parameters = backbone.info.parameters;
     partial.macsPerImage = backbone.info.macs;

@@ -1,6 +1,6 @@
 // `backbones classify INPUTS…`: top-k ImageNet labels for every image.
 import type { Command } from 'commander';
-import { addImageOptions, addModelOptions, choiceOption, parsePositiveInt } from './options.js';
+import { addPrecisionOptions, addImageOptions, addModelOptions, choiceOption, parsePositiveInt } from './options.js';
 
 export const CLASSIFY_FORMATS = ['table', 'jsonl', 'json', 'csv'] as const;
 
@@ -14,6 +14,7 @@ export function registerClassify(program: Command): void {
     .addOption(choiceOption('-f, --format <format>', 'output format (default: table on a terminal, jsonl when piped)', CLASSIFY_FORMATS));
   addModelOptions(cmd);
   addImageOptions(cmd);
+  addPrecisionOptions(cmd);
   cmd.addHelpText(
     'after',
     `

@@ -1,6 +1,6 @@
 // `backbones extract INPUTS… --layer NAME`: one feature vector per image.
 import type { Command } from 'commander';
-import { addImageOptions, addModelOptions, choiceOption } from './options.js';
+import { addPrecisionOptions, addImageOptions, addModelOptions, choiceOption } from './options.js';
 
 export const EXTRACT_FORMATS = ['jsonl', 'npy', 'csv'] as const;
 export const POOLINGS = ['none', 'avg', 'max'] as const;
@@ -17,6 +17,7 @@ export function registerExtract(program: Command): void {
     .addOption(choiceOption('-f, --format <format>', 'output format (default: from -o extension, else jsonl)', EXTRACT_FORMATS));
   addModelOptions(cmd);
   addImageOptions(cmd);
+  addPrecisionOptions(cmd);
   cmd.addHelpText(
     'after',
     `

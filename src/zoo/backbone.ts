@@ -7,6 +7,7 @@ import { imagenetLabels, type Label } from './labels.js';
 import { log } from '../log.js';
 import { switchTfjsToWasm } from '../runtime/backend.js';
 import type { OnnxEngine } from '../onnx/engine.js';
+import { int8ModelBytes, type Int8Settings } from './int8.js';
 
 export interface WeightsInfo {
   /** imagenet: the card's pretrained weights; random: seeded init; file: --weights PATH; model: the model file's own. */
@@ -47,6 +48,8 @@ export type EngineSettings =
       cacheDir?: string;
       /** auto: a model the exporter cannot handle runs on tfjs instead; explicit onnx: error. */
       fallbackToTfjs: boolean;
+      /** --precision int8: where the int8 model comes from (src/zoo/int8.ts). */
+      int8?: Int8Settings;
     };
 
 /** One ONNX Runtime call on a tfjs batch; returns the named output as a tfjs tensor. */
@@ -75,6 +78,8 @@ export class Backbone {
   private readonly onnxEngines = new Map<string, Promise<OnnxEngine | null>>();
   private liveEngines: OnnxEngine[] = [];
   private warnedFallback = false;
+  /** 'int8' once an engine runs an int8 model. */
+  private runningPrecision: 'fp32' | 'int8' = 'fp32';
   private released = false;
   /** Whether the model's output is already probabilities; decided once. */
   private outputIsProbabilities: boolean | undefined;
@@ -214,12 +219,16 @@ export class Backbone {
       const cacheKey = engine.cacheDir && this.info.weights.kind !== 'random'
         ? onnxCacheKey({ weightsHash: await weightsHash(this.model), architecture: this.info.card?.architecture ?? this.name, outputs })
         : undefined;
+      const prebuilt = engine.int8
+        ? await int8ModelBytes(this.info, this.model, { ...engine.int8, cacheDir: engine.cacheDir, threads: engine.threads }, outputs, engine.fallbackToTfjs)
+        : undefined;
       const created = await OnnxEngine.create(this.model, {
         outputs,
         threads: engine.threads,
         executionProviders: engine.executionProviders,
-        ...(cacheKey ? { cacheKey, cacheDir: engine.cacheDir } : {}),
+        ...(prebuilt ? { prebuilt } : cacheKey ? { cacheKey, cacheDir: engine.cacheDir } : {}),
       });
+      if (prebuilt) this.runningPrecision = 'int8';
       log.debug(`${this.name}: ONNX ${created.exported ? 'exported' : 'reused from cache'}${created.modelPath ? ` (${created.modelPath})` : ''}, ${created.threads} threads, providers ${created.executionProviders.join(',')}`);
       this.liveEngines.push(created);
       return created;
@@ -227,6 +236,11 @@ export class Backbone {
       if (e instanceof OnnxExportError) return fallback(e.message);
       throw e;
     }
+  }
+
+  /** fp32, or int8 once an int8 ONNX model runs (--precision int8). */
+  get precision(): 'fp32' | 'int8' {
+    return this.runningPrecision;
   }
 
   /** Which engine runs inference now: 'onnx' or the tfjs backend's name. */

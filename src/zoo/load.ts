@@ -15,6 +15,7 @@ import { countMacs } from './macs.js';
 import { randomizeWeights } from './random.js';
 import { Backbone, type BackboneInfo, type EngineSettings, type WeightsInfo } from './backbone.js';
 import { currentBackend } from '../runtime/backend.js';
+import { int8WithoutOnnx } from './int8.js';
 import { imagenetLabels, parseLabels, readLabelsFile, type Label } from './labels.js';
 import { resolveCacheDir, cachedPath, cachedTfjsDir, isCached } from '../weights/cache.js';
 import { downloadFile, downloadTfjsModel, progressReporter } from '../weights/download.js';
@@ -35,12 +36,18 @@ export interface ModelSelection {
   labelOffset?: number;
   seed?: number;
   cacheDir?: string;
+  /** onnx engine: fp32 (default) or int8 (needs calibrate, int8Model or a cached int8 model). */
+  precision?: 'fp32' | 'int8';
+  /** int8: folder of representative images to calibrate on. */
+  calibrate?: string;
+  /** int8: a model written by `backbones quantize`. */
+  int8Model?: string;
 }
 
 /** Just the ModelSelection fields of a larger options object (to hand to a worker). */
 export function modelSelection(o: ModelSelection): ModelSelection {
-  const { weights, alpha, inputSize, preprocess, labels, labelOffset, seed, cacheDir } = o;
-  return { weights, alpha, inputSize, preprocess, labels, labelOffset, seed, cacheDir };
+  const { weights, alpha, inputSize, preprocess, labels, labelOffset, seed, cacheDir, precision, calibrate, int8Model } = o;
+  return { weights, alpha, inputSize, preprocess, labels, labelOffset, seed, cacheDir, precision, calibrate, int8Model };
 }
 
 export interface LoadOptions extends ModelSelection {
@@ -58,14 +65,26 @@ export function isModelPath(spec: string): boolean {
 /** ONNX Runtime when that backend was chosen, else TensorFlow.js. */
 function engineSettings(options: LoadOptions): EngineSettings {
   const choice = currentBackend();
-  if (choice?.backend !== 'onnx' || !choice.onnx) return { kind: 'tfjs' };
+  const precision = resolvePrecision(options);
+  if (choice?.backend !== 'onnx' || !choice.onnx) {
+    if (precision === 'int8') int8WithoutOnnx(choice?.requested === 'auto', choice?.backend ?? 'tfjs');
+    return { kind: 'tfjs' };
+  }
   return {
     kind: 'onnx',
     threads: choice.onnx.threads,
     executionProviders: choice.onnx.executionProviders,
     cacheDir: resolveCacheDir(options.cacheDir),
     fallbackToTfjs: choice.requested === 'auto',
+    ...(precision === 'int8' ? { int8: { calibrate: options.calibrate, int8Model: options.int8Model } } : {}),
   };
+}
+
+/** --calibrate / --int8-model alone mean int8; with an explicit fp32 they are a usage error. */
+export function resolvePrecision(o: ModelSelection): 'fp32' | 'int8' {
+  const int8Source = o.calibrate !== undefined || o.int8Model !== undefined;
+  if (o.precision === 'fp32' && int8Source) throw new BackbonesError('E_USAGE', '--calibrate and --int8-model are for --precision int8, not fp32.');
+  return o.precision ?? (int8Source ? 'int8' : 'fp32');
 }
 
 /** The card of a zoo name (case-insensitive), or undefined. */

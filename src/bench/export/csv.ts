@@ -9,6 +9,7 @@ type Cell = string | number | null | undefined;
 const CSV_COLUMNS: [header: string, value: (m: ModelResult, r: BatchResult | null) => Cell][] = [
   ['model', (m) => m.model],
   ['backend', (m) => m.backend],
+  ['precision', (m) => m.precision],
   ['status', (_, r) => (r ? 'ok' : 'failed')],
   ['weights', (m) => m.weights],
   ['parameters', (m) => m.parameters],

@@ -93,6 +93,7 @@ export interface Column {
 export const COLUMNS: Column[] = [
   { header: 'model', align: 'left', cell: (m) => m.model },
   { header: 'backend', align: 'left', cell: (m) => m.backend ?? NA },
+  { header: 'precision', align: 'left', cell: (m) => m.precision ?? NA },
   { header: 'batch', align: 'right', cell: (_, r) => String(r.batchSize) },
   { header: 'weights', align: 'left', cell: (m) => m.weights },
   { header: 'runs', align: 'right', cell: (_, r) => String(r.samplesMs.length) },

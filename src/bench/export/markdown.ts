@@ -20,6 +20,7 @@ function failedCell(header: string, model: ModelResult): string {
   if (header === 'batch') return '**failed**';
   if (header === 'weights') return model.weights;
   if (header === 'backend') return model.backend ?? NA;
+  if (header === 'precision') return model.precision ?? NA;
   return NA;
 }
 

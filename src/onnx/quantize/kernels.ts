@@ -28,6 +28,8 @@ export async function inspectOptimized(model: Uint8Array | string, threads = 1):
       intraOpNumThreads: threads,
       graphOptimizationLevel: 'all',
       optimizedModelFilePath: file,
+      // ORT warns that an NCHWc-optimized graph is machine-specific: we only read it.
+      logSeverityLevel: 3,
     });
     await session.release();
     const optimized = readModel(await readFile(file));

@@ -7,7 +7,7 @@ import type { tf } from '../../runtime/tf.js';
 import { cachedFileExists, writeAtomically } from '../cache.js';
 import { exportToOnnx, EXPORTER_VERSION } from '../export.js';
 import { weightsHash } from '../hash.js';
-import { cachedInt8Models, int8CachePath } from './cache.js';
+import { cachedInt8Models, int8CachePath, writeSidecar } from './cache.js';
 import { decodeFolder, openImageFolder, type ImageFolder, type ImageFolderSettings } from './images.js';
 import { DEFAULT_QUANTIZE_OPTIONS, META, QUANTIZER_VERSION, UnquantizableModelError, describeInt8, encodeQuantized, quantizeOnnx, type QuantizeOptions } from './quantize.js';
 
@@ -28,6 +28,8 @@ export interface Int8Subject {
   /** The layer extract reads by default; always exported so one int8 file serves classify and extract. */
   featureLayer: string | null;
   images: ImageFolderSettings;
+  /** For the cache's sidecar (`models info`): where the weights came from. */
+  weightsDescription?: string;
 }
 
 export interface PreparedInt8 {
@@ -133,7 +135,17 @@ export async function int8ModelFor(subject: Int8Subject, source: Int8Source, out
     } catch (e) {
       throw asModelError(subject, e);
     }
-    if (file) await writeAtomically(file, made.bytes);
+    if (file) {
+      await writeAtomically(file, made.bytes);
+      await writeSidecar(file, {
+        model: subject.name,
+        weights: subject.weightsDescription ?? 'unknown',
+        calibration: { dir: source.calibrate, images: made.calibrationImages, hash: folder.hash },
+        outputs: [...subject.model.outputs.map((t) => t.sourceLayer.name), ...exportOutputs],
+        summary: describeInt8(made.bytes).summary,
+        createdAt: new Date().toISOString(),
+      });
+    }
     return { bytes: made.bytes, source: file ?? '(not cached)', made: true };
   }
   if (source.cacheDir) {

@@ -4,6 +4,7 @@ import { calibrate, type CalibrationBatch } from './calibrate.js';
 import { readModel, setMetadata, writeModel, getMetadata, type QuantModel } from './model.js';
 import { calibratedTensors, planQuantization, UnquantizableModelError, DEFAULT_POLICY, type KeptLayer, type QuantizePolicy } from './plan.js';
 import { applyQdq } from './qdq.js';
+import { foldZeroPadsIntoConvs } from './fold.js';
 import type { RangeMethod } from './ranges.js';
 
 /** Bumped whenever the same inputs would give a different int8 graph (it keys the cache). */
@@ -52,6 +53,7 @@ export async function quantizeOnnx(
   provenance: Record<string, string> = {},
 ): Promise<{ model: QuantModel; summary: QuantizeSummary }> {
   const model = readModel(fp32);
+  foldZeroPadsIntoConvs(model.graph);
   const plan = planQuantization(model.graph, opts.policy);
   const { ranges, images } = await calibrate(fp32, calibratedTensors(plan), batches, opts);
   if (images === 0) throw new UnquantizableModelError('no calibration image could be read');
