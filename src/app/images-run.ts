@@ -7,7 +7,7 @@ import { tf } from '../runtime/tf.js';
 import { initBackend, parseBackendRequest } from '../runtime/backend.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, progressEnabled, colorLevelFor } from '../log.js';
-import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.js';
+import { loadBackbone, modelSelection, resolvePrecision, type ModelSelection } from '../zoo/load.js';
 import type { Backbone } from '../zoo/backbone.js';
 import type { Interpolation, ResizeMode } from '../zoo/card.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../pipeline/inputs.js';
@@ -125,6 +125,8 @@ export async function executeRun(prepared: Prepared, o: ImageRunOptions, task: T
   const kind: RecordKind = task.kind;
   const model = prepared.backbone.name;
   const { entries, settings, format, appending } = prepared;
+  // int8 setup (calibration, a missing or wrong int8 model) fails the run before any output is opened, not image by image.
+  if ((o.workers ?? 1) <= 1 && resolvePrecision(o) === 'int8') await prepared.backbone.prepare(task.kind === 'extract' ? [task.layer] : []);
   const sink = o.output ? fileSink(o.output, { append: appending }) : stdoutSink();
   const colour = !o.output && colorLevelFor(process.stdout) > 0;
   const writer = writerFor(format)(sink, { kind, colour, appending });

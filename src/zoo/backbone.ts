@@ -248,9 +248,9 @@ export class Backbone {
     return this.engine.kind === 'onnx' ? 'onnx' : tf.getBackend();
   }
 
-  /** Creates the ONNX session for the model's output now (so load timings include the export). */
-  async prepare(): Promise<void> {
-    await this.onnxEngine([]);
+  /** Creates the ONNX session for the model's output (and `outputs`) now: load timings include the export, setup errors come first. */
+  async prepare(outputs: string[] = []): Promise<void> {
+    await this.onnxEngine(outputs);
   }
 
   /**
