@@ -20,6 +20,9 @@ import { attr } from '../src/onnx/proto.js';
 import { runCli } from './helpers/cli.js';
 import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
 import { DATA_DIR, IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
+import { fakeReport } from './helpers/bench-fixtures.js';
+import { int8NotFaster } from '../src/bench/precision.js';
+import type { BenchReport } from '../src/bench/result.js';
 
 const skip = skipWithoutData();
 const SIZE: [number, number] = [224, 224];
@@ -241,5 +244,39 @@ describe('int8 through the CLI', { skip }, () => {
     assert.equal(auto.code, 0, auto.stderr);
     assert.match(auto.stderr, /runs in fp32: .*cannot be quantized to int8/);
     assert.equal(parseJsonl(auto.stdout)[0]!.predictions.length, 3);
+  });
+});
+
+describe('bench --precisions', { skip }, () => {
+  test('one run measures fp32 and int8 side by side, with a precision column', async () => {
+    const dirs = splitPhotos();
+    try {
+      const cache = cacheWithMobilenet025();
+      const r = await runCli(['--backend', 'onnx', 'bench', 'mobilenet_0.25', '--precisions', 'fp32,int8', '--calibrate', dirs.calib, '--batch-sizes', '2', '--iterations', '2', '--warmup', '1', '-f', 'json'], { env: { BACKBONES_CACHE: cache } });
+      assert.equal(r.code, 0, r.stderr);
+      const report = JSON.parse(r.stdout) as BenchReport;
+      assert.deepEqual(report.models.map((m) => [m.model, m.backend, m.precision, m.status]), [
+        ['mobilenet_0.25', 'onnx', 'fp32', 'ok'],
+        ['mobilenet_0.25', 'onnx', 'int8', 'ok'],
+      ]);
+      const md = await runCli(['--backend', 'onnx', 'bench', 'mobilenet_0.25', '--precision', 'int8', '--batch-sizes', '1', '--iterations', '1', '--warmup', '0', '-f', 'markdown'], { env: { BACKBONES_CACHE: cache } });
+      assert.equal(md.code, 0, md.stderr);
+      assert.match(md.stdout, /\| model \| backend \| precision \|/);
+      assert.match(md.stdout, /\| mobilenet_0\.25 \| onnx \| int8 \|/);
+    } finally {
+      rmSync(dirs.root, { recursive: true, force: true });
+    }
+  });
+
+  test('warns when int8 is not faster than fp32', () => {
+    const report = fakeReport();
+    const base = report.models[1]!;
+    report.models = [
+      { ...base, model: 'm', backend: 'onnx', precision: 'fp32' },
+      { ...base, model: 'm', backend: 'onnx', precision: 'int8', runs: base.runs.map((r, i) => ({ ...r, imagesPerSecond: i === 0 ? r.imagesPerSecond * 0.9 : r.imagesPerSecond * 2 })) },
+    ];
+    const warnings = int8NotFaster(report);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /^m batch 1: int8 is not faster than fp32 on this machine/);
   });
 });
