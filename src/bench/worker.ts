@@ -179,7 +179,7 @@ async function run(config: WorkerConfig): Promise<void> {
     backbone.releaseTfjsWeights();
     partial.loadMs = performance.now() - t0;
     partial.backend = backbone.engineName;
-    partial.precision = backbone.precision;
+    if (backbone.engineName === 'onnx') partial.precision = backbone.precision;
     partial.rssAfterLoadByte = process.memoryUsage.rss();
     partial.parameters = backbone.info.parameters;
     partial.macsPerImage = backbone.info.macs;

@@ -93,7 +93,6 @@ export interface Column {
 export const COLUMNS: Column[] = [
   { header: 'model', align: 'left', cell: (m) => m.model },
   { header: 'backend', align: 'left', cell: (m) => m.backend ?? NA },
-  { header: 'precision', align: 'left', cell: (m) => m.precision ?? NA },
   { header: 'batch', align: 'right', cell: (_, r) => String(r.batchSize) },
   { header: 'weights', align: 'left', cell: (m) => m.weights },
   { header: 'runs', align: 'right', cell: (_, r) => String(r.samplesMs.length) },
@@ -108,6 +107,15 @@ export const COLUMNS: Column[] = [
   { header: 'peak RSS MiB', align: 'right', cell: (_, r) => formatMiB(r.memory.rssPeakSampledByte) },
   { header: 'GPU mem MiB', align: 'right', cell: (_, r) => formatMiB(r.gpu?.processMemoryPeakByte) },
 ];
+
+const PRECISION_COLUMN: Column = { header: 'precision', align: 'left', cell: (m) => m.precision ?? NA };
+
+/** The displayed columns: COLUMNS, plus precision after backend when an onnx run reported one (int8 work). */
+export function columnsFor(report: BenchReport): Column[] {
+  if (!report.models.some((m) => m.precision !== undefined)) return COLUMNS;
+  const at = COLUMNS.findIndex((c) => c.header === 'backend') + 1;
+  return [...COLUMNS.slice(0, at), PRECISION_COLUMN, ...COLUMNS.slice(at)];
+}
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
