@@ -102,6 +102,8 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       backend,
       threads: o.threads,
       precision,
+      // The fp32 runs of --precisions fp32,int8 ignore the int8 sources.
+      ...(precision === 'fp32' ? { calibrate: undefined, int8Model: undefined } : {}),
     };
     const result: ModelResult = await runModelInChild(config, {
       gpuPollMs: o.gpuPollMs,
