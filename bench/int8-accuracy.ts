@@ -52,7 +52,7 @@ function batch(xs: Float32Array[], [h, w]: [number, number], size: number): Cali
 const VARIANTS: Array<[string, Partial<QuantizeOptions>]> = [
   ['default (percentile 99.999)', {}],
   ['minmax', { method: 'minmax' }],
-  ['first conv fp32', { policy: { ...DEFAULT_POLICY, firstConv: false } }],
+  ['first conv int8', { policy: { ...DEFAULT_POLICY, firstConv: true } }],
   ['depthwise fp32', { policy: { ...DEFAULT_POLICY, depthwise: false } }],
 ];
 

@@ -65,14 +65,15 @@ describe('int8 MobileNet v1 0.25 (real weights, real photos)', { skip }, () => {
     rmSync(dirs.root, { recursive: true, force: true });
   });
 
-  test('ONNX Runtime runs the convs as integer kernels; only the graph input and output convert', async () => {
+  test('ONNX Runtime runs the convs as integer kernels; one conversion in, one out', async () => {
     const { model: q, summary } = await quantize();
-    assert.equal(summary.quantizedConvs, 27);
-    assert.deepEqual(summary.floatLayers.map((l) => l.layer), ['conv_preds']);
+    // 28 convs: the first (raw pixels) and the classifier stay fp32 by default.
+    assert.equal(summary.quantizedConvs, 26);
+    assert.deepEqual(summary.floatLayers.map((l) => l.layer), ['conv1', 'conv_preds']);
     const optimized = await inspectOptimized(encodeQuantized(q), 2);
-    assert.equal(optimized.ops.QLinearConv, 27, JSON.stringify(optimized.ops));
-    assert.equal(optimized.floatConvs, 1, 'only the classifier stays a float conv');
-    // One QuantizeLinear on the input, one DequantizeLinear before the float head: no unfused pair in between.
+    assert.equal(optimized.ops.QLinearConv, 26, JSON.stringify(optimized.ops));
+    assert.equal(optimized.floatConvs, 2, 'only the first conv and the classifier stay float convs');
+    // One QuantizeLinear after conv1, one DequantizeLinear before the float head: no unfused pair in between.
     assert.equal(optimized.leftoverQdq, 2, JSON.stringify(optimized.ops));
   });
 
@@ -160,7 +161,7 @@ describe('int8 through the CLI', { skip }, () => {
     const q = await runCli(['quantize', 'mobilenet_0.25', '--calibrate', dirs.calib, '--evaluate', dirs.evaluate, '-o', file, '-f', 'json'], { env });
     assert.equal(q.code, 0, q.stderr);
     const report = JSON.parse(q.stdout);
-    assert.equal(report.optimizedGraph.integerKernels, 27);
+    assert.equal(report.optimizedGraph.integerKernels, 26);
     assert.equal(report.evaluation.images, 13);
     assert.ok(report.evaluation.featureCosineMean >= 0.94);
     assert.ok(report.evaluation.speedup > 0);
