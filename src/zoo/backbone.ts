@@ -216,11 +216,11 @@ export class Backbone {
     const { OnnxEngine, OnnxExportError, weightsHash, onnxCacheKey } = await import('../onnx/index.js');
     try {
       // Only pretrained weights are worth a cached .onnx; random ones change with --seed.
-      const cacheKey = engine.cacheDir && this.info.weights.kind !== 'random'
-        ? onnxCacheKey({ weightsHash: await weightsHash(this.model), architecture: this.info.card?.architecture ?? this.name, outputs })
-        : undefined;
       const prebuilt = engine.int8
         ? await int8ModelBytes(this.info, this.model, { ...engine.int8, cacheDir: engine.cacheDir, threads: engine.threads }, outputs, engine.fallbackToTfjs)
+        : undefined;
+      const cacheKey = !prebuilt && engine.cacheDir && this.info.weights.kind !== 'random'
+        ? onnxCacheKey({ weightsHash: await weightsHash(this.model), architecture: this.info.card?.architecture ?? this.name, outputs })
         : undefined;
       const created = await OnnxEngine.create(this.model, {
         outputs,
