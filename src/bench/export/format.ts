@@ -110,9 +110,9 @@ export const COLUMNS: Column[] = [
 
 const PRECISION_COLUMN: Column = { header: 'precision', align: 'left', cell: (m) => m.precision ?? NA };
 
-/** The displayed columns: COLUMNS, plus precision after backend when an onnx run reported one (int8 work). */
+/** The displayed columns: COLUMNS, plus precision after backend when a model ran int8 (fp32-only reports keep their shape). */
 export function columnsFor(report: BenchReport): Column[] {
-  if (!report.models.some((m) => m.precision !== undefined)) return COLUMNS;
+  if (!report.models.some((m) => m.precision === 'int8')) return COLUMNS;
   const at = COLUMNS.findIndex((c) => c.header === 'backend') + 1;
   return [...COLUMNS.slice(0, at), PRECISION_COLUMN, ...COLUMNS.slice(at)];
 }
