@@ -229,7 +229,7 @@ export class Backbone {
         ...(prebuilt ? { prebuilt } : cacheKey ? { cacheKey, cacheDir: engine.cacheDir } : {}),
       });
       if (prebuilt) this.runningPrecision = 'int8';
-      log.debug(`${this.name}: ONNX ${created.exported ? 'exported' : 'reused from cache'}${created.modelPath ? ` (${created.modelPath})` : ''}, ${created.threads} threads, providers ${created.executionProviders.join(',')}`);
+      log.debug(`${this.name}: ONNX ${prebuilt ? 'int8 model' : created.exported ? 'exported' : 'reused from cache'}${created.modelPath ? ` (${created.modelPath})` : ''}, ${created.threads} threads, providers ${created.executionProviders.join(',')}`);
       this.liveEngines.push(created);
       return created;
     } catch (e) {
