@@ -178,6 +178,10 @@ describe('int8 through the CLI', { skip }, () => {
     const preds = parseJsonl(c.stdout);
     assert.ok([281, 282, 285, 287].includes(preds[0]!.predictions[0].index), JSON.stringify(preds[0]!.predictions[0]));
     assert.equal(preds[1]!.predictions[0].index, 967);
+    // --calibrate with the same folder finds the model quantize cached instead of calibrating again.
+    const again = await runCli(['--debug', '--backend', 'onnx', 'classify', photos[0]!, ...base, '--calibrate', dirs.calib], { env });
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(again.stderr.includes(`int8 model from ${report.cacheFile}`), again.stderr);
     // extract from the -o file: the feature vector is close to fp32's.
     const [e8, e32] = await Promise.all([
       runCli(['--backend', 'onnx', 'extract', photos[0]!, ...base, '--int8-model', file], { env }),

@@ -125,8 +125,9 @@ export async function executeRun(prepared: Prepared, o: ImageRunOptions, task: T
   const kind: RecordKind = task.kind;
   const model = prepared.backbone.name;
   const { entries, settings, format, appending } = prepared;
-  // int8 setup (calibration, a missing or wrong int8 model) fails the run before any output is opened, not image by image.
-  if ((o.workers ?? 1) <= 1 && resolvePrecision(o) === 'int8') await prepared.backbone.prepare(task.kind === 'extract' ? [task.layer] : []);
+  // int8 setup (calibration, a missing or wrong int8 model) fails the run before any output is opened, not image by
+  // image; with --workers it also calibrates once here, and the workers find the result in the cache.
+  if (resolvePrecision(o) === 'int8') await prepared.backbone.prepare(task.kind === 'extract' ? [task.layer] : []);
   const sink = o.output ? fileSink(o.output, { append: appending }) : stdoutSink();
   const colour = !o.output && colorLevelFor(process.stdout) > 0;
   const writer = writerFor(format)(sink, { kind, colour, appending });

@@ -49,7 +49,8 @@ export async function runQuantize(spec: string, o: QuantizeRunOptions): Promise<
     ...q.DEFAULT_QUANTIZE_OPTIONS,
     method: o.method,
     percentile: o.percentile,
-    policy: { ...q.DEFAULT_POLICY, keep: o.keepFloat ?? [] },
+    // Same settings object as `--precision int8 --calibrate` builds when nothing is kept, so both share one cache entry.
+    policy: o.keepFloat?.length ? { ...q.DEFAULT_POLICY, keep: o.keepFloat } : q.DEFAULT_POLICY,
     threads,
   };
   const wh = await weightsHash(model);
