@@ -15,6 +15,7 @@ import { registerModels } from './commands/models.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerQueue } from './commands/queue.js';
 import { registerWorker } from './commands/worker.js';
+import { registerQuantize } from './commands/quantize.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -73,7 +74,7 @@ Examples:
 Exit codes: 0 success, 1 error, 2 bad usage or value, 3 some inputs failed (their records carry "error"),
 4 no image to process.`,
     );
-  for (const register of [registerClassify, registerExtract, registerBench, registerModels, registerDoctor]) {
+  for (const register of [registerClassify, registerExtract, registerBench, registerModels, registerDoctor, registerQuantize]) {
     register(program);
   }
   registerQueue(program);

@@ -13,7 +13,8 @@ import { exporterFor, formatForFile, isExportFormat, EXPORT_FORMATS, TableExport
 import { runModelInChild } from '../bench/runner.js';
 import type { WorkerConfig } from '../bench/protocol.js';
 import { engineRequest, resolveRequest } from '../engines/request.js';
-import { findCard, isModelPath, cardNames, modelSelection, type ModelSelection } from '../zoo/load.js';
+import { findCard, isModelPath, cardNames, modelSelection, resolvePrecision, type ModelSelection } from '../zoo/load.js';
+import { int8NotFaster } from '../bench/precision.js';
 import { createRequire } from 'node:module';
 
 const TFJS_VERSION: string = (createRequire(import.meta.url)('@tensorflow/tfjs/package.json') as { version: string }).version;
@@ -23,6 +24,7 @@ export interface BenchOptions extends ModelSelection {
   backends?: string[];
   device?: string;
   provider?: string;
+  precisions?: Array<'fp32' | 'int8'>;
   threads?: number;
   batchSizes: number[];
   warmup: number;
@@ -94,10 +96,11 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
     if (o.output && fileFormat) writeFileAtomic(o.output, exporterFor(fileFormat).serialize(report));
   };
   const backends = o.backends ?? [o.backend];
-  const jobs = models.flatMap((model) => backends.map((backend) => ({ model, backend })));
+  const precisions = o.precisions ?? [resolvePrecision(o)];
+  const jobs = models.flatMap((model) => backends.flatMap((backend) => precisions.map((precision) => ({ model, backend, precision }))));
   const runtimes: string[] = [];
-  for (const [i, { model, backend }] of jobs.entries()) {
-    const tag = `[${i + 1}/${jobs.length}] ${model}${backends.length > 1 ? ` on ${backend}` : ''}`;
+  for (const [i, { model, backend, precision }] of jobs.entries()) {
+    const tag = `[${i + 1}/${jobs.length}] ${model}${backends.length > 1 ? ` on ${backend}` : ''}${precisions.length > 1 ? ` ${precision}` : ''}`;
     const progress = (message: string) => {
       if (!isQuiet()) process.stderr.write(`${tag}: ${message}\n`);
     };
@@ -124,6 +127,9 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       device: o.device,
       provider: o.provider,
       threads: o.threads,
+      precision,
+      // The fp32 runs of --precisions fp32,int8 ignore the int8 sources.
+      ...(precision === 'fp32' ? { calibrate: undefined, int8Model: undefined } : {}),
     };
     const result: ModelResult = await runModelInChild(config, {
       gpuPollMs: o.gpuPollMs,
@@ -153,6 +159,7 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
     }
     exportFile();
   }
+  for (const w of int8NotFaster(report)) log.warn(w);
   const text =
     format === 'table'
       ? new TableExporter({ color: colorLevelFor(process.stdout) > 0 }).serialize(report)

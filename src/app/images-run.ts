@@ -6,7 +6,7 @@ import { startEngine, engineLine } from '../engines/select.js';
 import { engineRequest } from '../engines/request.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, progressEnabled, colorLevelFor } from '../log.js';
-import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.js';
+import { loadBackbone, modelSelection, resolvePrecision, type ModelSelection } from '../zoo/load.js';
 import type { Backbone } from '../zoo/backbone.js';
 import type { Interpolation, ResizeMode } from '../zoo/card.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../pipeline/inputs.js';
@@ -168,6 +168,9 @@ export async function executeRun(prepared: Prepared, o: ImageRunOptions, task: T
 async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Promise<number> {
   const kind: RecordKind = task.kind;
   const model = prepared.backbone.name;
+  // int8 setup (calibration, a missing or wrong int8 model) fails the run before any output is opened, not image by
+  // image; with --workers it also calibrates once here, and the workers find the result in the cache.
+  if (resolvePrecision(o) === 'int8') await prepared.backbone.prepare(task.kind === 'extract' ? [task.layer] : []);
   // Before entries are read: --resume against the store filters them.
   const storeWriter = await prepared.store?.begin(prepared, task);
   const { entries, settings, format, resume, target } = prepared;

@@ -1,5 +1,7 @@
 // `backbones models list|info|pull|path`: prints what the zoo registry and the cache
 // hold; no logic of its own beyond formatting.
+import type { Int8Evaluation } from '../onnx/quantize/evaluate.js';
+import type { Int8Sidecar } from '../onnx/quantize/cache.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, out } from '../log.js';
 import { listModels, getCard } from '../zoo/cards.js';
@@ -110,8 +112,9 @@ export async function runModelsInfo(
     backbone.dispose();
   }
   const sources = card ? await cachedSources(card, cacheDir) : [];
+  const int8 = await (await import('../onnx/quantize/cache.js')).int8ModelsFor(cacheDir, spec);
   if (o.json) {
-    process.stdout.write(JSON.stringify({ ...(card ?? { name: spec, ...loaded }), weights: card ? sources : undefined, layers }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ ...(card ?? { name: spec, ...loaded }), weights: card ? sources : undefined, int8, layers }, null, 2) + '\n');
     return EXIT.ok;
   }
   const lines: string[] = [];
@@ -142,6 +145,7 @@ export async function runModelsInfo(
       `  multiply-adds  ${loaded.macs === null ? 'n/a' : loaded.macs.toLocaleString('en-US')}`,
     );
   }
+  if (int8.length > 0) lines.push(out.bold('int8 (cached, newest first)'), ...int8.map(int8Line));
   if (layers) {
     lines.push(out.bold('layers') + out.dim('  (name, type, output shape without batch, parameters)'));
     const w = Math.max(...layers.map((l) => l.name.length));
@@ -152,6 +156,16 @@ export async function runModelsInfo(
   }
   process.stdout.write(lines.join('\n') + '\n');
   return EXIT.ok;
+}
+
+/** One cached int8 model: its calibration and, when `quantize --evaluate` measured them, its figures against fp32. */
+function int8Line(m: Int8Sidecar & { file: string }): string {
+  const e = m.evaluation as Int8Evaluation | undefined;
+  const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)} %`);
+  const figures = e
+    ? `top-1 agreement ${pct(e.top1Agreement)}, top-5 overlap ${pct(e.top5Overlap)}, feature cosine mean ${e.featureCosineMean?.toFixed(4) ?? 'n/a'} worst ${e.featureCosineWorst?.toFixed(4) ?? 'n/a'}, ${e.speedup.toFixed(2)}x fp32 speed (${e.images} held-out images)`
+    : 'not evaluated (run `backbones quantize … --evaluate DIR`)';
+  return `  ${m.createdAt.slice(0, 19).replace('T', ' ')}  ${m.weights}\n    calibrated on ${m.calibration.images} images (${m.calibration.dir}); ${figures}\n    → ${m.file}`;
 }
 
 export async function runModelsPull(names: string[], o: CommonOptions & { top?: boolean }): Promise<number> {

@@ -127,6 +127,8 @@ export interface ModelResult {
   provider?: string;
   /** The processor: CPU model, or the WebGPU adapter with "(…, software)" / "(…, hardware)". */
   adapter?: string;
+  /** Arithmetic of the onnx engine: fp32, or int8 (--precision int8); absent in reports from before it existed. */
+  precision?: 'fp32' | 'int8';
   /** 'failed' when loading or any batch size threw; `runs` holds the batch sizes that finished. */
   status: 'ok' | 'failed';
   /** The error message when status is 'failed'. */

@@ -133,7 +133,7 @@ async function endToEnd(backbone: Backbone, config: WorkerConfig, batchSize: num
   const entries = (await expandInputs([dir], { extensions: DEFAULT_EXTENSIONS })).filter((e) => !e.error);
   const info = backbone.info;
   const settings: ImageSettings = { size: info.inputSize, preprocess: info.preprocess, resize: info.resize, interpolation: info.interpolation, decode: config.decode ?? 'exact' };
-  const threads = config.decodeThreads ?? defaultDecodeThreads(engineOnGpu(backbone.engineChoice));
+  const threads = config.decodeThreads ?? defaultDecodeThreads(engineOnGpu(backbone.currentEngine.choice));
   const prefetchBytes = (config.prefetchMb ?? DEFAULT_PREFETCH_MB) * 1024 * 1024;
   const compute = async (batch: tf.Tensor4D) => {
     const out = await backbone.infer(batch);
@@ -215,6 +215,9 @@ async function run(config: WorkerConfig): Promise<void> {
       cacheDir: config.cacheDir,
       allowDownload: false,
       engine,
+      precision: config.precision,
+      calibrate: config.calibrate,
+      int8Model: config.int8Model,
     });
     // With ONNX Runtime the export and session creation are part of loading; its own
     // copy of the weights then replaces the tfjs one, so memory counts one copy.
@@ -225,6 +228,7 @@ async function run(config: WorkerConfig): Promise<void> {
     // A model ONNX Runtime could not take fell back to TensorFlow.js: say where it really ran.
     const ran = backbone.currentEngine.choice;
     Object.assign(partial, { device: ran.device, provider: ran.provider, adapter: ran.adapter });
+    if (backbone.engineName === 'onnx') partial.precision = backbone.precision;
     partial.rssAfterLoadByte = process.memoryUsage.rss();
     partial.parameters = backbone.info.parameters;
     partial.macsPerImage = backbone.info.macs;

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { BACKEND_CHOICES } from '../engines/backends.js';
 import { usageError } from '../errors.js';
-import { addModelOptions, choiceOption, parseIntList, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from './options.js';
+import { PRECISION_CHOICES, addPrecisionOptions, addModelOptions, choiceOption, parseIntList, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from './options.js';
 import { addPipelineOptions } from './pipeline-options.js';
 
 function parseBackendList(value: string): string[] {
@@ -10,6 +10,13 @@ function parseBackendList(value: string): string[] {
   const bad = list.filter((b) => !(BACKEND_CHOICES as readonly string[]).includes(b));
   if (list.length === 0 || bad.length > 0) throw usageError(`--backends takes a comma-separated list of ${BACKEND_CHOICES.join(', ')}. Received: ${value}`);
   return [...new Set(list)];
+}
+
+function parsePrecisionList(value: string): Array<'fp32' | 'int8'> {
+  const list = value.split(',').map((p) => p.trim().toLowerCase()).filter(Boolean);
+  const bad = list.filter((p) => !(PRECISION_CHOICES as readonly string[]).includes(p));
+  if (list.length === 0 || bad.length > 0) throw usageError(`--precisions takes a comma-separated list of ${PRECISION_CHOICES.join(', ')}. Received: ${value}`);
+  return [...new Set(list)] as Array<'fp32' | 'int8'>;
 }
 
 export const BENCH_FORMATS = ['table', 'json', 'markdown', 'csv'] as const;
@@ -26,6 +33,7 @@ export function registerBench(program: Command): void {
     .argument('[models...]', 'zoo names or model.json paths', DEFAULT_BENCH_MODELS)
     .option('--batch-sizes <list>', 'batch sizes to measure', parseIntList('--batch-sizes'), [1, 8])
     .option('--backends <list>', 'run every model on each of these backends, e.g. wasm,onnx (default: --backend)', parseBackendList)
+    .option('--precisions <list>', 'onnx engine: run every model at each precision, e.g. fp32,int8 (int8 needs --calibrate or a cached int8 model)', parsePrecisionList)
     .option('--warmup <n>', 'untimed runs before measuring', parseNonNegativeInt('--warmup'), 2)
     .option('-n, --iterations <n>', 'timed runs per batch size', parsePositiveInt('--iterations'))
     .option('--duration <seconds>', 'time budget per batch size instead of a fixed number of runs', parsePositiveNumber('--duration'))
@@ -36,6 +44,7 @@ export function registerBench(program: Command): void {
     .option('--plot <file>', 'draw latency distribution and throughput to an .svg or .png');
   addModelOptions(cmd, { multiple: true });
   addPipelineOptions(cmd);
+  addPrecisionOptions(cmd);
   cmd.addHelpText(
     'after',
     `
@@ -44,8 +53,8 @@ Examples:
   $ backbones bench mobilenet_v2 resnet50 --batch-sizes 1,8,32 --iterations 30
   $ backbones bench vgg16 --duration 20 --format markdown -o bench.md --plot bench.svg
   $ backbones bench mobilenet --images photos/        # end to end: decode + preprocess + inference
-  $ backbones bench mobilenet --images photos/ --decode fast --batch-sizes 8
-  $ backbones bench vgg16 mobilenet resnet50 --backends wasm,onnx --batch-sizes 1,8`,
+  $ backbones bench vgg16 mobilenet resnet50 --backends wasm,onnx --batch-sizes 1,8
+  $ backbones bench vgg16 resnet50 --backend onnx --precisions fp32,int8 --calibrate photos/ --batch-sizes 8`,
   );
   cmd.action(async (models: string[], _opts: unknown, command: Command) => {
     const { runBench } = await import('../app/bench.js');

@@ -1,7 +1,7 @@
 // `backbones classify INPUTS…`: top-k ImageNet labels for every image.
 import type { Command } from 'commander';
 import { addStoreOptions } from './store-options.js';
-import { addImageOptions, addModelOptions, choiceOption, parsePositiveInt } from './options.js';
+import { addPrecisionOptions, addImageOptions, addModelOptions, choiceOption, parsePositiveInt } from './options.js';
 import { addPipelineOptions } from './pipeline-options.js';
 
 export const CLASSIFY_FORMATS = ['table', 'jsonl', 'json', 'csv'] as const;
@@ -18,6 +18,7 @@ export function registerClassify(program: Command): void {
   addImageOptions(cmd);
   addStoreOptions(cmd);
   addPipelineOptions(cmd, { verbose: true });
+  addPrecisionOptions(cmd);
   cmd.addHelpText(
     'after',
     `

@@ -1,7 +1,7 @@
 // `backbones extract INPUTS… --layer NAME`: one feature vector per image.
 import type { Command } from 'commander';
 import { addStoreOptions } from './store-options.js';
-import { addImageOptions, addModelOptions, choiceOption } from './options.js';
+import { addPrecisionOptions, addImageOptions, addModelOptions, choiceOption } from './options.js';
 import { addPipelineOptions } from './pipeline-options.js';
 
 export const EXTRACT_FORMATS = ['jsonl', 'npy', 'csv'] as const;
@@ -21,6 +21,7 @@ export function registerExtract(program: Command): void {
   addImageOptions(cmd);
   addStoreOptions(cmd);
   addPipelineOptions(cmd, { verbose: true });
+  addPrecisionOptions(cmd);
   cmd.addHelpText(
     'after',
     `

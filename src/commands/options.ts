@@ -83,3 +83,17 @@ export function addImageOptions(cmd: Command): Command {
     .option('-o, --output <file>', 'write results to a file instead of stdout')
     .option('--resume', 'with -o (jsonl, csv, npy): skip inputs already in the output (or the .partial file a killed run left) and append the rest');
 }
+
+export const PRECISION_CHOICES = ['fp32', 'int8'] as const;
+
+/**
+ * --precision and where an int8 model comes from: classify, extract and bench (and any
+ * other command that runs a model on the onnx engine). --calibrate or --int8-model
+ * alone imply --precision int8.
+ */
+export function addPrecisionOptions(cmd: Command): Command {
+  return cmd
+    .addOption(choiceOption('--precision <p>', 'onnx engine: fp32, or int8 (needs --calibrate, --int8-model, or an int8 model cached by `backbones quantize`)', PRECISION_CHOICES))
+    .option('--calibrate <dir>', 'int8: folder of representative images to calibrate activation ranges on (the result is cached)')
+    .option('--int8-model <file>', 'int8: a model written by `backbones quantize -o`');
+}

@@ -113,14 +113,14 @@ export class OnnxRuntimeEngine implements Engine {
     const { OnnxEngine, OnnxExportError, weightsHash, onnxCacheKey } = await import('../onnx/index.js');
     const onnx = this.choice.onnx!;
     try {
-      const cacheKey = spec.cacheDir ? onnxCacheKey({ weightsHash: await weightsHash(model), architecture: spec.architecture, outputs: spec.outputs }) : undefined;
+      const cacheKey = !spec.prebuilt && spec.cacheDir ? onnxCacheKey({ weightsHash: await weightsHash(model), architecture: spec.architecture, outputs: spec.outputs }) : undefined;
       const session = await OnnxEngine.create(model, {
         outputs: spec.outputs,
         threads: onnx.threads,
         executionProviders: onnx.executionProviders,
-        ...(cacheKey ? { cacheKey, cacheDir: spec.cacheDir } : {}),
+        ...(spec.prebuilt ? { prebuilt: spec.prebuilt } : cacheKey ? { cacheKey, cacheDir: spec.cacheDir } : {}),
       });
-      log.debug(`${spec.name}: ONNX ${session.exported ? 'exported' : 'reused from cache'}${session.modelPath ? ` (${session.modelPath})` : ''}, ${session.threads} threads, providers ${session.executionProviders.join(',')}`);
+      log.debug(`${spec.name}: ONNX ${spec.prebuilt ? 'int8 model' : session.exported ? 'exported' : 'reused from cache'}${session.modelPath ? ` (${session.modelPath})` : ''}, ${session.threads} threads, providers ${session.executionProviders.join(',')}`);
       return {
         engineName: 'onnx',
         ownsWeights: true,

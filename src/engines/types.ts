@@ -108,6 +108,8 @@ export interface PrepareSpec {
   architecture: string;
   /** Where an engine may cache what it derives from the model (pretrained weights only; undefined: do not cache). */
   cacheDir?: string;
+  /** A ready ONNX model to run instead of an export (the int8 model of --precision int8). */
+  prebuilt?: Uint8Array;
 }
 
 /** One running backend: prepares models, describes itself, is disposed at the end. */

@@ -26,6 +26,8 @@ export interface OnnxEngineOptions {
   cacheKey?: string;
   /** Default ['cpu']; others only if onnxruntime-node lists them (listSupportedBackends). */
   executionProviders?: string[];
+  /** A ready ONNX model for `model` (e.g. its int8 quantization) to run instead of exporting it; the cache is not used. */
+  prebuilt?: Uint8Array;
 }
 
 export interface OnnxOutput {
@@ -108,6 +110,14 @@ export class OnnxEngine {
     const outputs = opts.outputs ?? [];
     const state = { threads, executionProviders: providers };
 
+    if (opts.prebuilt) {
+      const session = await ort.InferenceSession.create(opts.prebuilt, options);
+      if (!hasOutputs(session, outputs)) {
+        await session.release();
+        throw usageError(`the prepared ONNX model has no output ${outputs.filter((o) => !session.outputNames.includes(o)).join(', ')}`);
+      }
+      return new OnnxEngine(ort, { ...state, session, exported: false });
+    }
     if (opts.cacheKey === undefined) {
       const { bytes } = exportToOnnx(model, { outputs });
       const session = await ort.InferenceSession.create(bytes, options);

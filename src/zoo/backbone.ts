@@ -5,7 +5,8 @@ import { BackbonesError } from '../errors.js';
 import type { Interpolation, ModelCard, PreprocessMode, ResizeMode } from './card.js';
 import { imagenetLabels, type Label } from './labels.js';
 import { log } from '../log.js';
-import type { BackendChoice, Engine, PreparedModel } from '../engines/types.js';
+import type { Engine, PreparedModel } from '../engines/types.js';
+import { int8ModelBytes, type Int8Settings } from './int8.js';
 
 export interface WeightsInfo {
   /** imagenet: the card's pretrained weights; random: seeded init; file: --weights PATH; model: the model file's own. */
@@ -53,6 +54,8 @@ export class Backbone {
   /** Prepared models by the outputs they expose ('' = the model's own). */
   private readonly prepared = new Map<string, Promise<PreparedModel>>();
   private warnedFallback = false;
+  /** 'int8' once an engine runs an int8 model. */
+  private runningPrecision: 'fp32' | 'int8' = 'fp32';
   private released = false;
   /** Whether the model's output is already probabilities; decided once. */
   private outputIsProbabilities: boolean | undefined;
@@ -60,13 +63,14 @@ export class Backbone {
   /**
    * `engine` runs the model (it may hand over to another engine for a model it cannot
    * take: ONNX Runtime → TensorFlow.js under auto). `cacheDir`: where the engine may
-   * cache what it derives from pretrained weights (the ONNX export).
+   * cache what it derives from pretrained weights (the ONNX export). `int8`: --precision
+   * int8 on ONNX Runtime (where the int8 model comes from).
    */
   constructor(
     readonly info: BackboneInfo,
     readonly model: Model,
     private engine: Engine,
-    private readonly options: { cacheDir?: string } = {},
+    private readonly options: { cacheDir?: string; int8?: Int8Settings } = {},
   ) {
     if (isLayersModel(model)) {
       const last = model.layers[model.layers.length - 1]!;
@@ -170,7 +174,9 @@ export class Backbone {
   private async prepareOn(outputs: string[]): Promise<PreparedModel> {
     if (this.released) throw new BackbonesError('E_INTERNAL', `${this.name}: the TensorFlow.js weights were released before the model could be prepared for ${this.engineName}.`);
     const cacheDir = this.info.weights.kind !== 'random' ? this.options.cacheDir : undefined;
-    const prepared = await this.engine.prepare(this.model, { name: this.name, outputs, architecture: this.info.card?.architecture ?? this.name, ...(cacheDir ? { cacheDir } : {}) });
+    const prebuilt = await this.int8Model(outputs);
+    const prepared = await this.engine.prepare(this.model, { name: this.name, outputs, architecture: this.info.card?.architecture ?? this.name, ...(cacheDir ? { cacheDir } : {}), ...(prebuilt ? { prebuilt } : {}) });
+    if (prebuilt && !prepared.fallback) this.runningPrecision = 'int8';
     if (prepared.fallback) {
       if (!this.warnedFallback) log.warn(`${this.name} runs on TensorFlow.js (${tf.getBackend()}) instead of ONNX Runtime: ${prepared.fallback.reason}.`);
       this.warnedFallback = true;
@@ -179,9 +185,21 @@ export class Backbone {
     return prepared;
   }
 
-  /** What runs inference now (after any hand-over): its device, provider and adapter. */
-  get engineChoice(): BackendChoice {
-    return this.engine.choice;
+  /**
+   * --precision int8 on ONNX Runtime: the int8 model's bytes (made by calibrating, or read
+   * from --int8-model or the cache). Under auto, a model the quantizer cannot handle runs
+   * fp32 with a warning (undefined).
+   */
+  private async int8Model(outputs: string[]): Promise<Uint8Array | undefined> {
+    const int8 = this.options.int8;
+    const onnx = this.engine.choice.onnx;
+    if (!int8 || !onnx || !isLayersModel(this.model)) return undefined;
+    return int8ModelBytes(this.info, this.model, { ...int8, cacheDir: this.options.cacheDir, threads: onnx.threads }, outputs, this.engine.choice.requested === 'auto');
+  }
+
+  /** fp32, or int8 once an int8 ONNX model runs (--precision int8). */
+  get precision(): 'fp32' | 'int8' {
+    return this.runningPrecision;
   }
 
   /** Which engine runs inference now: 'onnx' or the tfjs backend's name. */
@@ -189,9 +207,9 @@ export class Backbone {
     return this.engine.choice.backend === 'onnx' ? 'onnx' : tf.getBackend();
   }
 
-  /** Prepares the model for its own output now (so load timings include an export). */
-  async prepare(): Promise<void> {
-    await this.preparedFor([]);
+  /** Prepares the model for its own output (and `outputs`) now: load timings include an export, setup errors (int8 calibration) come first. */
+  async prepare(outputs: string[] = []): Promise<void> {
+    await this.preparedFor(outputs);
   }
 
   /**

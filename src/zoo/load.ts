@@ -15,6 +15,7 @@ import { countMacs } from './macs.js';
 import { randomizeWeights } from './random.js';
 import { Backbone, type BackboneInfo, type WeightsInfo } from './backbone.js';
 import type { Engine } from '../engines/types.js';
+import { int8WithoutOnnx, type Int8Settings } from './int8.js';
 import { imagenetLabels, parseLabels, readLabelsFile, type Label } from './labels.js';
 import { resolveCacheDir, cachedPath, cachedTfjsDir, isCached } from '../weights/cache.js';
 import { downloadFile, downloadTfjsModel, progressReporter } from '../weights/download.js';
@@ -35,12 +36,18 @@ export interface ModelSelection {
   labelOffset?: number;
   seed?: number;
   cacheDir?: string;
+  /** onnx engine: fp32 (default) or int8 (needs calibrate, int8Model or a cached int8 model). */
+  precision?: 'fp32' | 'int8';
+  /** int8: folder of representative images to calibrate on. */
+  calibrate?: string;
+  /** int8: a model written by `backbones quantize`. */
+  int8Model?: string;
 }
 
 /** Just the ModelSelection fields of a larger options object (to hand to a worker). */
 export function modelSelection(o: ModelSelection): ModelSelection {
-  const { weights, alpha, inputSize, preprocess, labels, labelOffset, seed, cacheDir } = o;
-  return { weights, alpha, inputSize, preprocess, labels, labelOffset, seed, cacheDir };
+  const { weights, alpha, inputSize, preprocess, labels, labelOffset, seed, cacheDir, precision, calibrate, int8Model } = o;
+  return { weights, alpha, inputSize, preprocess, labels, labelOffset, seed, cacheDir, precision, calibrate, int8Model };
 }
 
 export interface LoadOptions extends ModelSelection {
@@ -55,6 +62,27 @@ export interface LoadOptions extends ModelSelection {
 /** Whether a spec names a file or URL rather than a zoo entry. */
 export function isModelPath(spec: string): boolean {
   return isUrl(spec) || existsSync(spec) || /\.json$/i.test(spec) || spec.includes('/') || spec.includes(path.sep);
+}
+
+/**
+ * --precision int8: where the int8 model comes from, when the engine is ONNX Runtime. On
+ * another engine it is an error, or fp32 with a warning under --backend auto.
+ */
+function int8Settings(options: LoadOptions): Int8Settings | undefined {
+  if (resolvePrecision(options) !== 'int8') return undefined;
+  const choice = options.engine.choice;
+  if (choice.backend !== 'onnx') {
+    int8WithoutOnnx(choice.requested === 'auto', choice.backend);
+    return undefined;
+  }
+  return { calibrate: options.calibrate, int8Model: options.int8Model };
+}
+
+/** --calibrate / --int8-model alone mean int8; with an explicit fp32 they are a usage error. */
+export function resolvePrecision(o: ModelSelection): 'fp32' | 'int8' {
+  const int8Source = o.calibrate !== undefined || o.int8Model !== undefined;
+  if (o.precision === 'fp32' && int8Source) throw new BackbonesError('E_USAGE', '--calibrate and --int8-model are for --precision int8, not fp32.');
+  return o.precision ?? (int8Source ? 'int8' : 'fp32');
 }
 
 /** The card of a zoo name (case-insensitive), or undefined. */
@@ -119,7 +147,7 @@ async function loadZooModel(card: ModelCard, options: LoadOptions): Promise<Back
     labels: includeTop ? (options.labels ? await readLabelsFile(options.labels) : imagenetLabels()) : null,
     labelOffset: options.labelOffset ?? 0,
   };
-  return new Backbone(info, model, options.engine, { cacheDir: resolveCacheDir(options.cacheDir) });
+  return new Backbone(info, model, options.engine, { cacheDir: resolveCacheDir(options.cacheDir), int8: int8Settings(options) });
 }
 
 type WeightsPlan =
@@ -294,7 +322,7 @@ async function loadModelFile(spec: string, options: LoadOptions): Promise<Backbo
     labelOffset: options.labelOffset ?? 0,
   };
   // A missing --label-offset is hinted by classify, which sees the output size of every model kind.
-  return new Backbone(info, model, options.engine, { cacheDir: resolveCacheDir(options.cacheDir) });
+  return new Backbone(info, model, options.engine, { cacheDir: resolveCacheDir(options.cacheDir), int8: int8Settings(options) });
 }
 
 /** labels in metadata.json beside model.json (the TF.js mobilenet convention), if any. */

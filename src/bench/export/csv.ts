@@ -12,6 +12,7 @@ const CSV_COLUMNS: [header: string, value: (m: ModelResult, r: BatchResult | nul
   ['device', (m) => m.device],
   ['provider', (m) => m.provider],
   ['adapter', (m) => m.adapter],
+  ['precision', (m) => m.precision],
   ['status', (_, r) => (r ? 'ok' : 'failed')],
   ['weights', (m) => m.weights],
   ['parameters', (m) => m.parameters],

@@ -110,6 +110,15 @@ export const COLUMNS: Column[] = [
   { header: 'GPU mem MiB', align: 'right', cell: (_, r) => formatMiB(r.gpu?.processMemoryPeakByte) },
 ];
 
+const PRECISION_COLUMN: Column = { header: 'precision', align: 'left', cell: (m) => m.precision ?? NA };
+
+/** The displayed columns: COLUMNS, plus precision after backend when a model ran int8 (fp32-only reports keep their shape). */
+export function columnsFor(report: BenchReport): Column[] {
+  if (!report.models.some((m) => m.precision === 'int8')) return COLUMNS;
+  const at = COLUMNS.findIndex((c) => c.header === 'backend') + 1;
+  return [...COLUMNS.slice(0, at), PRECISION_COLUMN, ...COLUMNS.slice(at)];
+}
+
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }

@@ -3,7 +3,7 @@
 import type { BenchReport, ModelResult } from '../result.js';
 import { warningMessage } from '../result.js';
 import type { BenchExporter } from './exporter.js';
-import { benchRows, COLUMNS, environmentLines, methodLines, NA, warningLines } from './format.js';
+import { benchRows, columnsFor, environmentLines, methodLines, NA, warningLines } from './format.js';
 
 /** Escapes a table cell: pipes, and line breaks that would end the row. */
 function cell(s: string): string {
@@ -22,6 +22,7 @@ function failedCell(header: string, model: ModelResult): string {
   if (header === 'backend') return model.backend ?? NA;
   if (header === 'device') return model.device ?? NA;
   if (header === 'provider') return model.provider ?? NA;
+  if (header === 'precision') return model.precision ?? NA;
   return NA;
 }
 
@@ -33,11 +34,12 @@ export const markdownExporter: BenchExporter = {
     out.push('', '## Method', '');
     out.push(methodLines(report).join(' '), '');
     out.push('## Results', '');
-    out.push(row(COLUMNS.map((c) => c.header)));
-    out.push(`|${COLUMNS.map((c) => (c.align === 'right' ? ' ---: ' : ' --- ')).join('|')}|`);
+    const columns = columnsFor(report);
+    out.push(row(columns.map((c) => c.header)));
+    out.push(`|${columns.map((c) => (c.align === 'right' ? ' ---: ' : ' --- ')).join('|')}|`);
     for (const { model, run } of benchRows(report)) {
-      if (run) out.push(row(COLUMNS.map((c) => c.cell(model, run))));
-      else out.push(row(COLUMNS.map((c) => failedCell(c.header, model))));
+      if (run) out.push(row(columns.map((c) => c.cell(model, run))));
+      else out.push(row(columns.map((c) => failedCell(c.header, model))));
     }
     const warnings = warningLines(report);
     if (warnings.length > 0) {

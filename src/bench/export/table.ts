@@ -9,7 +9,7 @@ import type { BenchExporter } from './exporter.js';
 import {
   baselineImagesPerSecond,
   benchRows,
-  COLUMNS,
+  columnsFor,
   fastestImagesPerSecond,
   formatRatio,
   warningLines,
@@ -43,8 +43,8 @@ export class TableExporter implements BenchExporter {
 
   serialize(report: BenchReport): string {
     const c = this.c;
-    const imgIdx = COLUMNS.findIndex((col) => col.header === 'img/s');
-    const columns: Column[] = [...COLUMNS];
+    const columns: Column[] = [...columnsFor(report)];
+    const imgIdx = columns.findIndex((col) => col.header === 'img/s');
     const baseline = baselineImagesPerSecond(report);
     const fastest = fastestImagesPerSecond(report);
     const firstWithBatch = new Map<number, ModelResult>();

@@ -1,0 +1,144 @@
+// int8 against fp32 on held-out images: agreement of the classifier, similarity of the
+// feature layer, and the speed-up measured here (interleaved runs, one process).
+import { performance } from 'node:perf_hooks';
+import type { InferenceSession } from 'onnxruntime-node';
+import { loadOrt } from '../ort.js';
+import type { CalibrationBatch } from './calibrate.js';
+
+export interface Int8Evaluation {
+  images: number;
+  /** Share of images whose top-1 class is the same (null: no classifier output). */
+  top1Agreement: number | null;
+  /** Mean |top5(fp32) ∩ top5(int8)| / 5. */
+  top5Overlap: number | null;
+  featureLayer: string | null;
+  featureCosineMean: number | null;
+  featureCosineWorst: number | null;
+  /** fp32 median batch time / int8 median batch time, same batch, alternating runs. */
+  speedup: number;
+  speed: { batchSize: number; runs: number; fp32MedianMs: number; int8MedianMs: number; threads: number; loadAverage: number[] };
+}
+
+function topK(row: Float32Array, k: number): number[] {
+  return Array.from(row, (v, i) => [v, i] as const)
+    .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+    .slice(0, k)
+    .map(([, i]) => i);
+}
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  if (na === 0 && nb === 0) return 1;
+  return na === 0 || nb === 0 ? 0 : d / Math.sqrt(na * nb);
+}
+
+function rows(data: Float32Array, n: number): Float32Array[] {
+  const per = data.length / n;
+  return Array.from({ length: n }, (_, i) => data.subarray(i * per, (i + 1) * per));
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export interface EvaluateOptions {
+  /** The classifier output (probabilities or logits); null for a headless model. */
+  classifierOutput: string | null;
+  featureOutput: string | null;
+  threads: number;
+  /** Least timed runs per precision (after one warm-up each); more until each precision has run 2 s, at most 30. */
+  speedRuns?: number;
+  speedBatchSize?: number;
+}
+
+export async function evaluateInt8(
+  fp32: Uint8Array,
+  int8: Uint8Array,
+  batches: CalibrationBatch[],
+  opts: EvaluateOptions,
+): Promise<Int8Evaluation> {
+  const ort = await loadOrt();
+  const sessionOptions: InferenceSession.SessionOptions = {
+    intraOpNumThreads: opts.threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
+  const a = await ort.InferenceSession.create(fp32, sessionOptions);
+  const b = await ort.InferenceSession.create(int8, sessionOptions);
+  try {
+    const fetches = [opts.classifierOutput, opts.featureOutput].filter((x): x is string => x !== null);
+    let images = 0;
+    let agree = 0;
+    let overlap = 0;
+    const cosines: number[] = [];
+    for (const batch of batches) {
+      const n = batch.shape[0];
+      const feeds = { [a.inputNames[0]!]: new ort.Tensor('float32', batch.data, batch.shape) };
+      const ra = await a.run(feeds, fetches);
+      const rb = await b.run({ [b.inputNames[0]!]: feeds[a.inputNames[0]!]! }, fetches);
+      if (opts.classifierOutput) {
+        const pa = rows(ra[opts.classifierOutput]!.data as Float32Array, n);
+        const pb = rows(rb[opts.classifierOutput]!.data as Float32Array, n);
+        for (let i = 0; i < n; i++) {
+          const k = Math.min(5, pa[i]!.length);
+          const ta = topK(pa[i]!, k);
+          const tb = topK(pb[i]!, k);
+          if (ta[0] === tb[0]) agree++;
+          overlap += ta.filter((c) => tb.includes(c)).length / k;
+        }
+      }
+      if (opts.featureOutput) {
+        const fa = rows(ra[opts.featureOutput]!.data as Float32Array, n);
+        const fb = rows(rb[opts.featureOutput]!.data as Float32Array, n);
+        for (let i = 0; i < n; i++) cosines.push(cosine(fa[i]!, fb[i]!));
+      }
+      images += n;
+    }
+
+    // Speed: one batch of speedBatchSize images (the evaluation images, repeated),
+    // fp32 and int8 alternating so both see the same machine load.
+    const batchSize = opts.speedBatchSize ?? 8;
+    const minRuns = opts.speedRuns ?? 5;
+    const first = batches[0]!;
+    const per = first.data.length / first.shape[0];
+    const data = new Float32Array(batchSize * per);
+    const all = batches.flatMap((bt) => rows(bt.data, bt.shape[0]));
+    for (let i = 0; i < batchSize; i++) data.set(all[i % all.length]!, i * per);
+    const shape = [batchSize, ...first.shape.slice(1)] as number[];
+    const feed = (s: InferenceSession) => ({ [s.inputNames[0]!]: new ort.Tensor('float32', data, shape) });
+    const time = async (s: InferenceSession) => {
+      const t0 = performance.now();
+      await s.run(feed(s), [s.outputNames[0]!]);
+      return performance.now() - t0;
+    };
+    await time(a);
+    await time(b);
+    const ta: number[] = [];
+    const tb: number[] = [];
+    const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
+    while (ta.length < 30 && (ta.length < minRuns || Math.min(sum(ta), sum(tb)) < 2000)) {
+      ta.push(await time(a));
+      tb.push(await time(b));
+    }
+    const os = await import('node:os');
+    return {
+      images,
+      top1Agreement: opts.classifierOutput ? agree / images : null,
+      top5Overlap: opts.classifierOutput ? overlap / images : null,
+      featureLayer: opts.featureOutput,
+      featureCosineMean: cosines.length ? cosines.reduce((s, c) => s + c, 0) / cosines.length : null,
+      featureCosineWorst: cosines.length ? Math.min(...cosines) : null,
+      speedup: median(ta) / median(tb),
+      speed: { batchSize, runs: ta.length, fp32MedianMs: median(ta), int8MedianMs: median(tb), threads: opts.threads, loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100) },
+    };
+  } finally {
+    await a.release();
+    await b.release();
+  }
+}

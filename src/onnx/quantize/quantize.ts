@@ -1,0 +1,98 @@
+// float ONNX model + calibration batches -> int8 QDQ model, with what was done recorded
+// in the model's metadata_props (read back by `models info` and the engine).
+import { calibrate, type CalibrationBatch } from './calibrate.js';
+import { readModel, setMetadata, writeModel, getMetadata, type QuantModel } from './model.js';
+import { calibratedTensors, planQuantization, UnquantizableModelError, DEFAULT_POLICY, type KeptLayer, type QuantizePolicy } from './plan.js';
+import { applyQdq } from './qdq.js';
+import { foldZeroPadsIntoConvs } from './fold.js';
+import type { RangeMethod } from './ranges.js';
+
+/** Bumped whenever the same inputs would give a different int8 graph (it keys the cache). */
+export const QUANTIZER_VERSION = 1;
+
+export interface QuantizeOptions {
+  method: RangeMethod;
+  /** percentile method: the share of values kept inside each range. */
+  percentile: number;
+  weightBits: 7 | 8;
+  policy: QuantizePolicy;
+  threads: number;
+}
+
+export const DEFAULT_QUANTIZE_OPTIONS: Omit<QuantizeOptions, 'threads'> = {
+  method: 'percentile',
+  percentile: 99.999,
+  weightBits: 8,
+  policy: DEFAULT_POLICY,
+};
+
+export interface QuantizeSummary {
+  quantizedConvs: number;
+  floatLayers: KeptLayer[];
+  calibrationImages: number;
+  method: RangeMethod;
+  percentile?: number;
+}
+
+export const META = {
+  precision: 'backbones.precision',
+  quantizer: 'backbones.quantizer',
+  summary: 'backbones.quantization',
+  weightsHash: 'backbones.weights_hash',
+  calibrationHash: 'backbones.calibration_hash',
+  outputs: 'backbones.outputs',
+  evaluation: 'backbones.evaluation',
+} as const;
+
+export { UnquantizableModelError };
+
+export async function quantizeOnnx(
+  fp32: Uint8Array,
+  batches: AsyncIterable<CalibrationBatch>,
+  opts: QuantizeOptions,
+  provenance: Record<string, string> = {},
+): Promise<{ model: QuantModel; summary: QuantizeSummary }> {
+  const model = readModel(fp32);
+  foldZeroPadsIntoConvs(model.graph);
+  const plan = planQuantization(model.graph, opts.policy);
+  const { ranges, images } = await calibrate(fp32, calibratedTensors(plan), batches, opts);
+  if (images === 0) throw new UnquantizableModelError('no calibration image could be read');
+  applyQdq(model, plan, ranges, { weightBits: opts.weightBits });
+  const summary: QuantizeSummary = {
+    quantizedConvs: plan.convs.size,
+    floatLayers: plan.kept,
+    calibrationImages: images,
+    method: opts.method,
+    ...(opts.method === 'percentile' ? { percentile: opts.percentile } : {}),
+  };
+  model.producer_version = `${model.producer_version} + int8 quantizer ${QUANTIZER_VERSION}`;
+  setMetadata(model, {
+    [META.precision]: 'int8',
+    [META.quantizer]: String(QUANTIZER_VERSION),
+    [META.summary]: JSON.stringify({ ...summary, weightBits: opts.weightBits, policy: opts.policy }),
+    [META.outputs]: JSON.stringify(model.graph.output.map((o) => o.name)),
+    ...provenance,
+  });
+  return { model, summary };
+}
+
+export function encodeQuantized(model: QuantModel): Uint8Array {
+  return writeModel(model);
+}
+
+/** What an int8 file says about itself (undefined fields when absent). */
+export function describeInt8(bytes: Uint8Array): { int8: boolean; outputs: string[]; summary?: unknown; evaluation?: unknown; weightsHash?: string; calibrationHash?: string } {
+  const model = readModel(bytes);
+  const json = (key: string) => {
+    const v = getMetadata(model, key);
+    return v === undefined ? undefined : (JSON.parse(v) as unknown);
+  };
+  return {
+    int8: getMetadata(model, META.precision) === 'int8',
+    outputs: model.graph.output.map((o) => o.name),
+    summary: json(META.summary),
+    evaluation: json(META.evaluation),
+    weightsHash: getMetadata(model, META.weightsHash),
+    calibrationHash: getMetadata(model, META.calibrationHash),
+  };
+}

@@ -1,0 +1,50 @@
+// --precision int8 for a Backbone: which int8 model its ONNX engine runs, and what
+// happens when there is none (explicit onnx backend: an error; auto: fp32 with a warning).
+import { BackbonesError } from '../errors.js';
+import { log } from '../log.js';
+import type { tf } from '../runtime/tf.js';
+import type { BackboneInfo } from './backbone.js';
+
+export interface Int8Settings {
+  calibrate?: string;
+  int8Model?: string;
+}
+
+/** --precision int8 when the engine is not ONNX Runtime. */
+export function int8WithoutOnnx(auto: boolean, backend: string): void {
+  const why = `--precision int8 runs on the onnx engine, and ${backend} was chosen`;
+  if (!auto) throw new BackbonesError('E_USAGE', `${why}; use --backend onnx (or auto).`);
+  log.warn(`${why}: running fp32.`);
+}
+
+/**
+ * The int8 model bytes for an engine exposing `outputs`, or undefined to run fp32
+ * (only when `fallback` is set: then the reason is logged as a warning).
+ */
+export async function int8ModelBytes(
+  info: BackboneInfo,
+  model: tf.LayersModel,
+  settings: Int8Settings & { cacheDir?: string; threads: number },
+  outputs: string[],
+  fallback: boolean,
+): Promise<Uint8Array | undefined> {
+  const { int8ModelFor } = await import('../onnx/quantize/index.js');
+  const subject = {
+    model,
+    name: info.name,
+    featureLayer: info.featureLayer,
+    images: { size: info.inputSize, preprocess: info.preprocess, resize: info.resize, interpolation: info.interpolation },
+    weightsDescription: info.weights.description,
+  };
+  try {
+    const prepared = await int8ModelFor(subject, { ...settings }, outputs, settings.threads);
+    log.debug(`${info.name}: int8 model ${prepared.made ? 'made and cached at' : 'from'} ${prepared.source}`);
+    return prepared.bytes;
+  } catch (e) {
+    if (fallback && e instanceof BackbonesError && e.code === 'E_MODEL') {
+      log.warn(`${info.name} runs in fp32: ${e.message}`);
+      return undefined;
+    }
+    throw e;
+  }
+}
