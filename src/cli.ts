@@ -2,8 +2,8 @@
 // where errors turn into a message and an exit code. Subcommands lazy-import their
 // heavy modules, so --help, models and doctor start fast.
 import { Command, CommanderError, Option } from 'commander';
-import { createRequire } from 'node:module';
 import { BackbonesError, EXIT, errorMessage } from './errors.js';
+import { VERSION } from './version.js';
 import { configureLog, isDebug, log } from './log.js';
 import { BACKEND_CHOICES } from './engines/backends.js';
 import { DEVICE_CHOICES } from './engines/devices.js';
@@ -15,9 +15,6 @@ import { registerModels } from './commands/models.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerQueue } from './commands/queue.js';
 import { registerWorker } from './commands/worker.js';
-
-const require = createRequire(import.meta.url);
-export const VERSION: string = (require('../package.json') as { version: string }).version;
 
 export interface GlobalOptions {
   backend: string;

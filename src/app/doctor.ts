@@ -3,7 +3,7 @@
 import os from 'node:os';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { VERSION } from '../cli.js';
+import { VERSION } from '../version.js';
 import { err, out } from '../log.js';
 import { probeEngines, startEngine } from '../engines/select.js';
 import { switchTfjsToWasm, wasmThreads } from '../engines/tfjs-wasm.js';
