@@ -16,8 +16,8 @@ import type { BackendRequest } from './engines/backends.js';
 import { loadBackbone, type LoadOptions } from './zoo/load.js';
 import type { Backbone, BackboneInfo } from './zoo/backbone.js';
 import { loadImageForModel, type LoadImageOptions } from './images/index.js';
-import { classifyBatch } from './app/classify.js';
-import { extractBatch } from './app/extract.js';
+import { classifyBatch } from './tasks/classify.js';
+import { extractBatch } from './tasks/extract.js';
 import type { Prediction } from './output/records.js';
 
 export interface Model {

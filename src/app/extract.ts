@@ -3,8 +3,6 @@ import { BackbonesError } from '../errors.js';
 import { log } from '../log.js';
 import { abandonRun, executeRun, prepareRun, type ImageRunOptions } from './images-run.js';
 
-export { extractBatch, type Features } from './extract-batch.js';
-
 export interface ExtractOptions extends ImageRunOptions {
   layer?: string;
   pool: 'none' | 'avg' | 'max';

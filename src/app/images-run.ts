@@ -22,7 +22,7 @@ import { fileSink } from '../output/sink.js';
 import { acquireOutputLock, type OutputLock } from '../output/lock.js';
 import { RunProgress } from './progress.js';
 import type { RecordKind } from '../output/records.js';
-import { computeFor, recordFor, type Task, type TaskResult } from './tasks.js';
+import { computeFor, recordFor, type Task, type TaskResult } from '../tasks/task.js';
 import { runInWorkers, type LoadRequest } from '../pipeline/pool.js';
 import type { RunStore, StoreRunOptions } from './store-run.js';
 

@@ -3,8 +3,8 @@
 import type { tf } from '../runtime/tf.js';
 import type { Backbone } from '../zoo/backbone.js';
 import type { OutputRecord, Prediction } from '../output/records.js';
-import { classifyBatch } from './classify-batch.js';
-import { extractBatch, type Features } from './extract-batch.js';
+import { classifyBatch } from './classify.js';
+import { extractBatch, type Features } from './extract.js';
 
 export type Task = { kind: 'classify'; topK: number } | { kind: 'extract'; layer: string; pool: 'none' | 'avg' | 'max'; l2: boolean };
 
