@@ -94,22 +94,19 @@ export async function runMain(argv: string[]): Promise<number> {
   }
 }
 
-const USER_ERROR_NAMES = new Set(['WeightsError', 'ImageDecodeError']);
-
 function handleError(err: unknown): number {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
     // commander already printed its one-line message.
     return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
+  // Every error written for users (weights, images, ONNX export, …) is a BackbonesError: no hint needed.
   if (err instanceof BackbonesError) {
-    log.error(err.message);
+    log.error(errorMessage(err));
     if (isDebug() && err.stack) process.stderr.write(err.stack + '\n');
     return err.exitCode;
   }
-  // Errors of the weights and image modules are written for users: no hint needed.
-  const known = err instanceof Error && USER_ERROR_NAMES.has(err.name);
-  log.error(errorMessage(err) + (known || isDebug() ? '' : ' (run with --debug for details)'));
+  log.error(errorMessage(err) + (isDebug() ? '' : ' (run with --debug for details)'));
   if (isDebug() && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
   return EXIT.error;
 }
