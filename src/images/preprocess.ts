@@ -22,15 +22,6 @@ export const CAFFE_MEAN_BGR: readonly [number, number, number] = [103.939, 116.7
 export const TORCH_MEAN_RGB: readonly [number, number, number] = [0.485, 0.456, 0.406];
 export const TORCH_STD_RGB: readonly [number, number, number] = [0.229, 0.224, 0.225];
 
-/** One line per mode, for --help text. */
-export const PREPROCESS_DESCRIPTIONS: Readonly<Record<PreprocessMode, string>> = {
-  caffe: 'RGB->BGR, subtract ImageNet mean [103.939, 116.779, 123.68] (BGR), no scaling (VGG, ResNet50)',
-  tf: 'x / 127.5 - 1, range [-1, 1] (MobileNet, InceptionV3, Xception)',
-  torch: 'x / 255, subtract mean [0.485, 0.456, 0.406], divide by std [0.229, 0.224, 0.225] (DenseNet)',
-  unit: 'x / 255, range [0, 1] (TF-Hub models, nsfwjs)',
-  raw: 'unchanged 0..255 (models with their own Rescaling layer, e.g. EfficientNet, ConvNeXt)',
-};
-
 /**
  * Normalises HWC RGB pixels in 0..255 (any number of pixels, 3 channels) for a model.
  * Returns a new array; 'caffe' output is in BGR channel order, like Keras.
