@@ -8,7 +8,7 @@ import { BackbonesError, EXIT } from '../errors.js';
 import { log, progressEnabled, colorLevelFor } from '../log.js';
 import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.js';
 import type { Backbone } from '../zoo/backbone.js';
-import type { Interpolation, ResizeMode } from '../zoo/card.js';
+import type { Interpolation, ResizeMode } from '../images/resize.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../pipeline/inputs.js';
 import { emptyPipelineStats, runBatches, type ImageSettings } from '../pipeline/batches.js';
 import { startDecodePool } from '../pipeline/decode-pool.js';

@@ -11,8 +11,10 @@
 // Keras does each step on float32 arrays with Python-float constants (NumPy casts the
 // constant to float32), so every step here is rounded to float32 with Math.fround: the
 // results are bit-identical to Keras' NumPy path, not merely close.
-import type { PreprocessMode } from '../zoo/card.js';
-import { PREPROCESS_MODES } from '../zoo/card.js';
+
+/** Keras `preprocess_input` modes, plus `unit` (x/255) and `raw` (0..255 unchanged). */
+export const PREPROCESS_MODES = ['caffe', 'tf', 'torch', 'unit', 'raw'] as const;
+export type PreprocessMode = (typeof PREPROCESS_MODES)[number];
 
 const f = Math.fround;
 
