@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { tf } from '../src/runtime/tf.js';
 import { modelHandler } from '../src/runtime/io.js';
 import { loadImageForModel } from '../src/images/index.js';
-import type { PreprocessMode } from '../src/zoo/card.js';
+import type { PreprocessMode } from '../src/images/preprocess.js';
 import { exportToOnnx } from '../src/onnx/export.js';
 import { DEFAULT_POLICY, DEFAULT_QUANTIZE_OPTIONS, encodeQuantized, evaluateInt8, inspectOptimized, quantizeOnnx, type QuantizeOptions } from '../src/onnx/quantize/index.js';
 import type { CalibrationBatch } from '../src/onnx/quantize/calibrate.js';

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { startEngine } from '../src/engines/select.js';
 import { loadBackbone } from '../src/zoo/load.js';
 import { runBatches } from '../src/pipeline/batches.js';
-import { classifyBatch } from '../src/app/classify-batch.js';
+import { classifyBatch } from '../src/tasks/classify.js';
 import { tf } from '../src/runtime/tf.js';
 
 const data = path.resolve(process.env.BACKBONES_TEST_DATA ?? '../shared/data');

@@ -2,8 +2,8 @@
 // where errors turn into a message and an exit code. Subcommands lazy-import their
 // heavy modules, so --help, models and doctor start fast.
 import { Command, CommanderError, Option } from 'commander';
-import { createRequire } from 'node:module';
 import { BackbonesError, EXIT, errorMessage } from './errors.js';
+import { VERSION } from './version.js';
 import { configureLog, isDebug, log } from './log.js';
 import { BACKEND_CHOICES } from './engines/backends.js';
 import { DEVICE_CHOICES } from './engines/devices.js';
@@ -16,9 +16,6 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerQueue } from './commands/queue.js';
 import { registerWorker } from './commands/worker.js';
 import { registerQuantize } from './commands/quantize.js';
-
-const require = createRequire(import.meta.url);
-export const VERSION: string = (require('../package.json') as { version: string }).version;
 
 export interface GlobalOptions {
   backend: string;
@@ -98,22 +95,19 @@ export async function runMain(argv: string[]): Promise<number> {
   }
 }
 
-const USER_ERROR_NAMES = new Set(['WeightsError', 'ImageDecodeError']);
-
 function handleError(err: unknown): number {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
     // commander already printed its one-line message.
     return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
+  // Every error written for users (weights, images, ONNX export, …) is a BackbonesError: no hint needed.
   if (err instanceof BackbonesError) {
-    log.error(err.message);
+    log.error(errorMessage(err));
     if (isDebug() && err.stack) process.stderr.write(err.stack + '\n');
     return err.exitCode;
   }
-  // Errors of the weights and image modules are written for users: no hint needed.
-  const known = err instanceof Error && USER_ERROR_NAMES.has(err.name);
-  log.error(errorMessage(err) + (known || isDebug() ? '' : ' (run with --debug for details)'));
+  log.error(errorMessage(err) + (isDebug() ? '' : ' (run with --debug for details)'));
   if (isDebug() && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
   return EXIT.error;
 }

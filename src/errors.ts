@@ -1,4 +1,5 @@
-// One error type for everything a user can get wrong. main() prints its message as
+// One error base for everything a user can get wrong (WeightsError, ImageDecodeError
+// and OnnxExportError extend it). main() prints its message as
 // one line and exits with its code; stacks only with --debug.
 
 export type ErrorCode =
@@ -8,6 +9,11 @@ export type ErrorCode =
   | 'E_BACKEND' // requested backend cannot start
   | 'E_WEIGHTS' // weights missing, offline, checksum, shape mismatch
   | 'E_IMAGE' // unreadable image
+  // ImageDecodeError's codes (src/images/decode.ts): why a file gave no pixels.
+  | 'E_READ' // the file cannot be read
+  | 'E_UNSUPPORTED' // not an image format sharp reads
+  | 'E_PIXEL_LIMIT' // larger than limitInputPixels
+  | 'E_DECODE' // damaged or truncated
   | 'E_MODEL' // a model file that cannot be loaded or run
   | 'E_LOCKED' // another run is writing the same output file
   | 'E_NO_INPUTS' // the inputs named hold no image to process

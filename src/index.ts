@@ -15,9 +15,10 @@ import type { BackendChoice, DeviceRequest, Engine } from './engines/types.js';
 import type { BackendRequest } from './engines/backends.js';
 import { loadBackbone, type LoadOptions } from './zoo/load.js';
 import type { Backbone, BackboneInfo } from './zoo/backbone.js';
+import type { Pooling } from './zoo/card.js';
 import { loadImageForModel, type LoadImageOptions } from './images/index.js';
-import { classifyBatch } from './app/classify.js';
-import { extractBatch } from './app/extract.js';
+import { classifyBatch } from './tasks/classify.js';
+import { extractBatch } from './tasks/extract.js';
 import type { Prediction } from './output/records.js';
 
 export interface Model {
@@ -26,7 +27,7 @@ export interface Model {
   /** Top-k labels for an image file or its bytes. */
   classify(image: string | Buffer, topK?: number): Promise<Prediction[]>;
   /** The vector of a layer (default: the card's feature layer) for an image. */
-  extract(image: string | Buffer, options?: { layer?: string; pool?: 'none' | 'avg' | 'max'; l2?: boolean }): Promise<Float32Array>;
+  extract(image: string | Buffer, options?: { layer?: string; pool?: Pooling; l2?: boolean }): Promise<Float32Array>;
   /** Raw model output for a preprocessed batch [n, h, w, 3]; the caller disposes it. */
   infer(batch: tf.Tensor4D): Promise<tf.Tensor>;
   dispose(): void;

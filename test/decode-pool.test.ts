@@ -15,7 +15,7 @@ import { inThreadLoader, type ImageLoader } from '../src/pipeline/loaders.js';
 import type { InputEntry } from '../src/pipeline/inputs.js';
 import { startEngine } from '../src/engines/select.js';
 import { loadBackbone } from '../src/zoo/load.js';
-import { extractBatch } from '../src/app/extract.js';
+import { extractBatch } from '../src/tasks/extract.js';
 import type { Backbone } from '../src/zoo/backbone.js';
 import { tf } from '../src/runtime/tf.js';
 import { runCli } from './helpers/cli.js';

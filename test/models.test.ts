@@ -11,7 +11,7 @@ import { runCli } from './helpers/cli.js';
 import { IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
 import { emptyCache, parseJsonl, cacheWithMobilenet025 } from './helpers/cache.js';
 import { readTfjsLayersWeights } from '../src/weights/tfjs.js';
-import { writeKerasH5 } from '../src/weights/h5.js';
+import { writeKerasH5 } from './helpers/keras-h5.js';
 
 const skip = skipWithoutData();
 

@@ -9,7 +9,7 @@ import { tf } from '../src/runtime/tf.js';
 import { startEngine } from '../src/engines/select.js';
 import { modelHandler } from '../src/runtime/io.js';
 import { loadImageForModel } from '../src/images/index.js';
-import type { PreprocessMode } from '../src/zoo/card.js';
+import type { PreprocessMode } from '../src/images/preprocess.js';
 import { OnnxEngine } from '../src/onnx/engine.js';
 import { IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
 import { maxRelDiff } from './helpers/compare.js';

@@ -11,8 +11,8 @@ import { runBatches } from '../src/pipeline/batches.js';
 import { startEngine } from '../src/engines/select.js';
 import { loadBackbone } from '../src/zoo/load.js';
 import { tf } from '../src/runtime/tf.js';
-import { classifyBatch } from '../src/app/classify.js';
-import { extractBatch } from '../src/app/extract.js';
+import { classifyBatch } from '../src/tasks/classify.js';
+import { extractBatch } from '../src/tasks/extract.js';
 import { IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
 
 const skip = skipWithoutData();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { tf } from '../src/runtime/tf.js';
 import type { ModelCard, WeightsSource } from '../src/zoo/card.js';
-import { PREPROCESS_MODES } from '../src/zoo/card.js';
+import { PREPROCESS_MODES } from '../src/images/preprocess.js';
 import { ARCHITECTURES, buildArchitecture } from '../src/zoo/architectures.js';
 import { getCard, listModels, loadCards, loadImagenetLabels, naturalCompare } from '../src/zoo/cards.js';
 import { countMacs } from '../src/zoo/macs.js';

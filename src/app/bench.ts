@@ -2,7 +2,7 @@
 // comparison and writes the report (rewritten after every model, so a crash in a
 // later model leaves the earlier results on disk).
 import { writeFileAtomic, checkOutputFile } from '../output/staged.js';
-import { VERSION } from '../cli.js';
+import { VERSION } from '../version.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, isQuiet, colorLevelFor } from '../log.js';
 import { machineInfo } from '../monitor/system.js';

@@ -1,8 +1,6 @@
 // classify: top-k labels for every image.
 import { executeRun, prepareRun, type ImageRunOptions } from './images-run.js';
 
-export { classifyBatch } from './classify-batch.js';
-
 export interface ClassifyOptions extends ImageRunOptions {
   topK: number;
 }

@@ -3,8 +3,8 @@
 import os from 'node:os';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { VERSION } from '../cli.js';
-import { err, out } from '../log.js';
+import { VERSION } from '../version.js';
+import { out } from '../log.js';
 import { probeEngines, startEngine } from '../engines/select.js';
 import { switchTfjsToWasm, wasmThreads } from '../engines/tfjs-wasm.js';
 import { describeAdapter } from '../engines/webgpu-probe.js';
@@ -12,7 +12,7 @@ import type { BackendChoice, BackendProbe, WebgpuReport } from '../engines/types
 import { queryGpus } from '../monitor/nvidia-smi.js';
 import { describeOs, machineInfo } from '../monitor/system.js';
 import { resolveCacheDir } from '../weights/cache.js';
-import { errorMessage } from '../errors.js';
+import { BackbonesError, errorMessage } from '../errors.js';
 
 export interface DoctorReport {
   backbones: string;
@@ -147,8 +147,8 @@ export async function runDoctor(options: { json?: boolean; cacheDir?: string }):
   try {
     report = await collectDoctor({ cacheDir: options.cacheDir });
   } catch (e) {
-    process.stderr.write(err.red('Error: ') + `doctor could not finish: ${errorMessage(e)}\n`);
-    return 1;
+    // The CLI prints it like any other error, exit 1.
+    throw new BackbonesError('E_INTERNAL', `doctor could not finish: ${errorMessage(e)}`, { cause: e });
   }
   process.stdout.write(options.json ? JSON.stringify(report, null, 2) + '\n' : formatDoctor(report));
   return 0;

@@ -1,13 +1,12 @@
 // extract: the output of a named layer for every image, as one vector each.
 import { BackbonesError } from '../errors.js';
 import { log } from '../log.js';
+import type { Pooling } from '../zoo/card.js';
 import { abandonRun, executeRun, prepareRun, type ImageRunOptions } from './images-run.js';
-
-export { extractBatch, type Features } from './extract-batch.js';
 
 export interface ExtractOptions extends ImageRunOptions {
   layer?: string;
-  pool: 'none' | 'avg' | 'max';
+  pool: Pooling;
   l2?: boolean;
 }
 

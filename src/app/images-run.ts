@@ -8,7 +8,7 @@ import { BackbonesError, EXIT } from '../errors.js';
 import { log, progressEnabled, colorLevelFor } from '../log.js';
 import { loadBackbone, modelSelection, resolvePrecision, type ModelSelection } from '../zoo/load.js';
 import type { Backbone } from '../zoo/backbone.js';
-import type { Interpolation, ResizeMode } from '../zoo/card.js';
+import type { Interpolation, ResizeMode } from '../images/resize.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../pipeline/inputs.js';
 import { emptyPipelineStats, runBatches, type ImageSettings } from '../pipeline/batches.js';
 import { startDecodePool } from '../pipeline/decode-pool.js';
@@ -22,7 +22,7 @@ import { fileSink } from '../output/sink.js';
 import { acquireOutputLock, type OutputLock } from '../output/lock.js';
 import { RunProgress } from './progress.js';
 import type { RecordKind } from '../output/records.js';
-import { computeFor, recordFor, type Task, type TaskResult } from './tasks.js';
+import { computeFor, recordFor, type Task, type TaskResult } from '../tasks/task.js';
 import { runInWorkers, type LoadRequest } from '../pipeline/pool.js';
 import type { RunStore, StoreRunOptions } from './store-run.js';
 

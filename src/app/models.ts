@@ -7,7 +7,7 @@ import { log, out } from '../log.js';
 import { listModels, getCard } from '../zoo/cards.js';
 import type { ModelCard } from '../zoo/card.js';
 import { resolveCacheDir, isCached, cachedPath } from '../weights/cache.js';
-import type { PreprocessMode } from '../zoo/card.js';
+import type { PreprocessMode } from '../images/preprocess.js';
 
 interface CommonOptions {
   json?: boolean;

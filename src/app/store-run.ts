@@ -12,7 +12,7 @@ import type { Backbone } from '../zoo/backbone.js';
 import { checkRedisUrl, connectRedis } from '../store/connection.js';
 import { FeatureStore, lostConnection, type StoreSpec } from '../store/redis.js';
 import { CLASSIFY_LAYER, DEFAULT_KEY_PREFIX, newRunId, runListKey, runsKey } from '../store/keys.js';
-import type { Task } from './tasks.js';
+import type { Task } from '../tasks/task.js';
 
 export interface StoreRunOptions {
   to?: string;

@@ -3,9 +3,9 @@ import type { Command } from 'commander';
 import { addStoreOptions } from './store-options.js';
 import { addPrecisionOptions, addImageOptions, addModelOptions, choiceOption } from './options.js';
 import { addPipelineOptions } from './pipeline-options.js';
+import { POOLINGS } from '../zoo/card.js';
 
 export const EXTRACT_FORMATS = ['jsonl', 'npy', 'csv'] as const;
-export const POOLINGS = ['none', 'avg', 'max'] as const;
 
 export function registerExtract(program: Command): void {
   const cmd = program

@@ -2,7 +2,8 @@
 // throws a usage error that names the flag and, where it helps, the valid values.
 import { Option, type Command } from 'commander';
 import { usageError } from '../errors.js';
-import { PREPROCESS_MODES, type PreprocessMode } from '../zoo/card.js';
+import { PREPROCESS_MODES, type PreprocessMode } from '../images/preprocess.js';
+import { INTERPOLATIONS, RESIZE_MODES } from '../images/resize.js';
 
 export function parsePositiveInt(flag: string) {
   return (value: string): number => {
@@ -66,9 +67,6 @@ export function choiceOption(flags: string, description: string, choices: readon
   const o = new Option(flags, description).choices(choices as string[]);
   return defaultValue === undefined ? o : o.default(defaultValue);
 }
-
-export const RESIZE_MODES = ['squash', 'center-crop', 'letterbox'] as const;
-export const INTERPOLATIONS = ['nearest', 'bilinear', 'bicubic', 'area', 'lanczos'] as const;
 
 /** Inputs, decoding and batching: shared by classify and extract. */
 export function addImageOptions(cmd: Command): Command {

@@ -1,8 +1,9 @@
 // `backbones queue add INPUTS… --redis URL -m MODEL [--layer L] [--job-size N]`.
 import type { Command } from 'commander';
-import { addModelOptions, choiceOption, INTERPOLATIONS, parseNonNegativeInt, parsePositiveInt, RESIZE_MODES } from './options.js';
+import { addModelOptions, choiceOption, parseNonNegativeInt, parsePositiveInt } from './options.js';
+import { INTERPOLATIONS, RESIZE_MODES } from '../images/resize.js';
 import { addQueueLocationOptions } from './queue-options.js';
-import { POOLINGS } from './extract.js';
+import { POOLINGS } from '../zoo/card.js';
 
 export function registerQueueAdd(queue: Command): void {
   const cmd = queue

@@ -11,23 +11,23 @@
 //   and clips 16-bit grayscale. Each difference is reproduced below with its source.
 import { readFile } from 'node:fs/promises';
 import sharp, { type KernelEnum, type Metadata, type OutputInfo, type SharpOptions } from 'sharp';
+import { BackbonesError, type ErrorCode } from '../errors.js';
 import { parseColour } from './colour.js';
 import { sniffFormat, sharpDecodesBmp } from './formats.js';
 
 /** sharp's own default pixel limit: 0x3FFF * 0x3FFF. */
 export const DEFAULT_LIMIT_INPUT_PIXELS = 268402689;
 
-export type DecodeErrorCode = 'E_READ' | 'E_UNSUPPORTED' | 'E_PIXEL_LIMIT' | 'E_DECODE';
+export type DecodeErrorCode = Extract<ErrorCode, 'E_READ' | 'E_UNSUPPORTED' | 'E_PIXEL_LIMIT' | 'E_DECODE'>;
 
 /** A file that could not be turned into pixels. `path` is the file, or '<buffer>'. */
-export class ImageDecodeError extends Error {
+export class ImageDecodeError extends BackbonesError {
   override readonly name = 'ImageDecodeError';
   readonly path: string;
-  readonly code: DecodeErrorCode;
+  declare readonly code: DecodeErrorCode;
   constructor(filePath: string, code: DecodeErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.path = filePath;
-    this.code = code;
   }
 }
 

@@ -7,13 +7,6 @@ import sharp from 'sharp';
 /** File extensions (lower case, no dot) picked up when a folder is scanned. */
 export const DEFAULT_EXTENSIONS: readonly string[] = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'bmp', 'avif'];
 
-/** True when `file` ends with one of `extensions` (case-insensitive). */
-export function hasImageExtension(file: string, extensions: readonly string[] = DEFAULT_EXTENSIONS): boolean {
-  const dot = file.lastIndexOf('.');
-  if (dot < 0) return false;
-  return extensions.includes(file.slice(dot + 1).toLowerCase());
-}
-
 /** Container format guessed from the first bytes ("magic numbers"), or null. */
 export function sniffFormat(bytes: Uint8Array): 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'bmp' | 'heif' | null {
   const b = bytes;

@@ -10,7 +10,8 @@
 // keras/src/utils/image_utils.py load_img: interpolation="nearest" default, squash
 // (img.resize(width_height_tuple, resample)) unless keep_aspect_ratio=True.
 import { performance } from 'node:perf_hooks';
-import type { Interpolation, PreprocessMode, ResizeMode } from '../zoo/card.js';
+import type { PreprocessMode } from './preprocess.js';
+import type { Interpolation, ResizeMode } from './resize.js';
 import { parseColour } from './colour.js';
 import { decodeImage, decodeImagePil, type SourceInfo } from './decode.js';
 import { preprocess } from './preprocess.js';

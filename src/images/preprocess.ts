@@ -11,8 +11,10 @@
 // Keras does each step on float32 arrays with Python-float constants (NumPy casts the
 // constant to float32), so every step here is rounded to float32 with Math.fround: the
 // results are bit-identical to Keras' NumPy path, not merely close.
-import type { PreprocessMode } from '../zoo/card.js';
-import { PREPROCESS_MODES } from '../zoo/card.js';
+
+/** Keras `preprocess_input` modes, plus `unit` (x/255) and `raw` (0..255 unchanged). */
+export const PREPROCESS_MODES = ['caffe', 'tf', 'torch', 'unit', 'raw'] as const;
+export type PreprocessMode = (typeof PREPROCESS_MODES)[number];
 
 const f = Math.fround;
 
@@ -21,15 +23,6 @@ export const CAFFE_MEAN_BGR: readonly [number, number, number] = [103.939, 116.7
 /** imagenet_utils.py, torch mode. */
 export const TORCH_MEAN_RGB: readonly [number, number, number] = [0.485, 0.456, 0.406];
 export const TORCH_STD_RGB: readonly [number, number, number] = [0.229, 0.224, 0.225];
-
-/** One line per mode, for --help text. */
-export const PREPROCESS_DESCRIPTIONS: Readonly<Record<PreprocessMode, string>> = {
-  caffe: 'RGB->BGR, subtract ImageNet mean [103.939, 116.779, 123.68] (BGR), no scaling (VGG, ResNet50)',
-  tf: 'x / 127.5 - 1, range [-1, 1] (MobileNet, InceptionV3, Xception)',
-  torch: 'x / 255, subtract mean [0.485, 0.456, 0.406], divide by std [0.229, 0.224, 0.225] (DenseNet)',
-  unit: 'x / 255, range [0, 1] (TF-Hub models, nsfwjs)',
-  raw: 'unchanged 0..255 (models with their own Rescaling layer, e.g. EfficientNet, ConvNeXt)',
-};
 
 /**
  * Normalises HWC RGB pixels in 0..255 (any number of pixels, 3 channels) for a model.

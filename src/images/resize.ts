@@ -43,7 +43,6 @@
 //             rejected: within 2 levels when shrinking 451x300 -> 224, but up to 100+
 //             levels off when enlarging (150x103 -> 224), so they match neither PIL nor TF.
 // bilinear/area keep float precision; nearest/bicubic/lanczos give integers, as PIL does.
-import type { Interpolation, ResizeMode } from '../zoo/card.js';
 
 /** HWC RGB 8-bit pixels (what decodeImage returns). */
 export interface RgbImage {
@@ -81,8 +80,10 @@ export interface ResizePlan {
   outWidth: number;
 }
 
-export const INTERPOLATIONS: readonly Interpolation[] = ['nearest', 'bilinear', 'bicubic', 'area', 'lanczos'];
-export const RESIZE_MODES: readonly ResizeMode[] = ['squash', 'center-crop', 'letterbox'];
+export const INTERPOLATIONS = ['nearest', 'bilinear', 'bicubic', 'area', 'lanczos'] as const;
+export type Interpolation = (typeof INTERPOLATIONS)[number];
+export const RESIZE_MODES = ['squash', 'center-crop', 'letterbox'] as const;
+export type ResizeMode = (typeof RESIZE_MODES)[number];
 
 /** Computes the source crop and destination box for a resize mode (pure geometry). */
 export function planResize(srcHeight: number, srcWidth: number, opts: ResizeOptions): ResizePlan {

@@ -21,7 +21,8 @@ export function parseExtensions(list: string): string[] {
   return exts;
 }
 
-function hasExtension(file: string, extensions: readonly string[]): boolean {
+/** True when `file`'s extension is one of `extensions` (lower case, no dot; the file's case is ignored). */
+export function hasExtension(file: string, extensions: readonly string[]): boolean {
   return extensions.includes(path.extname(file).slice(1).toLowerCase());
 }
 

@@ -4,7 +4,7 @@ import { configureLog } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { startEngine } from '../engines/select.js';
 import { loadBackbone } from '../zoo/load.js';
-import { computeFor } from '../app/tasks.js';
+import { computeFor } from '../tasks/task.js';
 import { runBatches } from './batches.js';
 import type { InputEntry } from './inputs.js';
 import type { PoolInit, PoolItem, PoolMessage } from './pool.js';

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { BackbonesError } from '../errors.js';
 import type { ModelSelection } from '../zoo/load.js';
 import type { EngineRequest } from '../engines/types.js';
-import type { Task, TaskResult } from '../app/tasks.js';
+import type { Task, TaskResult } from '../tasks/task.js';
 import type { ImageSettings, BatchStats } from './batches.js';
 import type { InputEntry } from './inputs.js';
 

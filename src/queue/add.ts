@@ -8,7 +8,8 @@ import { expandInputs, parseExtensions } from '../pipeline/inputs.js';
 import { checkRedisUrl, connectRedis } from '../store/connection.js';
 import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
 import { cardNames, findCard, isModelPath, modelSelection, type ModelSelection } from '../zoo/load.js';
-import type { Interpolation, ResizeMode } from '../zoo/card.js';
+import type { Interpolation, ResizeMode } from '../images/resize.js';
+import type { Pooling } from '../zoo/card.js';
 import { DEFAULT_QUEUE, JOB_NAME, queueKeys, type ExtractJobData } from './jobs.js';
 
 export interface QueueAddOptions extends ModelSelection {
@@ -17,7 +18,7 @@ export interface QueueAddOptions extends ModelSelection {
   keyPrefix?: string;
   model: string;
   layer?: string;
-  pool: 'none' | 'avg' | 'max';
+  pool: Pooling;
   l2?: boolean;
   ext: string;
   resize?: ResizeMode;

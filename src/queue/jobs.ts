@@ -4,7 +4,8 @@
 // to the store under job.prefix. Paths are absolute and must be readable by every
 // worker (a shared filesystem).
 import type { ModelSelection } from '../zoo/load.js';
-import type { Interpolation, ResizeMode } from '../zoo/card.js';
+import type { Interpolation, ResizeMode } from '../images/resize.js';
+import type { Pooling } from '../zoo/card.js';
 
 export const DEFAULT_QUEUE = 'backbones';
 export const JOB_NAME = 'extract';
@@ -17,7 +18,7 @@ export interface ExtractJobData {
   selection: Omit<ModelSelection, 'cacheDir'>;
   /** undefined: the model card's feature layer. */
   layer?: string;
-  pool: 'none' | 'avg' | 'max';
+  pool: Pooling;
   l2: boolean;
   image: { resize?: ResizeMode; interpolation?: Interpolation; background: string; kerasCompat: boolean };
   batchSize: number;

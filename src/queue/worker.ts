@@ -17,7 +17,7 @@ import type { Engine } from '../engines/types.js';
 import { loadBackbone } from '../zoo/load.js';
 import type { Backbone } from '../zoo/backbone.js';
 import { runBatches, type ImageSettings } from '../pipeline/batches.js';
-import { computeFor, recordFor, type Task } from '../app/tasks.js';
+import { computeFor, recordFor, type Task } from '../tasks/task.js';
 import type { OutputRecord } from '../output/records.js';
 import { checkRedisUrl, connectRedis, type Connection } from '../store/connection.js';
 import { FeatureStore, lostConnection, type StoreSpec } from '../store/redis.js';

@@ -8,13 +8,14 @@ import { BackbonesError, errorMessage } from '../errors.js';
 import type { OutputRecord, Prediction } from '../output/records.js';
 import { holdOpen, type Connection } from './connection.js';
 import { storeKey } from './keys.js';
+import type { Pooling } from '../zoo/card.js';
 
 /** What produced a stored result; a key holding another spec is a conflict. */
 export interface StoreSpec {
   kind: 'extract' | 'classify';
   model: string;
   layer: string;
-  pool: 'none' | 'avg' | 'max';
+  pool: Pooling;
   l2: boolean;
   preprocess: string;
   /** imagenet, random, file or model: random and pretrained vectors must not mix. */

@@ -2,7 +2,7 @@
 // (keras/src/applications/imagenet_utils.py obtain_input_shape and validate_activation),
 // the named input, and correct_pad. Internal to src/zoo: builders import it, users don't.
 import { tf } from '../runtime/tf.js';
-import type { BuildOptions } from './card.js';
+import { POOLINGS, type BuildOptions, type Pooling } from './card.js';
 import { usageError } from '../errors.js';
 
 export type SymbolicTensor = tf.SymbolicTensor;
@@ -11,7 +11,7 @@ export type Padding2D = [[number, number], [number, number]];
 /** BuildOptions with every default filled in. */
 export interface ResolvedOptions {
   includeTop: boolean;
-  pooling: 'none' | 'avg' | 'max';
+  pooling: Pooling;
   classes: number;
   inputSize: [number, number];
   alpha: number;
@@ -25,7 +25,6 @@ export interface FamilyDefaults {
   minSize: number;
 }
 
-const POOLINGS = ['none', 'avg', 'max'] as const;
 const CLASSIFIER_ACTIVATIONS = ['softmax', 'linear'] as const;
 
 /**

@@ -2,7 +2,9 @@
 // classify, extract and bench share. Built only by loadBackbone (src/zoo/load.ts).
 import { tf } from '../runtime/tf.js';
 import { BackbonesError } from '../errors.js';
-import type { Interpolation, ModelCard, PreprocessMode, ResizeMode } from './card.js';
+import type { ModelCard } from './card.js';
+import type { PreprocessMode } from '../images/preprocess.js';
+import type { Interpolation, ResizeMode } from '../images/resize.js';
 import { imagenetLabels, type Label } from './labels.js';
 import { log } from '../log.js';
 import type { Engine, PreparedModel } from '../engines/types.js';

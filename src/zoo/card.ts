@@ -3,12 +3,12 @@
 // file is their schema. Grouped like timm's PretrainedCfg: identity, input, features,
 // cost/accuracy, weights, provenance.
 
-/** Keras `preprocess_input` modes, plus `unit` (x/255) and `raw` (0..255 unchanged). */
-export type PreprocessMode = 'caffe' | 'tf' | 'torch' | 'unit' | 'raw';
-export const PREPROCESS_MODES: readonly PreprocessMode[] = ['caffe', 'tf', 'torch', 'unit', 'raw'];
+import type { PreprocessMode } from '../images/preprocess.js';
+import type { Interpolation, ResizeMode } from '../images/resize.js';
 
-export type Interpolation = 'nearest' | 'bilinear' | 'bicubic' | 'area' | 'lanczos';
-export type ResizeMode = 'squash' | 'center-crop' | 'letterbox';
+/** How a spatial [h, w, c] output becomes [c]: a build option of the zoo and a choice of extract. */
+export const POOLINGS = ['none', 'avg', 'max'] as const;
+export type Pooling = (typeof POOLINGS)[number];
 
 export interface WeightsSource {
   /** keras-h5: a Keras .h5 weights file; tfjs-layers: a TF.js layers model.json. */
@@ -78,7 +78,7 @@ export interface ModelCard {
 export interface BuildOptions {
   includeTop?: boolean;
   /** Only used when includeTop is false. */
-  pooling?: 'none' | 'avg' | 'max';
+  pooling?: Pooling;
   classes?: number;
   /** [height, width]; default: the card's inputSize. */
   inputSize?: [number, number];

@@ -2,11 +2,12 @@
 // work can run in this thread or in --workers threads.
 import type { tf } from '../runtime/tf.js';
 import type { Backbone } from '../zoo/backbone.js';
+import type { Pooling } from '../zoo/card.js';
 import type { OutputRecord, Prediction } from '../output/records.js';
-import { classifyBatch } from './classify-batch.js';
-import { extractBatch, type Features } from './extract-batch.js';
+import { classifyBatch } from './classify.js';
+import { extractBatch, type Features } from './extract.js';
 
-export type Task = { kind: 'classify'; topK: number } | { kind: 'extract'; layer: string; pool: 'none' | 'avg' | 'max'; l2: boolean };
+export type Task = { kind: 'classify'; topK: number } | { kind: 'extract'; layer: string; pool: Pooling; l2: boolean };
 
 export type TaskResult = Prediction[] | Features;
 

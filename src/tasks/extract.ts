@@ -2,6 +2,7 @@
 import { tf } from '../runtime/tf.js';
 import { BackbonesError } from '../errors.js';
 import type { Backbone } from '../zoo/backbone.js';
+import type { Pooling } from '../zoo/card.js';
 
 export interface Features {
   shape: number[];
@@ -9,7 +10,7 @@ export interface Features {
 }
 
 /** One vector per image of a batch from a named layer, pooled and normalised as asked; frees its tensors. */
-export async function extractBatch(backbone: Backbone, batch: tf.Tensor4D, layer: string, pool: 'none' | 'avg' | 'max', l2: boolean): Promise<Features[]> {
+export async function extractBatch(backbone: Backbone, batch: tf.Tensor4D, layer: string, pool: Pooling, l2: boolean): Promise<Features[]> {
   const raw = await backbone.features(batch, layer);
   const layerShape = raw.shape.slice(1);
   // The shape of the vector written: pooling leaves the channels only.
