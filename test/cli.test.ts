@@ -1,6 +1,8 @@
 // The built CLI as a user runs it: a child process of bin/backbones.js.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { runCli } from './helpers/cli.js';
 
 test('--help lists every subcommand with examples', async () => {
@@ -67,4 +69,16 @@ test('a bad numeric option names the flag and the value', async () => {
   const r = await runCli(['classify', 'x.jpg', '-k', 'zero']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--top-k must be a positive integer\. Received: zero/);
+});
+
+test('a reader that closes the pipe early (| head -1) ends the output quietly, exit 0', async () => {
+  const bin = fileURLToPath(new URL('../bin/backbones.js', import.meta.url));
+  const child = spawn(process.execPath, [bin, 'models', 'list', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Read nothing: close our end at once, as `head` does after its first line.
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  assert.equal(code, 0, stderr);
+  assert.doesNotMatch(stderr, /EPIPE|Unhandled/);
 });
