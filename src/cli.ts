@@ -12,6 +12,7 @@ import { registerExtract } from './commands/extract.js';
 import { registerBench } from './commands/bench.js';
 import { registerModels } from './commands/models.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerServe } from './commands/serve.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -60,7 +61,7 @@ Examples:
 
 Exit codes: 0 success, 1 error, 2 bad usage, 3 some inputs failed (their records carry "error").`,
     );
-  for (const register of [registerClassify, registerExtract, registerBench, registerModels, registerDoctor]) {
+  for (const register of [registerClassify, registerExtract, registerBench, registerModels, registerDoctor, registerServe]) {
     register(program);
   }
   for (const sub of program.commands) {

@@ -8,7 +8,7 @@ import { initBackend, parseBackendRequest } from '../runtime/backend.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, progressEnabled, colorLevelFor } from '../log.js';
 import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.js';
-import type { Backbone } from '../zoo/backbone.js';
+import type { Backbone, BackboneInfo } from '../zoo/backbone.js';
 import type { Interpolation, ResizeMode } from '../zoo/card.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../pipeline/inputs.js';
 import { runBatches, type ImageSettings } from '../pipeline/batches.js';
@@ -109,7 +109,13 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
   const info = backbone.info;
   log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights.description} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   if (info.weights.kind === 'random') log.warn('random weights: outputs are not meaningful predictions.');
-  const settings: ImageSettings = {
+  const settings = imageSettings(info, o);
+  return { backbone, entries, skipped, settings, format, appending };
+}
+
+/** How images reach a model: the card's defaults, overridden by the image options (classify, extract, serve). */
+export function imageSettings(info: BackboneInfo, o: Pick<ImageRunOptions, 'resize' | 'interpolation' | 'background' | 'kerasCompat'>): ImageSettings {
+  return {
     size: info.inputSize,
     preprocess: info.preprocess,
     resize: o.resize ?? info.resize,
@@ -117,7 +123,6 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
     background: o.background,
     kerasCompat: Boolean(o.kerasCompat),
   };
-  return { backbone, entries, skipped, settings, format, appending };
 }
 
 /** Runs the task over every entry, writing one record per input in order; returns the exit code. */

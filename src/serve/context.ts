@@ -1,0 +1,31 @@
+// What the route modules share: the model, backpressure, limits and metrics.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ModelService } from './service.js';
+import type { ServeMetrics } from './metrics.js';
+import { Admission, Deadline } from './admission.js';
+
+export interface ServeContext {
+  service: ModelService;
+  metrics: ServeMetrics;
+  admission: Admission;
+  /** The name clients use in /v2/models/{name}. */
+  modelName: string;
+  timeoutMs: number;
+  maxBodyBytes: number;
+  version: string;
+}
+
+/** The request's deadline, counted from its arrival. */
+export function deadlineOf(ctx: ServeContext, reply: FastifyReply): Deadline {
+  return new Deadline(ctx.timeoutMs - reply.elapsedTime, ctx.timeoutMs);
+}
+
+/** onRequest guard of inference routes: 503 before ready or when full, before the body is read. */
+export function inferenceGuard(ctx: ServeContext) {
+  return async (_req: FastifyRequest): Promise<void> => {
+    ctx.service.assertReady();
+    if (ctx.admission.full) {
+      ctx.admission.admit(1); // throws the 503 (and counts the rejection)
+    }
+  };
+}
