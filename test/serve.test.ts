@@ -8,13 +8,16 @@ import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { runCli, BIN } from './helpers/cli.js';
-import { IMAGES, skipWithoutData } from './helpers/data.js';
+import { IMAGES, REPO_ROOT, skipWithoutData } from './helpers/data.js';
+import path from 'node:path';
 import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
 import { initBackend, parseBackendRequest } from '../src/runtime/backend.js';
 import { loadBackbone } from '../src/zoo/load.js';
 import { imageSettings } from '../src/app/images-run.js';
 import { loadImageForModel } from '../src/images/index.js';
 import { ModelService, type Loaded } from '../src/serve/service.js';
+import { inProcessEngine } from '../src/serve/engine.js';
+import type { Backbone } from '../src/zoo/backbone.js';
 import { ServeMetrics } from '../src/serve/metrics.js';
 import { buildServer } from '../src/serve/server.js';
 
@@ -23,14 +26,24 @@ const cache = skip ? '' : cacheWithMobilenet025();
 const PHOTOS = ['cat_tabby_chelsea__skimage.png', 'coffee_espresso_cup__skimage.png', 'mandrill_baboon__opencv.jpg'];
 const TRUNCATED = 'truncated__skimage.jpg';
 
-let shared: Promise<Loaded> | undefined;
-function loadShared(): Promise<Loaded> {
+// Most tests share one model loaded in this thread; the first test and the CLI test
+// go through the server's own inference thread (workerEngine), as `backbones serve` does.
+let shared: Promise<{ backbone: Backbone; loaded: Loaded }> | undefined;
+function sharedModel() {
   shared ??= (async () => {
     await initBackend(parseBackendRequest('onnx'));
     const backbone = await loadBackbone('mobilenet_0.25', { cacheDir: cache });
-    return { backbone, settings: imageSettings(backbone.info, { background: 'white' }) };
+    return { backbone, loaded: { engine: await inProcessEngine(backbone), settings: imageSettings(backbone.info, { background: 'white' }) } };
   })();
   return shared;
+}
+const loadShared = async () => (await sharedModel()).loaded;
+
+async function loadInWorker(): Promise<Loaded> {
+  // The built engine (npm test builds first): a worker thread cannot load .ts sources.
+  const { workerEngine } = (await import(path.join(REPO_ROOT, 'dist', 'serve', 'engine.js'))) as typeof import('../src/serve/engine.js');
+  const engine = await workerEngine({ backend: 'onnx', model: 'mobilenet_0.25', options: { cacheDir: cache } });
+  return { engine, settings: imageSettings(engine.info, { background: 'white' }) };
 }
 
 interface Options {
@@ -44,8 +57,10 @@ interface Options {
 }
 
 const servers: { close(): Promise<void> }[] = [];
+const services: ModelService[] = [];
 after(async () => {
   for (const s of servers) await s.close();
+  for (const s of services) await s.dispose();
   (await shared)?.backbone.dispose();
 });
 
@@ -65,6 +80,7 @@ async function serve(o: Options = {}) {
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   servers.push(app);
+  if (o.load === loadInWorker) services.push(service);
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const started = service.start();
   return { app, service, url, started };
@@ -105,7 +121,7 @@ function assertClose(a: number[], b: number[], tol: number, what: string) {
 }
 
 test('classify and extract answer the records the CLI writes for the same photos', { skip }, async () => {
-  const { url, started } = await serve();
+  const { url, started } = await serve({ load: loadInWorker });
   await started;
   const env = { BACKBONES_CACHE: cache };
   const [cli, cliExtract] = await Promise.all([

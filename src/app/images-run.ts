@@ -114,7 +114,7 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
 }
 
 /** How images reach a model: the card's defaults, overridden by the image options (classify, extract, serve). */
-export function imageSettings(info: BackboneInfo, o: Pick<ImageRunOptions, 'resize' | 'interpolation' | 'background' | 'kerasCompat'>): ImageSettings {
+export function imageSettings(info: Pick<BackboneInfo, 'inputSize' | 'preprocess' | 'resize' | 'interpolation'>, o: Pick<ImageRunOptions, 'resize' | 'interpolation' | 'background' | 'kerasCompat'>): ImageSettings {
   return {
     size: info.inputSize,
     preprocess: info.preprocess,

@@ -84,16 +84,16 @@ function checkName(ctx: ServeContext, name: string): void {
 }
 
 function metadata(ctx: ServeContext) {
-  const { backbone, settings } = ctx.service;
+  const { info, settings } = ctx.service;
   const [h, w] = settings.size;
-  const layers = backbone.layers();
+  const layers = info.layers;
   const last = layers[layers.length - 1]?.outputShape ?? null;
   const layer = ctx.service.defaultLayer;
   const layerShape = layer ? layers.find((l) => l.name === layer)?.outputShape ?? null : null;
   return {
     name: ctx.modelName,
     versions: ['1'],
-    platform: `backbones_${backbone.engineName}`,
+    platform: `backbones_${info.engineName}`,
     inputs: [
       { name: 'input', datatype: 'FP32', shape: [-1, h, w, 3], parameters: { preprocess: settings.preprocess, layout: 'NHWC' } },
       { name: 'images', datatype: 'BYTES', shape: [-1], parameters: { content: 'encoded images (JPEG, PNG, WebP, ...), base64 in JSON' } },
@@ -110,8 +110,8 @@ async function infer(ctx: ServeContext, body: InferRequest, reply: FastifyReply)
   const input = body.inputs[0]!;
   const outputs = (body.outputs ?? [{ name: PROBABILITIES }]).map((o) => o.name);
   for (const name of outputs) {
-    if (name !== PROBABILITIES && !service.backbone.hasLayer(name)) {
-      throw new HttpError(400, `Unknown output "${name}": ask for "${PROBABILITIES}" or a layer of ${service.backbone.name}.`);
+    if (name !== PROBABILITIES && !service.hasLayer(name)) {
+      throw new HttpError(400, `Unknown output "${name}": ask for "${PROBABILITIES}" or a layer of ${service.info.name}.`);
     }
   }
   const n = input.shape[0] ?? 0;

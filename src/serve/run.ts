@@ -3,12 +3,12 @@
 // finish what is queued (up to --grace-ms) and exit 0.
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { initBackend, parseBackendRequest } from '../runtime/backend.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log } from '../log.js';
-import { isModelPath, loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.js';
+import { isModelPath, type ModelSelection } from '../zoo/load.js';
 import type { Interpolation, ResizeMode } from '../zoo/card.js';
-import { imageSettings } from '../app/images-run.js';
+import { imageSettings, loadRequest } from '../app/images-run.js';
+import { workerEngine } from './engine.js';
 import { ServeMetrics } from './metrics.js';
 import { ModelService, type Loaded } from './service.js';
 import { buildServer } from './server.js';
@@ -50,13 +50,13 @@ const VERSION: string = (require('../../package.json') as { version: string }).v
 export async function runServe(o: ServeOptions): Promise<number> {
   const metrics = new ServeMetrics();
   const load = async (): Promise<Loaded> => {
-    const choice = await initBackend(parseBackendRequest(o.backend), { threads: o.threads });
-    log.info(`backend: ${choice.label} (${choice.reason})`);
-    const backbone = await loadBackbone(o.model, modelSelection(o));
-    const info = backbone.info;
-    log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights.description}`);
-    if (info.weights.kind === 'random') log.warn('random weights: outputs are not meaningful predictions.');
-    return { backbone, settings: imageSettings(info, o) };
+    // The inference thread loads the model once; this thread never holds a copy.
+    // loadRequest() is how classify/extract describe a model to a worker; serve has no --ext/--batch-size.
+    const engine = await workerEngine(loadRequest({ ...o, ext: '', batchSize: 1 }), (backend) => log.info(`backend: ${backend}`));
+    const info = engine.info;
+    log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights}`);
+    if (info.randomWeights) log.warn('random weights: outputs are not meaningful predictions.');
+    return { engine, settings: imageSettings(info, o) };
   };
   const service = new ModelService({
     load,
@@ -112,15 +112,16 @@ export async function runServe(o: ServeOptions): Promise<number> {
   try {
     const t0 = performance.now();
     await service.start();
-    log.info(`ready: ${service.backbone.name} on ${service.backbone.engineName}, loaded and warmed up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    log.info(`ready: ${service.info.name} on ${service.info.engineName}, loaded and warmed up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   } catch (e) {
     if (!stopping) {
       await app.close();
+      await service.dispose();
       throw e;
     }
   }
   await stopped;
-  if (service.state === 'ready') service.backbone.dispose();
+  await service.dispose();
   log.info('stopped.');
   return EXIT.ok;
 }

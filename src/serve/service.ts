@@ -1,34 +1,18 @@
-// The model behind the server: loaded exactly once, warmed up, then fed by one
-// dynamic batcher. Requests decode their images concurrently (sharp works off the
-// main thread) and only decoded images enter a batch, so a bad image fails its own
-// request and never its batch. Lanes keep a batch homogeneous: one lane per
-// computation (classify, one layer+pool+l2 for extract, one raw output for KServe).
-import { tf } from '../runtime/tf.js';
+// The model behind the server: loaded exactly once (in the inference thread, see
+// engine.ts), warmed up, then fed by one dynamic batcher. Requests decode their
+// images concurrently (sharp works off the main thread) and only decoded images enter
+// a batch, so a bad image fails its own request and never its batch. Lanes keep a
+// batch homogeneous: one lane per computation (classify, one layer+pool+l2 for
+// extract, one raw output for KServe).
 import { loadImageForModel, ImageDecodeError } from '../images/index.js';
 import type { ImageSettings } from '../pipeline/batches.js';
-import type { Backbone } from '../zoo/backbone.js';
-import type { Prediction } from '../output/records.js';
-import { classifyBatch } from '../app/classify-batch.js';
-import { extractBatch, type Features } from '../app/extract-batch.js';
-import { errorMessage } from '../errors.js';
+import { BackbonesError, errorMessage } from '../errors.js';
 import { Batcher, type BatchObserver, type Submitted } from './batcher.js';
 import { HttpError, unavailable } from './http-error.js';
+import type { Answer, Ask, ModelInfo, Pool } from './compute.js';
+import type { Engine } from './engine.js';
 
-export type Pool = 'none' | 'avg' | 'max';
-
-/** What one image asks for; the lane key is derived from it. */
-export type Ask =
-  | { kind: 'classify'; k: number }
-  | { kind: 'extract'; layer: string; pool: Pool; l2: boolean }
-  /** KServe: a raw output ('probabilities' or a layer name), unpooled. */
-  | { kind: 'tensor'; output: string };
-
-export interface Tensor {
-  shape: number[];
-  data: Float32Array;
-}
-
-export type Answer = Prediction[] | Features | Tensor;
+export type { Answer, Ask, Pool, Tensor } from './compute.js';
 
 interface Item {
   input: Float32Array;
@@ -36,7 +20,7 @@ interface Item {
 }
 
 export interface Loaded {
-  backbone: Backbone;
+  engine: Engine;
   settings: ImageSettings;
 }
 
@@ -65,21 +49,19 @@ export class ModelService {
   readonly retryAfterS = 2;
 
   constructor(private readonly options: ServiceOptions) {
-    this.batcher = new Batcher<Item, Answer>((lane, items) => this.runBatch(lane, items), options, options.observer);
+    this.batcher = new Batcher<Item, Answer>((_lane, items) => this.runBatch(items), options, options.observer);
   }
 
   /** Loads the model and runs one warm-up inference per default lane; then ready. */
   async start(): Promise<void> {
     try {
       this.loaded = await this.options.load();
-      const [h, w] = this.loaded.settings.size;
-      const zeros = new Float32Array(h * w * 3);
-      await this.runBatch(laneOf({ kind: 'classify', k: 1 }), [{ input: zeros, ask: { kind: 'classify', k: 1 } }]);
       const layer = this.defaultLayer;
-      if (layer) {
-        const ask: Ask = { kind: 'extract', layer, pool: 'none', l2: false };
-        await this.runBatch(laneOf(ask), [{ input: zeros, ask }]);
-      }
+      if (layer && !this.hasLayer(layer)) throw new BackbonesError('E_USAGE', `${this.info.name} has no layer "${layer}" (--layer); list them with \`backbones models info ${this.info.name} --layers\`.`);
+      const [h, w] = this.loaded.settings.size;
+      const zeros = () => new Float32Array(h * w * 3);
+      await this.runBatch([{ input: zeros(), ask: { kind: 'classify', k: 1 } }]);
+      if (layer) await this.runBatch([{ input: zeros(), ask: { kind: 'extract', layer, pool: 'none', l2: false } }]);
       this.state = 'ready';
     } catch (e) {
       this.state = 'failed';
@@ -88,9 +70,9 @@ export class ModelService {
     }
   }
 
-  get backbone(): Backbone {
+  get info(): ModelInfo {
     if (!this.loaded) throw this.notReady();
-    return this.loaded.backbone;
+    return this.loaded.engine.info;
   }
 
   get settings(): ImageSettings {
@@ -99,11 +81,11 @@ export class ModelService {
   }
 
   get defaultLayer(): string | null {
-    return this.options.layer ?? this.loaded?.backbone.info.featureLayer ?? null;
+    return this.options.layer ?? this.loaded?.engine.info.featureLayer ?? null;
   }
 
-  get queueDepth(): number {
-    return this.batcher.depth;
+  hasLayer(name: string): boolean {
+    return this.info.layers.some((l) => l.name === name);
   }
 
   notReady(): HttpError {
@@ -130,10 +112,10 @@ export class ModelService {
 
   /** Checks an extract request against the model before it can reach a batch. */
   checkExtract(layer: string, pool: Pool): void {
-    const backbone = this.backbone;
-    if (!backbone.hasLayer(layer)) throw new HttpError(400, `${backbone.name} has no layer "${layer}"; list them with \`backbones models info ${backbone.name} --layers\`.`);
+    const { name } = this.info;
+    if (!this.hasLayer(layer)) throw new HttpError(400, `${name} has no layer "${layer}"; list them with \`backbones models info ${name} --layers\`.`);
     if (pool === 'none') return;
-    const shape = backbone.layers().find((l) => l.name === layer)?.outputShape;
+    const shape = this.info.layers.find((l) => l.name === layer)?.outputShape;
     if (shape && shape.length !== POOL_NEEDS_RANK) {
       throw new HttpError(400, `pool=${pool} needs a spatial layer [h, w, c]; ${layer} gives [${shape.join(', ')}].`);
     }
@@ -149,32 +131,20 @@ export class ModelService {
     return this.batcher.drain();
   }
 
-  private async runBatch(lane: string, items: Item[]): Promise<Answer[]> {
-    const { backbone, settings } = this.loaded!;
+  async dispose(): Promise<void> {
+    await this.loaded?.engine.dispose();
+  }
+
+  private async runBatch(items: Item[]): Promise<Answer[]> {
+    const { engine, settings } = this.loaded!;
     const [h, w] = settings.size;
-    const data = new Float32Array(items.length * h * w * 3);
-    items.forEach((item, i) => data.set(item.input, i * h * w * 3));
-    const batch = tf.tensor4d(data, [items.length, h, w, 3]);
+    const size = h * w * 3;
+    const data = new Float32Array(items.length * size);
+    items.forEach((item, i) => data.set(item.input, i * size));
     try {
-      const ask = items[0]!.ask;
-      if (ask.kind === 'classify') {
-        // Top-k is sorted, so the largest k asked serves every smaller one as a prefix.
-        const k = Math.max(...items.map((i) => (i.ask as { k: number }).k));
-        const rows = await classifyBatch(backbone, batch, k);
-        return rows.map((row, i) => row.slice(0, (items[i]!.ask as { k: number }).k));
-      }
-      if (ask.kind === 'extract') return await extractBatch(backbone, batch, ask.layer, ask.pool, ask.l2);
-      const out = ask.output === 'probabilities' ? await backbone.probabilities(batch) : await backbone.features(batch, ask.output);
-      const values = (await out.data()) as Float32Array;
-      const shape = out.shape.slice(1);
-      out.dispose();
-      const size = values.length / items.length;
-      return items.map((_, i) => ({ shape, data: values.slice(i * size, (i + 1) * size) }));
+      return await engine.run(items.map((i) => i.ask), data);
     } catch (e) {
-      if (e instanceof HttpError) throw e;
       throw new HttpError(500, `Inference failed: ${errorMessage(e)}`);
-    } finally {
-      batch.dispose();
     }
   }
 }

@@ -8,7 +8,7 @@ import type { Features } from '../app/extract-batch.js';
 import { errorMessage } from '../errors.js';
 import { HttpError } from './http-error.js';
 import { deadlineOf, inferenceGuard, type ServeContext } from './context.js';
-import type { Ask, Pool } from './service.js';
+import type { Ask, Pool } from './compute.js';
 import type { Deadline } from './admission.js';
 
 interface Upload {
@@ -51,7 +51,7 @@ export function registerV1(app: FastifyInstance, ctx: ServeContext): void {
   app.post('/v1/extract', { onRequest, schema: { querystring: extractQuery } }, (req, reply) => {
     const q = req.query as ImageQuery;
     const layer = q.layer ?? ctx.service.defaultLayer;
-    if (!layer) throw new HttpError(400, `${ctx.service.backbone.name} has no default feature layer: pass ?layer=NAME.`);
+    if (!layer) throw new HttpError(400, `${ctx.service.info.name} has no default feature layer: pass ?layer=NAME.`);
     const pool = q.pool ?? 'none';
     ctx.service.checkExtract(layer, pool);
     return answer(ctx, req, reply, { kind: 'extract', layer, pool, l2: q.l2 ?? false });
@@ -86,7 +86,7 @@ async function answer(ctx: ServeContext, req: FastifyRequest, reply: FastifyRepl
 type Outcome = OutputRecord | { path: string; failure: HttpError };
 
 async function answerOne(ctx: ServeContext, upload: Upload, ask: Ask, deadline: Deadline): Promise<Outcome> {
-  const model = ctx.service.backbone.name;
+  const model = ctx.service.info.name;
   try {
     const input = await deadline.race(ctx.service.decode(upload.bytes));
     const job = ctx.service.submit(input, ask);
