@@ -258,6 +258,7 @@ test('limits and bad bodies: 413, 415, 422 for garbage, truncated, empty and hug
   const cases: [string, Promise<Response>, number, RegExp][] = [
     ['too large', post(`${url}/v1/classify`, photo('mandrill_baboon__opencv.jpg'), 'image/jpeg'), 413, /larger than this server's limit of 0\.1 MB/],
     ['too large multipart', post(`${url}/v1/classify`, form(['mandrill_baboon__opencv.jpg'])), 413, /larger than/],
+    ['multipart over the limit in total', post(`${url}/v1/classify`, form(['speakers_stage_16bit__goximage_video001.tiff', 'horse_black__wx.tif'])), 413, /larger than/],
     ['text', post(`${url}/v1/classify`, 'hello', 'text/plain'), 415, /^Send image\/\*/],
     ['unknown type', post(`${url}/v1/classify`, 'hello', 'application/x-foo'), 415, /Unsupported Content-Type/],
     ['garbage', post(`${url}/v1/classify`, Buffer.from('GIF89a but not really an image at all'), 'image/gif'), 422, /Cannot decode the image/],

@@ -85,6 +85,9 @@ export async function runServe(o: ServeOptions): Promise<number> {
   } catch (e) {
     throw new BackbonesError('E_USAGE', `Cannot listen on ${o.host}:${o.port}: ${(e as Error).message}`);
   }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : o.port;
+  log.info(`listening on http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port} (live now; ready once the model is loaded)`);
 
   let stopping = false;
   const stopped = new Promise<void>((resolve) => {

@@ -60,7 +60,7 @@ export function registerV1(app: FastifyInstance, ctx: ServeContext): void {
 
 async function answer(ctx: ServeContext, req: FastifyRequest, reply: FastifyReply, ask: Ask): Promise<FastifyReply> {
   const multipart = req.isMultipart();
-  const uploads = multipart ? await readParts(req) : [singleUpload(req)];
+  const uploads = multipart ? await readParts(req, ctx.maxBodyBytes) : [singleUpload(req)];
   if (uploads.length === 0) throw new HttpError(400, 'The multipart body holds no file; send images as file parts.');
   const release = ctx.admission.admit(uploads.length);
   const deadline = deadlineOf(ctx, reply);
@@ -107,11 +107,16 @@ function singleUpload(req: FastifyRequest): Upload {
   return { name: (req.query as ImageQuery).name ?? 'body', bytes: req.body };
 }
 
-async function readParts(req: FastifyRequest): Promise<Upload[]> {
+/** The file parts of a multipart body; the whole body is held to --max-body-mb, like a single image. */
+async function readParts(req: FastifyRequest, maxBodyBytes: number): Promise<Upload[]> {
   const uploads: Upload[] = [];
+  let total = 0;
   for await (const part of req.parts()) {
     if (part.type !== 'file') continue;
-    uploads.push({ name: part.filename || part.fieldname, bytes: await part.toBuffer() });
+    const bytes = await part.toBuffer();
+    total += bytes.length;
+    if (total > maxBodyBytes) throw Object.assign(new Error('multipart body too large'), { code: 'FST_REQ_FILE_TOO_LARGE', statusCode: 413 });
+    uploads.push({ name: part.filename || part.fieldname, bytes });
   }
   return uploads;
 }
