@@ -28,9 +28,11 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '1,8,32,128' },
     soak: { type: 'string', default: '20000' },
     'shape-workers': { type: 'string', default: '2' },
+    sections: { type: 'string', default: '1,2,3,4,5' },
   },
 });
 const duration = Number(args.duration);
+const sections = new Set(args.sections!.split(',').map(Number));
 const root = path.resolve(import.meta.dirname, '..');
 const bin = path.join(root, 'bin', 'backbones.js');
 const dataDir = path.resolve(root, process.env.BACKBONES_TEST_DATA ?? '../shared/data');
@@ -197,7 +199,9 @@ console.log(`each run: ${Math.min(3, duration)} s warm-up (excluded), then ${dur
 
 // 1. Concurrency sweep against one batching server.
 const levels = args.concurrency!.split(',').map(Number);
+if (sections.has(1) || sections.has(3)) {
 const batching = await startServer(['--max-batch', '8', '--max-delay-ms', '5', '--max-queue', '256']);
+if (sections.has(1)) {
 console.log('## 1. one process, dynamic batching (--max-batch 8 --max-delay-ms 5 --max-queue 256)\n');
 console.log(header);
 
@@ -207,10 +211,11 @@ for (const c of levels) {
 
   console.log(row('batching', c, r));
 }
+}
 
 // 3. RSS over a long run, same server.
 const soakN = Number(args.soak);
-if (soakN > 0) {
+if (soakN > 0 && sections.has(3)) {
   const r = await load([batching], 32, { amount: soakN });
   const s = r.rssSamples;
   const at = (f: number) => s[Math.min(s.length - 1, Math.floor(f * (s.length - 1)))]!;
@@ -220,13 +225,23 @@ if (soakN > 0) {
   console.log(`\n${ok(r).length} ok in ${fmt(r.seconds)} s (${fmt(ok(r).length / r.seconds)} req/s), other answers: ${others(r)}; peak RSS ${fmt(r.rssPeak / MIB)} MiB, mean batch ${fmt(r.meanBatch ?? NaN, 2)}`);
 }
 await batching.stop();
+}
 
 // 2. 4x overload: 128 connections against a queue of 32.
+if (sections.has(2)) {
 const overloadServer = await startServer(['--max-batch', '8', '--max-delay-ms', '5', '--max-queue', '32', '--timeout-ms', '5000']);
 await load([overloadServer], 32, { seconds: Math.min(3, duration) });
+const before503 = await scrape(overloadServer.url);
 const over = await load([overloadServer], 128, { seconds: duration });
+const after503 = await scrape(overloadServer.url);
 await overloadServer.stop();
+const bucket = (m: Map<string, number>, le: string) => m.get(`backbones_http_request_duration_seconds_bucket{le="${le}",route="/v1/classify",status="503"}`) ?? 0;
+const served503 = bucket(after503, '+Inf') - bucket(before503, '+Inf');
+const under50 = bucket(after503, '0.05') - bucket(before503, '0.05');
+const under10 = bucket(after503, '0.01') - bucket(before503, '0.01');
 const shed = over.byStatus.get(503) ?? [];
+// The server's own view (arrival to answer, without the client's and the network's queues).
+
 console.log('\n## 2. 4x overload: 128 connections, --max-queue 32, --timeout-ms 5000\n');
 console.log(header);
 console.log(row('batching, queue 32', 128, over));
@@ -234,10 +249,15 @@ console.log(
   `\n503 answers: ${shed.length} (${fmt((100 * shed.length) / (shed.length + ok(over).length))} %), latency p50 ${fmt(percentile(shed, 50))} ms, p99 ${fmt(percentile(shed, 99))} ms, max ${fmt(shed[shed.length - 1] ?? NaN)} ms; ` +
     `200 answers: max ${fmt(ok(over)[ok(over).length - 1] ?? NaN)} ms (deadline 5000 ms), 504 answers: ${count(over, 504)}`,
 );
+console.log(
+  `server side (its latency histogram, arrival to answer): ${served503} 503s, ${fmt((100 * under10) / served503)} % within 10 ms, ${fmt((100 * under50) / served503)} % within 50 ms`,
+);
+}
 
 // 4. The write-up's shape: N processes, each its own model, no batching.
 const workers = Number(args['shape-workers']);
 const shape = await Promise.all(Array.from({ length: workers }, () => startServer(['--max-batch', '1', '--max-delay-ms', '0', '--max-queue', '256'])));
+if (sections.has(4)) {
 console.log(`\n## 4. ${workers} processes, each its own model, --max-batch 1 (gunicorn -w ${workers} shape), connections split evenly\n`);
 console.log(header);
 for (const c of levels.filter((c) => c >= workers)) {
@@ -245,20 +265,23 @@ for (const c of levels.filter((c) => c >= workers)) {
   const r = await load(shape, c, { seconds: duration });
   console.log(row(`${workers} processes`, c, r));
 }
+}
 
 // 5. Interleaved rounds at 32 connections: batching server, N-process shape, bench --images.
 const dir = mkdtempSync(path.join(os.tmpdir(), 'serve-load-'));
 for (const f of files) symlinkSync(path.join(imageDir, f), path.join(dir, f));
-function benchImages(): { ips: number; e2e: { decodeMsPerImage: number; preprocessMsPerImage: number; inferenceMsPerImage: number } } {
+/** bench --images: its end-to-end path is serial (decode, preprocess, infer a batch), so img/s = 1000 / ms per image. */
+function benchImages(): { ips: number; e2eIps: number; e2e: { decodeMsPerImage: number; preprocessMsPerImage: number; inferenceMsPerImage: number } } {
   const bench = spawnSync(process.execPath, [bin, '--backend', 'onnx', 'bench', args.model!, '--weights', args.weights!, '--images', dir, '--batch-sizes', '8', '--format', 'json', '--quiet'], { encoding: 'utf8' });
   if (bench.status !== 0) throw new Error(`bench failed: ${bench.stderr}`);
   const run = JSON.parse(bench.stdout).models[0].runs[0];
-  return { ips: run.imagesPerSecond, e2e: run.endToEnd };
+  const e = run.endToEnd;
+  return { ips: run.imagesPerSecond, e2eIps: 1000 / (e.decodeMsPerImage + e.preprocessMsPerImage + e.inferenceMsPerImage), e2e: e };
 }
 const batching2 = await startServer(['--max-batch', '8', '--max-delay-ms', '5', '--max-queue', '256']);
-const rounds = Number(process.env.ROUNDS ?? 3);
+const rounds = sections.has(5) ? Number(process.env.ROUNDS ?? 3) : 0;
 console.log(`\n## 5. interleaved, ${rounds} rounds at 32 connections: batching server, ${workers}-process shape, \`bench --images\` (batch 8, same model and files)\n`);
-console.log(`| round | batching req/s | batching p50 / p99 ms | ${workers} processes req/s | bench --images img/s | batching / bench | batching / ${workers} processes |\n|---:|---:|---:|---:|---:|---:|---:|`);
+console.log(`| round | batching req/s | batching p50 / p99 ms | batching mean batch | ${workers} processes req/s | bench --images end-to-end img/s | (model only) | batching / bench e2e | batching / ${workers} processes |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
 for (let i = 1; i <= rounds; i++) {
   await load([batching2], 32, { seconds: Math.min(3, duration) });
   const b = await load([batching2], 32, { seconds: duration });
@@ -267,8 +290,8 @@ for (let i = 1; i <= rounds; i++) {
   const e = benchImages();
   const bips = ok(b).length / b.seconds;
   const gips = ok(g).length / g.seconds;
-  console.log(`| ${i} | ${fmt(bips)} | ${fmt(percentile(ok(b), 50))} / ${fmt(percentile(ok(b), 99))} | ${fmt(gips)} | ${fmt(e.ips)} | ${fmt(bips / e.ips, 2)} | ${fmt(bips / gips, 2)} |`);
-  if (i === rounds) console.log(`\nbench --images per image (last round): decode ${fmt(e.e2e.decodeMsPerImage, 2)} ms, preprocess ${fmt(e.e2e.preprocessMsPerImage, 2)} ms, inference ${fmt(e.e2e.inferenceMsPerImage, 2)} ms`);
+  console.log(`| ${i} | ${fmt(bips)} | ${fmt(percentile(ok(b), 50))} / ${fmt(percentile(ok(b), 99))} | ${fmt(b.meanBatch ?? NaN, 2)} | ${fmt(gips)} | ${fmt(e.e2eIps)} | ${fmt(e.ips)} | ${fmt(bips / e.e2eIps, 2)} | ${fmt(bips / gips, 2)} |`);
+  console.log(`|  | bench --images per image: decode ${fmt(e.e2e.decodeMsPerImage, 2)} ms, preprocess ${fmt(e.e2e.preprocessMsPerImage, 2)} ms, inference ${fmt(e.e2e.inferenceMsPerImage, 2)} ms; load average ${os.loadavg()[0]!.toFixed(2)} |||||||||`);
 }
 const idle = [batching2, ...shape].map((s) => procSample(s.child.pid!).rss / MIB);
 console.log(`\nRSS at rest after the rounds: batching server ${fmt(idle[0]!)} MiB; ${workers} processes ${idle.slice(1).map((x) => fmt(x)).join(' + ')} = ${fmt(idle.slice(1).reduce((a, b) => a + b, 0))} MiB`);

@@ -9,7 +9,7 @@ const RATE_WINDOW_S = 10;
 export class ServeMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'route' | 'method' | 'status'>;
-  readonly latency: Histogram<'route'>;
+  readonly latency: Histogram<'route' | 'status'>;
   readonly queueDepth: Gauge;
   readonly inFlight: Gauge;
   readonly batchSize: Histogram;
@@ -24,8 +24,8 @@ export class ServeMetrics {
     this.requests = new Counter({ name: 'backbones_http_requests_total', help: 'HTTP requests by route template, method and status code', labelNames: ['route', 'method', 'status'], registers });
     this.latency = new Histogram({
       name: 'backbones_http_request_duration_seconds',
-      help: 'HTTP request latency from arrival to the last byte of the answer, by route template',
-      labelNames: ['route'],
+      help: 'HTTP request latency from arrival to the answer, by route template and status code',
+      labelNames: ['route', 'status'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });

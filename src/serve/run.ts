@@ -31,6 +31,7 @@ export interface ServeOptions extends ModelSelection {
   timeoutMs: number;
   maxBodyMb: number;
   maxPixels: number;
+  decodeConcurrency?: number;
   apiKey?: string;
   graceMs: number;
   logLevel: string;
@@ -63,6 +64,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
     maxBatch: o.maxBatch,
     maxDelayMs: o.maxDelayMs,
     maxPixels: o.maxPixels,
+    decodeConcurrency: o.decodeConcurrency,
     layer: o.layer,
     observer: metrics.observer,
   });

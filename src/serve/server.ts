@@ -6,7 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import { errorMessage } from '../errors.js';
-import { HttpError } from './http-error.js';
+import { HttpError, unavailable } from './http-error.js';
 import { Admission } from './admission.js';
 import { ServeMetrics } from './metrics.js';
 import { ModelService } from './service.js';
@@ -39,7 +39,8 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     bodyLimit: o.maxBodyBytes,
     // Connections idle on keep-alive are closed on shutdown; busy ones finish first.
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // Requests arriving while closing get our own JSON 503 (hook below), not fastify's.
+    return503OnClosing: false,
   });
   const { metrics } = o;
   const ctx: ServeContext = {
@@ -57,6 +58,20 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: o.maxBodyBytes }, (_req, body, done) => done(null, body));
   }
 
+  // Once closing, new requests on open connections get 503, and answers end their
+  // keep-alive connection, so close() need not wait for clients to hang up (fastify only
+  // closes the connections idle when it starts).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw unavailable('The server is shutting down; retry shortly (or on another instance).', 1);
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   if (o.apiKey) {
     const expected = digest(o.apiKey);
     app.addHook('onRequest', async (req) => {
@@ -68,26 +83,19 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     });
   }
 
-  // Once closing, answers end their keep-alive connection, so close() need not wait
-  // for clients to hang up (fastify only closes the connections idle when it starts).
-  let closing = false;
-  app.addHook('preClose', async () => {
-    closing = true;
-  });
-  app.addHook('onSend', async (_req, reply) => {
-    if (closing) reply.header('connection', 'close');
-  });
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
-    metrics.requests.inc({ route, method: req.method, status: String(reply.statusCode) });
-    metrics.latency.observe({ route }, reply.elapsedTime / 1000);
+    const status = String(reply.statusCode);
+    metrics.requests.inc({ route, method: req.method, status });
+    metrics.latency.observe({ route, status }, reply.elapsedTime / 1000);
   });
 
   app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {
     const { status, message, headers } = describeError(err, o.maxBodyBytes);
     if (status >= 500 && status !== 503 && status !== 504) req.log.error({ err }, message);
-    if (status === 503 && err instanceof HttpError) metrics.rejected.inc({ reason: o.service.state === 'ready' ? 'overloaded' : 'not-ready' });
+    // (queue-full is counted where it happens, in Admission.)
+    if (status === 503 && o.service.state !== 'ready') metrics.rejected.inc({ reason: 'not-ready' });
     if (status === 504) metrics.rejected.inc({ reason: 'timeout' });
     return reply.code(status).headers(headers).send({ error: message });
   });

@@ -4,7 +4,9 @@
 // a batch, so a bad image fails its own request and never its batch. Lanes keep a
 // batch homogeneous: one lane per computation (classify, one layer+pool+l2 for
 // extract, one raw output for KServe).
+import { availableParallelism } from 'node:os';
 import { loadImageForModel, ImageDecodeError } from '../images/index.js';
+import { Limiter } from './limiter.js';
 import type { ImageSettings } from '../pipeline/batches.js';
 import { BackbonesError, errorMessage } from '../errors.js';
 import { Batcher, type BatchObserver, type Submitted } from './batcher.js';
@@ -33,6 +35,8 @@ export interface ServiceOptions {
   maxPixels: number;
   /** extract's default layer (--layer); else the card's feature layer. */
   layer?: string;
+  /** Images decoded at once (default: 2 per core). */
+  decodeConcurrency?: number;
   observer?: BatchObserver;
 }
 
@@ -45,11 +49,13 @@ export class ModelService {
   failure: string | null = null;
   private loaded: Loaded | null = null;
   private readonly batcher: Batcher<Item, Answer>;
+  private readonly decoding: Limiter;
   /** Seconds a client is told to wait before retrying while the model loads. */
   readonly retryAfterS = 2;
 
   constructor(private readonly options: ServiceOptions) {
     this.batcher = new Batcher<Item, Answer>((_lane, items) => this.runBatch(items), options, options.observer);
+    this.decoding = new Limiter(options.decodeConcurrency ?? 2 * availableParallelism());
   }
 
   /** Loads the model and runs one warm-up inference per default lane; then ready. */
@@ -102,7 +108,8 @@ export class ModelService {
   async decode(bytes: Buffer): Promise<Float32Array> {
     if (bytes.length === 0) throw new HttpError(422, 'The body is empty; send the bytes of an image.');
     try {
-      const img = await loadImageForModel(bytes, { ...this.settings, limitInputPixels: this.options.maxPixels });
+      const settings = { ...this.settings, limitInputPixels: this.options.maxPixels };
+      const img = await this.decoding.run(() => loadImageForModel(bytes, settings));
       return img.input;
     } catch (e) {
       if (e instanceof ImageDecodeError) throw new HttpError(422, e.message.replace('<buffer>', 'the image'));
