@@ -236,6 +236,23 @@ test('a full queue answers 503 with Retry-After at once; a request past --timeou
   assert.equal((await post(`${url}/v1/classify`, form(PHOTOS))).status, 413);
 });
 
+test('a client that hangs up takes its image out of the queue', { skip }, async () => {
+  const { url, started } = await serve({ maxBatch: 64, maxDelayMs: 600_000 });
+  await started;
+  const abort = new AbortController();
+  const stays = new AbortController();
+  const staying = fetch(`${url}/v1/classify`, { method: 'POST', body: photo(PHOTOS[0]!), headers: { 'content-type': 'image/png' }, signal: stays.signal }).catch((e: Error) => e.name);
+  const leaving = fetch(`${url}/v1/classify`, { method: 'POST', body: photo(PHOTOS[1]!), headers: { 'content-type': 'image/png' }, signal: abort.signal }).catch((e: Error) => e.name);
+  await until('2 images queued', async () => (await metric(url, 'backbones_queue_depth')) === 2);
+  abort.abort();
+  assert.equal(await leaving, 'AbortError');
+  await until('the abandoned image left the queue', async () => (await metric(url, 'backbones_queue_depth')) === 1);
+  assert.equal(await metric(url, 'backbones_images_in_flight'), 1);
+  stays.abort();
+  assert.equal(await staying, 'AbortError');
+  await until('the queue is empty', async () => (await metric(url, 'backbones_queue_depth')) === 0);
+});
+
 /** A real JPEG whose header claims 60000 x 60000 pixels. */
 function hugeDeclaredJpeg(): Buffer {
   const b = Buffer.from(photo('apple_red__opencv.jpg'));

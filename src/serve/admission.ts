@@ -49,15 +49,25 @@ export class Deadline {
   private readonly expired: Promise<never>;
   private readonly onExpire: (() => void)[] = [];
 
+  private readonly fail: (e: unknown) => void;
+
   constructor(ms: number, timeoutMs: number) {
     let fail!: (e: unknown) => void;
     this.expired = new Promise<never>((_, reject) => (fail = reject));
     this.expired.catch(() => undefined);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      for (const f of this.onExpire) f();
-      fail(new HttpError(504, `The request did not finish within ${timeoutMs} ms (--timeout-ms); the server is busy, retry later.`));
-    }, Math.max(0, ms));
+    this.fail = fail;
+    this.timer = setTimeout(() => this.end(new HttpError(504, `The request did not finish within ${timeoutMs} ms (--timeout-ms); the server is busy, retry later.`)), Math.max(0, ms));
+  }
+
+  /** The client hung up: its images leave the queue now instead of costing an inference. */
+  abandon(): void {
+    if (this.timer) this.end(new HttpError(499, 'The client closed the connection before the answer.'));
+  }
+
+  private end(error: HttpError): void {
+    this.clear();
+    for (const f of this.onExpire) f();
+    this.fail(error);
   }
 
   race<T>(work: Promise<T>, onExpire?: () => void): Promise<T> {

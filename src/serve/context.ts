@@ -17,7 +17,12 @@ export interface ServeContext {
 
 /** The request's deadline, counted from its arrival. */
 export function deadlineOf(ctx: ServeContext, reply: FastifyReply): Deadline {
-  return new Deadline(ctx.timeoutMs - reply.elapsedTime, ctx.timeoutMs);
+  const deadline = new Deadline(ctx.timeoutMs - reply.elapsedTime, ctx.timeoutMs);
+  // A response closed before it was written means the client left.
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) deadline.abandon();
+  });
+  return deadline;
 }
 
 /** onRequest guard of inference routes: 503 before ready or when full, before the body is read. */
