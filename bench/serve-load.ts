@@ -256,7 +256,7 @@ console.log(
 
 // 4. The write-up's shape: N processes, each its own model, no batching.
 const workers = Number(args['shape-workers']);
-const shape = await Promise.all(Array.from({ length: workers }, () => startServer(['--max-batch', '1', '--max-delay-ms', '0', '--max-queue', '256'])));
+const shape = sections.has(4) || sections.has(5) ? await Promise.all(Array.from({ length: workers }, () => startServer(['--max-batch', '1', '--max-delay-ms', '0', '--max-queue', '256']))) : [];
 if (sections.has(4)) {
 console.log(`\n## 4. ${workers} processes, each its own model, --max-batch 1 (gunicorn -w ${workers} shape), connections split evenly\n`);
 console.log(header);
@@ -278,8 +278,9 @@ function benchImages(): { ips: number; e2eIps: number; e2e: { decodeMsPerImage: 
   const e = run.endToEnd;
   return { ips: run.imagesPerSecond, e2eIps: 1000 / (e.decodeMsPerImage + e.preprocessMsPerImage + e.inferenceMsPerImage), e2e: e };
 }
-const batching2 = await startServer(['--max-batch', '8', '--max-delay-ms', '5', '--max-queue', '256']);
 const rounds = sections.has(5) ? Number(process.env.ROUNDS ?? 3) : 0;
+if (rounds > 0) {
+const batching2 = await startServer(['--max-batch', '8', '--max-delay-ms', '5', '--max-queue', '256']);
 console.log(`\n## 5. interleaved, ${rounds} rounds at 32 connections: batching server, ${workers}-process shape, \`bench --images\` (batch 8, same model and files)\n`);
 console.log(`| round | batching req/s | batching p50 / p99 ms | batching mean batch | ${workers} processes req/s | bench --images end-to-end img/s | (model only) | batching / bench e2e | batching / ${workers} processes |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
 for (let i = 1; i <= rounds; i++) {
@@ -295,5 +296,7 @@ for (let i = 1; i <= rounds; i++) {
 }
 const idle = [batching2, ...shape].map((s) => procSample(s.child.pid!).rss / MIB);
 console.log(`\nRSS at rest after the rounds: batching server ${fmt(idle[0]!)} MiB; ${workers} processes ${idle.slice(1).map((x) => fmt(x)).join(' + ')} = ${fmt(idle.slice(1).reduce((a, b) => a + b, 0))} MiB`);
-await Promise.all([batching2, ...shape].map((s) => s.stop()));
+await batching2.stop();
+}
+await Promise.all(shape.map((s) => s.stop()));
 console.log(`\nload average after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
