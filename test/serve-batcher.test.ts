@@ -43,8 +43,12 @@ test('a cancelled item leaves the queue and never reaches a batch; drain() runs 
   const kept = b.submit('a', 2);
   gone.cancel();
   assert.equal(b.depth, 1);
+  kept.cancel();
+  assert.equal(b.depth, 0);
+  assert.equal(b.idle, true, 'no timer or batch left behind');
+  const again = b.submit('a', 2);
   await b.drain();
-  assert.equal(await kept.result, 20);
+  assert.equal(await again.result, 20);
   assert.deepEqual(batches, [{ lane: 'a', items: [2] }]);
 });
 

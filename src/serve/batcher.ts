@@ -76,7 +76,9 @@ export class Batcher<T, R> {
         entry.cancelled = true;
         if (at >= 0) {
           q!.splice(at, 1);
+          if (q!.length === 0) this.lanes.delete(lane);
           this.setWaiting(this.waiting - 1);
+          this.schedule(); // re-arms (or drops) the timer for the new oldest item
         }
       },
     };
@@ -122,6 +124,8 @@ export class Batcher<T, R> {
         this.timer = null;
         this.schedule();
       }, Math.max(0, this.options.maxDelayMs - (now - oldest)));
+      // Waiting items never keep a process alive on their own (the server's socket does).
+      this.timer.unref();
     }
   }
 
