@@ -16,6 +16,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerQueue } from './commands/queue.js';
 import { registerWorker } from './commands/worker.js';
 import { registerQuantize } from './commands/quantize.js';
+import { registerServe } from './commands/serve.js';
 
 export interface GlobalOptions {
   backend: string;
@@ -71,7 +72,7 @@ Examples:
 Exit codes: 0 success, 1 error, 2 bad usage or value, 3 some inputs failed (their records carry "error"),
 4 no image to process.`,
     );
-  for (const register of [registerClassify, registerExtract, registerBench, registerModels, registerDoctor, registerQuantize]) {
+  for (const register of [registerClassify, registerExtract, registerBench, registerModels, registerDoctor, registerQuantize, registerServe]) {
     register(program);
   }
   registerQueue(program);

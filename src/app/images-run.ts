@@ -7,7 +7,7 @@ import { engineRequest } from '../engines/request.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, progressEnabled, colorLevelFor } from '../log.js';
 import { loadBackbone, modelSelection, resolvePrecision, type ModelSelection } from '../zoo/load.js';
-import type { Backbone } from '../zoo/backbone.js';
+import type { Backbone, BackboneInfo } from '../zoo/backbone.js';
 import type { Interpolation, ResizeMode } from '../images/resize.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../pipeline/inputs.js';
 import { emptyPipelineStats, runBatches, type ImageSettings } from '../pipeline/batches.js';
@@ -134,20 +134,28 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
     const info = backbone.info;
     log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights.description} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     if (info.weights.kind === 'random') log.warn('random weights: outputs are not meaningful predictions.');
-    const settings: ImageSettings = {
-      size: info.inputSize,
-      preprocess: info.preprocess,
-      resize: o.resize ?? info.resize,
-      interpolation: o.interpolation ?? info.interpolation,
-      background: o.background,
-      kerasCompat: Boolean(o.kerasCompat),
-      decode: o.decode ?? 'exact',
-    };
+    const settings = imageSettings(info, o);
     return { backbone, entries, skipped, settings, format, resume, lock, target, store, engineOnGpu: engineOnGpu(engine.choice) };
   } catch (e) {
     lock?.release();
     throw e;
   }
+}
+
+/** How images reach a model: the card's defaults, overridden by the image options (classify, extract, serve). */
+export function imageSettings(
+  info: Pick<BackboneInfo, 'inputSize' | 'preprocess' | 'resize' | 'interpolation'>,
+  o: Pick<ImageRunOptions, 'resize' | 'interpolation' | 'background' | 'kerasCompat' | 'decode'>,
+): ImageSettings {
+  return {
+    size: info.inputSize,
+    preprocess: info.preprocess,
+    resize: o.resize ?? info.resize,
+    interpolation: o.interpolation ?? info.interpolation,
+    background: o.background,
+    kerasCompat: Boolean(o.kerasCompat),
+    decode: o.decode ?? 'exact',
+  };
 }
 
 /** Ends a prepared run that will not execute (a check after loading failed). */

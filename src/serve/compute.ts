@@ -1,0 +1,79 @@
+// One batch of one lane through the model: the same per-batch functions as
+// `backbones classify` and `extract`, so answers equal the CLI's. Runs wherever the
+// engine lives (the inference thread, or this thread in tests).
+import { tf } from '../runtime/tf.js';
+import type { Backbone, LayerInfo } from '../zoo/backbone.js';
+import type { Prediction } from '../output/records.js';
+import { classifyBatch } from '../tasks/classify.js';
+import { extractBatch, type Features } from '../tasks/extract.js';
+import type { Pooling } from '../zoo/card.js';
+
+export type Pool = Pooling;
+
+/** What one image asks for; batches are homogeneous in everything but classify's k. */
+export type Ask =
+  | { kind: 'classify'; k: number }
+  | { kind: 'extract'; layer: string; pool: Pool; l2: boolean }
+  /** KServe: a raw output ('probabilities' or a layer name), unpooled. */
+  | { kind: 'tensor'; output: string };
+
+export interface Tensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export type Answer = Prediction[] | Features | Tensor;
+
+/** What the server needs to know of the model, wherever it runs. */
+export interface ModelInfo {
+  name: string;
+  engineName: string;
+  inputSize: [number, number];
+  preprocess: Backbone['info']['preprocess'];
+  resize: Backbone['info']['resize'];
+  interpolation: Backbone['info']['interpolation'];
+  featureLayer: string | null;
+  layers: LayerInfo[];
+  randomWeights: boolean;
+  weights: string;
+}
+
+export function modelInfo(backbone: Backbone): ModelInfo {
+  const i = backbone.info;
+  return {
+    name: backbone.name,
+    engineName: backbone.engineName,
+    inputSize: i.inputSize,
+    preprocess: i.preprocess,
+    resize: i.resize,
+    interpolation: i.interpolation,
+    featureLayer: i.featureLayer,
+    layers: backbone.layers(),
+    randomWeights: i.weights.kind === 'random',
+    weights: i.weights.description,
+  };
+}
+
+/** Runs `asks.length` images (HWC rows of `data`) as one batch; one answer per image. */
+export async function computeBatch(backbone: Backbone, asks: Ask[], data: Float32Array): Promise<Answer[]> {
+  const [h, w] = backbone.info.inputSize;
+  const batch = tf.tensor4d(data, [asks.length, h, w, 3]);
+  try {
+    const ask = asks[0]!;
+    if (ask.kind === 'classify') {
+      // Top-k is sorted, so the largest k asked serves every smaller one as a prefix.
+      const ks = asks.map((a) => (a as { k: number }).k);
+      const rows = await classifyBatch(backbone, batch, Math.max(...ks));
+      return rows.map((row, i) => row.slice(0, ks[i]));
+    }
+    if (ask.kind === 'extract') return await extractBatch(backbone, batch, ask.layer, ask.pool, ask.l2);
+    const out = ask.output === 'probabilities' ? await backbone.probabilities(batch) : await backbone.features(batch, ask.output);
+    const values = (await out.data()) as Float32Array;
+    const shape = out.shape.slice(1);
+    out.dispose();
+    const size = values.length / asks.length;
+    return asks.map((_, i) => ({ shape, data: values.slice(i * size, (i + 1) * size) }));
+  } finally {
+    batch.dispose();
+  }
+}

@@ -1,0 +1,40 @@
+// The server's inference thread: starts the backend, loads the model once, then runs
+// the batches the main thread sends, one at a time, in order.
+import { parentPort, workerData } from 'node:worker_threads';
+import { configureLog } from '../log.js';
+import { BackbonesError, errorMessage } from '../errors.js';
+import { startEngine, engineLine } from '../engines/select.js';
+import { loadBackbone } from '../zoo/load.js';
+import { computeBatch, modelInfo, type Ask } from './compute.js';
+import type { EngineInit, EngineMessage } from './engine.js';
+
+const init = workerData as EngineInit;
+const port = parentPort!;
+const post = (msg: EngineMessage, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
+
+configureLog({ quiet: true });
+try {
+  const engine = await startEngine(init.load.engine);
+  const backbone = await loadBackbone(init.load.model, { ...init.load.options, engine });
+  // Create the ONNX session now, so "loaded" means ready to run.
+  await backbone.prepare();
+  // Batches run strictly one after another (messages are queued; each awaits the last).
+  let last: Promise<void> = Promise.resolve();
+  port.on('message', (msg: { type: 'run'; id: number; asks: Ask[]; data: Float32Array }) => {
+    last = last.then(async () => {
+      try {
+        post({ type: 'done', id: msg.id, answers: await computeBatch(backbone, msg.asks, msg.data) });
+      } catch (e) {
+        post({ type: 'error', id: msg.id, message: errorMessage(e) });
+      }
+    });
+  });
+  post({ type: 'ready', info: modelInfo(backbone), backend: engineLine(engine.choice) });
+} catch (e) {
+  post({
+    type: 'failed',
+    code: e instanceof BackbonesError ? e.code : null,
+    message: errorMessage(e),
+    exitCode: e instanceof BackbonesError ? e.exitCode : null,
+  });
+}

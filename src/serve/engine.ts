@@ -1,0 +1,93 @@
+// Where inference runs. onnxruntime-node's session.run() computes on the calling
+// thread, so in the server's main thread every batch would stall HTTP, decoding
+// callbacks and 503s for its whole duration. The server therefore owns one inference
+// thread holding the one model (loaded once per process) and sends it batches;
+// the main thread only parses, decodes and answers. inProcessEngine serves tests
+// that already hold a model.
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { BackbonesError, type ErrorCode } from '../errors.js';
+import type { LoadRequest } from '../pipeline/pool.js';
+import type { Backbone } from '../zoo/backbone.js';
+import type { Answer, Ask, ModelInfo } from './compute.js';
+
+export interface Engine {
+  info: ModelInfo;
+  /** One batch: one ask per image, images as consecutive HWC rows of `data` (which may be transferred). */
+  run(asks: Ask[], data: Float32Array): Promise<Answer[]>;
+  dispose(): Promise<void>;
+}
+
+export type EngineMessage =
+  | { type: 'ready'; info: ModelInfo; backend: string }
+  | { type: 'failed'; code: ErrorCode | null; message: string; exitCode: number | null }
+  | { type: 'done'; id: number; answers: Answer[] }
+  | { type: 'error'; id: number; message: string };
+
+export interface EngineInit {
+  load: LoadRequest;
+}
+
+/** An engine over a model this thread already holds (tests, the library). */
+export async function inProcessEngine(backbone: Backbone): Promise<Engine> {
+  const { computeBatch, modelInfo } = await import('./compute.js');
+  return {
+    info: modelInfo(backbone),
+    run: (asks, data) => computeBatch(backbone, asks, data),
+    dispose: async () => undefined,
+  };
+}
+
+function workerUrl(): URL {
+  const js = new URL('./engine-worker.js', import.meta.url);
+  return existsSync(fileURLToPath(js)) ? js : new URL('./engine-worker.ts', import.meta.url);
+}
+
+/** Starts the inference thread and loads the model there; resolves once it is loaded. */
+export function workerEngine(load: LoadRequest, onBackend: (label: string) => void = () => {}): Promise<Engine> {
+  const worker = new Worker(workerUrl(), { workerData: { load } satisfies EngineInit });
+  const pending = new Map<number, { resolve(a: Answer[]): void; reject(e: unknown): void }>();
+  let nextId = 0;
+  let exited = false;
+  return new Promise<Engine>((resolve, reject) => {
+    const failAll = (e: Error) => {
+      for (const p of pending.values()) p.reject(e);
+      pending.clear();
+      reject(e);
+    };
+    worker.on('message', (msg: EngineMessage) => {
+      if (msg.type === 'ready') {
+        onBackend(msg.backend);
+        resolve({
+          info: msg.info,
+          run(asks, data) {
+            if (exited) return Promise.reject(new Error('the inference thread has stopped'));
+            const id = nextId++;
+            return new Promise<Answer[]>((res, rej) => {
+              pending.set(id, { resolve: res, reject: rej });
+              worker.postMessage({ type: 'run', id, asks, data }, [data.buffer as ArrayBuffer]);
+            });
+          },
+          async dispose() {
+            exited = true;
+            await worker.terminate();
+          },
+        });
+      } else if (msg.type === 'failed') {
+        void worker.terminate();
+        reject(new BackbonesError(msg.code ?? 'E_MODEL', msg.message, msg.exitCode === null ? undefined : { exitCode: msg.exitCode }));
+      } else {
+        const p = pending.get(msg.id);
+        pending.delete(msg.id);
+        if (msg.type === 'done') p?.resolve(msg.answers);
+        else p?.reject(new Error(msg.message));
+      }
+    });
+    worker.on('error', (e) => failAll(new BackbonesError('E_INTERNAL', `The inference thread failed: ${e.message}`)));
+    worker.on('exit', (code) => {
+      exited = true;
+      if (pending.size > 0 || code !== 0) failAll(new BackbonesError('E_INTERNAL', `The inference thread exited with code ${code}.`));
+    });
+  });
+}

@@ -1,0 +1,130 @@
+// `backbones serve`: listen at once, load the model once in the background (ready
+// after a warm-up inference), serve until SIGTERM/SIGINT, then stop accepting,
+// finish what is queued (up to --grace-ms) and exit 0.
+import path from 'node:path';
+import { BackbonesError, EXIT } from '../errors.js';
+import { log } from '../log.js';
+import { isModelPath, type ModelSelection } from '../zoo/load.js';
+import type { Interpolation, ResizeMode } from '../images/resize.js';
+import { VERSION } from '../version.js';
+import { imageSettings, loadRequest } from '../app/images-run.js';
+import { workerEngine } from './engine.js';
+import { ServeMetrics } from './metrics.js';
+import { ModelService, type Loaded } from './service.js';
+import { buildServer } from './server.js';
+
+export interface ServeOptions extends ModelSelection {
+  backend: string;
+  threads?: number;
+  model: string;
+  layer?: string;
+  resize?: ResizeMode;
+  interpolation?: Interpolation;
+  background: string;
+  kerasCompat?: boolean;
+  port: number;
+  host: string;
+  name?: string;
+  maxBatch: number;
+  maxDelayMs: number;
+  maxQueue: number;
+  timeoutMs: number;
+  maxBodyMb: number;
+  maxPixels: number;
+  decodeConcurrency?: number;
+  apiKey?: string;
+  graceMs: number;
+  logLevel: string;
+}
+
+/** The name /v2/models/{name} answers to: the zoo name, or the model's folder name. */
+export function servedName(spec: string): string {
+  if (!isModelPath(spec)) return spec.toLowerCase();
+  const trimmed = spec.replace(/[\\/]+$/, '');
+  const base = path.basename(trimmed);
+  return /\.json$/i.test(base) ? path.basename(path.dirname(trimmed)) || base : base;
+}
+
+
+export async function runServe(o: ServeOptions): Promise<number> {
+  const metrics = new ServeMetrics();
+  const load = async (): Promise<Loaded> => {
+    // The inference thread loads the model once; this thread never holds a copy.
+    // loadRequest() is how classify/extract describe a model to a worker; serve has no --ext/--batch-size.
+    const engine = await workerEngine(loadRequest({ ...o, ext: '', batchSize: 1 }), (backend) => log.info(`backend: ${backend}`));
+    const info = engine.info;
+    log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights}`);
+    if (info.randomWeights) log.warn('random weights: outputs are not meaningful predictions.');
+    return { engine, settings: imageSettings(info, o) };
+  };
+  const service = new ModelService({
+    load,
+    maxBatch: o.maxBatch,
+    maxDelayMs: o.maxDelayMs,
+    maxPixels: o.maxPixels,
+    decodeConcurrency: o.decodeConcurrency,
+    layer: o.layer,
+    observer: metrics.observer,
+  });
+  const app = await buildServer({
+    service,
+    metrics,
+    modelName: o.name ?? servedName(o.model),
+    version: VERSION,
+    maxQueue: o.maxQueue,
+    timeoutMs: o.timeoutMs,
+    maxBodyBytes: Math.round(o.maxBodyMb * 1024 * 1024),
+    apiKey: o.apiKey,
+    logLevel: o.logLevel,
+  });
+  if (!o.apiKey && !['127.0.0.1', 'localhost', '::1'].includes(o.host)) {
+    log.warn(`listening on ${o.host} without --api-key: anyone who can reach this port can use the model.`);
+  }
+  try {
+    await app.listen({ port: o.port, host: o.host });
+  } catch (e) {
+    throw new BackbonesError('E_USAGE', `Cannot listen on ${o.host}:${o.port}: ${(e as Error).message}`);
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : o.port;
+  log.info(`listening on http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port} (live now; ready once the model is loaded)`);
+
+  let stopping = false;
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`${signal}: no new requests; finishing the queued requests (up to ${o.graceMs} ms).`);
+      const grace = setTimeout(() => {
+        log.warn(`grace period of ${o.graceMs} ms over; exiting with requests unfinished.`);
+        process.exit(EXIT.ok);
+      }, o.graceMs);
+      grace.unref();
+      // close() stops accepting and waits for the requests in flight; drain() stops
+      // their images waiting for fuller batches.
+      void Promise.all([app.close(), service.drain()])
+        .then(() => {
+          clearTimeout(grace);
+          resolve();
+        });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+
+  try {
+    const t0 = performance.now();
+    await service.start();
+    log.info(`ready: ${service.info.name} on ${service.info.engineName}, loaded and warmed up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  } catch (e) {
+    if (!stopping) {
+      await app.close();
+      await service.dispose();
+      throw e;
+    }
+  }
+  await stopped;
+  await service.dispose();
+  log.info('stopped.');
+  return EXIT.ok;
+}

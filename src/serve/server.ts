@@ -1,0 +1,138 @@
+// The HTTP server: fastify (body limits, schema validation, pino access logs,
+// graceful close), the routes of v1.ts and kserve.ts, API-key auth, JSON errors and
+// Prometheus metrics. It listens before the model is loaded: health answers at once,
+// inference routes answer 503 + Retry-After until the service is ready.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import { errorMessage } from '../errors.js';
+import { HttpError, unavailable } from './http-error.js';
+import { Admission } from './admission.js';
+import { ServeMetrics } from './metrics.js';
+import { ModelService } from './service.js';
+import type { ServeContext } from './context.js';
+import { IMAGE_CONTENT_TYPES, registerV1 } from './v1.js';
+import { registerKserve } from './kserve.js';
+
+export interface ServerOptions {
+  service: ModelService;
+  metrics: ServeMetrics;
+  modelName: string;
+  version: string;
+  maxQueue: number;
+  timeoutMs: number;
+  /** Largest body (one image, one multipart file, or a KServe JSON request). */
+  maxBodyBytes: number;
+  /** Bearer token required on everything but health. */
+  apiKey?: string;
+  /** pino level: fatal, error, warn, info, debug, trace, silent. */
+  logLevel: string;
+  /** Where JSON access logs go (default stderr: stdout is for data). */
+  logStream?: NodeJS.WritableStream;
+}
+
+const OPEN_PATHS = new Set(['/v2/health/live', '/v2/health/ready']);
+
+export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: o.logLevel, stream: o.logStream ?? process.stderr },
+    bodyLimit: o.maxBodyBytes,
+    // Connections idle on keep-alive are closed on shutdown; busy ones finish first.
+    forceCloseConnections: 'idle',
+    // Requests arriving while closing get our own JSON 503 (hook below), not fastify's.
+    return503OnClosing: false,
+  });
+  const { metrics } = o;
+  const ctx: ServeContext = {
+    service: o.service,
+    metrics,
+    admission: new Admission(o.maxQueue, (n) => metrics.inFlight.set(n), () => metrics.rejected.inc({ reason: 'queue-full' })),
+    modelName: o.modelName,
+    timeoutMs: o.timeoutMs,
+    maxBodyBytes: o.maxBodyBytes,
+    version: o.version,
+  };
+
+  await app.register(multipart, { limits: { fileSize: o.maxBodyBytes, files: o.maxQueue, fields: 16, parts: o.maxQueue + 16 } });
+  for (const type of ['application/octet-stream', /^image\/[\w.+-]+$/]) {
+    app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: o.maxBodyBytes }, (_req, body, done) => done(null, body));
+  }
+
+  // Once closing, new requests on open connections get 503, and answers end their
+  // keep-alive connection, so close() need not wait for clients to hang up (fastify only
+  // closes the connections idle when it starts).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw unavailable('The server is shutting down; retry shortly (or on another instance).', 1);
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
+  if (o.apiKey) {
+    const expected = digest(o.apiKey);
+    app.addHook('onRequest', async (req) => {
+      if (OPEN_PATHS.has(req.url.split('?')[0]!)) return;
+      const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+      if (!m || !timingSafeEqual(digest(m[1]!.trim()), expected)) {
+        throw new HttpError(401, 'Missing or wrong API key: send "Authorization: Bearer <key>".', { 'www-authenticate': 'Bearer' });
+      }
+    });
+  }
+
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const status = String(reply.statusCode);
+    metrics.requests.inc({ route, method: req.method, status });
+    metrics.latency.observe({ route, status }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {
+    const { status, message, headers } = describeError(err, o.maxBodyBytes);
+    if (status >= 500 && status !== 503 && status !== 504) req.log.error({ err }, message);
+    // (queue-full is counted where it happens, in Admission.)
+    if (status === 503 && o.service.state !== 'ready') metrics.rejected.inc({ reason: 'not-ready' });
+    if (status === 504) metrics.rejected.inc({ reason: 'timeout' });
+    return reply.code(status).headers(headers).send({ error: message });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `No route ${req.method} ${req.url.split('?')[0]}: see the serve section of the README for the endpoints.` }));
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  registerV1(app, ctx);
+  registerKserve(app, ctx);
+  return app;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** Status and one sentence for any error a route or fastify raised. */
+export function describeError(err: FastifyError | HttpError, maxBodyBytes: number): { status: number; message: string; headers: Record<string, string> } {
+  if (err instanceof HttpError) return { status: err.status, message: err.message, headers: err.headers };
+  const mb = (maxBodyBytes / 1024 / 1024).toFixed(maxBodyBytes % (1024 * 1024) === 0 ? 0 : 1);
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+    case 'FST_REQ_FILE_TOO_LARGE':
+      return { status: 413, message: `The body is larger than this server's limit of ${mb} MB (--max-body-mb).`, headers: {} };
+    case 'FST_FILES_LIMIT':
+    case 'FST_PARTS_LIMIT':
+      return { status: 413, message: 'The multipart body holds more files than this server takes at a time (--max-queue).', headers: {} };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, message: `Unsupported Content-Type: send ${IMAGE_CONTENT_TYPES}, or JSON to /v2 infer.`, headers: {} };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, message: 'The body is not valid JSON.', headers: {} };
+  }
+  if (err.validation) return { status: 400, message: `Invalid ${err.validationContext ?? 'request'}: ${err.message.replace(/^(querystring|body)\/?/, '')}.`.replace(/\.\.$/, '.'), headers: {} };
+  const status = err.statusCode ?? 500;
+  if (status >= 400 && status < 500) return { status, message: errorMessage(err), headers: {} };
+  return { status: 500, message: `Internal error: ${errorMessage(err)}`, headers: {} };
+}

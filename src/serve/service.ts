@@ -1,0 +1,168 @@
+// The model behind the server: loaded exactly once (in the inference thread, see
+// engine.ts), warmed up, then fed by one dynamic batcher. Requests decode their
+// images concurrently (sharp works off the main thread) and only decoded images enter
+// a batch, so a bad image fails its own request and never its batch. Lanes keep a
+// batch homogeneous: one lane per computation (classify, one layer+pool+l2 for
+// extract, one raw output for KServe).
+import { availableParallelism } from 'node:os';
+import { loadImageForModel, ImageDecodeError } from '../images/index.js';
+import { Limiter } from './limiter.js';
+import type { ImageSettings } from '../pipeline/batches.js';
+import { BackbonesError, errorMessage } from '../errors.js';
+import { Batcher, type BatchObserver, type Submitted } from './batcher.js';
+import { HttpError, unavailable } from './http-error.js';
+import type { Answer, Ask, ModelInfo, Pool } from './compute.js';
+import type { Engine } from './engine.js';
+
+export type { Answer, Ask, Pool, Tensor } from './compute.js';
+
+interface Item {
+  input: Float32Array;
+  ask: Ask;
+}
+
+export interface Loaded {
+  engine: Engine;
+  settings: ImageSettings;
+}
+
+export interface ServiceOptions {
+  /** Loads the model once (backend start included); called by start(). */
+  load: () => Promise<Loaded>;
+  maxBatch: number;
+  maxDelayMs: number;
+  /** Decompression-bomb guard for request images (width x height). */
+  maxPixels: number;
+  /** extract's default layer (--layer); else the card's feature layer. */
+  layer?: string;
+  /** Images decoded at once (default: 2 per core). */
+  decodeConcurrency?: number;
+  observer?: BatchObserver;
+}
+
+export type State = 'loading' | 'ready' | 'failed';
+
+const POOL_NEEDS_RANK = 3;
+
+export class ModelService {
+  state: State = 'loading';
+  failure: string | null = null;
+  private loaded: Loaded | null = null;
+  private readonly batcher: Batcher<Item, Answer>;
+  private readonly decoding: Limiter;
+  /** Seconds a client is told to wait before retrying while the model loads. */
+  readonly retryAfterS = 2;
+
+  constructor(private readonly options: ServiceOptions) {
+    this.batcher = new Batcher<Item, Answer>((_lane, items) => this.runBatch(items), options, options.observer);
+    this.decoding = new Limiter(options.decodeConcurrency ?? 2 * availableParallelism());
+  }
+
+  /** Loads the model and runs one warm-up inference per default lane; then ready. */
+  async start(): Promise<void> {
+    try {
+      this.loaded = await this.options.load();
+      const layer = this.defaultLayer;
+      if (layer && !this.hasLayer(layer)) throw new BackbonesError('E_USAGE', `${this.info.name} has no layer "${layer}" (--layer); list them with \`backbones models info ${this.info.name} --layers\`.`);
+      const [h, w] = this.loaded.settings.size;
+      const zeros = () => new Float32Array(h * w * 3);
+      await this.runBatch([{ input: zeros(), ask: { kind: 'classify', k: 1 } }]);
+      if (layer) await this.runBatch([{ input: zeros(), ask: { kind: 'extract', layer, pool: 'none', l2: false } }]);
+      this.state = 'ready';
+    } catch (e) {
+      this.state = 'failed';
+      this.failure = errorMessage(e);
+      throw e;
+    }
+  }
+
+  get info(): ModelInfo {
+    if (!this.loaded) throw this.notReady();
+    return this.loaded.engine.info;
+  }
+
+  get settings(): ImageSettings {
+    if (!this.loaded) throw this.notReady();
+    return this.loaded.settings;
+  }
+
+  get defaultLayer(): string | null {
+    return this.options.layer ?? this.loaded?.engine.info.featureLayer ?? null;
+  }
+
+  hasLayer(name: string): boolean {
+    return this.info.layers.some((l) => l.name === name);
+  }
+
+  notReady(): HttpError {
+    if (this.state === 'failed') return new HttpError(500, `The model failed to load: ${this.failure}`);
+    return unavailable('The model is still loading; retry shortly.', this.retryAfterS);
+  }
+
+  /** Throws 503 (loading) or 500 (load failed) unless ready. */
+  assertReady(): void {
+    if (this.state !== 'ready') throw this.notReady();
+  }
+
+  /** An encoded image -> the model's preprocessed input; 422 for what is not a decodable image. */
+  async decode(bytes: Buffer): Promise<Float32Array> {
+    if (bytes.length === 0) throw new HttpError(422, 'The body is empty; send the bytes of an image.');
+    try {
+      const settings = { ...this.settings, limitInputPixels: this.options.maxPixels };
+      const img = await this.decoding.run(() => loadImageForModel(bytes, settings));
+      return img.input;
+    } catch (e) {
+      if (e instanceof ImageDecodeError) throw new HttpError(422, e.message.replace('<buffer>', 'the image'));
+      throw e;
+    }
+  }
+
+  /** Checks an extract request against the model before it can reach a batch. */
+  checkExtract(layer: string, pool: Pool): void {
+    const { name } = this.info;
+    if (!this.hasLayer(layer)) throw new HttpError(400, `${name} has no layer "${layer}"; list them with \`backbones models info ${name} --layers\`.`);
+    if (pool === 'none') return;
+    const shape = this.info.layers.find((l) => l.name === layer)?.outputShape;
+    if (shape && shape.length !== POOL_NEEDS_RANK) {
+      throw new HttpError(400, `pool=${pool} needs a spatial layer [h, w, c]; ${layer} gives [${shape.join(', ')}].`);
+    }
+  }
+
+  /** Queues one decoded image; the answer comes when its batch has run. */
+  submit(input: Float32Array, ask: Ask): Submitted<Answer> {
+    return this.batcher.submit(laneOf(ask), { input, ask });
+  }
+
+  /** Runs what is queued without waiting for fuller batches; resolves once nothing waits and nothing runs. */
+  drain(): Promise<void> {
+    return this.batcher.drain();
+  }
+
+  async dispose(): Promise<void> {
+    await this.loaded?.engine.dispose();
+  }
+
+  private async runBatch(items: Item[]): Promise<Answer[]> {
+    const { engine, settings } = this.loaded!;
+    const [h, w] = settings.size;
+    const size = h * w * 3;
+    const data = new Float32Array(items.length * size);
+    items.forEach((item, i) => data.set(item.input, i * size));
+    try {
+      return await engine.run(items.map((i) => i.ask), data);
+    } catch (e) {
+      throw new HttpError(500, `Inference failed: ${errorMessage(e)}`);
+    }
+  }
+}
+
+function laneOf(ask: Ask): string {
+  switch (ask.kind) {
+    case 'classify':
+      return 'classify';
+    case 'extract':
+      return `extract\n${ask.layer}\n${ask.pool}\n${ask.l2}`;
+    case 'tensor':
+      return `tensor\n${ask.output}`;
+  }
+}
