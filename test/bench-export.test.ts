@@ -8,29 +8,10 @@ import { EXPORTERS, exporterFor, formatForFile, TableExporter } from '../src/ben
 import { formatBytes, formatMiB, formatMs, formatRatio } from '../src/bench/export/format.js';
 import { jsonExporter } from '../src/bench/export/json.js';
 import { markdownExporter } from '../src/bench/export/markdown.js';
+import { parseCsv } from './helpers/npy.js';
 import { findSansFont, renderPlot } from '../src/bench/plot.js';
 import { fakeReport } from './helpers/bench-fixtures.js';
 
-/** Minimal RFC 4180 parser (quoted fields, doubled quotes). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') row.push(field), (field = '');
-    else if (ch === '\n') row.push(field), rows.push(row), (row = []), (field = '');
-    else if (ch !== '\r') field += ch;
-  }
-  if (field !== '' || row.length > 0) row.push(field), rows.push(row);
-  return rows;
-}
 
 const ANSI = /\x1b\[[0-9;]*m/g;
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { runCli, BIN } from './helpers/cli.js';
 import { IMAGES, DATA_DIR, skipWithoutData } from './helpers/data.js';
 import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
+import { readNpy } from './helpers/npy.js';
 
 const skip = skipWithoutData();
 const PHOTOS = ['apple_red__opencv.jpg', 'cat_tabby_chelsea__skimage.png', 'coffee_espresso_cup__skimage.png'].map((f) => IMAGES(f));
@@ -15,19 +16,6 @@ const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'bb-extract-'));
 let cache = '';
 const env = () => ({ BACKBONES_CACHE: (cache ||= cacheWithMobilenet025()) });
 
-/** Parses a .npy v1.0 file: header dict and float32 rows. */
-function readNpy(file: string): { header: string; shape: number[]; data: Float32Array } {
-  const buf = readFileSync(file);
-  assert.deepEqual([...buf.subarray(0, 8)], [0x93, ...Buffer.from('NUMPY'), 1, 0]);
-  const len = buf.readUInt16LE(8);
-  assert.equal((10 + len) % 64, 0, 'header is 64-byte aligned');
-  const header = buf.subarray(10, 10 + len).toString('latin1');
-  assert.ok(header.endsWith('\n'));
-  const shape = header.match(/'shape': \((\d+), (\d+)\)/)!.slice(1).map(Number);
-  const body = buf.subarray(10 + len);
-  const data = new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
-  return { header, shape, data };
-}
 
 test('default feature layer as JSONL: path, model, layer, shape, vector', { skip }, async () => {
   const r = await runCli(['extract', ...PHOTOS, '-m', 'mobilenet_0.25'], { env: env() });
