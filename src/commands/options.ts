@@ -68,14 +68,23 @@ export function choiceOption(flags: string, description: string, choices: readon
   return defaultValue === undefined ? o : o.default(defaultValue);
 }
 
-/** Inputs, decoding and batching: shared by classify and extract. */
-export function addImageOptions(cmd: Command): Command {
+/** How an image reaches the model's input: shared by classify, extract, queue add and serve. */
+export function addImageHandlingOptions(cmd: Command): Command {
   return cmd
-    .option('--ext <list>', 'extensions to take from directories (comma-separated)', 'jpg,jpeg,png,webp,gif,tif,tiff,bmp,avif')
     .addOption(choiceOption('--resize <mode>', 'how images reach the input size (default: the model card\'s, squash for the zoo)', RESIZE_MODES))
     .addOption(choiceOption('--interpolation <kind>', 'resampling kernel (default: the model card\'s, bilinear = TensorFlow\'s resize)', INTERPOLATIONS))
     .option('--background <colour>', 'colour that transparent pixels are flattened onto', 'white')
-    .option('--keras-compat', 'reproduce Keras image.load_img(target_size=…) exactly: nearest, squash, no EXIF rotation')
+    .option('--keras-compat', 'reproduce Keras image.load_img(target_size=…) exactly: nearest, squash, no EXIF rotation');
+}
+
+/** Which files of a directory are images: classify, extract and queue add. */
+export function addExtensionOption(cmd: Command): Command {
+  return cmd.option('--ext <list>', 'extensions to take from directories (comma-separated)', 'jpg,jpeg,png,webp,gif,tif,tiff,bmp,avif');
+}
+
+/** Inputs, decoding and batching: shared by classify and extract. */
+export function addImageOptions(cmd: Command): Command {
+  return addImageHandlingOptions(addExtensionOption(cmd))
     .option('-b, --batch-size <n>', 'images per inference batch', parsePositiveInt('--batch-size'), 8)
     .option('--workers <n>', 'worker threads, each with its own backend and model copy (for single-threaded backends such as wasm)', parsePositiveInt('--workers'), 1)
     .option('-o, --output <file>', 'write results to a file instead of stdout')

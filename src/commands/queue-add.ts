@@ -1,7 +1,6 @@
 // `backbones queue add INPUTS… --redis URL -m MODEL [--layer L] [--job-size N]`.
 import type { Command } from 'commander';
-import { addModelOptions, choiceOption, parseNonNegativeInt, parsePositiveInt } from './options.js';
-import { INTERPOLATIONS, RESIZE_MODES } from '../images/resize.js';
+import { addExtensionOption, addImageHandlingOptions, addModelOptions, choiceOption, parseNonNegativeInt, parsePositiveInt } from './options.js';
 import { addQueueLocationOptions } from './queue-options.js';
 import { POOLINGS } from '../zoo/card.js';
 
@@ -13,17 +12,13 @@ export function registerQueueAdd(queue: Command): void {
     .argument('<inputs...>', 'image files, directories, or - for paths on stdin');
   addQueueLocationOptions(cmd);
   addModelOptions(cmd);
+  addImageHandlingOptions(addExtensionOption(cmd));
   cmd
     .option('-l, --layer <name>', "layer to read (default: the model card's feature layer)")
     .addOption(choiceOption('--pool <kind>', 'reduce spatial layers [h,w,c] to [c]', POOLINGS, 'none'))
     .option('--l2', 'L2-normalise each vector')
     .option('--job-size <n>', 'image paths per job', parsePositiveInt('--job-size'), 64)
     .option('-b, --batch-size <n>', 'images per inference batch in the worker', parsePositiveInt('--batch-size'), 8)
-    .option('--ext <list>', 'extensions to take from directories (comma-separated)', 'jpg,jpeg,png,webp,gif,tif,tiff,bmp,avif')
-    .addOption(choiceOption('--resize <mode>', "how images reach the input size (default: the model card's)", RESIZE_MODES))
-    .addOption(choiceOption('--interpolation <kind>', "resampling kernel (default: the model card's)", INTERPOLATIONS))
-    .option('--background <colour>', 'colour that transparent pixels are flattened onto', 'white')
-    .option('--keras-compat', 'reproduce Keras image.load_img(target_size=…) exactly')
     .option('--attempts <n>', 'tries per job before it is reported failed (model cannot load, Redis lost)', parsePositiveInt('--attempts'), 3)
     .option('--backoff <ms>', 'wait before the first retry of a failed job, doubled each time', parseNonNegativeInt('--backoff'), 2000)
     .option('--overwrite', 'let workers replace keys that hold a result made with another model, layer or pooling')

@@ -8,7 +8,7 @@ export function registerQueueExport(queue: Command): void {
   const cmd = queue
     .command('export')
     .summary("write the queue's results from the store, in input order")
-    .description('Write every enqueued image\'s vector in input order, as extract would (.npy + .paths.txt, JSONL or CSV). Images without a result yet are error records (exit 3).')
+    .description('Write every enqueued image\'s vector in input order, as extract would (.npy + .paths.jsonl, JSONL or CSV). Images without a result yet are error records (exit 3).')
     .requiredOption('-o, --output <file>', 'output file: .npy, .jsonl or .csv');
   addQueueLocationOptions(cmd);
   cmd.addOption(choiceOption('-f, --format <format>', 'output format (default: from the -o extension)', EXTRACT_FORMATS));

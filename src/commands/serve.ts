@@ -1,8 +1,7 @@
 // `backbones serve`: the model behind HTTP (v1 JSON API + KServe v2), loaded once, batched across requests.
 import { Option, type Command } from 'commander';
 import { usageError } from '../errors.js';
-import { addModelOptions, addPrecisionOptions, choiceOption, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from './options.js';
-import { INTERPOLATIONS, RESIZE_MODES } from '../images/resize.js';
+import { addImageHandlingOptions, addModelOptions, addPrecisionOptions, choiceOption, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from './options.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -33,11 +32,8 @@ export function registerServe(program: Command): void {
     .option('--max-pixels <n>', 'largest image, width x height, read from its header before decoding (422 beyond)', parsePositiveInt('--max-pixels'), 40_000_000)
     .addOption(new Option('--api-key <key>', 'require "Authorization: Bearer KEY" on everything but /v2/health').env('BACKBONES_API_KEY'))
     .option('--grace-ms <n>', 'on SIGTERM/SIGINT, how long to finish queued requests', parsePositiveInt('--grace-ms'), 10000)
-    .addOption(choiceOption('--log-level <level>', 'access log level (JSON lines on stderr)', LOG_LEVELS, 'info'))
-    .addOption(choiceOption('--resize <mode>', "how images reach the input size (default: the model card's)", RESIZE_MODES))
-    .addOption(choiceOption('--interpolation <kind>', "resampling kernel (default: the model card's)", INTERPOLATIONS))
-    .option('--background <colour>', 'colour that transparent pixels are flattened onto', 'white')
-    .option('--keras-compat', 'decode and resize exactly like Keras image.load_img');
+    .addOption(choiceOption('--log-level <level>', 'access log level (JSON lines on stderr)', LOG_LEVELS, 'info'));
+  addImageHandlingOptions(cmd);
   addModelOptions(cmd);
   addPrecisionOptions(cmd);
   cmd.addHelpText(
