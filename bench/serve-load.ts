@@ -40,6 +40,8 @@ const imageDir = path.join(dataDir, 'images');
 const files = readdirSync(imageDir).filter((f) => /\.jpe?g$/i.test(f) && !f.startsWith('truncated') && !f.startsWith('forest_path')).sort();
 const bodies = files.map((f) => readFileSync(path.join(imageDir, f)));
 const MIB = 1024 * 1024;
+let turn = 0;
+const nextBody = (): Buffer => bodies[turn++ % bodies.length]!;
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -148,7 +150,10 @@ async function load(servers: Server[], connections: number, opts: { seconds?: nu
         pipelining: 1,
         timeout: 60,
         ...(opts.amount ? { amount: Math.round(opts.amount / servers.length) } : { duration: opts.seconds }),
-        requests: bodies.map((body) => ({ method: 'POST', path: '/v1/classify?k=5', headers: { 'content-type': 'image/jpeg' }, body })),
+        // One shared turn over the files for every connection: with a per-connection list
+        // (autocannon's default) all connections start on the same file and move in lockstep,
+        // so at 128 connections a 10 s run sees mostly the first two files.
+        requests: [{ method: 'POST', path: '/v1/classify?k=5', headers: { 'content-type': 'image/jpeg' }, setupRequest: (req: object) => ({ ...req, body: nextBody() }) }],
       });
       instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
         done += 1;

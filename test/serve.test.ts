@@ -54,6 +54,7 @@ interface Options {
   timeoutMs?: number;
   maxBodyBytes?: number;
   apiKey?: string;
+  decodeThreads?: number;
 }
 
 const servers: { close(): Promise<void> }[] = [];
@@ -66,7 +67,7 @@ after(async () => {
 
 async function serve(o: Options = {}) {
   const metrics = new ServeMetrics({ processMetrics: false });
-  const service = new ModelService({ load: o.load ?? loadShared, maxBatch: o.maxBatch ?? 8, maxDelayMs: o.maxDelayMs ?? 2, maxPixels: 40_000_000, observer: metrics.observer });
+  const service = new ModelService({ load: o.load ?? loadShared, maxBatch: o.maxBatch ?? 8, maxDelayMs: o.maxDelayMs ?? 2, maxPixels: 40_000_000, observer: metrics.observer, onDecoded: metrics.decoded, decodeThreads: o.decodeThreads });
   const app = await buildServer({
     service,
     metrics,
@@ -80,7 +81,7 @@ async function serve(o: Options = {}) {
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   servers.push(app);
-  if (o.load === loadInWorker) services.push(service);
+  services.push(service); // each holds decode threads (and a worker engine with loadInWorker)
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const started = service.start();
   return { app, service, url, started };
@@ -159,6 +160,35 @@ test('classify and extract answer the records the CLI writes for the same photos
   const def = await (await post(`${url}/v1/extract`, photo(PHOTOS[0]!), 'application/octet-stream')).json();
   assert.equal(def.layer, 'global_average_pooling2d_1');
   assert.equal(def.vector.length, 256);
+});
+
+test('decoding: decode threads and the main thread answer byte-identically; --decode fast equals the CLI; stage times in /metrics', { skip }, async () => {
+  const BIG = 'colorful_cups__plasma_ColorfulCups.jpg'; // 2560x1600: fast decoding shrinks it on load
+  const names = [...PHOTOS, BIG];
+  const env = { BACKBONES_CACHE: cache };
+  const extractArgs = ['--backend', 'onnx', 'extract', ...names.map(IMAGES), '-m', 'mobilenet_0.25', '--layer', 'conv_pw_13_relu', '--pool', 'avg'];
+  const cliFast = await runCli([...extractArgs, '--decode', 'fast'], { env });
+  assert.equal(cliFast.code, 0, cliFast.stderr);
+  const fastVectors = parseJsonl(cliFast.stdout);
+
+  const loadFast = async (): Promise<Loaded> => {
+    const { engine, settings } = await loadShared();
+    return { engine, settings: { ...settings, decode: 'fast' } };
+  };
+  const servers = await Promise.all([serve({ decodeThreads: 0 }), serve({ decodeThreads: 1 }), serve({ load: loadFast })]);
+  await Promise.all(servers.map((s) => s.started));
+  const ask = (url: string) =>
+    Promise.all(names.map(async (n) => (await (await post(`${url}/v1/extract?layer=conv_pw_13_relu&pool=avg`, photo(n), 'application/octet-stream')).json()).vector as number[]));
+  const [mainThread, oneThread, fast] = await Promise.all(servers.map((s) => ask(s.url)));
+  assert.deepEqual(oneThread, mainThread);
+  for (const [i, v] of fast.entries()) assertClose(v, fastVectors[i]!.vector, 1e-5, `fast ${names[i]}`);
+  // fast really shrank the big photo on load: its vector moved, the small ones did not.
+  assert.ok(fast[3]!.some((x, j) => Math.abs(x - oneThread[3]![j]!) > 1e-4), 'fast decoding changed nothing for a 2560x1600 JPEG');
+  assertClose(fast[2]!, oneThread[2]!, 1e-6, 'fast on a 512x512 JPEG');
+  for (const s of servers) {
+    assert.equal(await metric(s.url, 'backbones_decode_stage_seconds_count', 'stage="decode"'), names.length);
+    assert.equal(await metric(s.url, 'backbones_decode_stage_seconds_count', 'stage="resize"'), names.length);
+  }
 });
 
 test('KServe v2: health, metadata, and infer with an FP32 tensor and with BYTES give the same probabilities', { skip }, async () => {

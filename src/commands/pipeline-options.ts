@@ -14,12 +14,17 @@ export interface PipelineCliOptions {
   verbose?: boolean;
 }
 
-export function addPipelineOptions(cmd: Command, opts: { verbose?: boolean } = {}): Command {
-  cmd
+/** --decode and --decode-threads (classify, extract, bench, serve). */
+export function addDecodeOptions(cmd: Command): Command {
+  return cmd
     .addOption(
       choiceOption('--decode <mode>', 'exact: full decode, Keras/Pillow/TF pixel parity; fast: JPEG/WebP shrink on load to >= 2x the input size first (several times cheaper for big photos)', DECODE_CHOICES, 'exact'),
     )
-    .option('--decode-threads <n>', 'threads that decode and preprocess (default: cores - 1 for a CPU engine, every core for a GPU one; 0 = the main thread)', parseNonNegativeInt('--decode-threads'))
+    .option('--decode-threads <n>', 'threads that decode and preprocess (default: cores - 1 for a CPU engine, every core for a GPU one; 0 = the main thread)', parseNonNegativeInt('--decode-threads'));
+}
+
+export function addPipelineOptions(cmd: Command, opts: { verbose?: boolean } = {}): Command {
+  addDecodeOptions(cmd)
     .option('--prefetch-mb <n>', 'memory for images decoded ahead of the engine, full-size pixels in flight included (one bigger image still runs, alone)', parsePositiveNumber('--prefetch-mb'), DEFAULT_PREFETCH_MB);
   if (opts.verbose) cmd.option('--verbose', 'also report per-stage times and which stage (decode, preprocess, inference) limits the run');
   return cmd;

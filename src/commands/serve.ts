@@ -1,6 +1,7 @@
 // `backbones serve`: the model behind HTTP (v1 JSON API + KServe v2), loaded once, batched across requests.
 import { Option, type Command } from 'commander';
 import { usageError } from '../errors.js';
+import { addDecodeOptions } from './pipeline-options.js';
 import { addImageHandlingOptions, addModelOptions, addPrecisionOptions, choiceOption, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from './options.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -28,12 +29,13 @@ export function registerServe(program: Command): void {
     .option('--max-queue <n>', 'images in flight at most; beyond, 503 + Retry-After at once', parsePositiveInt('--max-queue'), 256)
     .option('--timeout-ms <n>', 'per-request deadline (504 after it)', parsePositiveInt('--timeout-ms'), 30000)
     .option('--max-body-mb <n>', 'largest body, multipart file or KServe request (413 beyond)', parsePositiveNumber('--max-body-mb'), 16)
-    .option('--decode-concurrency <n>', 'images decoded at once (default: 2 per core)', parsePositiveInt('--decode-concurrency'))
+    .option('--decode-concurrency <n>', 'images decoded at once (default: 2 per decode thread)', parsePositiveInt('--decode-concurrency'))
     .option('--max-pixels <n>', 'largest image, width x height, read from its header before decoding (422 beyond)', parsePositiveInt('--max-pixels'), 40_000_000)
     .addOption(new Option('--api-key <key>', 'require "Authorization: Bearer KEY" on everything but /v2/health').env('BACKBONES_API_KEY'))
     .option('--grace-ms <n>', 'on SIGTERM/SIGINT, how long to finish queued requests', parsePositiveInt('--grace-ms'), 10000)
     .addOption(choiceOption('--log-level <level>', 'access log level (JSON lines on stderr)', LOG_LEVELS, 'info'));
   addImageHandlingOptions(cmd);
+  addDecodeOptions(cmd);
   addModelOptions(cmd);
   addPrecisionOptions(cmd);
   cmd.addHelpText(

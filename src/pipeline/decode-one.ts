@@ -1,7 +1,7 @@
 // One input entry -> its model input (or its error), the unit of work of every loader.
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { loadImageForModel, type LoadImageOptions } from '../images/index.js';
+import { ImageDecodeError, loadImageForModel, type LoadImageOptions } from '../images/index.js';
 import { errorMessage } from '../errors.js';
 import type { InputEntry } from './inputs.js';
 
@@ -13,10 +13,17 @@ export interface StageTimings {
   preprocessMs: number;
 }
 
+/** What a loader decodes: a file, or bytes already in memory (a request body; `path` labels it). */
+export interface DecodeSource extends InputEntry {
+  bytes?: Uint8Array;
+}
+
 export interface DecodedItem {
   path: string;
   input?: Float32Array;
   error?: string;
+  /** The error is the image's own (undecodable, unsupported, too many pixels), not the machine's. */
+  badImage?: boolean;
   timings?: StageTimings;
 }
 
@@ -41,15 +48,16 @@ function garbageCollector(): (() => void) | null {
 }
 
 /** Never throws: a file that cannot be read or decoded becomes an item with `error`. */
-export async function decodeOne(entry: InputEntry, settings: ImageSettings): Promise<DecodedItem> {
+export async function decodeOne(entry: DecodeSource, settings: ImageSettings): Promise<DecodedItem> {
   if (entry.error) return { path: entry.path, error: entry.error };
   let decodedBytes = 0;
   try {
-    const img = await loadImageForModel(entry.path, settings);
+    const { bytes } = entry;
+    const img = await loadImageForModel(bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : entry.path, settings);
     decodedBytes = img.source.width * img.source.height * 3;
     return { path: entry.path, input: img.input, timings: img.timings };
   } catch (e) {
-    return { path: entry.path, error: errorMessage(e) };
+    return { path: entry.path, error: errorMessage(e), ...(e instanceof ImageDecodeError ? { badImage: true } : {}) };
   } finally {
     if (decodedBytes >= COLLECT_AFTER_BYTES) garbageCollector()?.();
   }

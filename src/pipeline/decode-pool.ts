@@ -5,13 +5,12 @@
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { DecodedItem, ImageSettings } from './decode-one.js';
-import type { InputEntry } from './inputs.js';
+import type { DecodedItem, DecodeSource, ImageSettings } from './decode-one.js';
 import type { ImageLoader } from './loaders.js';
 
 export interface DecodeJob {
   id: number;
-  entry: InputEntry;
+  entry: DecodeSource;
 }
 
 export type DecodeReply = { type: 'ready'; tid: number | null } | { type: 'done'; id: number; item: DecodedItem };
@@ -31,7 +30,7 @@ function newWorker(settings: ImageSettings): Worker {
 interface Slot {
   worker: Worker;
   tid: number | null;
-  pending: Map<number, { entry: InputEntry; resolve: (item: DecodedItem) => void }>;
+  pending: Map<number, { entry: DecodeSource; resolve: (item: DecodedItem) => void }>;
 }
 
 /** Starts `threads` decode threads and waits until each is ready. */
@@ -74,14 +73,17 @@ export async function startDecodePool(threads: number, settings: ImageSettings):
 
   return {
     threads: slots.length,
-    load(entry: InputEntry): Promise<DecodedItem> {
+    load(entry: DecodeSource): Promise<DecodedItem> {
       if (entry.error) return Promise.resolve({ path: entry.path, error: entry.error });
       if (slots.length === 0) return Promise.resolve({ path: entry.path, error: 'no decode thread is running' });
       const slot = slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
       const id = nextId++;
       return new Promise((resolve) => {
-        slot.pending.set(id, { entry, resolve });
-        slot.worker.postMessage({ id, entry } satisfies DecodeJob);
+        // In-memory bytes travel as a private copy handed over without a second copy (a
+        // request body may be a view into a pooled buffer that must not be transferred).
+        const job: DecodeJob = entry.bytes ? { id, entry: { ...entry, bytes: new Uint8Array(entry.bytes) } } : { id, entry };
+        slot.pending.set(id, { entry: { path: entry.path }, resolve });
+        slot.worker.postMessage(job, job.entry.bytes ? [job.entry.bytes.buffer as ArrayBuffer] : []);
       });
     },
     threadIds: () => slots.map((s) => s.tid).filter((t): t is number => t !== null),

@@ -1,6 +1,7 @@
 // One batch of one lane through the model: the same per-batch functions as
 // `backbones classify` and `extract`, so answers equal the CLI's. Runs wherever the
 // engine lives (the inference thread, or this thread in tests).
+import { engineOnGpu } from '../pipeline/decode-threads.js';
 import { tf } from '../runtime/tf.js';
 import type { Backbone, LayerInfo } from '../zoo/backbone.js';
 import type { Prediction } from '../output/records.js';
@@ -36,6 +37,8 @@ export interface ModelInfo {
   layers: LayerInfo[];
   randomWeights: boolean;
   weights: string;
+  /** The engine computes on a GPU (so every core may decode). */
+  onGpu: boolean;
 }
 
 export function modelInfo(backbone: Backbone): ModelInfo {
@@ -50,6 +53,7 @@ export function modelInfo(backbone: Backbone): ModelInfo {
     featureLayer: i.featureLayer,
     layers: backbone.layers(),
     randomWeights: i.weights.kind === 'random',
+    onGpu: engineOnGpu(backbone.currentEngine.choice),
     weights: i.weights.description,
   };
 }

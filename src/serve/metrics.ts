@@ -2,6 +2,7 @@
 // servers in one process). prom-client writes the exposition format.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchObserver } from './batcher.js';
+import type { StageTimings } from '../pipeline/decode-one.js';
 
 /** Seconds over which the images/s gauge averages. */
 const RATE_WINDOW_S = 10;
@@ -14,6 +15,7 @@ export class ServeMetrics {
   readonly inFlight: Gauge;
   readonly batchSize: Histogram;
   readonly inference: Histogram;
+  readonly decodeStage: Histogram<'stage'>;
   readonly images: Counter;
   readonly rejected: Counter<'reason'>;
   private readonly recent: { at: number; n: number }[] = [];
@@ -38,6 +40,13 @@ export class ServeMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
+    this.decodeStage = new Histogram({
+      name: 'backbones_decode_stage_seconds',
+      help: 'Time of one request image in each stage before its batch (decode, resize, preprocess), in a decode thread',
+      labelNames: ['stage'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
     this.images = new Counter({ name: 'backbones_images_inferred_total', help: 'Images that went through inference', registers });
     this.rejected = new Counter({ name: 'backbones_rejected_total', help: 'Requests refused before inference, by reason', labelNames: ['reason'], registers });
     const recent = this.recent;
@@ -57,6 +66,12 @@ export class ServeMetrics {
   readonly observer: BatchObserver = {
     queueDepth: (n) => this.queueDepth.set(n),
     batch: (size, ms) => this.batch(size, ms),
+  };
+
+  readonly decoded = (t: StageTimings): void => {
+    this.decodeStage.observe({ stage: 'decode' }, t.decodeMs / 1000);
+    this.decodeStage.observe({ stage: 'resize' }, t.resizeMs / 1000);
+    this.decodeStage.observe({ stage: 'preprocess' }, t.preprocessMs / 1000);
   };
 
   batch(size: number, ms: number): void {

@@ -32,6 +32,8 @@ export interface ServeOptions extends ModelSelection {
   maxBodyMb: number;
   maxPixels: number;
   decodeConcurrency?: number;
+  decode: 'exact' | 'fast';
+  decodeThreads?: number;
   apiKey?: string;
   graceMs: number;
   logLevel: string;
@@ -63,6 +65,8 @@ export async function runServe(o: ServeOptions): Promise<number> {
     maxDelayMs: o.maxDelayMs,
     maxPixels: o.maxPixels,
     decodeConcurrency: o.decodeConcurrency,
+    decodeThreads: o.decodeThreads,
+    onDecoded: metrics.decoded,
     layer: o.layer,
     observer: metrics.observer,
   });

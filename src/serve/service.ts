@@ -1,11 +1,15 @@
 // The model behind the server: loaded exactly once (in the inference thread, see
-// engine.ts), warmed up, then fed by one dynamic batcher. Requests decode their
-// images concurrently (sharp works off the main thread) and only decoded images enter
-// a batch, so a bad image fails its own request and never its batch. Lanes keep a
+// engine.ts), warmed up, then fed by one dynamic batcher. Request images are decoded,
+// resized and preprocessed in the decode pool's threads (the CLI's, pipeline/decode-pool.ts),
+// so the main thread only speaks HTTP: no JavaScript resize and no garbage collection of
+// full-size pixels between a request and its answer. Only decoded images enter a batch,
+// so a bad image fails its own request and never its batch. Lanes keep a
 // batch homogeneous: one lane per computation (classify, one layer+pool+l2 for
 // extract, one raw output for KServe).
-import { availableParallelism } from 'node:os';
-import { loadImageForModel, ImageDecodeError } from '../images/index.js';
+import { startDecodePool } from '../pipeline/decode-pool.js';
+import { defaultDecodeThreads } from '../pipeline/decode-threads.js';
+import { inThreadLoader, type ImageLoader } from '../pipeline/loaders.js';
+import type { StageTimings } from '../pipeline/decode-one.js';
 import { Limiter } from './limiter.js';
 import type { ImageSettings } from '../pipeline/batches.js';
 import { BackbonesError, errorMessage } from '../errors.js';
@@ -35,9 +39,13 @@ export interface ServiceOptions {
   maxPixels: number;
   /** extract's default layer (--layer); else the card's feature layer. */
   layer?: string;
-  /** Images decoded at once (default: 2 per core). */
+  /** Decode threads; 0 = the main thread (sharp still decodes on libuv's threads). Default: cores - 1 beside a CPU engine, every core beside a GPU one. */
+  decodeThreads?: number;
+  /** Images decoded at once (default: 2 per decode thread, each runs two). */
   decodeConcurrency?: number;
   observer?: BatchObserver;
+  /** Called with each decoded image's stage times. */
+  onDecoded?: (timings: StageTimings) => void;
 }
 
 export type State = 'loading' | 'ready' | 'failed';
@@ -49,19 +57,23 @@ export class ModelService {
   failure: string | null = null;
   private loaded: Loaded | null = null;
   private readonly batcher: Batcher<Item, Answer>;
-  private readonly decoding: Limiter;
+  private decoding: Limiter | null = null;
+  private loader: ImageLoader | null = null;
   /** Seconds a client is told to wait before retrying while the model loads. */
   readonly retryAfterS = 2;
 
   constructor(private readonly options: ServiceOptions) {
     this.batcher = new Batcher<Item, Answer>((_lane, items) => this.runBatch(items), options, options.observer);
-    this.decoding = new Limiter(options.decodeConcurrency ?? 2 * availableParallelism());
   }
 
   /** Loads the model and runs one warm-up inference per default lane; then ready. */
   async start(): Promise<void> {
     try {
       this.loaded = await this.options.load();
+      const threads = this.options.decodeThreads ?? defaultDecodeThreads(this.loaded.engine.info.onGpu);
+      const settings = { ...this.loaded.settings, limitInputPixels: this.options.maxPixels };
+      this.loader = threads > 0 ? await startDecodePool(threads, settings) : inThreadLoader(settings);
+      this.decoding = new Limiter(this.options.decodeConcurrency ?? 2 * Math.max(1, threads));
       const layer = this.defaultLayer;
       if (layer && !this.hasLayer(layer)) throw new BackbonesError('E_USAGE', `${this.info.name} has no layer "${layer}" (--layer); list them with \`backbones models info ${this.info.name} --layers\`.`);
       const [h, w] = this.loaded.settings.size;
@@ -107,14 +119,16 @@ export class ModelService {
   /** An encoded image -> the model's preprocessed input; 422 for what is not a decodable image. */
   async decode(bytes: Buffer): Promise<Float32Array> {
     if (bytes.length === 0) throw new HttpError(422, 'The body is empty; send the bytes of an image.');
-    try {
-      const settings = { ...this.settings, limitInputPixels: this.options.maxPixels };
-      const img = await this.decoding.run(() => loadImageForModel(bytes, settings));
-      return img.input;
-    } catch (e) {
-      if (e instanceof ImageDecodeError) throw new HttpError(422, e.message.replace('<buffer>', 'the image'));
-      throw e;
+    const { loader, decoding } = this;
+    if (!loader || !decoding) throw this.notReady();
+    const item = await decoding.run(() => loader.load({ path: '<buffer>', bytes }));
+    if (item.input) {
+      if (item.timings) this.options.onDecoded?.(item.timings);
+      return item.input;
     }
+    const message = (item.error ?? 'the image could not be decoded').replace('<buffer>', 'the image');
+    if (item.badImage) throw new HttpError(422, message);
+    throw new HttpError(500, `Decoding failed: ${message}`);
   }
 
   /** Checks an extract request against the model before it can reach a batch. */
@@ -139,6 +153,7 @@ export class ModelService {
   }
 
   async dispose(): Promise<void> {
+    await this.loader?.close();
     await this.loaded?.engine.dispose();
   }
 
