@@ -3,6 +3,7 @@
 import type { BatchResult, BenchReport, ModelResult } from '../result.js';
 import type { BenchExporter } from './exporter.js';
 import { benchRows, NA } from './format.js';
+import { csvField } from '../../output/csv.js';
 
 type Cell = string | number | null | undefined;
 
@@ -47,18 +48,12 @@ const CSV_COLUMNS: [header: string, value: (m: ModelResult, r: BatchResult | nul
   ['error', (m, r) => (r ? '' : (m.error ?? ''))],
 ];
 
-/** RFC 4180: quote when the value holds a comma, quote or line break; double the quotes. */
-export function csvField(value: Cell): string {
-  const s = value === null || value === undefined ? NA : String(value);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
 export const csvExporter: BenchExporter = {
   extension: 'csv',
   serialize(report: BenchReport): string {
     const lines = [CSV_COLUMNS.map(([h]) => h).join(',')];
     for (const { model, run } of benchRows(report)) {
-      lines.push(CSV_COLUMNS.map(([, value]) => csvField(value(model, run))).join(','));
+      lines.push(CSV_COLUMNS.map(([, value]) => csvField(value(model, run), NA)).join(','));
     }
     return `${lines.join('\n')}\n`;
   },
