@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { countOutliers, hasOutliers, modifiedZScores, OUTLIER_THRESHOLD } from '../src/bench/outliers.js';
-import {
-  BENCH_SCHEMA_VERSION,
-  detectWarnings,
-  gflopsPerSecond,
-  imagesPerSecond,
-  MIN_RELIABLE_SAMPLES,
-  warningMessage,
-  type BenchWarning,
-} from '../src/bench/result.js';
+import { BENCH_SCHEMA_VERSION } from '../src/bench/result.js';
+import { detectWarnings, MIN_RELIABLE_SAMPLES, warningMessage, type BenchWarning } from '../src/bench/warnings.js';
+import { gflopsPerSecond, imagesPerSecond } from '../src/bench/metrics.js';
 import { median, percentile, summarize } from '../src/bench/stats.js';
 
 const close = (actual: number, expected: number, eps = 1e-9) =>

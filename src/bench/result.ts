@@ -1,18 +1,19 @@
-// The `backbones bench` result: versioned JSON schema (as TS types), the typed
-// warnings with their hints, and the formulas of the derived fields.
-// Human-readable description: bench/SCHEMA.md (keep the two in step).
+// The `backbones bench` result: the versioned JSON schema (as TS types) and the run
+// constants. Warnings are in warnings.ts, derived formulas in metrics.ts, the columns of
+// the csv/markdown/table exports in export/columns.ts. bench/SCHEMA.md is generated from
+// these types (`npm run schema`; a test fails when it is out of date).
 //
 // Conventions (after hyperfine's BenchmarkResult): units are in the field names
 // (`Ms`, `Byte`, `Percent`, `S`), the raw samples are kept (`samplesMs`), and a
 // value that was not measured is `null` (printed "n/a"), never 0.
-import type { GpuSummary, GpuQueryResult } from '../monitor/nvidia-smi.js';
-import type { CpuUsage } from '../monitor/process.js';
+import type { GpuSummary } from '../monitor/nvidia-smi.js';
 import type { MachineInfo } from '../monitor/system.js';
-import { countOutliers, modifiedZScores, OUTLIER_THRESHOLD } from './outliers.js';
-import { median, type LatencySummary } from './stats.js';
+import type { LatencySummary } from './stats.js';
+import type { BenchWarning } from './warnings.js';
 
 export type { GpuSummary } from '../monitor/nvidia-smi.js';
 export type { LatencySummary } from './stats.js';
+export type { BenchWarning } from './warnings.js';
 
 /** Bump on any breaking change (renamed/removed field, changed unit or meaning). Adding fields is not breaking. */
 export const BENCH_SCHEMA_VERSION = 1;
@@ -24,11 +25,6 @@ export const MIN_SECONDS = 3;
 /** … but never more than this many runs. */
 export const MAX_RUNS = 1000;
 
-/** Fewer timed runs than this per batch size triggers a 'few-samples' warning. */
-export const MIN_RELIABLE_SAMPLES = 10;
-
-/** Other programs using more than this share of the machine's CPU (percent points) triggers 'busy-system'. */
-export const BUSY_SYSTEM_OTHER_PERCENT = 25;
 
 /** A whole `backbones bench` run. */
 export interface BenchReport {
@@ -247,100 +243,6 @@ export interface EndToEndResult {
   maxRssByte: number;
 }
 
-// ---------------------------------------------------------------------------
-// Warnings (after hyperfine's output/warnings.rs): data here, text in warningMessage.
-
-export type BenchWarning =
-  /** Some timed runs have |modified z-score| > OUTLIER_THRESHOLD (outliers.ts). */
-  | { kind: 'statistical-outliers'; outlierCount: number; sampleCount: number; warmupRuns: number }
-  /** The first timed run is an outlier on the slow side: warm-up was too short. */
-  | { kind: 'slow-first-run'; firstRunMs: number; medianMs: number; warmupRuns: number }
-  /** Too few timed runs for stable percentiles. */
-  | { kind: 'few-samples'; sampleCount: number; recommendedMin: number }
-  /** The model ran with untrained weights. */
-  | { kind: 'random-weights'; model: string }
-  /** A GPU backend ran but nvidia-smi could not measure it. */
-  | { kind: 'gpu-not-measured'; reason: string }
-  /** Other programs kept the CPU busy during the timed runs. */
-  | { kind: 'busy-system'; otherPercent: number };
-
-export type BenchWarningKind = BenchWarning['kind'];
-
-function fmt(ms: number): string {
-  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
-}
-
-/** The warning as a sentence that says what to do about it. */
-export function warningMessage(w: BenchWarning): string {
-  switch (w.kind) {
-    case 'statistical-outliers':
-      return (
-        `Statistical outliers were detected (${w.outlierCount} of ${w.sampleCount} runs); ` +
-        'close other programs and re-run on a quiet system, or use more --iterations/--warmup.'
-      );
-    case 'slow-first-run':
-      return (
-        `The first timed run was much slower than the rest (${fmt(w.firstRunMs)} ms vs median ${fmt(w.medianMs)} ms): ` +
-        `caches or kernels were not warm after ${w.warmupRuns} warm-up run${w.warmupRuns === 1 ? '' : 's'}; ` +
-        `use more, e.g. --warmup ${Math.max(3, w.warmupRuns * 2)}.`
-      );
-    case 'few-samples':
-      return (
-        `Only ${w.sampleCount} timed run${w.sampleCount === 1 ? '' : 's'}: p90/p99 are unreliable; ` +
-        `use --iterations ${w.recommendedMin} or more, or a longer --duration.`
-      );
-    case 'random-weights':
-      return (
-        `${w.model} ran with random weights: timings are valid but its predictions are meaningless; ` +
-        'use --weights imagenet for pretrained weights.'
-      );
-    case 'gpu-not-measured':
-      return `GPU memory and utilisation were not measured (${w.reason}), shown as n/a; put nvidia-smi on PATH to measure them.`;
-    case 'busy-system':
-      return (
-        `Other programs used about ${w.otherPercent.toFixed(0)}% of the machine's CPU during the timed runs; ` +
-        'close them and re-run for stable numbers.'
-      );
-    default: {
-      const never: never = w;
-      throw new Error(`Unknown bench warning: ${JSON.stringify(never)}`);
-    }
-  }
-}
-
-/**
- * Warnings about a sample of timed runs, with hyperfine's rule: a first run that is
- * an outlier on the slow side is 'slow-first-run', otherwise any outlier is
- * 'statistical-outliers'; plus 'few-samples' below MIN_RELIABLE_SAMPLES, and
- * 'busy-system' when the machine was much busier than this process explains.
- */
-export function detectWarnings(input: {
-  samplesMs: readonly number[];
-  warmupRuns: number;
-  cpu?: Pick<CpuUsage, 'processPercentOfOneCore' | 'cores' | 'systemPercent'>;
-}): BenchWarning[] {
-  const { samplesMs, warmupRuns, cpu } = input;
-  const out: BenchWarning[] = [];
-  if (samplesMs.length > 0) {
-    const scores = modifiedZScores(samplesMs);
-    if (scores[0]! > OUTLIER_THRESHOLD) {
-      out.push({ kind: 'slow-first-run', firstRunMs: samplesMs[0]!, medianMs: median(samplesMs), warmupRuns });
-    } else {
-      const n = countOutliers(samplesMs);
-      if (n > 0) out.push({ kind: 'statistical-outliers', outlierCount: n, sampleCount: samplesMs.length, warmupRuns });
-    }
-  }
-  if (samplesMs.length < MIN_RELIABLE_SAMPLES) {
-    out.push({ kind: 'few-samples', sampleCount: samplesMs.length, recommendedMin: MIN_RELIABLE_SAMPLES });
-  }
-  if (cpu && cpu.systemPercent !== null && cpu.cores > 0) {
-    const oursOfMachine = Math.min(100, cpu.processPercentOfOneCore / cpu.cores);
-    const other = cpu.systemPercent - oursOfMachine;
-    if (other > BUSY_SYSTEM_OTHER_PERCENT) out.push({ kind: 'busy-system', otherPercent: other });
-  }
-  return out;
-}
-
 /** A model that has not (yet) measured anything: status 'failed' until a run completes. */
 export function unmeasuredModel(model: string, weights: string, error?: string): ModelResult {
   return {
@@ -354,37 +256,5 @@ export function unmeasuredModel(model: string, weights: string, error?: string):
     rssAfterLoadByte: null,
     runs: [],
     warnings: [],
-  };
-}
-
-// ---------------------------------------------------------------------------
-// Derived fields.
-
-/** batchSize × runs / total timed seconds. Throws on an empty or zero-time sample. */
-export function imagesPerSecond(batchSize: number, samplesMs: readonly number[]): number {
-  const totalMs = samplesMs.reduce((a, b) => a + b, 0);
-  if (samplesMs.length === 0 || !(totalMs > 0)) {
-    throw new Error(`Cannot compute images per second without positive timed runs. Received: ${samplesMs.length} samples, ${totalMs} ms total`);
-  }
-  return (batchSize * samplesMs.length) / (totalMs / 1000);
-}
-
-/** 2 × MACs × images/s / 1e9 (one multiply-accumulate = 2 FLOPs); null when MACs are unknown. */
-export function gflopsPerSecond(macsPerImage: number | null, imagesPerSec: number): number | null {
-  return macsPerImage === null ? null : (2 * macsPerImage * imagesPerSec) / 1e9;
-}
-
-/** The report's `machine` section from machineInfo() and queryGpus(). */
-export function machineSection(info: MachineInfo, gpus: GpuQueryResult): MachineSection {
-  return {
-    cpuModel: info.cpu.model,
-    cores: { physical: info.cpu.physicalCores, logical: info.cpu.logicalCores, available: info.cpu.availableParallelism },
-    ramTotalByte: info.memory.totalByte,
-    os: { ...info.os },
-    gpus: gpus.available
-      ? gpus.gpus.map((g) => ({ index: g.index, name: g.name, driver: g.driverVersion, memoryTotalByte: g.memoryTotalByte }))
-      : [],
-    gpusUnavailableReason: gpus.available ? null : gpus.reason,
-    source: info.source,
   };
 }

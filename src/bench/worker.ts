@@ -13,7 +13,9 @@ import { isCached } from '../weights/cache.js';
 import { resolveCacheDir } from '../weights/cache.js';
 import { ProcessSampler, maxRssByte, startCpuUsage } from '../monitor/process.js';
 import { summarize } from './stats.js';
-import { MIN_RUNS, MIN_SECONDS, MAX_RUNS, detectWarnings, gflopsPerSecond, imagesPerSecond, unmeasuredModel, type BatchResult, type BenchWarning, type ModelResult } from './result.js';
+import { MIN_RUNS, MIN_SECONDS, MAX_RUNS, unmeasuredModel, type BatchResult, type BenchWarning, type EndToEndResult, type ModelResult } from './result.js';
+import { detectWarnings } from './warnings.js';
+import { gflopsPerSecond, imagesPerSecond } from './metrics.js';
 import type { ParentMessage, WorkerConfig, WorkerMessage } from './protocol.js';
 import type { Backbone } from '../zoo/backbone.js';
 import { expandInputs } from '../pipeline/inputs.js';
@@ -22,7 +24,6 @@ import { runBatches, type ImageSettings } from '../pipeline/batches.js';
 import { startDecodePool } from '../pipeline/decode-pool.js';
 import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
 import { stageReport } from '../pipeline/stages.js';
-import type { EndToEndResult } from './result.js';
 
 
 

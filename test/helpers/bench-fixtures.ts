@@ -1,5 +1,6 @@
 // A hand-made BenchReport for exporter and plot tests (no TF.js, no timing).
-import { unmeasuredModel, BENCH_SCHEMA_VERSION, gflopsPerSecond, imagesPerSecond, type BatchResult, type BenchReport, type GpuSummary, type ModelResult } from '../../src/bench/result.js';
+import { unmeasuredModel, BENCH_SCHEMA_VERSION, type BatchResult, type BenchReport, type GpuSummary, type ModelResult } from '../../src/bench/result.js';
+import { gflopsPerSecond, imagesPerSecond } from '../../src/bench/metrics.js';
 import { summarize } from '../../src/bench/stats.js';
 
 const MIB = 1024 * 1024;
