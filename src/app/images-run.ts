@@ -7,10 +7,11 @@ import { engineRequest } from '../engines/request.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, progressEnabled, colorLevelFor } from '../log.js';
 import { loadBackbone, modelSelection, resolvePrecision, type ModelSelection } from '../zoo/load.js';
-import type { Backbone, BackboneInfo } from '../zoo/backbone.js';
+import type { Backbone } from '../zoo/backbone.js';
 import type { Interpolation, ResizeMode } from '../images/resize.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../pipeline/inputs.js';
 import { emptyPipelineStats, runBatches, type ImageSettings } from '../pipeline/batches.js';
+import { imageSettings } from '../pipeline/decode-one.js';
 import { startDecodePool } from '../pipeline/decode-pool.js';
 import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
 import { stageLine, stageReport } from '../pipeline/stages.js';
@@ -136,22 +137,6 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
     lock?.release();
     throw e;
   }
-}
-
-/** How images reach a model: the card's defaults, overridden by the image options (classify, extract, serve). */
-export function imageSettings(
-  info: Pick<BackboneInfo, 'inputSize' | 'preprocess' | 'resize' | 'interpolation'>,
-  o: Pick<ImageRunOptions, 'resize' | 'interpolation' | 'background' | 'kerasCompat' | 'decode'>,
-): ImageSettings {
-  return {
-    size: info.inputSize,
-    preprocess: info.preprocess,
-    resize: o.resize ?? info.resize,
-    interpolation: o.interpolation ?? info.interpolation,
-    background: o.background,
-    kerasCompat: Boolean(o.kerasCompat),
-    decode: o.decode ?? 'exact',
-  };
 }
 
 /** Ends a prepared run that will not execute (a check after loading failed). */
