@@ -1,5 +1,6 @@
-// Bench warnings (after hyperfine's output/warnings.rs): the data in BenchWarning,
-// the text in warningMessage, and the rules that raise them in detectWarnings.
+// Bench warnings (after hyperfine's output/warnings.rs): the data in BenchWarning (each
+// member's comment is its row in bench/SCHEMA.md), the text in warningMessage, and the
+// rules that raise them in detectWarnings.
 import type { CpuUsage } from '../monitor/process.js';
 import { countOutliers, modifiedZScores, OUTLIER_THRESHOLD } from './outliers.js';
 import { median } from './stats.js';
@@ -11,17 +12,17 @@ export const MIN_RELIABLE_SAMPLES = 10;
 export const BUSY_SYSTEM_OTHER_PERCENT = 25;
 
 export type BenchWarning =
-  /** Some timed runs have |modified z-score| > OUTLIER_THRESHOLD (outliers.ts). */
+  /** Raised when some timed run is an outlier (and the first is not); hint: close other programs, use more `--iterations`/`--warmup`. */
   | { kind: 'statistical-outliers'; outlierCount: number; sampleCount: number; warmupRuns: number }
-  /** The first timed run is an outlier on the slow side: warm-up was too short. */
+  /** Raised when the first timed run is a slow outlier; hint: more `--warmup` runs. */
   | { kind: 'slow-first-run'; firstRunMs: number; medianMs: number; warmupRuns: number }
-  /** Too few timed runs for stable percentiles. */
+  /** Raised when fewer than 10 timed runs (`MIN_RELIABLE_SAMPLES`); hint: more `--iterations` or a longer `--duration`. */
   | { kind: 'few-samples'; sampleCount: number; recommendedMin: number }
-  /** The model ran with untrained weights. */
+  /** Raised when the model ran untrained; hint: `--weights imagenet`. */
   | { kind: 'random-weights'; model: string }
-  /** A GPU backend ran but nvidia-smi could not measure it. */
+  /** Raised when a GPU backend ran but nvidia-smi gave nothing; hint: put nvidia-smi on PATH. */
   | { kind: 'gpu-not-measured'; reason: string }
-  /** Other programs kept the CPU busy during the timed runs. */
+  /** Raised when other programs used > 25 % of the machine's CPU (`BUSY_SYSTEM_OTHER_PERCENT`); hint: close them and re-run. */
   | { kind: 'busy-system'; otherPercent: number };
 
 export type BenchWarningKind = BenchWarning['kind'];
