@@ -1,6 +1,6 @@
 // Writes bench/SCHEMA.md from the types of the `backbones bench` JSON report: every
 // field table comes from the property names, types and doc comments of the interfaces
-// (src/bench/result.ts and the types it uses); the prose around the tables is below.
+// (src/measure/result.ts and the types it uses); the prose around the tables is below.
 // A field added to the types appears in the page by running this again, and
 // test/bench-schema.test.ts fails while the page is out of date.
 //
@@ -13,7 +13,7 @@ import ts from 'typescript';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Where the bench code lives (the report's types, exporters, statistics). */
-const BENCH_SRC = 'src/bench';
+const BENCH_SRC = 'src/measure';
 const RESULT_FILE = `${BENCH_SRC}/result.ts`;
 export const SCHEMA_FILE = path.join(ROOT, 'bench', 'SCHEMA.md');
 

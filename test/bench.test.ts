@@ -8,7 +8,7 @@ import path from 'node:path';
 import { runCli } from './helpers/cli.js';
 import { PATH_WITHOUT_GPU, pathWithFakeNvidiaSmi } from './helpers/gpu.js';
 import { skipWithoutData, DATA_DIR } from './helpers/data.js';
-import { BENCH_SCHEMA_VERSION, type BenchReport } from '../src/bench/result.js';
+import { BENCH_SCHEMA_VERSION, type BenchReport } from '../src/measure/result.js';
 import { documentedPaths } from '../bench/schema.js';
 import { fieldPaths } from './helpers/report-paths.js';
 

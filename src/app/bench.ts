@@ -7,16 +7,16 @@ import { BackbonesError, EXIT } from '../errors.js';
 import { log, isQuiet, colorLevelFor } from '../log.js';
 import { machineInfo } from '../monitor/system.js';
 import { queryGpus } from '../monitor/nvidia-smi.js';
-import { BENCH_SCHEMA_VERSION, unmeasuredModel, type BenchReport, type ModelResult } from '../bench/result.js';
-import { machineSection } from '../bench/machine.js';
-import { warningMessage } from '../bench/warnings.js';
-import { warningLines } from '../bench/export/format.js';
-import { benchFormats, exporterFor, TableExporter, type ExportFormat } from '../bench/export/index.js';
-import { runModelInChild } from '../bench/runner.js';
-import type { WorkerConfig } from '../bench/protocol.js';
+import { BENCH_SCHEMA_VERSION, unmeasuredModel, type BenchReport, type ModelResult } from '../measure/result.js';
+import { machineSection } from '../measure/machine.js';
+import { warningMessage } from '../measure/warnings.js';
+import { warningLines } from '../measure/export/format.js';
+import { benchFormats, exporterFor, TableExporter, type ExportFormat } from '../measure/export/index.js';
+import { runModelInChild } from '../measure/runner.js';
+import type { WorkerConfig } from '../measure/protocol.js';
 import { engineRequest, resolveRequest } from '../engines/request.js';
 import { findCard, isModelPath, cardNames, modelSelection, resolvePrecision, type ModelSelection } from '../zoo/load.js';
-import { int8NotFaster } from '../bench/precision.js';
+import { int8NotFaster } from '../measure/precision.js';
 import { createRequire } from 'node:module';
 
 const TFJS_VERSION: string = (createRequire(import.meta.url)('@tensorflow/tfjs/package.json') as { version: string }).version;
@@ -167,7 +167,7 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
   }
   if (o.output) log.info(`report written to ${o.output}`);
   if (o.plot) {
-    const { renderPlot } = await import('../bench/plot.js');
+    const { renderPlot } = await import('../measure/plot.js');
     const plot = await renderPlot(report, o.plot);
     for (const w of plot.warnings) log.warn(w);
     log.info(`plot written to ${o.plot}`);

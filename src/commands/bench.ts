@@ -4,7 +4,7 @@ import { BACKEND_CHOICES } from '../engines/backends.js';
 import { usageError } from '../errors.js';
 import { PRECISION_CHOICES, addPrecisionOptions, addModelOptions, choiceOption, parseIntList, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from './options.js';
 import { addPipelineOptions } from './pipeline-options.js';
-import { EXPORT_FORMATS } from '../bench/export/index.js';
+import { EXPORT_FORMATS } from '../measure/export/index.js';
 
 function parseBackendList(value: string): string[] {
   const list = value.split(',').map((b) => b.trim().toLowerCase()).filter(Boolean);
