@@ -3,13 +3,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { csvExporter } from '../src/bench/export/csv.js';
-import { EXPORTERS, exporterFor, formatForFile, TableExporter } from '../src/bench/export/index.js';
-import { formatBytes, formatMiB, formatMs, formatRatio } from '../src/bench/export/format.js';
-import { jsonExporter } from '../src/bench/export/json.js';
-import { markdownExporter } from '../src/bench/export/markdown.js';
+import { csvExporter } from '../src/measure/export/csv.js';
+import { EXPORTERS, exporterFor, formatForFile, TableExporter } from '../src/measure/export/index.js';
+import { formatBytes, formatMiB, formatMs, formatRatio } from '../src/measure/export/format.js';
+import { jsonExporter } from '../src/measure/export/json.js';
+import { markdownExporter } from '../src/measure/export/markdown.js';
 import { parseCsv } from './helpers/npy.js';
-import { findSansFont, renderPlot } from '../src/bench/plot.js';
+import { findSansFont, renderPlot } from '../src/measure/plot.js';
 import { fakeReport } from './helpers/bench-fixtures.js';
 
 

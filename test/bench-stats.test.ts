@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { countOutliers, hasOutliers, modifiedZScores, OUTLIER_THRESHOLD } from '../src/bench/outliers.js';
-import {
-  BENCH_SCHEMA_VERSION,
-  detectWarnings,
-  gflopsPerSecond,
-  imagesPerSecond,
-  MIN_RELIABLE_SAMPLES,
-  warningMessage,
-  type BenchWarning,
-} from '../src/bench/result.js';
-import { median, percentile, summarize } from '../src/bench/stats.js';
+import { countOutliers, hasOutliers, modifiedZScores, OUTLIER_THRESHOLD } from '../src/measure/outliers.js';
+import { BENCH_SCHEMA_VERSION } from '../src/measure/result.js';
+import { detectWarnings, MIN_RELIABLE_SAMPLES, warningMessage, type BenchWarning } from '../src/measure/warnings.js';
+import { gflopsPerSecond, imagesPerSecond } from '../src/measure/metrics.js';
+import { median, percentile, summarize } from '../src/measure/stats.js';
 
 const close = (actual: number, expected: number, eps = 1e-9) =>
   assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);

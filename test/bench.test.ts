@@ -8,7 +8,15 @@ import path from 'node:path';
 import { runCli } from './helpers/cli.js';
 import { PATH_WITHOUT_GPU, pathWithFakeNvidiaSmi } from './helpers/gpu.js';
 import { skipWithoutData, DATA_DIR } from './helpers/data.js';
-import { BENCH_SCHEMA_VERSION, type BenchReport } from '../src/bench/result.js';
+import { BENCH_SCHEMA_VERSION, type BenchReport } from '../src/measure/result.js';
+import { documentedPaths } from '../bench/schema.js';
+import { fieldPaths } from './helpers/report-paths.js';
+
+/** Every field of a real report is documented in bench/SCHEMA.md. */
+function assertDocumented(report: BenchReport): void {
+  const documented = documentedPaths();
+  for (const f of fieldPaths(report)) assert.ok(documented.has(f), `${f} is in the report but not in bench/SCHEMA.md`);
+}
 
 const MIB = 1024 * 1024;
 
@@ -23,6 +31,7 @@ test('bench mobilenet --weights random --iterations 3 --format json: every figur
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout) as BenchReport;
   assert.equal(report.schemaVersion, BENCH_SCHEMA_VERSION);
+  assertDocumented(report);
   // The label, then where it ran; the thread count is the backend's own (1 for wasm in Node today).
   const label = report.runtime.backend.match(/^wasm \((?:no )?SIMD, (\d+) threads?\) on CPU .+$/);
   assert.ok(label, report.runtime.backend);
@@ -170,7 +179,9 @@ test('--images runs the real pipeline: end-to-end img/s next to model-only, stag
     env: { PATH: PATH_WITHOUT_GPU },
   });
   assert.equal(r.code, 0, r.stderr);
-  const run = (JSON.parse(r.stdout) as BenchReport).models[0]!.runs[0]!;
+  const report = JSON.parse(r.stdout) as BenchReport;
+  assertDocumented(report);
+  const run = report.models[0]!.runs[0]!;
   const e2e = run.endToEnd!;
   assert.equal(e2e.images, 26, 'every readable image; the truncated one is left out');
   assert.equal(e2e.failed, 1);

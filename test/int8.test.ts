@@ -21,8 +21,8 @@ import { runCli } from './helpers/cli.js';
 import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
 import { DATA_DIR, IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
 import { fakeReport } from './helpers/bench-fixtures.js';
-import { int8NotFaster } from '../src/bench/precision.js';
-import type { BenchReport } from '../src/bench/result.js';
+import { int8NotFaster } from '../src/measure/precision.js';
+import type { BenchReport } from '../src/measure/result.js';
 
 const skip = skipWithoutData();
 const SIZE: [number, number] = [224, 224];

@@ -8,7 +8,7 @@ import { runCli } from './helpers/cli.js';
 import { maxRelDiff } from './helpers/compare.js';
 import { IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
 import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
-import type { BenchReport } from '../src/bench/result.js';
+import type { BenchReport } from '../src/measure/result.js';
 
 const skip = skipWithoutData();
 const PHOTOS = ['cat_tabby_chelsea__skimage.png', 'coffee_espresso_cup__skimage.png', 'mandrill_baboon__opencv.jpg', 'rocket_falcon9_launchpad__skimage.jpg'].map(IMAGES);

@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { runCli, BIN } from './helpers/cli.js';
 import { DATA_DIR, IMAGES, skipWithoutData } from './helpers/data.js';
 import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
+import { readNpy } from './helpers/npy.js';
 import { skipWithoutRedis, startRedis, type TestRedis } from './helpers/redis.js';
 
 const skip = skipWithoutData() || skipWithoutRedis();
@@ -117,6 +118,16 @@ test('two workers: export in input order equals a single-process extract; a job 
     const rows = parseJsonl(readFileSync(out, 'utf8'));
     assert.equal(rows.length, total);
     assert.deepEqual(rows, single, 'same rows, same order, same float32 digits');
+    // The same results as .npy: one row per vector in input order, its path in the sidecar, the failure in the errors one.
+    const npy = path.join(tmp(), 'feats.npy');
+    const asNpy = await runCli(['queue', 'export', '--redis', server.url, '--queue', 'e2e', '-o', npy], { env: env() });
+    assert.equal(asNpy.code, 3, asNpy.stderr);
+    const good = single.filter((r) => !('error' in r));
+    const { shape, data } = readNpy(npy);
+    assert.deepEqual(shape, [good.length, good[0]!.vector.length]);
+    assert.deepEqual(Array.from(data), good.flatMap((r) => Array.from(Float32Array.from(r.vector as number[]))));
+    assert.deepEqual(parseJsonl(readFileSync(`${npy}.paths.jsonl`, 'utf8')), good.map((r) => r.path));
+    assert.deepEqual(parseJsonl(readFileSync(`${npy}.errors.jsonl`, 'utf8')).map((r) => r.path), single.filter((r) => 'error' in r).map((r) => r.path));
     // Both workers took jobs, and each loaded the model once.
     for (const w of workers) assert.equal(w.stderr().match(/^model: mobilenet_0\.25/gm)?.length, 1, w.stderr());
     assert.ok(workers.every((w) => /job \d+: \d+ stored/.test(w.stderr())), 'both workers did jobs');

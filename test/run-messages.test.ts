@@ -12,8 +12,8 @@ import { DATA_DIR, IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
 import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
 import { screenOf } from './helpers/terminal.js';
 import { fakeReport } from './helpers/bench-fixtures.js';
-import { environmentLines, warningLines } from '../src/bench/export/format.js';
-import { plotSpec } from '../src/bench/plot.js';
+import { environmentLines, warningLines } from '../src/measure/export/format.js';
+import { plotSpec } from '../src/measure/plot.js';
 import { etaSeconds, formatEta } from '../src/app/progress.js';
 
 const skip = skipWithoutData();
@@ -170,7 +170,7 @@ test('plot: one labelled row per model × batch size in both panels, one colour 
 });
 
 test('plot: few samples without outliers render without a Vega warning', async () => {
-  const { renderPlot } = await import('../src/bench/plot.js');
+  const { renderPlot } = await import('../src/measure/plot.js');
   const report = fakeReport();
   for (const m of report.models) for (const r of m.runs) r.samplesMs = [4.5, 1.38, 1.18].map((x) => x * r.batchSize);
   const file = path.join(tmp(), 'plot.svg');

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
 import { startEngine } from '../src/engines/select.js';
 import { loadBackbone } from '../src/zoo/load.js';
-import { imageSettings } from '../src/app/images-run.js';
+import { imageSettings } from '../src/pipeline/decode-one.js';
 import { loadImageForModel } from '../src/images/index.js';
 import { ModelService, type Loaded } from '../src/serve/service.js';
 import { inProcessEngine } from '../src/serve/engine.js';

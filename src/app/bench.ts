@@ -7,14 +7,16 @@ import { BackbonesError, EXIT } from '../errors.js';
 import { log, isQuiet, colorLevelFor } from '../log.js';
 import { machineInfo } from '../monitor/system.js';
 import { queryGpus } from '../monitor/nvidia-smi.js';
-import { BENCH_SCHEMA_VERSION, machineSection, unmeasuredModel, type BenchReport, type ModelResult, warningMessage } from '../bench/result.js';
-import { warningLines } from '../bench/export/format.js';
-import { exporterFor, formatForFile, isExportFormat, EXPORT_FORMATS, TableExporter } from '../bench/export/index.js';
-import { runModelInChild } from '../bench/runner.js';
-import type { WorkerConfig } from '../bench/protocol.js';
+import { BENCH_SCHEMA_VERSION, unmeasuredModel, type BenchReport, type ModelResult } from '../measure/result.js';
+import { machineSection } from '../measure/machine.js';
+import { warningMessage } from '../measure/warnings.js';
+import { warningLines } from '../measure/export/format.js';
+import { benchFormats, exporterFor, TableExporter, type ExportFormat } from '../measure/export/index.js';
+import { runModelInChild } from '../measure/runner.js';
+import type { WorkerConfig } from '../measure/protocol.js';
 import { engineRequest, resolveRequest } from '../engines/request.js';
 import { findCard, isModelPath, cardNames, modelSelection, resolvePrecision, type ModelSelection } from '../zoo/load.js';
-import { int8NotFaster } from '../bench/precision.js';
+import { int8NotFaster } from '../measure/precision.js';
 import { createRequire } from 'node:module';
 
 const TFJS_VERSION: string = (createRequire(import.meta.url)('@tensorflow/tfjs/package.json') as { version: string }).version;
@@ -44,7 +46,7 @@ function unknownModelMessage(m: string): string {
   return `Unknown model "${m}": valid names are ${cardNames().join(', ')} (or pass a model.json path).`;
 }
 
-function validate(models: string[], o: BenchOptions): { format: string; fileFormat?: string } {
+function validate(models: string[], o: BenchOptions): { format: ExportFormat; fileFormat?: ExportFormat } {
   // Contradictions (--provider webgpu --backends wasm, --device cpu --provider webgpu) fail here, before any child starts.
   for (const backend of o.backends ?? [o.backend]) resolveRequest(engineRequest({ ...o, backend }));
   // An unknown name among known ones is reported as that model's failure after the others ran;
@@ -52,20 +54,11 @@ function validate(models: string[], o: BenchOptions): { format: string; fileForm
   const unknown = models.filter((m) => !findCard(m) && !isModelPath(m));
   if (unknown.length === models.length) throw new BackbonesError('E_UNKNOWN_MODEL', unknownModelMessage(unknown[0]!));
   if (o.iterations !== undefined && o.duration !== undefined) throw new BackbonesError('E_USAGE', 'Use either --iterations or --duration, not both.');
-  if (o.format && !isExportFormat(o.format)) throw new BackbonesError('E_USAGE', `Unknown --format "${o.format}": valid formats are ${EXPORT_FORMATS.join(', ')}.`);
-  let fileFormat: string | undefined;
-  if (o.output) {
-    try {
-      fileFormat = o.format ?? formatForFile(o.output);
-    } catch (e) {
-      throw new BackbonesError('E_USAGE', (e as Error).message);
-    }
-    checkOutputFile(o.output);
-  }
+  const formats = benchFormats(o, Boolean(process.stdout.isTTY));
+  if (o.output) checkOutputFile(o.output);
   if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new BackbonesError('E_USAGE', `--plot needs a file ending in .svg or .png. Received: ${o.plot}`);
   if (o.plot) checkOutputFile(o.plot, '--plot');
-  const format = o.format ?? (process.stdout.isTTY ? 'table' : 'json');
-  return { format, fileFormat };
+  return formats;
 }
 
 export async function runBench(models: string[], o: BenchOptions): Promise<number> {
@@ -174,7 +167,7 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
   }
   if (o.output) log.info(`report written to ${o.output}`);
   if (o.plot) {
-    const { renderPlot } = await import('../bench/plot.js');
+    const { renderPlot } = await import('../measure/plot.js');
     const plot = await renderPlot(report, o.plot);
     for (const w of plot.warnings) log.warn(w);
     log.info(`plot written to ${o.plot}`);

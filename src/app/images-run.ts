@@ -7,15 +7,16 @@ import { engineRequest } from '../engines/request.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, progressEnabled, colorLevelFor } from '../log.js';
 import { loadBackbone, modelSelection, resolvePrecision, type ModelSelection } from '../zoo/load.js';
-import type { Backbone, BackboneInfo } from '../zoo/backbone.js';
+import type { Backbone } from '../zoo/backbone.js';
 import type { Interpolation, ResizeMode } from '../images/resize.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../pipeline/inputs.js';
 import { emptyPipelineStats, runBatches, type ImageSettings } from '../pipeline/batches.js';
+import { imageSettings } from '../pipeline/decode-one.js';
 import { startDecodePool } from '../pipeline/decode-pool.js';
 import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
 import { stageLine, stageReport } from '../pipeline/stages.js';
 import type { DecodeMode } from '../images/index.js';
-import { writerFor, formatFromExtension, outputFiles, resumeReaderFor, type ResumeState } from '../output/index.js';
+import { checkOutput, writerFor, formatFromExtension, outputFiles, resumeReaderFor, type ResumeState } from '../output/index.js';
 import { stdoutSink } from '../output/sink.js';
 import { checkOutputFile, outputTarget, stageForAppend, StagedFiles } from '../output/staged.js';
 import { fileSink } from '../output/sink.js';
@@ -83,17 +84,13 @@ export function loadRequest(o: ImageRunOptions): LoadRequest {
 
 /** Every check on the options that needs neither the model nor the inputs: done before anything is touched. */
 function checkOptions(o: ImageRunOptions, kind: RecordKind, format: string): void {
-  writerFor(format); // an unknown format
   if (o.resume && !o.output && !o.to) throw new BackbonesError('E_USAGE', '--resume needs -o FILE or --to redis://…: it skips the inputs already there.');
-  if (format === 'npy' && kind === 'classify') throw new BackbonesError('E_USAGE', '--format npy is for extract; classify writes table, jsonl, json or csv.');
-  if (format === 'npy' && !o.output) throw new BackbonesError('E_USAGE', '--format npy needs -o FILE.npy (it writes a header at the end and sidecar files).');
-  if (o.resume && !o.to) resumeReaderFor(format); // a format that cannot be continued, whether or not the file exists
+  // A device or FIFO (-o /dev/stdout) is streamed in place, so only formats written front to back.
+  const special = o.output !== undefined && outputTarget(o.output).special;
+  checkOutput(format, kind, { output: o.output, special, resume: Boolean(o.resume && !o.to) });
   parseExtensions(o.ext);
   if (o.decode === 'fast' && o.kerasCompat) throw new BackbonesError('E_USAGE', '--decode fast cannot be combined with --keras-compat, which reproduces Keras\' full decode exactly.');
-  if (o.output && outputTarget(o.output).special) {
-    // A device or FIFO (-o /dev/stdout): streamed in place, so only formats written front to back.
-    if (format === 'npy' || o.resume) throw new BackbonesError('E_USAGE', `-o ${o.output} is not a regular file: ${format === 'npy' ? '.npy needs one' : '--resume needs one'}.`);
-  } else if (o.output) checkOutputFile(o.output);
+  if (o.output && !special) checkOutputFile(o.output);
 }
 
 export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: RecordKind, defaultFormat: string): Promise<Prepared | NothingToDo> {
@@ -140,22 +137,6 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
     lock?.release();
     throw e;
   }
-}
-
-/** How images reach a model: the card's defaults, overridden by the image options (classify, extract, serve). */
-export function imageSettings(
-  info: Pick<BackboneInfo, 'inputSize' | 'preprocess' | 'resize' | 'interpolation'>,
-  o: Pick<ImageRunOptions, 'resize' | 'interpolation' | 'background' | 'kerasCompat' | 'decode'>,
-): ImageSettings {
-  return {
-    size: info.inputSize,
-    preprocess: info.preprocess,
-    resize: o.resize ?? info.resize,
-    interpolation: o.interpolation ?? info.interpolation,
-    background: o.background,
-    kerasCompat: Boolean(o.kerasCompat),
-    decode: o.decode ?? 'exact',
-  };
 }
 
 /** Ends a prepared run that will not execute (a check after loading failed). */

@@ -4,6 +4,7 @@ import { BACKEND_CHOICES } from '../engines/backends.js';
 import { usageError } from '../errors.js';
 import { PRECISION_CHOICES, addPrecisionOptions, addModelOptions, choiceOption, parseIntList, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from './options.js';
 import { addPipelineOptions } from './pipeline-options.js';
+import { EXPORT_FORMATS } from '../measure/export/index.js';
 
 function parseBackendList(value: string): string[] {
   const list = value.split(',').map((b) => b.trim().toLowerCase()).filter(Boolean);
@@ -19,7 +20,6 @@ function parsePrecisionList(value: string): Array<'fp32' | 'int8'> {
   return [...new Set(list)] as Array<'fp32' | 'int8'>;
 }
 
-export const BENCH_FORMATS = ['table', 'json', 'markdown', 'csv'] as const;
 export const DEFAULT_BENCH_MODELS = ['vgg16', 'mobilenet'];
 
 export function registerBench(program: Command): void {
@@ -39,7 +39,7 @@ export function registerBench(program: Command): void {
     .option('--duration <seconds>', 'time budget per batch size instead of a fixed number of runs', parsePositiveNumber('--duration'))
     .option('--gpu-poll-ms <ms>', 'nvidia-smi polling interval', parsePositiveInt('--gpu-poll-ms'), 100)
     .option('--images <dir>', 'also run the real pipeline over a folder (decode pool, prefetch, engine): end-to-end img/s, stage times, pool CPU, the limiting stage')
-    .addOption(choiceOption('-f, --format <format>', 'output format (default: table on a terminal, json when piped)', BENCH_FORMATS))
+    .addOption(choiceOption('-f, --format <format>', 'output format (default: table on a terminal, json when piped)', EXPORT_FORMATS))
     .option('-o, --output <file>', 'write the report to a file (format from the extension unless --format)')
     .option('--plot <file>', 'draw latency distribution and throughput to an .svg or .png');
   addModelOptions(cmd, { multiple: true });

@@ -3,8 +3,7 @@ import type { Command } from 'commander';
 import { addStoreOptions } from './store-options.js';
 import { addPrecisionOptions, addImageOptions, addModelOptions, choiceOption, parsePositiveInt } from './options.js';
 import { addPipelineOptions } from './pipeline-options.js';
-
-export const CLASSIFY_FORMATS = ['table', 'jsonl', 'json', 'csv'] as const;
+import { formatsHolding } from '../output/index.js';
 
 export function registerClassify(program: Command): void {
   const cmd = program
@@ -13,7 +12,7 @@ export function registerClassify(program: Command): void {
     .description('Print the top-k labels for every image. Directories are read recursively in sorted order; "-" reads paths from stdin.')
     .argument('<inputs...>', 'image files, directories, or - for paths on stdin')
     .option('-k, --top-k <n>', 'labels per image', parsePositiveInt('--top-k'), 5)
-    .addOption(choiceOption('-f, --format <format>', 'output format (default: table on a terminal, jsonl when piped)', CLASSIFY_FORMATS));
+    .addOption(choiceOption('-f, --format <format>', 'output format (default: table on a terminal, jsonl when piped)', formatsHolding('classify')));
   addModelOptions(cmd);
   addImageOptions(cmd);
   addStoreOptions(cmd);

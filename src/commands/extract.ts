@@ -4,8 +4,7 @@ import { addStoreOptions } from './store-options.js';
 import { addPrecisionOptions, addImageOptions, addModelOptions, choiceOption } from './options.js';
 import { addPipelineOptions } from './pipeline-options.js';
 import { POOLINGS } from '../zoo/card.js';
-
-export const EXTRACT_FORMATS = ['jsonl', 'npy', 'csv'] as const;
+import { formatsHolding } from '../output/index.js';
 
 export function registerExtract(program: Command): void {
   const cmd = program
@@ -16,7 +15,7 @@ export function registerExtract(program: Command): void {
     .option('-l, --layer <name>', "layer to read (default: the model card's feature layer, e.g. vgg16 fc2)")
     .addOption(choiceOption('--pool <kind>', 'reduce spatial layers [h,w,c] to [c]', POOLINGS, 'none'))
     .option('--l2', 'L2-normalise each vector')
-    .addOption(choiceOption('-f, --format <format>', 'output format (default: from -o extension, else jsonl)', EXTRACT_FORMATS));
+    .addOption(choiceOption('-f, --format <format>', 'output format (default: from -o extension, else jsonl)', formatsHolding('extract')));
   addModelOptions(cmd);
   addImageOptions(cmd);
   addStoreOptions(cmd);

@@ -201,29 +201,25 @@ export async function queryComputeApps(options: NvidiaSmiOptions = {}): Promise<
  * nvidia-smi was absent or never answered (= "n/a", never 0).
  */
 export interface GpuSummary {
-  /** Number of successful polls the figures below are computed from. */
+  /** Number of successful polls (a count, not the samples themselves). */
   samples: number;
-  /** Interval between the end of one poll and the start of the next, in ms. */
+  /** Pause between polls. */
   pollIntervalMs: number;
-  /** GPU indices (nvidia-smi numbering) the device figures cover. */
+  /** GPUs the device figures cover. */
   gpuIndices: number[];
-  /**
-   * Peak GPU memory held by this process (sum over GPUs, from --query-compute-apps).
-   * Null when the pid never appeared in nvidia-smi's list (e.g. a container's PID
-   * namespace hides it) or memory was "[N/A]"; a poll where the pid is absent counts 0.
-   */
+  /** Peak GPU memory of this process (summed over GPUs). `null` when nvidia-smi never listed the pid (e.g. a container's PID namespace hides it); a poll where it is missing counts as 0. */
   processMemoryPeakByte: number | null;
-  /** Mean over polls of the same; null as above. */
+  /** Mean of the same over polls. */
   processMemoryMeanByte: number | null;
-  /** Peak device-wide memory.used (all processes). */
+  /** Peak device-wide `memory.used` (all processes). */
   deviceMemoryUsedPeakByte: number | null;
-  /** Mean device-wide memory.used (all processes). */
+  /** Mean device-wide `memory.used`. */
   deviceMemoryUsedMeanByte: number | null;
-  /** memory.total. */
+  /** `memory.total`. */
   deviceMemoryTotalByte: number | null;
-  /** Peak utilization.gpu in percent (0..100). */
+  /** Peak `utilization.gpu`, 0–100. */
   utilizationPeakPercent: number | null;
-  /** Mean utilization.gpu in percent (0..100). */
+  /** Mean `utilization.gpu`, 0–100. */
   utilizationMeanPercent: number | null;
 }
 

@@ -27,15 +27,15 @@ export interface MachineInfo {
     freeByte: number;
   };
   os: {
-    /** process.platform, e.g. "linux". */
+    /** `process.platform`, e.g. `"linux"`. */
     platform: string;
-    /** e.g. "Ubuntu"; os.type() in the fallback. */
+    /** e.g. `"Ubuntu"` (`os.type()` in the fallback). */
     distro: string;
-    /** e.g. "22.04.4 LTS"; os.release() in the fallback. */
+    /** e.g. `"22.04.4 LTS"`. */
     release: string;
-    /** Kernel version, e.g. "6.8.0-45-generic". */
+    /** Kernel version. */
     kernel: string;
-    /** e.g. "x64", "arm64". */
+    /** e.g. `"x64"`, `"arm64"`. */
     arch: string;
   };
 }

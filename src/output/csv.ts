@@ -5,14 +5,15 @@ import { readFileSync } from 'node:fs';
 import { BackbonesError } from '../errors.js';
 import { float32ToString, isError, type ErrorRecord, type OutputRecord } from './records.js';
 import { partialPath, resumeSource } from './staged.js';
-import type { ResumeReader, ResumeState, WriterFactory } from './writer.js';
+import type { OutputFormat, ResumeReader, ResumeState, WriterFactory } from './writer.js';
 
-export function csvField(value: string | number | null | undefined): string {
-  const s = value === null || value === undefined ? '' : String(value);
+/** One RFC 4180 field: quoted when it holds a comma, quote or line break, quotes doubled; null/undefined → `missing`. */
+export function csvField(value: string | number | null | undefined, missing = ''): string {
+  const s = value === null || value === undefined ? missing : String(value);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-const row = (fields: (string | number | null | undefined)[]) => fields.map(csvField).join(',') + '\n';
+const row = (fields: (string | number | null | undefined)[]) => fields.map((f) => csvField(f)).join(',') + '\n';
 
 const CLASSIFY_HEADER = ['path', 'rank', 'index', 'wnid', 'label', 'prob', 'error'];
 
@@ -119,4 +120,12 @@ export const readCsvResume: ResumeReader = (file) => {
   const keep = records.length > 0 ? Buffer.byteLength(text.slice(0, records[records.length - 1]!.end)) : 0;
   state.files.push({ file, source, keepBytes: keep });
   return state;
+};
+
+export const csvFormat: OutputFormat = {
+  name: 'csv',
+  extensions: ['csv'],
+  holds: ['classify', 'extract'],
+  writer: csvWriter,
+  resume: readCsvResume,
 };

@@ -1,33 +1,61 @@
-// Output formats: one file each, one line here each.
+// The output formats: one file each (each exports its OutputFormat), one row here
+// each. Every format question (which --format names a command takes, which format a
+// file name implies, what a format can hold or needs, how --resume reads it back)
+// is answered here from those descriptions, so a new format needs no edit elsewhere.
 import { BackbonesError } from '../errors.js';
-import { csvWriter, readCsvResume } from './csv.js';
-import { jsonWriter } from './json.js';
-import { jsonlWriter, readJsonlResume } from './jsonl.js';
-import { npyFiles, npyWriter, readNpyResume } from './npy.js';
-import { tableWriter } from './table.js';
-import type { ResumeReader, WriterFactory } from './writer.js';
+import { csvFormat } from './csv.js';
+import { jsonFormat } from './json.js';
+import { jsonlFormat } from './jsonl.js';
+import { npyFormat } from './npy.js';
+import type { RecordKind } from './records.js';
+import { tableFormat } from './table.js';
+import type { OutputFormat, ResumeReader, WriterFactory } from './writer.js';
 
-interface OutputFormat {
-  writer: WriterFactory;
-  /** How --resume reads back what a file holds; absent: the format cannot be continued. */
-  resume?: ResumeReader;
-  /** Every file one output consists of, the main file first (default: just the file). */
-  files?: (file: string) => string[];
+/** In the order --help and the error messages list them. */
+const FORMATS: readonly OutputFormat[] = [tableFormat, jsonlFormat, jsonFormat, csvFormat, npyFormat];
+
+/** Every format name. */
+export const OUTPUT_FORMATS: readonly string[] = FORMATS.map((f) => f.name);
+
+/** The formats that can hold a kind of record: the --format choices of classify, extract, queue export. */
+export function formatsHolding(kind: RecordKind): string[] {
+  return FORMATS.filter((f) => f.holds.includes(kind)).map((f) => f.name);
 }
 
-export const FORMATS: Record<string, OutputFormat> = {
-  table: { writer: tableWriter },
-  jsonl: { writer: jsonlWriter, resume: readJsonlResume },
-  // A JSON array is closed at the end; continuing one would mean rewriting it.
-  json: { writer: jsonWriter },
-  csv: { writer: csvWriter, resume: readCsvResume },
-  npy: { writer: npyWriter, resume: readNpyResume, files: npyFiles },
-};
-
 function formatOf(format: string): OutputFormat {
-  const f = FORMATS[format];
-  if (!f) throw new BackbonesError('E_USAGE', `Unknown output format "${format}": valid formats are ${Object.keys(FORMATS).join(', ')}.`);
+  const f = FORMATS.find((x) => x.name === format);
+  if (!f) throw new BackbonesError('E_USAGE', `Unknown output format "${format}": valid formats are ${OUTPUT_FORMATS.join(', ')}.`);
   return f;
+}
+
+const orList = (names: string[]) => (names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}` : (names[0] ?? ''));
+
+/** Where a run writes, as far as the format rules care. */
+export interface OutputPlan {
+  /** -o FILE; absent: stdout. */
+  output?: string;
+  /** -o names a device or FIFO (written in place, front to back). */
+  special?: boolean;
+  /** --resume into the file. */
+  resume?: boolean;
+}
+
+/**
+ * Every rule of a format about a run, checked before anything is touched: a usage
+ * error for an unknown format, records it cannot hold, a file it needs, or a
+ * --resume it cannot continue.
+ */
+export function checkOutput(format: string, kind: RecordKind, plan: OutputPlan): void {
+  const f = formatOf(format);
+  if (!f.holds.includes(kind)) {
+    throw new BackbonesError('E_USAGE', `--format ${f.name} is for ${f.holds.join(' and ')}; ${kind} writes ${orList(formatsHolding(kind))}.`);
+  }
+  const ext = f.extensions[0] ?? f.name;
+  if (f.needsFile && !plan.output) throw new BackbonesError('E_USAGE', `--format ${f.name} needs -o FILE.${ext} (${f.needsFile}).`);
+  if (plan.resume) resumeReaderFor(format); // whether or not the file exists
+  if (plan.output && plan.special && (f.needsFile || plan.resume)) {
+    throw new BackbonesError('E_USAGE', `-o ${plan.output} is not a regular file: ${f.needsFile ? `.${ext} needs one` : '--resume needs one'}.`);
+  }
 }
 
 export function writerFor(format: string): WriterFactory {
@@ -38,7 +66,7 @@ export function writerFor(format: string): WriterFactory {
 export function resumeReaderFor(format: string): ResumeReader {
   const reader = formatOf(format).resume;
   if (!reader) {
-    const names = Object.entries(FORMATS).filter(([, f]) => f.resume).map(([k]) => k);
+    const names = FORMATS.filter((f) => f.resume).map((f) => f.name);
     throw new BackbonesError('E_USAGE', `--resume works with ${names.join(', ')} output, not ${format}.`);
   }
   return reader;
@@ -52,7 +80,12 @@ export function outputFiles(format: string, file: string): string[] {
 /** Format implied by an output file's extension, if any. */
 export function formatFromExtension(file: string | undefined): string | undefined {
   const ext = file?.toLowerCase().match(/\.([a-z]+)$/)?.[1];
-  return ext === 'ndjson' ? 'jsonl' : ext && ext in FORMATS && ext !== 'table' ? ext : undefined;
+  return ext ? FORMATS.find((f) => f.extensions.includes(ext))?.name : undefined;
 }
 
-export type { RecordWriter, ResumeState } from './writer.js';
+/** The extensions that select a format from a file name, with dots: ".jsonl, .ndjson, …". */
+export function extensionsHolding(kind: RecordKind): string[] {
+  return FORMATS.filter((f) => f.holds.includes(kind)).flatMap((f) => f.extensions.map((e) => `.${e}`));
+}
+
+export type { OutputFormat, RecordWriter, ResumeState } from './writer.js';

@@ -3,7 +3,7 @@
 // follows, so every write ends a line: on a terminal the progress bar can redraw
 // below it without overwriting half a record.
 import { recordToJson } from './records.js';
-import type { WriterFactory } from './writer.js';
+import type { OutputFormat, WriterFactory } from './writer.js';
 
 export const jsonWriter: WriterFactory = (sink) => {
   let pending: string | undefined;
@@ -18,3 +18,6 @@ export const jsonWriter: WriterFactory = (sink) => {
     },
   };
 };
+
+// A JSON array is closed at the end; continuing one would mean rewriting it, so no resume reader.
+export const jsonFormat: OutputFormat = { name: 'json', extensions: ['json'], holds: ['classify', 'extract'], writer: jsonWriter };

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { BackbonesError } from '../errors.js';
 import { recordToJson } from './records.js';
 import { partialPath, resumeSource } from './staged.js';
-import type { ResumeReader, ResumeState, WriterFactory } from './writer.js';
+import type { OutputFormat, ResumeReader, ResumeState, WriterFactory } from './writer.js';
 
 export const jsonlWriter: WriterFactory = (sink) => ({
   write: (record) => sink.write(recordToJson(record) + '\n'),
@@ -40,4 +40,12 @@ export const readJsonlResume: ResumeReader = (file) => {
   }
   state.files.push({ file, source, keepBytes: bytes });
   return state;
+};
+
+export const jsonlFormat: OutputFormat = {
+  name: 'jsonl',
+  extensions: ['jsonl', 'ndjson'],
+  holds: ['classify', 'extract'],
+  writer: jsonlWriter,
+  resume: readJsonlResume,
 };

@@ -11,7 +11,7 @@ import { completeLines } from './jsonl.js';
 import { isError } from './records.js';
 import { partialPath, resumeSource } from './staged.js';
 import type { Sink } from './sink.js';
-import type { ResumeReader, ResumeState, WriterFactory } from './writer.js';
+import type { OutputFormat, ResumeReader, ResumeState, WriterFactory } from './writer.js';
 
 /** Total header size (magic + version + length + dict), a multiple of 64 with room for any N. */
 const HEADER_BYTES = 128;
@@ -38,8 +38,8 @@ export function npyFiles(file: string): string[] {
 }
 
 export const npyWriter: WriterFactory = (sink: Sink, { kind, appending, resumed, open, file }) => {
-  if (kind !== 'extract') throw new BackbonesError('E_USAGE', '--format npy is for extract.');
-  if (!file || !sink.writeAt || !open) throw new BackbonesError('E_USAGE', '--format npy needs -o FILE.npy (it writes a header at the end and sidecar files).');
+  // What it can hold and that it needs a file are the registry's rules (checkOutput); here only the wiring is checked.
+  if (kind !== 'extract' || !file || !sink.writeAt || !open) throw new Error('the npy writer needs extract records, a file sink and its sidecars');
   const side = sidecarPaths(file);
   const paths = open(side.paths, { append: appending });
   let errors: Sink | undefined;
@@ -131,4 +131,15 @@ export const readNpyResume: ResumeReader = (file) => {
   state.columns = header.cols;
   state.files.push({ file, source, keepBytes }, { file: pathsFile, source: pathsSource, keepBytes: pathBytes });
   return state;
+};
+
+export const npyFormat: OutputFormat = {
+  name: 'npy',
+  extensions: ['npy'],
+  // Fixed-width float32 rows: feature vectors, not top-k labels.
+  holds: ['extract'],
+  needsFile: 'it writes a header at the end and sidecar files',
+  writer: npyWriter,
+  resume: readNpyResume,
+  files: npyFiles,
 };

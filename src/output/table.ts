@@ -1,7 +1,7 @@
 // The readable view for a terminal: each image, then its top-k labels with bars.
 import { Chalk } from 'chalk';
 import { isError } from './records.js';
-import type { WriterFactory } from './writer.js';
+import type { OutputFormat, WriterFactory } from './writer.js';
 
 export const tableWriter: WriterFactory = (sink, { colour }) => {
   const c = new Chalk({ level: colour ? 1 : 0 });
@@ -27,3 +27,6 @@ export const tableWriter: WriterFactory = (sink, { colour }) => {
     close: () => sink.close(),
   };
 };
+
+/** For people on a terminal; never chosen by a file name. */
+export const tableFormat: OutputFormat = { name: 'table', extensions: [], holds: ['classify'], writer: tableWriter };

@@ -47,3 +47,23 @@ export interface ResumeState {
 
 /** Reads (never modifies) an output file for --resume; throws a usage error for a file it cannot continue. */
 export type ResumeReader = (file: string) => ResumeState;
+
+/**
+ * What an output format is: every writer module exports one, and the registry
+ * (index.ts) answers every format question from these alone.
+ */
+export interface OutputFormat {
+  /** The --format name. */
+  name: string;
+  /** Extensions of -o FILE that select it, without the dot; none: never chosen by the file name. */
+  extensions: readonly string[];
+  /** The records it can hold (npy: fixed-width float vectors, so extract only). */
+  holds: readonly RecordKind[];
+  /** Why it needs -o with a regular file (it seeks back or writes sidecars); absent: it streams front to back. */
+  needsFile?: string;
+  writer: WriterFactory;
+  /** How --resume reads back what a file holds; absent: the format cannot be continued. */
+  resume?: ResumeReader;
+  /** Every file one output consists of, the main file first (default: just the file). */
+  files?: (file: string) => string[];
+}

@@ -7,6 +7,22 @@ import type { InputEntry } from './inputs.js';
 
 export type ImageSettings = Omit<LoadImageOptions, 'cropPct' | 'keepExifOrientation'>;
 
+/** How images reach a model: the card's defaults, overridden by the image options (classify, extract, serve, bench --images). */
+export function imageSettings(
+  info: { inputSize: ImageSettings['size']; preprocess: ImageSettings['preprocess']; resize: ImageSettings['resize']; interpolation: ImageSettings['interpolation'] },
+  o: Pick<ImageSettings, 'resize' | 'interpolation' | 'background' | 'kerasCompat' | 'decode'>,
+): ImageSettings {
+  return {
+    size: info.inputSize,
+    preprocess: info.preprocess,
+    resize: o.resize ?? info.resize,
+    interpolation: o.interpolation ?? info.interpolation,
+    background: o.background,
+    kerasCompat: Boolean(o.kerasCompat),
+    decode: o.decode ?? 'exact',
+  };
+}
+
 export interface StageTimings {
   decodeMs: number;
   resizeMs: number;

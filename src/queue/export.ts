@@ -3,7 +3,7 @@
 // An image without a result (not processed yet, or its job failed) is an error record.
 import { BackbonesError } from '../errors.js';
 import { log } from '../log.js';
-import { formatFromExtension, writerFor } from '../output/index.js';
+import { checkOutput, extensionsHolding, formatFromExtension, formatsHolding, writerFor } from '../output/index.js';
 import { fileSink } from '../output/sink.js';
 import { checkRedisUrl, connectRedis } from '../store/connection.js';
 import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
@@ -22,9 +22,10 @@ const CHUNK = 500;
 
 export async function runQueueExport(o: QueueExportOptions): Promise<number> {
   const format = o.format ?? formatFromExtension(o.output);
-  if (!format || !['jsonl', 'npy', 'csv'].includes(format)) {
-    throw new BackbonesError('E_USAGE', `queue export writes .jsonl, .npy or .csv; cannot tell the format of ${o.output} (pass --format).`);
+  if (!format || !formatsHolding('extract').includes(format)) {
+    throw new BackbonesError('E_USAGE', `queue export writes ${extensionsHolding('extract').join(', ')}; cannot tell the format of ${o.output} (pass --format).`);
   }
+  checkOutput(format, 'extract', { output: o.output });
   const name = o.queue ?? DEFAULT_QUEUE;
   const keys = queueKeys(o.keyPrefix ?? DEFAULT_KEY_PREFIX, name);
   const { client, where } = await connectRedis(checkRedisUrl(o.redis, '--redis'));
@@ -33,7 +34,7 @@ export async function runQueueExport(o: QueueExportOptions): Promise<number> {
   try {
     const total = await client.llen(keys.paths);
     if (total === 0) throw new BackbonesError('E_NOT_FOUND', `Queue "${name}" at ${where} has no inputs under ${keys.paths} (check --queue and --key-prefix).`);
-    const writer = writerFor(format)(fileSink(o.output), { kind: 'extract', colour: false, appending: false });
+    const writer = writerFor(format)(fileSink(o.output), { kind: 'extract', colour: false, appending: false, file: o.output, open: (f, opts) => fileSink(f, opts) });
     for (let start = 0; start < total; start += CHUNK) {
       const paths = await client.lrange(keys.paths, start, start + CHUNK - 1);
       const indexes = paths.map((_, i) => String(start + i));

@@ -1,6 +1,7 @@
 // A hand-made BenchReport for exporter and plot tests (no TF.js, no timing).
-import { unmeasuredModel, BENCH_SCHEMA_VERSION, gflopsPerSecond, imagesPerSecond, type BatchResult, type BenchReport, type GpuSummary, type ModelResult } from '../../src/bench/result.js';
-import { summarize } from '../../src/bench/stats.js';
+import { unmeasuredModel, BENCH_SCHEMA_VERSION, type BatchResult, type BenchReport, type GpuSummary, type ModelResult } from '../../src/measure/result.js';
+import { gflopsPerSecond, imagesPerSecond } from '../../src/measure/metrics.js';
+import { summarize } from '../../src/measure/stats.js';
 
 const MIB = 1024 * 1024;
 

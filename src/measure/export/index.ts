@@ -1,4 +1,6 @@
 // Registry of bench output formats: one exporter per file (after hyperfine's export/).
+// The --format choices, the format an -o file name implies and the check of both come from here.
+import { BackbonesError } from '../../errors.js';
 import { csvExporter } from './csv.js';
 import type { BenchExporter } from './exporter.js';
 import { jsonExporter } from './json.js';
@@ -41,4 +43,24 @@ export function formatForFile(file: string): ExportFormat {
     throw new Error(`Cannot tell the export format from the file name "${file}". Use one of: ${valid}.`);
   }
   return hit;
+}
+
+/**
+ * The one check of bench's --format and -o: the format printed on stdout (default: table
+ * on a terminal, json when piped) and the -o file's (--format, else from its extension).
+ */
+export function benchFormats(o: { format?: string; output?: string }, stdoutIsTerminal: boolean): { format: ExportFormat; fileFormat?: ExportFormat } {
+  if (o.format !== undefined && !isExportFormat(o.format)) {
+    throw new BackbonesError('E_USAGE', `Unknown --format "${o.format}": valid formats are ${EXPORT_FORMATS.join(', ')}.`);
+  }
+  const format: ExportFormat | undefined = o.format;
+  let fileFormat: ExportFormat | undefined;
+  if (o.output !== undefined) {
+    try {
+      fileFormat = format ?? formatForFile(o.output);
+    } catch (e) {
+      throw new BackbonesError('E_USAGE', (e as Error).message);
+    }
+  }
+  return { format: format ?? (stdoutIsTerminal ? 'table' : 'json'), ...(fileFormat ? { fileFormat } : {}) };
 }

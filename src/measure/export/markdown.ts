@@ -1,9 +1,10 @@
 // A GitHub-flavoured Markdown report: environment, how it was measured, one table
 // row per model × batch size, then warnings and errors.
 import type { BenchReport, ModelResult } from '../result.js';
-import { warningMessage } from '../result.js';
+import { warningMessage } from '../warnings.js';
 import type { BenchExporter } from './exporter.js';
-import { benchRows, columnsFor, environmentLines, methodLines, NA, warningLines } from './format.js';
+import { benchRows, environmentLines, methodLines, NA, warningLines } from './format.js';
+import { columnsFor, type Column } from './columns.js';
 
 /** Escapes a table cell: pipes, and line breaks that would end the row. */
 function cell(s: string): string {
@@ -14,16 +15,10 @@ function row(cells: string[]): string {
   return `| ${cells.map(cell).join(' | ')} |`;
 }
 
-/** A failed model's row: its name, "failed", its weights, n/a elsewhere (the error is listed below). */
-function failedCell(header: string, model: ModelResult): string {
-  if (header === 'model') return model.model;
-  if (header === 'batch') return '**failed**';
-  if (header === 'weights') return model.weights;
-  if (header === 'backend') return model.backend ?? NA;
-  if (header === 'device') return model.device ?? NA;
-  if (header === 'provider') return model.provider ?? NA;
-  if (header === 'precision') return model.precision ?? NA;
-  return NA;
+/** A failed model's row: what ran (model, backend, weights, …), "failed", n/a elsewhere (the error is listed below). */
+function failedCell(column: Column, model: ModelResult): string {
+  if (column.header === 'batch') return '**failed**';
+  return column.failedCell?.(model) ?? NA;
 }
 
 export const markdownExporter: BenchExporter = {
@@ -39,7 +34,7 @@ export const markdownExporter: BenchExporter = {
     out.push(`|${columns.map((c) => (c.align === 'right' ? ' ---: ' : ' --- ')).join('|')}|`);
     for (const { model, run } of benchRows(report)) {
       if (run) out.push(row(columns.map((c) => c.cell(model, run))));
-      else out.push(row(columns.map((c) => failedCell(c.header, model))));
+      else out.push(row(columns.map((c) => failedCell(c, model))));
     }
     const warnings = warningLines(report);
     if (warnings.length > 0) {

@@ -4,17 +4,10 @@
 // colour is applied, so they line up with colours on or off.
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { BenchReport, ModelResult } from '../result.js';
-import { warningMessage } from '../result.js';
+import { warningMessage } from '../warnings.js';
 import type { BenchExporter } from './exporter.js';
-import {
-  baselineImagesPerSecond,
-  benchRows,
-  columnsFor,
-  fastestImagesPerSecond,
-  formatRatio,
-  warningLines,
-  type Column,
-} from './format.js';
+import { baselineImagesPerSecond, benchRows, fastestImagesPerSecond, formatRatio, warningLines } from './format.js';
+import { columnsFor, type Column } from './columns.js';
 import { endToEndLines } from './end-to-end.js';
 
 const GAP = '  ';

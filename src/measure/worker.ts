@@ -7,22 +7,24 @@ import { startEngine } from '../engines/select.js';
 import { engineRequest } from '../engines/request.js';
 import { configureLog } from '../log.js';
 import { errorMessage } from '../errors.js';
-import { loadBackbone } from '../zoo/load.js';
+import { loadBackbone, modelSelection } from '../zoo/load.js';
 import { findCard } from '../zoo/load.js';
 import { isCached } from '../weights/cache.js';
 import { resolveCacheDir } from '../weights/cache.js';
 import { ProcessSampler, maxRssByte, startCpuUsage } from '../monitor/process.js';
 import { summarize } from './stats.js';
-import { MIN_RUNS, MIN_SECONDS, MAX_RUNS, detectWarnings, gflopsPerSecond, imagesPerSecond, unmeasuredModel, type BatchResult, type BenchWarning, type ModelResult } from './result.js';
+import { MIN_RUNS, MIN_SECONDS, MAX_RUNS, unmeasuredModel, type BatchResult, type BenchWarning, type EndToEndResult, type ModelResult } from './result.js';
+import { detectWarnings } from './warnings.js';
+import { gflopsPerSecond, imagesPerSecond } from './metrics.js';
 import type { ParentMessage, WorkerConfig, WorkerMessage } from './protocol.js';
 import type { Backbone } from '../zoo/backbone.js';
 import { expandInputs } from '../pipeline/inputs.js';
 import { DEFAULT_EXTENSIONS } from '../images/formats.js';
-import { runBatches, type ImageSettings } from '../pipeline/batches.js';
+import { runBatches } from '../pipeline/batches.js';
+import { imageSettings } from '../pipeline/decode-one.js';
 import { startDecodePool } from '../pipeline/decode-pool.js';
 import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
 import { stageReport } from '../pipeline/stages.js';
-import type { EndToEndResult } from './result.js';
 
 
 
@@ -132,7 +134,7 @@ async function endToEnd(backbone: Backbone, config: WorkerConfig, batchSize: num
   const dir = config.images!;
   const entries = (await expandInputs([dir], { extensions: DEFAULT_EXTENSIONS })).filter((e) => !e.error);
   const info = backbone.info;
-  const settings: ImageSettings = { size: info.inputSize, preprocess: info.preprocess, resize: info.resize, interpolation: info.interpolation, decode: config.decode ?? 'exact' };
+  const settings = imageSettings(info, { decode: config.decode });
   const threads = config.decodeThreads ?? defaultDecodeThreads(engineOnGpu(backbone.currentEngine.choice));
   const prefetchBytes = (config.prefetchMb ?? DEFAULT_PREFETCH_MB) * 1024 * 1024;
   const compute = async (batch: tf.Tensor4D) => {
@@ -205,19 +207,10 @@ async function run(config: WorkerConfig): Promise<void> {
     await send({ type: 'progress', message: `loading (${weights} weights)` });
     const t0 = performance.now();
     const backbone = await loadBackbone(config.model, {
+      ...modelSelection(config),
       weights: findCard(config.model) ? weights : undefined,
-      alpha: config.alpha,
-      inputSize: config.inputSize,
-      preprocess: config.preprocess,
-      labels: config.labels,
-      labelOffset: config.labelOffset,
-      seed: config.seed,
-      cacheDir: config.cacheDir,
       allowDownload: false,
       engine,
-      precision: config.precision,
-      calibrate: config.calibrate,
-      int8Model: config.int8Model,
     });
     // With ONNX Runtime the export and session creation are part of loading; its own
     // copy of the weights then replaces the tfjs one, so memory counts one copy.

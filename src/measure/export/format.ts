@@ -1,6 +1,6 @@
 // Shared by the human-readable exporters (markdown, table): number formatting,
-// one row per model × batch size, the displayed columns and the "how it was
-// measured" text. A null value is printed as 'n/a': never a number that wasn't measured.
+// one row per model × batch size and the "how it was measured" text (the columns
+// are in columns.ts). A null value is printed as 'n/a': never a number that wasn't measured.
 import type { BatchResult, BenchReport, BenchWarning, ModelResult } from '../result.js';
 import { MAX_RUNS, MIN_RUNS, MIN_SECONDS } from '../result.js';
 
@@ -80,43 +80,6 @@ export function formatRatio(imagesPerSec: number, baseline: number | undefined, 
   const r = imagesPerSec / baseline;
   if (Math.abs(r - 1) < 0.005) return '1.00×';
   return r > 1 ? `${formatNumber(r)}× faster` : `${formatNumber(1 / r)}× slower`;
-}
-
-export interface Column {
-  header: string;
-  align: 'left' | 'right';
-  /** Cell text for a measured row. */
-  cell: (m: ModelResult, r: BatchResult) => string;
-}
-
-/** The columns markdown and the terminal table share (the table adds a ratio column after img/s). */
-export const COLUMNS: Column[] = [
-  { header: 'model', align: 'left', cell: (m) => m.model },
-  { header: 'backend', align: 'left', cell: (m) => m.backend ?? NA },
-  { header: 'device', align: 'left', cell: (m) => m.device ?? NA },
-  { header: 'provider', align: 'left', cell: (m) => m.provider ?? NA },
-  { header: 'batch', align: 'right', cell: (_, r) => String(r.batchSize) },
-  { header: 'weights', align: 'left', cell: (m) => m.weights },
-  { header: 'runs', align: 'right', cell: (_, r) => String(r.samplesMs.length) },
-  { header: 'load ms', align: 'right', cell: (m) => formatMs(m.loadMs) },
-  { header: 'first inference ms', align: 'right', cell: (_, r) => formatMs(r.firstInferenceMs) },
-  { header: 'p50 ms', align: 'right', cell: (_, r) => formatMs(r.latencyMs.p50) },
-  { header: 'p90 ms', align: 'right', cell: (_, r) => formatMs(r.latencyMs.p90) },
-  { header: 'p99 ms', align: 'right', cell: (_, r) => formatMs(r.latencyMs.p99) },
-  { header: 'img/s', align: 'right', cell: (_, r) => formatNumber(r.imagesPerSecond) },
-  { header: 'GFLOP/s', align: 'right', cell: (_, r) => formatNumber(r.gflopsPerSecond) },
-  { header: 'CPU %', align: 'right', cell: (_, r) => formatNumber(r.cpu.processPercentOfOneCore) },
-  { header: 'peak RSS MiB', align: 'right', cell: (_, r) => formatMiB(r.memory.rssPeakSampledByte) },
-  { header: 'GPU mem MiB', align: 'right', cell: (_, r) => formatMiB(r.gpu?.processMemoryPeakByte) },
-];
-
-const PRECISION_COLUMN: Column = { header: 'precision', align: 'left', cell: (m) => m.precision ?? NA };
-
-/** The displayed columns: COLUMNS, plus precision after backend when a model ran int8 (fp32-only reports keep their shape). */
-export function columnsFor(report: BenchReport): Column[] {
-  if (!report.models.some((m) => m.precision === 'int8')) return COLUMNS;
-  const at = COLUMNS.findIndex((c) => c.header === 'backend') + 1;
-  return [...COLUMNS.slice(0, at), PRECISION_COLUMN, ...COLUMNS.slice(at)];
 }
 
 function plural(n: number, word: string): string {
