@@ -10,7 +10,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { tf } from '../src/runtime/tf.js';
-import { modelHandler } from '../src/runtime/io.js';
+import { modelHandler } from '../src/weights/tfjs-artifacts.js';
 import { loadImageForModel } from '../src/images/index.js';
 import type { PreprocessMode } from '../src/images/preprocess.js';
 import { exportToOnnx } from '../src/onnx/export.js';

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as mobilenet from '@tensorflow-models/mobilenet';
 import { tf } from '../src/runtime/tf.js';
-import { modelHandler } from '../src/runtime/io.js';
+import { modelHandler } from '../src/weights/tfjs-artifacts.js';
 import { loadImageForModel } from '../src/images/index.js';
 import { IMAGES, MODELS, dataPath, skipWithoutData } from './helpers/data.js';
 

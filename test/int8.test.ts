@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync,
 import os from 'node:os';
 import path from 'node:path';
 import { tf } from '../src/runtime/tf.js';
-import { modelHandler } from '../src/runtime/io.js';
+import { modelHandler } from '../src/weights/tfjs-artifacts.js';
 import { exportToOnnx } from '../src/onnx/export.js';
 import { decodeFolder, evaluateInt8, inspectOptimized, openImageFolder, quantizeOnnx, encodeQuantized, DEFAULT_QUANTIZE_OPTIONS, describeInt8 } from '../src/onnx/quantize/index.js';
 import { RangeCollector } from '../src/onnx/quantize/ranges.js';

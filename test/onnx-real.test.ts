@@ -7,7 +7,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../src/runtime/tf.js';
 import { startEngine } from '../src/engines/select.js';
-import { modelHandler } from '../src/runtime/io.js';
+import { modelHandler } from '../src/weights/tfjs-artifacts.js';
 import { loadImageForModel } from '../src/images/index.js';
 import type { PreprocessMode } from '../src/images/preprocess.js';
 import { OnnxEngine } from '../src/onnx/engine.js';

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import h5wasm from 'h5wasm/node';
-import { modelHandler } from '../src/runtime/io.js';
+import { modelHandler } from '../src/weights/tfjs-artifacts.js';
 import { tf } from '../src/runtime/tf.js';
 import { assignWeights, describeReport } from '../src/weights/assign.js';
 import { WeightsError } from '../src/weights/errors.js';
