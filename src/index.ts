@@ -96,5 +96,5 @@ export { BACKENDS, BACKEND_CHOICES } from './engines/backends.js';
 export { DEVICE_CHOICES } from './engines/devices.js';
 export type { LoadOptions, BackboneInfo, Prediction, BackendChoice, Engine, BackendRequest, DeviceRequest };
 export type { WebgpuAdapter, WebgpuReport, EngineRequest } from './engines/types.js';
-export { listModels, getCard } from './zoo/cards.js';
+export { listModels, getCard } from './zoo/registry.js';
 export { preprocess } from './images/preprocess.js';

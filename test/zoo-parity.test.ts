@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../src/runtime/tf.js';
 import { modelHandler } from '../src/weights/tfjs-artifacts.js';
-import { getCard } from '../src/zoo/cards.js';
+import { getCard } from '../src/zoo/registry.js';
 import { countMacs } from '../src/zoo/macs.js';
 import { inceptionV3 } from '../src/zoo/inception_v3.js';
 import { mobilenet } from '../src/zoo/mobilenet.js';

@@ -4,7 +4,7 @@ import type { Int8Evaluation } from '../onnx/quantize/evaluate.js';
 import type { Int8Sidecar } from '../onnx/quantize/cache.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, out } from '../log.js';
-import { listModels, getCard } from '../zoo/cards.js';
+import { listModels, getCard, findCard } from '../zoo/registry.js';
 import type { ModelCard } from '../zoo/card.js';
 import { resolveCacheDir, isCached, cachedPath } from '../weights/cache.js';
 import type { PreprocessMode } from '../images/preprocess.js';
@@ -87,7 +87,7 @@ export async function runModelsInfo(
   o: CommonOptions & { layers?: boolean; weights?: string; alpha?: number; inputSize?: [number, number]; preprocess?: PreprocessMode; labels?: string; labelOffset?: number; seed?: number },
 ): Promise<number> {
   const cacheDir = resolveCacheDir(o.cacheDir);
-  const { findCard, loadBackbone } = await import('../zoo/load.js');
+  const { loadBackbone } = await import('../zoo/load.js');
   const card = findCard(spec);
   let layers: { name: string; className: string; outputShape: number[] | null; parameters: number }[] | undefined;
   let loaded: { parameters: number; macs: number | null; inputSize: [number, number]; preprocess: string; source: string } | undefined;

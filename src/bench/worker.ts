@@ -8,7 +8,7 @@ import { engineRequest } from '../engines/request.js';
 import { configureLog } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { loadBackbone } from '../zoo/load.js';
-import { findCard } from '../zoo/load.js';
+import { findCard } from '../zoo/registry.js';
 import { isCached } from '../weights/cache.js';
 import { resolveCacheDir } from '../weights/cache.js';
 import { ProcessSampler, maxRssByte, startCpuUsage } from '../monitor/process.js';

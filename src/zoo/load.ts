@@ -10,7 +10,7 @@ import { BackbonesError, errorMessage } from '../errors.js';
 import { log, isQuiet } from '../log.js';
 import type { ModelCard, WeightsSource } from './card.js';
 import type { PreprocessMode } from '../images/preprocess.js';
-import { loadCards } from './cards.js';
+import { resolveModel } from './registry.js';
 import { buildArchitecture } from './architectures.js';
 import { countMacs } from './macs.js';
 import { randomizeWeights } from './random.js';
@@ -60,11 +60,6 @@ export interface LoadOptions extends ModelSelection {
   allowDownload?: boolean;
 }
 
-/** Whether a spec names a file or URL rather than a zoo entry. */
-export function isModelPath(spec: string): boolean {
-  return isUrl(spec) || existsSync(spec) || /\.json$/i.test(spec) || spec.includes('/') || spec.includes(path.sep);
-}
-
 /**
  * --precision int8: where the int8 model comes from, when the engine is ONNX Runtime. On
  * another engine it is an error, or fp32 with a warning under --backend auto.
@@ -86,21 +81,9 @@ export function resolvePrecision(o: ModelSelection): 'fp32' | 'int8' {
   return o.precision ?? (int8Source ? 'int8' : 'fp32');
 }
 
-/** The card of a zoo name (case-insensitive), or undefined. */
-export function findCard(spec: string): ModelCard | undefined {
-  const name = spec.toLowerCase();
-  return loadCards().find((c) => c.name === name);
-}
-
-export function cardNames(): string[] {
-  return loadCards().map((c) => c.name);
-}
-
 export async function loadBackbone(spec: string, options: LoadOptions): Promise<Backbone> {
-  const card = findCard(spec);
-  if (card) return loadZooModel(card, options);
-  if (isModelPath(spec)) return loadModelFile(spec, options);
-  throw new BackbonesError('E_UNKNOWN_MODEL', `Unknown model "${spec}": valid names are ${cardNames().join(', ')} (or pass a model.json path or URL).`);
+  const model = resolveModel(spec);
+  return 'card' in model ? loadZooModel(model.card, options) : loadModelFile(model.path, options);
 }
 
 // --- zoo ------------------------------------------------------------------------
