@@ -7,6 +7,7 @@ import { log, out } from '../log.js';
 import { listModels, getCard, findCard } from '../zoo/registry.js';
 import type { ModelCard } from '../zoo/card.js';
 import { resolveCacheDir, isCached, cachedPath } from '../weights/cache.js';
+import { locateImagenet, pullSource } from '../weights/resolve.js';
 import type { PreprocessMode } from '../images/preprocess.js';
 
 interface CommonOptions {
@@ -170,18 +171,13 @@ function int8Line(m: Int8Sidecar & { file: string }): string {
 
 export async function runModelsPull(names: string[], o: CommonOptions & { top?: boolean }): Promise<number> {
   const cacheDir = resolveCacheDir(o.cacheDir);
-  const { pullSource } = await import('../zoo/load.js');
   const results: { name: string; file: string; status: 'cached' | 'downloaded' }[] = [];
   const cards = names.map((n) => getCard(n));
   for (const card of cards) {
-    const wantTop = o.top !== false;
-    const candidates = card.weights
-      .filter((w) => w.includeTop === wantTop)
-      .sort((a, b) => Number(b.hash !== null) - Number(a.hash !== null));
-    const source = candidates[0];
-    if (!source) throw new BackbonesError('E_WEIGHTS', `${card.name} publishes no weights ${wantTop ? 'with' : 'without'} the classifier head.`);
-    const already = await isCached(card.name, source, cacheDir);
-    const file = already ? cachedPath(card.name, source, cacheDir) : await pullSource(card, source, cacheDir);
+    // The best file (verifiable first), even when a lesser one is cached already.
+    const best = await locateImagenet(card, { head: o.top === false ? 'without' : 'with', cacheDir, prefer: 'best' });
+    const already = best.cached;
+    const file = already ? best.path : await pullSource(card, best.source, cacheDir);
     results.push({ name: card.name, file, status: already ? 'cached' : 'downloaded' });
     if (!o.json) log.info(`${card.name}: ${already ? 'already cached' : 'downloaded and verified'} → ${file}`);
   }

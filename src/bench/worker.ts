@@ -9,8 +9,8 @@ import { configureLog } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { loadBackbone } from '../zoo/load.js';
 import { findCard } from '../zoo/registry.js';
-import { isCached } from '../weights/cache.js';
 import { resolveCacheDir } from '../weights/cache.js';
+import { imagenetCached } from '../weights/resolve.js';
 import { ProcessSampler, maxRssByte, startCpuUsage } from '../monitor/process.js';
 import { summarize } from './stats.js';
 import { MIN_RUNS, MIN_SECONDS, MAX_RUNS, detectWarnings, gflopsPerSecond, imagesPerSecond, unmeasuredModel, type BatchResult, type BenchWarning, type ModelResult } from './result.js';
@@ -44,9 +44,7 @@ async function chooseWeights(config: WorkerConfig): Promise<string> {
   if (config.weights) return config.weights;
   const card = findCard(config.model);
   if (!card) return 'imagenet'; // a model file carries its own weights
-  const cacheDir = resolveCacheDir(config.cacheDir);
-  for (const w of card.weights) if (w.includeTop && (await isCached(card.name, w, cacheDir))) return 'imagenet';
-  return 'random';
+  return (await imagenetCached(card, resolveCacheDir(config.cacheDir))) ? 'imagenet' : 'random';
 }
 
 async function timeOne(backbone: Backbone, input: tf.Tensor4D): Promise<number> {

@@ -1,13 +1,13 @@
 // The one build chokepoint (timm's build_model_with_cfg): resolves a zoo name or a
 // model path, builds the network, loads weights strictly, and returns a Backbone.
 // classify, extract, bench and `models info` all come through here.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { modelHandler, readModelJson } from '../weights/tfjs-artifacts.js';
 import { BackbonesError, errorMessage } from '../errors.js';
-import { log, isQuiet } from '../log.js';
+import { log } from '../log.js';
 import type { ModelCard, WeightsSource } from './card.js';
 import type { PreprocessMode } from '../images/preprocess.js';
 import { resolveModel } from './registry.js';
@@ -18,8 +18,9 @@ import { Backbone, type BackboneInfo, type WeightsInfo } from './backbone.js';
 import type { Engine } from '../engines/types.js';
 import { int8WithoutOnnx, type Int8Settings } from './int8.js';
 import { imagenetLabels, parseLabels, readLabelsFile, type Label } from './labels.js';
-import { resolveCacheDir, cachedPath, cachedTfjsDir, isCached } from '../weights/cache.js';
-import { downloadFile, downloadTfjsModel, progressReporter, isUrl } from '../weights/download.js';
+import { resolveCacheDir } from '../weights/cache.js';
+import { isUrl } from '../weights/download.js';
+import { planWeights, type WeightsPlan } from '../weights/resolve.js';
 import { readKerasH5 } from '../weights/h5.js';
 import { readTfjsLayersWeights } from '../weights/tfjs.js';
 import { assignWeights, describeReport } from '../weights/assign.js';
@@ -88,13 +89,6 @@ export async function loadBackbone(spec: string, options: LoadOptions): Promise<
 
 // --- zoo ------------------------------------------------------------------------
 
-function variantDiffers(card: ModelCard, options: LoadOptions): boolean {
-  const alpha = card.architectureOptions?.alpha;
-  const alphaDiffers = options.alpha !== undefined && options.alpha !== alpha;
-  const sizeDiffers = options.inputSize !== undefined && (options.inputSize[0] !== card.inputSize[0] || options.inputSize[1] !== card.inputSize[1]);
-  return alphaDiffers || sizeDiffers;
-}
-
 async function loadZooModel(card: ModelCard, options: LoadOptions): Promise<Backbone> {
   if (options.alpha !== undefined && card.architectureOptions?.alpha === undefined) {
     throw new BackbonesError('E_USAGE', `--alpha only applies to MobileNets; ${card.name} has no width multiplier.`);
@@ -102,7 +96,7 @@ async function loadZooModel(card: ModelCard, options: LoadOptions): Promise<Back
   const includeTop = options.includeTop ?? true;
   const inputSize = options.inputSize ?? card.inputSize;
   // Find (or download) the weights before building: a missing file fails in a second, not after VGG16 is built.
-  const plan = await planZooWeights(card, options, includeTop);
+  const plan = await planWeights(card, { ...options, includeTop });
   const model = buildArchitecture(card.architecture, {
     ...(card.architectureOptions as { alpha?: number }),
     ...(options.alpha !== undefined ? { alpha: options.alpha } : {}),
@@ -134,29 +128,6 @@ async function loadZooModel(card: ModelCard, options: LoadOptions): Promise<Back
   return new Backbone(info, model, options.engine, { cacheDir: resolveCacheDir(options.cacheDir), int8: int8Settings(options) });
 }
 
-type WeightsPlan =
-  | { kind: 'random'; seed: number }
-  | { kind: 'imagenet' | 'file'; location: string; format: WeightsSource['format']; origin: string };
-
-async function planZooWeights(card: ModelCard, options: LoadOptions, includeTop: boolean): Promise<WeightsPlan> {
-  const choice = options.weights ?? 'imagenet';
-  if (choice === 'random') return { kind: 'random', seed: options.seed ?? 42 };
-  if (choice === 'imagenet') {
-    if (variantDiffers(card, options)) {
-      throw new BackbonesError(
-        'E_WEIGHTS',
-        `No imagenet weights for ${card.name} with that --alpha/--input-size in the zoo; use --weights PATH, --weights random, or a card that has them (backbones models list).`,
-      );
-    }
-    const file = await resolveImagenetFile(card, options, includeTop);
-    return { kind: 'imagenet', location: file.path, format: file.source.format, origin: file.source.url };
-  }
-  const format = weightsFormatOf(choice);
-  if (isUrl(choice)) return { kind: 'file', location: await downloadWeightsUrl(choice, format, options), format, origin: choice };
-  if (!existsSync(choice)) throw new BackbonesError('E_NOT_FOUND', `Weights file not found: ${choice}`);
-  return { kind: 'file', location: choice, format, origin: choice };
-}
-
 async function applyZooWeights(card: ModelCard, model: tf.LayersModel, plan: WeightsPlan): Promise<WeightsInfo> {
   if (plan.kind === 'random') {
     randomizeWeights(model, plan.seed);
@@ -169,84 +140,8 @@ async function applyZooWeights(card: ModelCard, model: tf.LayersModel, plan: Wei
   return { kind: plan.kind, description: `${plan.kind === 'imagenet' ? 'imagenet ' : ''}${plan.origin}: ${summary}`, matchedBy: report.matchedBy };
 }
 
-function weightsFormatOf(location: string): WeightsSource['format'] {
-  if (/\.(h5|hdf5)$/i.test(location)) return 'keras-h5';
-  if (/\.json$/i.test(location) || (!isUrl(location) && existsSync(location) && statSync(location).isDirectory())) return 'tfjs-layers';
-  if (/\.keras$/i.test(location)) {
-    throw new BackbonesError('E_WEIGHTS', `${location}: the Keras 3 .keras (zip) format is not supported; save with model.save_weights("x.weights.h5") in Keras 2 layout or convert with tensorflowjs_converter.`);
-  }
-  throw new BackbonesError('E_WEIGHTS', `Cannot tell the format of ${location}: weights must be a Keras .h5 file or a TF.js model.json (or its folder).`);
-}
-
 async function readWeightsFile(location: string, format: WeightsSource['format']): Promise<WeightsFile> {
   return format === 'keras-h5' ? readKerasH5(location) : readTfjsLayersWeights(location);
-}
-
-/** The cached imagenet weights file of a card, downloading it (verified) when allowed. */
-async function resolveImagenetFile(card: ModelCard, options: LoadOptions, includeTop: boolean): Promise<{ path: string; source: WeightsSource }> {
-  const cacheDir = resolveCacheDir(options.cacheDir);
-  // With the top, only files that hold it will do; without, either works (extra layers are unused).
-  // Verifiable sources first: a file with a published checksum beats one without.
-  const candidates = card.weights.filter((w) => (includeTop ? w.includeTop : true)).sort((a, b) => Number(b.hash !== null) - Number(a.hash !== null));
-  if (candidates.length === 0) throw new BackbonesError('E_WEIGHTS', `${card.name} has no published imagenet weights${includeTop ? ' with the classifier head' : ''}.`);
-  for (const source of candidates) {
-    if (await isCached(card.name, source, cacheDir)) return { path: cachedPath(card.name, source, cacheDir), source };
-  }
-  const source = candidates[0]!;
-  const dest = cachedPath(card.name, source, cacheDir);
-  if (options.allowDownload === false) {
-    throw new BackbonesError('E_WEIGHTS', `The imagenet weights of ${card.name} are not cached at ${dest}; run \`backbones models pull ${card.name}\`, copy the file there, or pass --weights PATH.`);
-  }
-  await pullSource(card, source, cacheDir);
-  return { path: dest, source };
-}
-
-/**
- * The URL to fetch a card's file from. BACKBONES_WEIGHTS_MIRROR (e.g. an internal
- * server holding a copy of the same paths) replaces the scheme and host, so
- * air-gapped sites and tests can serve the very files the cards name.
- */
-export function sourceUrl(url: string, env: NodeJS.ProcessEnv = process.env): string {
-  const mirror = env.BACKBONES_WEIGHTS_MIRROR;
-  if (!mirror) return url;
-  const u = new URL(url);
-  return mirror.replace(/\/+$/, '') + u.pathname + u.search;
-}
-
-/** Downloads one weights source of a card into the cache, verifying its checksum. */
-export async function pullSource(card: ModelCard, source: WeightsSource, cacheDir: string): Promise<string> {
-  const dest = cachedPath(card.name, source, cacheDir);
-  const progress = progressReporter(`${card.name} ${source.fileName}`, { quiet: isQuiet() });
-  const common = { hash: source.hash, hashAlgorithm: source.hashAlgorithm, modelName: card.name, onProgress: progress.onProgress };
-  try {
-    const url = sourceUrl(source.url);
-    if (source.format === 'tfjs-layers') await downloadTfjsModel(url, cachedTfjsDir(card.name, source, cacheDir), { ...common, cachePath: path.dirname(dest) });
-    else await downloadFile(url, dest, { ...common, cachePath: dest });
-    progress.stop(true);
-  } catch (e) {
-    progress.stop(false);
-    throw e;
-  }
-  if (!source.hash) log.warn(`${source.fileName}: no published checksum to verify against (${source.note ?? 'none published'}).`);
-  return dest;
-}
-
-async function downloadWeightsUrl(url: string, format: WeightsSource['format'], options: LoadOptions): Promise<string> {
-  const cacheDir = resolveCacheDir(options.cacheDir);
-  const name = path.posix.basename(new URL(url).pathname) || 'weights';
-  const folder = path.join(cacheDir, 'urls', Buffer.from(url).toString('base64url').slice(0, 64));
-  const dest = format === 'tfjs-layers' ? path.join(folder, 'model', 'model.json') : path.join(folder, name);
-  if (existsSync(dest)) return dest;
-  const progress = progressReporter(name, { quiet: isQuiet() });
-  try {
-    if (format === 'tfjs-layers') await downloadTfjsModel(url, path.dirname(dest), { onProgress: progress.onProgress });
-    else await downloadFile(url, dest, { onProgress: progress.onProgress });
-    progress.stop(true);
-  } catch (e) {
-    progress.stop(false);
-    throw e;
-  }
-  return dest;
 }
 
 // --- any TF.js model file --------------------------------------------------------
