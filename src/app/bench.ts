@@ -13,7 +13,8 @@ import { exporterFor, formatForFile, isExportFormat, EXPORT_FORMATS, TableExport
 import { runModelInChild } from '../bench/runner.js';
 import type { WorkerConfig } from '../bench/protocol.js';
 import { engineRequest, resolveRequest } from '../engines/request.js';
-import { modelSelection, resolvePrecision, type ModelSelection } from '../zoo/load.js';
+import { modelSelection, type ModelSelection } from '../zoo/load.js';
+import { resolvePrecision } from '../zoo/int8.js';
 import { isKnownModel, unknownModelError } from '../zoo/registry.js';
 import { int8NotFaster } from '../bench/precision.js';
 import { createRequire } from 'node:module';
