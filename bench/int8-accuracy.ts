@@ -9,7 +9,7 @@ import os from 'node:os';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 import { modelHandler } from '../src/weights/tfjs-artifacts.js';
 import { loadImageForModel } from '../src/images/index.js';
 import type { PreprocessMode } from '../src/images/preprocess.js';

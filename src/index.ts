@@ -9,7 +9,7 @@
 // loadImageForModel, classifyBatch, extractBatch.
 //   const engine = await startEngine({ device: 'gpu' });   // or { providers: ['webgpu'] }
 //   const model = await load('resnet50', { engine });
-import { tf } from './runtime/tf.js';
+import { tf } from './tf.js';
 import { startEngine } from './engines/select.js';
 import type { BackendChoice, DeviceRequest, Engine } from './engines/types.js';
 import type { BackendRequest } from './engines/backends.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 import { modelHandler } from '../src/weights/tfjs-artifacts.js';
 import { exportToOnnx } from '../src/onnx/export.js';
 import { decodeFolder, evaluateInt8, inspectOptimized, openImageFolder, quantizeOnnx, encodeQuantized, DEFAULT_QUANTIZE_OPTIONS, describeInt8 } from '../src/onnx/quantize/index.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import h5wasm from 'h5wasm/node';
 import { modelHandler } from '../src/weights/tfjs-artifacts.js';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 import { assignWeights, describeReport } from '../src/weights/assign.js';
 import { WeightsError } from '../src/weights/errors.js';
 import { halfToFloat, readKerasH5 } from '../src/weights/h5.js';

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import sharp from 'sharp';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 import { modelHandler } from '../src/weights/tfjs-artifacts.js';
 import { getCard } from '../src/zoo/registry.js';
 import { countMacs } from '../src/zoo/macs.js';

@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 import type { ModelCard, WeightsSource } from '../src/zoo/card.js';
 import { PREPROCESS_MODES } from '../src/images/preprocess.js';
 import { ARCHITECTURES, buildArchitecture } from '../src/zoo/architectures.js';

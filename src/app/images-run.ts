@@ -1,7 +1,7 @@
 // What classify and extract share: backend, model, inputs, resume, output writer,
 // progress bar, and the final summary and exit code.
 import { performance } from 'node:perf_hooks';
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { startEngine, engineLine } from '../engines/select.js';
 import { engineRequest } from '../engines/request.js';
 import { BackbonesError, EXIT } from '../errors.js';

@@ -2,7 +2,7 @@
 // (timed apart), warm-up (untimed), timed runs, CPU and memory over the timed runs,
 // and optionally the end-to-end path on real images. Talks to the parent over IPC.
 import { performance } from 'node:perf_hooks';
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { startEngine } from '../engines/select.js';
 import { engineRequest } from '../engines/request.js';
 import { configureLog } from '../log.js';

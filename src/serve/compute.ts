@@ -1,7 +1,7 @@
 // One batch of one lane through the model: the same per-batch functions as
 // `backbones classify` and `extract`, so answers equal the CLI's. Runs wherever the
 // engine lives (the inference thread, or this thread in tests).
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import type { Backbone, LayerInfo } from '../zoo/backbone.js';
 import type { Prediction } from '../output/records.js';
 import { classifyBatch } from '../tasks/classify.js';

@@ -3,7 +3,7 @@
 // on every backend. Used to load whole TF.js models and to read their weights.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { isUrl } from './download.js';
 
 type ModelJSON = tf.io.ModelJSON;

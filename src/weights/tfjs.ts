@@ -3,7 +3,7 @@
 // uint16, float16) are dequantized by tf.io.decodeWeights, exactly as
 // tf.loadLayersModel does.
 import { modelHandler } from './tfjs-artifacts.js';
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { WeightsError } from './errors.js';
 import type { LayerWeights, WeightsFile } from './types.js';
 

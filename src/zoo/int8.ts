@@ -2,7 +2,7 @@
 // happens when there is none (explicit onnx backend: an error; auto: fp32 with a warning).
 import { BackbonesError } from '../errors.js';
 import { log } from '../log.js';
-import type { tf } from '../runtime/tf.js';
+import type { tf } from '../tf.js';
 import type { Engine } from '../engines/types.js';
 import type { BackboneInfo } from './backbone.js';
 

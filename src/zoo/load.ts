@@ -2,7 +2,7 @@
 // spec; a zoo model is built from its card and gets the weights the resolver plans
 // (assigned strictly), a model file is opened (model-file.ts); either becomes a Backbone
 // on the given engine. classify, extract, bench, serve and `models info` all come through here.
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { BackbonesError } from '../errors.js';
 import { log } from '../log.js';
 import type { ModelCard, WeightsSource } from './card.js';

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { BackbonesError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import type { PreprocessMode } from '../images/preprocess.js';
