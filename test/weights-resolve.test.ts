@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { getCard } from '../src/zoo/registry.js';
 import { cachedPath } from '../src/weights/cache.js';
-import { imagenetCached, imagenetSources, locateImagenet, planWeights, sourceUrl, weightsFormatOf } from '../src/weights/resolve.js';
+import { imagenetCached, imagenetSources, locateImagenet, planWeights, sourcesWithStatus, sourceUrl, weightsFormatOf } from '../src/weights/resolve.js';
 
 // mobilenet_0.25 publishes two files with the head (TF.js with a checksum, Keras .h5 without) and one without.
 const card = getCard('mobilenet_0.25');
@@ -49,6 +49,10 @@ describe('weights resolver', () => {
     const pull = await locateImagenet(card, { head: 'with', cacheDir: cache, prefer: 'best' });
     assert.deepEqual([describeSource(pull.source), pull.cached], ['tfjs-layers+top', false]);
     assert.equal(await imagenetCached(card, cache), true);
+    assert.deepEqual(
+      (await sourcesWithStatus(card, cache)).map((s) => [describeSource(s), s.cached, s.cachePath === cachedPath(card.name, s, cache)]),
+      [['keras-h5+top', true, true], ['keras-h5', false, true], ['tfjs-layers+top', false, true]],
+    );
     assert.deepEqual(await planWeights(card, { includeTop: true, cacheDir: cache, allowDownload: false }), {
       kind: 'imagenet',
       location: h5Path,

@@ -5,9 +5,8 @@ import type { Int8Sidecar } from '../onnx/quantize/cache.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, out } from '../log.js';
 import { listModels, getCard, findCard } from '../zoo/registry.js';
-import type { ModelCard } from '../zoo/card.js';
-import { resolveCacheDir, isCached, cachedPath } from '../weights/cache.js';
-import { locateImagenet, pullSource } from '../weights/resolve.js';
+import { resolveCacheDir } from '../weights/cache.js';
+import { locateImagenet, pullSource, sourcesWithStatus } from '../weights/resolve.js';
 import type { PreprocessMode } from '../images/preprocess.js';
 
 interface CommonOptions {
@@ -28,10 +27,6 @@ function pad(rows: string[][], header: string[]): string {
   return [out.bold(line(header)), ...rows.map(line)].join('\n') + '\n';
 }
 
-async function cachedSources(card: ModelCard, cacheDir: string) {
-  return Promise.all(card.weights.map(async (w) => ({ ...w, cached: await isCached(card.name, w, cacheDir), cachePath: cachedPath(card.name, w, cacheDir) })));
-}
-
 export async function runModelsList(filter: string | undefined, o: CommonOptions): Promise<number> {
   const cacheDir = resolveCacheDir(o.cacheDir);
   const names = listModels(filter);
@@ -39,7 +34,7 @@ export async function runModelsList(filter: string | undefined, o: CommonOptions
   const rows = await Promise.all(
     names.map(async (name) => {
       const card = getCard(name);
-      const sources = await cachedSources(card, cacheDir);
+      const sources = await sourcesWithStatus(card, cacheDir);
       return { card, cached: sources.some((s) => s.cached && s.includeTop) || sources.some((s) => s.cached) };
     }),
   );
@@ -112,7 +107,7 @@ export async function runModelsInfo(
     loaded = { parameters: backbone.info.parameters, macs: backbone.info.macs, inputSize: backbone.info.inputSize, preprocess: backbone.info.preprocess, source: backbone.info.source };
     backbone.dispose();
   }
-  const sources = card ? await cachedSources(card, cacheDir) : [];
+  const sources = card ? await sourcesWithStatus(card, cacheDir) : [];
   const int8 = await (await import('../onnx/quantize/cache.js')).int8ModelsFor(cacheDir, spec);
   if (o.json) {
     process.stdout.write(JSON.stringify({ ...(card ?? { name: spec, ...loaded }), weights: card ? sources : undefined, int8, layers }, null, 2) + '\n');

@@ -2,7 +2,7 @@
 export { WeightsError } from './errors.js';
 export { resolveCacheDir, cachedPath, cachedTfjsDir, isCached } from './cache.js';
 export { downloadFile, downloadTfjsModel, progressReporter, offlineMessage, isUrl } from './download.js';
-export { planWeights, locateImagenet, imagenetSources, imagenetCached, pullSource, sourceUrl, weightsFormatOf } from './resolve.js';
+export { planWeights, locateImagenet, imagenetSources, imagenetCached, sourcesWithStatus, pullSource, sourceUrl, weightsFormatOf } from './resolve.js';
 export type { WeightsPlan, WeightsRequest, ImagenetFile, HeadNeed } from './resolve.js';
 export { readModelJson, modelHandler } from './tfjs-artifacts.js';
 export type { DownloadOptions, DownloadResult, TfjsDownloadOptions, TfjsDownloadResult, ProgressReporter } from './download.js';

@@ -64,6 +64,11 @@ export async function locateImagenet(card: ModelCard, o: { head: HeadNeed; cache
   return { source, path: cachedPath(card.name, source, o.cacheDir), cached: await isCached(card.name, source, o.cacheDir) };
 }
 
+/** Every weights source of a card with its cache path and whether it is cached (`models list` / `models info`). */
+export async function sourcesWithStatus(card: ModelCard, cacheDir: string): Promise<(WeightsSource & { cached: boolean; cachePath: string })[]> {
+  return Promise.all(card.weights.map(async (w) => ({ ...w, cached: await isCached(card.name, w, cacheDir), cachePath: cachedPath(card.name, w, cacheDir) })));
+}
+
 /** Whether imagenet weights with the head (what a default load uses) are cached: bench runs those, else random weights. */
 export async function imagenetCached(card: ModelCard, cacheDir: string): Promise<boolean> {
   for (const source of imagenetSources(card, 'with')) if (await isCached(card.name, source, cacheDir)) return true;
