@@ -10,7 +10,7 @@ import { startEngine } from '../src/engines/select.js';
 import { loadBackbone } from '../src/zoo/load.js';
 import { runBatches } from '../src/pipeline/batches.js';
 import { classifyBatch } from '../src/tasks/classify.js';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 
 const data = path.resolve(process.env.BACKBONES_TEST_DATA ?? '../shared/data');
 const n = Number(process.argv[2] ?? 10_000);

@@ -7,7 +7,7 @@
 //   npx tsx bench/pipeline-ratio.ts DIR [MODEL=mobilenet] [BATCH=8] [ROUNDS=4]
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 import { startEngine } from '../src/engines/select.js';
 import { loadBackbone } from '../src/zoo/load.js';
 import { expandInputs } from '../src/pipeline/inputs.js';

@@ -9,7 +9,7 @@
 // loadImageForModel, classifyBatch, extractBatch.
 //   const engine = await startEngine({ device: 'gpu' });   // or { providers: ['webgpu'] }
 //   const model = await load('resnet50', { engine });
-import { tf } from './runtime/tf.js';
+import { tf } from './tf.js';
 import { startEngine } from './engines/select.js';
 import type { BackendChoice, DeviceRequest, Engine } from './engines/types.js';
 import type { BackendRequest } from './engines/backends.js';
@@ -96,5 +96,5 @@ export { BACKENDS, BACKEND_CHOICES } from './engines/backends.js';
 export { DEVICE_CHOICES } from './engines/devices.js';
 export type { LoadOptions, BackboneInfo, Prediction, BackendChoice, Engine, BackendRequest, DeviceRequest };
 export type { WebgpuAdapter, WebgpuReport, EngineRequest } from './engines/types.js';
-export { listModels, getCard } from './zoo/cards.js';
+export { listModels, getCard } from './zoo/registry.js';
 export { preprocess } from './images/preprocess.js';

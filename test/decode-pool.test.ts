@@ -17,7 +17,7 @@ import { startEngine } from '../src/engines/select.js';
 import { loadBackbone } from '../src/zoo/load.js';
 import { extractBatch } from '../src/tasks/extract.js';
 import type { Backbone } from '../src/zoo/backbone.js';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 import { runCli } from './helpers/cli.js';
 import { parseJsonl } from './helpers/cache.js';
 import { IMAGES, MODELS, DATA_DIR, skipWithoutData } from './helpers/data.js';

@@ -8,7 +8,7 @@ import { parseBackendRequest, BACKENDS, BACKEND_CHOICES } from '../src/engines/b
 import { resolveRequest } from '../src/engines/request.js';
 import { webgpuReport } from '../src/engines/webgpu-probe.js';
 import { BackbonesError } from '../src/errors.js';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 import { fakeProber, HARDWARE, NO_LOADER, SOFTWARE_ONLY, LLVMPIPE, HOPPER } from './helpers/webgpu.js';
 
 const cudaMissing = async (pkg: string): Promise<unknown> => {

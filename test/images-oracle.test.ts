@@ -16,8 +16,8 @@ import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as mobilenet from '@tensorflow-models/mobilenet';
-import { tf } from '../src/runtime/tf.js';
-import { modelHandler } from '../src/runtime/io.js';
+import { tf } from '../src/tf.js';
+import { modelHandler } from '../src/weights/tfjs-artifacts.js';
 import { loadImageForModel } from '../src/images/index.js';
 import { IMAGES, MODELS, dataPath, skipWithoutData } from './helpers/data.js';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 import { IMAGES, dataPath, skipWithoutData } from './helpers/data.js';
 import {
   decodeImage,

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { load } from '../src/index.js';
 import { IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 
 test('load(model.json).classify and .extract', { skip: skipWithoutData() }, async () => {
   const model = await load(MODELS('mobilenet_v1_0.25_224'), { backend: 'wasm', preprocess: 'tf' });

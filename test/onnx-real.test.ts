@@ -5,9 +5,9 @@
 // (uint8-quantized weights in the MobileNetV2 one: dequantized on load, exported as float).
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 import { startEngine } from '../src/engines/select.js';
-import { modelHandler } from '../src/runtime/io.js';
+import { modelHandler } from '../src/weights/tfjs-artifacts.js';
 import { loadImageForModel } from '../src/images/index.js';
 import type { PreprocessMode } from '../src/images/preprocess.js';
 import { OnnxEngine } from '../src/onnx/engine.js';

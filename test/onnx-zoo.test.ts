@@ -4,7 +4,7 @@
 // slower at 224); ONNX Runtime on its CPU provider.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 import { startEngine } from '../src/engines/select.js';
 import { buildArchitecture } from '../src/zoo/architectures.js';
 import type { BuildOptions } from '../src/zoo/card.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 import { startEngine } from '../src/engines/select.js';
 import { buildArchitecture } from '../src/zoo/architectures.js';
 import { randomizeWeights } from '../src/zoo/random.js';

@@ -10,7 +10,7 @@ import { expandInputs, parseExtensions } from '../src/pipeline/inputs.js';
 import { runBatches } from '../src/pipeline/batches.js';
 import { startEngine } from '../src/engines/select.js';
 import { loadBackbone } from '../src/zoo/load.js';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 import { classifyBatch } from '../src/tasks/classify.js';
 import { extractBatch } from '../src/tasks/extract.js';
 import { IMAGES, MODELS, skipWithoutData } from './helpers/data.js';

@@ -5,7 +5,7 @@
 // then take the hardware adapter, and --device gpu must work.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 import { startEngine } from '../src/engines/select.js';
 import { probeWebgpu } from '../src/engines/webgpu-probe.js';
 import { cudaProviderInstalled } from '../src/engines/onnx.js';

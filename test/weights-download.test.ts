@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 import { cachedPath, cachedTfjsDir, isCached, resolveCacheDir } from '../src/weights/cache.js';
 import { downloadFile, downloadTfjsModel, progressReporter } from '../src/weights/download.js';
 import { WeightsError } from '../src/weights/errors.js';

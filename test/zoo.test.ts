@@ -4,11 +4,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { tf } from '../src/runtime/tf.js';
+import { tf } from '../src/tf.js';
 import type { ModelCard, WeightsSource } from '../src/zoo/card.js';
 import { PREPROCESS_MODES } from '../src/images/preprocess.js';
 import { ARCHITECTURES, buildArchitecture } from '../src/zoo/architectures.js';
-import { getCard, listModels, loadCards, loadImagenetLabels, naturalCompare } from '../src/zoo/cards.js';
+import { findCard, getCard, isKnownModel, isModelPath, listCards, listModels, naturalCompare, resolveModel } from '../src/zoo/registry.js';
+import { BackbonesError } from '../src/errors.js';
+import { loadImagenetLabels } from '../src/zoo/labels.js';
 import { countMacs } from '../src/zoo/macs.js';
 import { dataPath, skipWithoutData } from './helpers/data.js';
 
@@ -34,7 +36,7 @@ function buildFromCard(card: ModelCard, extra: Parameters<typeof buildArchitectu
 test('MODEL_LIST covers every card', () => {
   assert.deepEqual(
     MODEL_LIST.map(([name]) => name).sort(naturalCompare),
-    loadCards().map((c) => c.name),
+    listCards().map((c) => c.name),
   );
 });
 
@@ -214,9 +216,29 @@ describe('registry', () => {
     assert.deepEqual(['resnet101', 'resnet50', 'vgg19', 'vgg16'].sort(naturalCompare), ['resnet50', 'resnet101', 'vgg16', 'vgg19']);
   });
 
-  test('getCard: unknown name lists the valid ones', () => {
+  test('getCard: one rule for case; an unknown name lists the valid ones', () => {
     assert.equal(getCard('vgg16').featureLayer, 'fc2');
-    assert.throws(() => getCard('vgg11'), /Unknown model 'vgg11'\. Valid models are: inception_v3, mobilenet, mobilenet_0\.25, mobilenet_v2, resnet50, vgg16, vgg19/);
+    assert.equal(getCard('VGG16'), getCard('vgg16'));
+    assert.equal(findCard('Mobilenet_V2')?.name, 'mobilenet_v2');
+    assert.equal(findCard('vgg11'), undefined);
+    assert.throws(
+      () => getCard('vgg11'),
+      (e: unknown) =>
+        e instanceof BackbonesError &&
+        e.exitCode === 2 &&
+        /^Unknown model "vgg11": valid names are inception_v3, mobilenet, mobilenet_0\.25, mobilenet_v2, resnet50, vgg16, vgg19 \(or pass a model\.json path or URL\)\.$/.test(e.message),
+    );
+  });
+
+  test('resolveModel: a registered name, else a model path or URL, else the unknown-model error', () => {
+    assert.equal((resolveModel('ResNet50') as { card: { name: string } }).card.name, 'resnet50');
+    assert.deepEqual(resolveModel('some/dir/model.json'), { path: 'some/dir/model.json' });
+    assert.deepEqual(resolveModel('https://example.com/m/model.json'), { path: 'https://example.com/m/model.json' });
+    assert.deepEqual(resolveModel('model.json'), { path: 'model.json' });
+    assert.throws(() => resolveModel('vgg17'), /^BackbonesError: Unknown model "vgg17"/);
+    assert.equal(isKnownModel('vgg16'), true);
+    assert.equal(isKnownModel('vgg17'), false);
+    assert.equal(isModelPath('vgg16'), false);
   });
 
   test('ImageNet labels in Keras order', () => {

@@ -15,7 +15,9 @@ import { benchFormats, exporterFor, TableExporter, type ExportFormat } from '../
 import { runModelInChild } from '../measure/runner.js';
 import type { WorkerConfig } from '../measure/protocol.js';
 import { engineRequest, resolveRequest } from '../engines/request.js';
-import { findCard, isModelPath, cardNames, modelSelection, resolvePrecision, type ModelSelection } from '../zoo/load.js';
+import { modelSelection, type ModelSelection } from '../zoo/load.js';
+import { resolvePrecision } from '../zoo/int8.js';
+import { isKnownModel, unknownModelError } from '../zoo/registry.js';
 import { int8NotFaster } from '../measure/precision.js';
 import { createRequire } from 'node:module';
 
@@ -42,17 +44,13 @@ export interface BenchOptions extends ModelSelection {
   plot?: string;
 }
 
-function unknownModelMessage(m: string): string {
-  return `Unknown model "${m}": valid names are ${cardNames().join(', ')} (or pass a model.json path).`;
-}
-
 function validate(models: string[], o: BenchOptions): { format: ExportFormat; fileFormat?: ExportFormat } {
   // Contradictions (--provider webgpu --backends wasm, --device cpu --provider webgpu) fail here, before any child starts.
   for (const backend of o.backends ?? [o.backend]) resolveRequest(engineRequest({ ...o, backend }));
   // An unknown name among known ones is reported as that model's failure after the others ran;
   // with no known model at all there is nothing to run.
-  const unknown = models.filter((m) => !findCard(m) && !isModelPath(m));
-  if (unknown.length === models.length) throw new BackbonesError('E_UNKNOWN_MODEL', unknownModelMessage(unknown[0]!));
+  const unknown = models.filter((m) => !isKnownModel(m));
+  if (unknown.length === models.length) throw unknownModelError(unknown[0]!);
   if (o.iterations !== undefined && o.duration !== undefined) throw new BackbonesError('E_USAGE', 'Use either --iterations or --duration, not both.');
   const formats = benchFormats(o, Boolean(process.stdout.isTTY));
   if (o.output) checkOutputFile(o.output);
@@ -97,8 +95,8 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
     const progress = (message: string) => {
       if (!isQuiet()) process.stderr.write(`${tag}: ${message}\n`);
     };
-    if (!findCard(model) && !isModelPath(model)) {
-      const failed = unmeasuredModel(model, o.weights ?? 'n/a', unknownModelMessage(model));
+    if (!isKnownModel(model)) {
+      const failed = unmeasuredModel(model, o.weights ?? 'n/a', unknownModelError(model).message);
       failed.backend = backend;
       report.models.push(failed);
       log.error(`${model}${backends.length > 1 ? ` on ${backend}` : ''} failed: ${failed.error}`);

@@ -1,12 +1,13 @@
 // What classify and extract share: backend, model, inputs, resume, output writer,
 // progress bar, and the final summary and exit code.
 import { performance } from 'node:perf_hooks';
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { startEngine, engineLine } from '../engines/select.js';
 import { engineRequest } from '../engines/request.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, progressEnabled, colorLevelFor } from '../log.js';
-import { loadBackbone, modelSelection, resolvePrecision, type ModelSelection } from '../zoo/load.js';
+import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.js';
+import { resolvePrecision } from '../zoo/int8.js';
 import type { Backbone } from '../zoo/backbone.js';
 import type { Interpolation, ResizeMode } from '../images/resize.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../pipeline/inputs.js';

@@ -4,9 +4,9 @@ import type { Int8Evaluation } from '../onnx/quantize/evaluate.js';
 import type { Int8Sidecar } from '../onnx/quantize/cache.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, out } from '../log.js';
-import { listModels, getCard } from '../zoo/cards.js';
-import type { ModelCard } from '../zoo/card.js';
-import { resolveCacheDir, isCached, cachedPath } from '../weights/cache.js';
+import { listModels, getCard, findCard } from '../zoo/registry.js';
+import { resolveCacheDir } from '../weights/cache.js';
+import { locateImagenet, pullSource, sourcesWithStatus } from '../weights/resolve.js';
 import type { PreprocessMode } from '../images/preprocess.js';
 
 interface CommonOptions {
@@ -27,10 +27,6 @@ function pad(rows: string[][], header: string[]): string {
   return [out.bold(line(header)), ...rows.map(line)].join('\n') + '\n';
 }
 
-async function cachedSources(card: ModelCard, cacheDir: string) {
-  return Promise.all(card.weights.map(async (w) => ({ ...w, cached: await isCached(card.name, w, cacheDir), cachePath: cachedPath(card.name, w, cacheDir) })));
-}
-
 export async function runModelsList(filter: string | undefined, o: CommonOptions): Promise<number> {
   const cacheDir = resolveCacheDir(o.cacheDir);
   const names = listModels(filter);
@@ -38,7 +34,7 @@ export async function runModelsList(filter: string | undefined, o: CommonOptions
   const rows = await Promise.all(
     names.map(async (name) => {
       const card = getCard(name);
-      const sources = await cachedSources(card, cacheDir);
+      const sources = await sourcesWithStatus(card, cacheDir);
       return { card, cached: sources.some((s) => s.cached && s.includeTop) || sources.some((s) => s.cached) };
     }),
   );
@@ -87,7 +83,7 @@ export async function runModelsInfo(
   o: CommonOptions & { layers?: boolean; weights?: string; alpha?: number; inputSize?: [number, number]; preprocess?: PreprocessMode; labels?: string; labelOffset?: number; seed?: number },
 ): Promise<number> {
   const cacheDir = resolveCacheDir(o.cacheDir);
-  const { findCard, loadBackbone } = await import('../zoo/load.js');
+  const { loadBackbone } = await import('../zoo/load.js');
   const card = findCard(spec);
   let layers: { name: string; className: string; outputShape: number[] | null; parameters: number }[] | undefined;
   let loaded: { parameters: number; macs: number | null; inputSize: [number, number]; preprocess: string; source: string } | undefined;
@@ -111,7 +107,7 @@ export async function runModelsInfo(
     loaded = { parameters: backbone.info.parameters, macs: backbone.info.macs, inputSize: backbone.info.inputSize, preprocess: backbone.info.preprocess, source: backbone.info.source };
     backbone.dispose();
   }
-  const sources = card ? await cachedSources(card, cacheDir) : [];
+  const sources = card ? await sourcesWithStatus(card, cacheDir) : [];
   const int8 = await (await import('../onnx/quantize/cache.js')).int8ModelsFor(cacheDir, spec);
   if (o.json) {
     process.stdout.write(JSON.stringify({ ...(card ?? { name: spec, ...loaded }), weights: card ? sources : undefined, int8, layers }, null, 2) + '\n');
@@ -170,18 +166,13 @@ function int8Line(m: Int8Sidecar & { file: string }): string {
 
 export async function runModelsPull(names: string[], o: CommonOptions & { top?: boolean }): Promise<number> {
   const cacheDir = resolveCacheDir(o.cacheDir);
-  const { pullSource } = await import('../zoo/load.js');
   const results: { name: string; file: string; status: 'cached' | 'downloaded' }[] = [];
   const cards = names.map((n) => getCard(n));
   for (const card of cards) {
-    const wantTop = o.top !== false;
-    const candidates = card.weights
-      .filter((w) => w.includeTop === wantTop)
-      .sort((a, b) => Number(b.hash !== null) - Number(a.hash !== null));
-    const source = candidates[0];
-    if (!source) throw new BackbonesError('E_WEIGHTS', `${card.name} publishes no weights ${wantTop ? 'with' : 'without'} the classifier head.`);
-    const already = await isCached(card.name, source, cacheDir);
-    const file = already ? cachedPath(card.name, source, cacheDir) : await pullSource(card, source, cacheDir);
+    // The best file (verifiable first), even when a lesser one is cached already.
+    const best = await locateImagenet(card, { head: o.top === false ? 'without' : 'with', cacheDir, prefer: 'best' });
+    const already = best.cached;
+    const file = already ? best.path : await pullSource(card, best.source, cacheDir);
     results.push({ name: card.name, file, status: already ? 'cached' : 'downloaded' });
     if (!o.json) log.info(`${card.name}: ${already ? 'already cached' : 'downloaded and verified'} → ${file}`);
   }

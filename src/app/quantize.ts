@@ -9,7 +9,7 @@ import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.j
 import { resolveCacheDir } from '../weights/cache.js';
 import { writeAtomically } from '../onnx/cache.js';
 import { weightsHash } from '../onnx/hash.js';
-import type { tf } from '../runtime/tf.js';
+import type { tf } from '../tf.js';
 import { formatQuantizeReport, type QuantizeReport } from './quantize-report.js';
 
 export interface QuantizeRunOptions extends ModelSelection {

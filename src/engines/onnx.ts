@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { BackbonesError, usageError } from '../errors.js';
 import { log } from '../log.js';
 import { GPU_PROVIDERS } from './devices.js';

@@ -2,7 +2,7 @@
 // device (auto: a real GPU first, then the CPU), records why each candidate was or was
 // not taken, and hands back an Engine. Nothing is remembered between calls: whoever
 // asks gets their own Engine and passes it on.
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { BackbonesError } from '../errors.js';
 import { BACKENDS, type BackendRow } from './backends.js';
 import { GPU_PROVIDERS } from './devices.js';

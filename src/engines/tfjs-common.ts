@@ -2,7 +2,7 @@
 // Keras model directly), package helpers and the native-build loader.
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { BackbonesError, errorMessage } from '../errors.js';
 import type { BackendChoice, BackendProbe, Engine, Model, NativeImporter, PreparedModel, PrepareSpec } from './types.js';
 

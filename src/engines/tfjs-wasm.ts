@@ -1,7 +1,7 @@
 // TensorFlow.js on WebAssembly (XNNPACK kernels); one thread in Node.
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { errorMessage } from '../errors.js';
 import { TfjsEngine, cpuName, isModuleNotFound, packageVersion, plural, startCpuBackend } from './tfjs-common.js';
 import type { BackendProbe } from './types.js';

@@ -1,6 +1,6 @@
 // The engine seam: what every backend (TensorFlow.js builds, ONNX Runtime and its execution
 // providers) offers the rest of the program. Types only: importing this loads nothing.
-import type { tf } from '../runtime/tf.js';
+import type { tf } from '../tf.js';
 
 export type Device = 'cpu' | 'gpu';
 export type DeviceRequest = 'auto' | Device;

@@ -2,15 +2,15 @@
 // (timed apart), warm-up (untimed), timed runs, CPU and memory over the timed runs,
 // and optionally the end-to-end path on real images. Talks to the parent over IPC.
 import { performance } from 'node:perf_hooks';
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { startEngine } from '../engines/select.js';
 import { engineRequest } from '../engines/request.js';
 import { configureLog } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { loadBackbone, modelSelection } from '../zoo/load.js';
-import { findCard } from '../zoo/load.js';
-import { isCached } from '../weights/cache.js';
+import { findCard } from '../zoo/registry.js';
 import { resolveCacheDir } from '../weights/cache.js';
+import { imagenetCached } from '../weights/resolve.js';
 import { ProcessSampler, maxRssByte, startCpuUsage } from '../monitor/process.js';
 import { summarize } from './stats.js';
 import { MIN_RUNS, MIN_SECONDS, MAX_RUNS, unmeasuredModel, type BatchResult, type BenchWarning, type EndToEndResult, type ModelResult } from './result.js';
@@ -46,9 +46,7 @@ async function chooseWeights(config: WorkerConfig): Promise<string> {
   if (config.weights) return config.weights;
   const card = findCard(config.model);
   if (!card) return 'imagenet'; // a model file carries its own weights
-  const cacheDir = resolveCacheDir(config.cacheDir);
-  for (const w of card.weights) if (w.includeTop && (await isCached(card.name, w, cacheDir))) return 'imagenet';
-  return 'random';
+  return (await imagenetCached(card, resolveCacheDir(config.cacheDir))) ? 'imagenet' : 'random';
 }
 
 async function timeOne(backbone: Backbone, input: tf.Tensor4D): Promise<number> {

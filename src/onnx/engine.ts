@@ -5,7 +5,7 @@
 import os from 'node:os';
 import type { InferenceSession } from 'onnxruntime-node';
 import { BackbonesError, usageError } from '../errors.js';
-import type { tf } from '../runtime/tf.js';
+import type { tf } from '../tf.js';
 import { cachedFileExists, onnxCachePath, writeAtomically } from './cache.js';
 import { exportToOnnx } from './export.js';
 import { loadOrt, type Ort } from './ort.js';

@@ -5,7 +5,7 @@
 //
 // Walk: the layer calls needed for the outputs, in topological order (walk.ts); each is
 // translated by the converter registered for its class (ops/index.ts).
-import type { tf } from '../runtime/tf.js';
+import type { tf } from '../tf.js';
 import { ConvertContext } from './context.js';
 import { OnnxExportError } from './errors.js';
 import { kerasLayout, type KerasShape } from './layout.js';

@@ -1,7 +1,7 @@
 // Cache keys for exported .onnx files: what the model computes (weights + topology) and
 // what was asked of the export (outputs), plus the exporter's version.
 import { createHash } from 'node:crypto';
-import type { tf } from '../runtime/tf.js';
+import type { tf } from '../tf.js';
 import { EXPORTER_VERSION } from './export.js';
 
 /**

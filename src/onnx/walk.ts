@@ -2,7 +2,7 @@
 // outputs, in topological order, and who consumes each tensor. Walking back from the
 // outputs (instead of over model.layers) handles functional and Sequential models alike,
 // shared layers (one node per call), and skips branches no output needs.
-import type { tf } from '../runtime/tf.js';
+import type { tf } from '../tf.js';
 
 export type SymbolicTensor = tf.SymbolicTensor;
 export type Layer = tf.layers.Layer;

@@ -4,7 +4,7 @@
 // the engine takes them in order. A file that fails to decode becomes an error item;
 // the rest of its batch still runs.
 import { performance } from 'node:perf_hooks';
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { ThreadCpuMeter } from '../monitor/threads.js';

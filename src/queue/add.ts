@@ -7,7 +7,8 @@ import { log } from '../log.js';
 import { expandInputs, parseExtensions } from '../pipeline/inputs.js';
 import { checkRedisUrl, connectRedis } from '../store/connection.js';
 import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
-import { cardNames, findCard, isModelPath, modelSelection, type ModelSelection } from '../zoo/load.js';
+import { modelSelection, type ModelSelection } from '../zoo/load.js';
+import { isKnownModel, unknownModelError } from '../zoo/registry.js';
 import type { Interpolation, ResizeMode } from '../images/resize.js';
 import type { Pooling } from '../zoo/card.js';
 import { DEFAULT_QUEUE, JOB_NAME, queueKeys, type ExtractJobData } from './jobs.js';
@@ -38,8 +39,8 @@ export async function runQueueAdd(inputs: string[], o: QueueAddOptions): Promise
   const name = o.queue ?? DEFAULT_QUEUE;
   const prefix = o.keyPrefix ?? DEFAULT_KEY_PREFIX;
   // A typo in a zoo name fails here, not in every worker (a path is the workers' to read).
-  if (!findCard(o.model) && !isModelPath(o.model)) {
-    throw new BackbonesError('E_UNKNOWN_MODEL', `Unknown model "${o.model}": valid names are ${cardNames().join(', ')} (or pass a model.json path or URL).`, { exitCode: 2 });
+  if (!isKnownModel(o.model)) {
+    throw unknownModelError(o.model);
   }
   const entries = await expandInputs(inputs, { extensions: parseExtensions(o.ext) });
   const readable = entries.filter((e) => !e.error);

@@ -2,7 +2,7 @@
 // `backbones classify` and `extract`, so answers equal the CLI's. Runs wherever the
 // engine lives (the inference thread, or this thread in tests).
 import { engineOnGpu } from '../pipeline/decode-threads.js';
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import type { Backbone, LayerInfo } from '../zoo/backbone.js';
 import type { Prediction } from '../output/records.js';
 import { classifyBatch } from '../tasks/classify.js';

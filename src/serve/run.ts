@@ -4,7 +4,8 @@
 import path from 'node:path';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log } from '../log.js';
-import { isModelPath, type ModelSelection } from '../zoo/load.js';
+import type { ModelSelection } from '../zoo/load.js';
+import { isModelPath } from '../zoo/registry.js';
 import type { Interpolation, ResizeMode } from '../images/resize.js';
 import { VERSION } from '../version.js';
 import { loadRequest } from '../app/images-run.js';

@@ -1,5 +1,5 @@
 // Top-k labels for a batch: shared by classify, its --workers threads and the library.
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { log } from '../log.js';
 import type { Prediction } from '../output/records.js';
 import type { Backbone } from '../zoo/backbone.js';

@@ -1,5 +1,5 @@
 // One vector per image from a named layer: shared by extract, its --workers threads and the library.
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { BackbonesError } from '../errors.js';
 import type { Backbone } from '../zoo/backbone.js';
 import type { Pooling } from '../zoo/card.js';

@@ -1,6 +1,6 @@
 // What classify and extract compute per batch, described as data so that the same
 // work can run in this thread or in --workers threads.
-import type { tf } from '../runtime/tf.js';
+import type { tf } from '../tf.js';
 import type { Backbone } from '../zoo/backbone.js';
 import type { Pooling } from '../zoo/card.js';
 import type { OutputRecord, Prediction } from '../output/records.js';

@@ -15,7 +15,7 @@
 // DepthwiseConv2D [depthwise_kernel, bias], Dense [kernel, bias]).
 // Strict (the default) loads nothing unless every model weight gets a value of the right
 // shape and the file has nothing left over, like tfjs' loadWeights(strict=true).
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { WeightsError } from './errors.js';
 import { shortWeightName, type LayerWeights, type WeightArray, type WeightsFile } from './types.js';
 

@@ -38,6 +38,11 @@ export interface DownloadResult {
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
+/** Whether a model or weights location is an http(s) URL rather than a local path. */
+export function isUrl(location: string): boolean {
+  return /^https?:\/\//i.test(location);
+}
+
 /** Error codes that mean "this machine cannot reach the host at all". */
 const OFFLINE_CODES: Record<string, string> = {
   ECONNREFUSED: 'connection refused',

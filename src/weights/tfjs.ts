@@ -2,8 +2,8 @@
 // .h5 reader returns, so one assignWeights serves both. Quantized weights (uint8,
 // uint16, float16) are dequantized by tf.io.decodeWeights, exactly as
 // tf.loadLayersModel does.
-import { modelHandler } from '../runtime/io.js';
-import { tf } from '../runtime/tf.js';
+import { modelHandler } from './tfjs-artifacts.js';
+import { tf } from '../tf.js';
 import { WeightsError } from './errors.js';
 import type { LayerWeights, WeightsFile } from './types.js';
 

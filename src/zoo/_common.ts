@@ -1,7 +1,7 @@
 // What every Keras application builder shares: option defaults and up-front checks
 // (keras/src/applications/imagenet_utils.py obtain_input_shape and validate_activation),
 // the named input, and correct_pad. Internal to src/zoo: builders import it, users don't.
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { POOLINGS, type BuildOptions, type Pooling } from './card.js';
 import { usageError } from '../errors.js';
 

@@ -1,6 +1,6 @@
 // The architecture registry: card.architecture -> builder. One line per builder; a new
 // family adds its file in src/zoo/ and one line here.
-import type { tf } from '../runtime/tf.js';
+import type { tf } from '../tf.js';
 import type { BuildOptions } from './card.js';
 import { inceptionV3 } from './inception_v3.js';
 import { mobilenet } from './mobilenet.js';

@@ -1,6 +1,6 @@
 // A loaded model with everything needed to feed it and read it: the object that
 // classify, extract and bench share. Built only by loadBackbone (src/zoo/load.ts).
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import { BackbonesError } from '../errors.js';
 import type { ModelCard } from './card.js';
 import type { PreprocessMode } from '../images/preprocess.js';

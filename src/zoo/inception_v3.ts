@@ -10,7 +10,7 @@
 // is what real weight files carry (shared data: nsfwjs_inception_v3/model.json). Each
 // conv2dBn() call passes its number: the order in which Keras creates the layers.
 // Keras 3 would generate conv2d, conv2d_1, ... instead.
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import type { BuildOptions } from './card.js';
 import { apply, averagePoolClassifier, headlessPooling, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
 

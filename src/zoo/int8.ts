@@ -2,7 +2,8 @@
 // happens when there is none (explicit onnx backend: an error; auto: fp32 with a warning).
 import { BackbonesError } from '../errors.js';
 import { log } from '../log.js';
-import type { tf } from '../runtime/tf.js';
+import type { tf } from '../tf.js';
+import type { Engine } from '../engines/types.js';
 import type { BackboneInfo } from './backbone.js';
 
 export interface Int8Settings {
@@ -10,8 +11,34 @@ export interface Int8Settings {
   int8Model?: string;
 }
 
+/** The precision options of a model selection (--precision, --calibrate, --int8-model). */
+export interface PrecisionOptions extends Int8Settings {
+  precision?: 'fp32' | 'int8';
+}
+
+/** --calibrate / --int8-model alone mean int8; with an explicit fp32 they are a usage error. */
+export function resolvePrecision(o: PrecisionOptions): 'fp32' | 'int8' {
+  const int8Source = o.calibrate !== undefined || o.int8Model !== undefined;
+  if (o.precision === 'fp32' && int8Source) throw new BackbonesError('E_USAGE', '--calibrate and --int8-model are for --precision int8, not fp32.');
+  return o.precision ?? (int8Source ? 'int8' : 'fp32');
+}
+
+/**
+ * --precision int8: where the int8 model comes from, when the engine is ONNX Runtime. On
+ * another engine it is an error, or fp32 with a warning under --backend auto.
+ */
+export function int8Settings(o: PrecisionOptions, engine: Engine): Int8Settings | undefined {
+  if (resolvePrecision(o) !== 'int8') return undefined;
+  const choice = engine.choice;
+  if (choice.backend !== 'onnx') {
+    int8WithoutOnnx(choice.requested === 'auto', choice.backend);
+    return undefined;
+  }
+  return { calibrate: o.calibrate, int8Model: o.int8Model };
+}
+
 /** --precision int8 when the engine is not ONNX Runtime. */
-export function int8WithoutOnnx(auto: boolean, backend: string): void {
+function int8WithoutOnnx(auto: boolean, backend: string): void {
   const why = `--precision int8 runs on the onnx engine, and ${backend} was chosen`;
   if (!auto) throw new BackbonesError('E_USAGE', `${why}; use --backend onnx (or auto).`);
   log.warn(`${why}: running fp32.`);

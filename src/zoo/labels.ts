@@ -1,8 +1,10 @@
 // Class labels: ImageNet (Keras class order, shipped in models/), or a user file in
 // any of the three common shapes: a JSON array, Keras' class-index JSON, or text.
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { BackbonesError } from '../errors.js';
-import { loadImagenetLabels } from './cards.js';
+import { IMAGENET_LABELS_FILE, MODELS_DIR } from './registry.js';
 
 export interface Label {
   /** Index in the model's output after the label offset. */
@@ -10,6 +12,18 @@ export interface Label {
   /** WordNet id when known (ImageNet), else null. */
   wnid: string | null;
   label: string;
+}
+
+/** The 1000 ImageNet classes in Keras' order (index = position), from models/imagenet_class_index.json. */
+export function loadImagenetLabels(): { wnid: string; label: string }[] {
+  const file = path.join(MODELS_DIR, IMAGENET_LABELS_FILE);
+  const index = JSON.parse(readFileSync(file, 'utf8')) as Record<string, [string, string]>;
+  const n = Object.keys(index).length;
+  return Array.from({ length: n }, (_, i) => {
+    const entry = index[String(i)];
+    if (!entry) throw new Error(`${file}: class ${i} is missing (${n} entries)`);
+    return { wnid: entry[0], label: entry[1] };
+  });
 }
 
 export function imagenetLabels(): Label[] {

@@ -1,25 +1,23 @@
-// The one build chokepoint (timm's build_model_with_cfg): resolves a zoo name or a
-// model path, builds the network, loads weights strictly, and returns a Backbone.
-// classify, extract, bench and `models info` all come through here.
-import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { tf } from '../runtime/tf.js';
-import { modelHandler, readModelJson, isUrl } from '../runtime/io.js';
-import { BackbonesError, errorMessage } from '../errors.js';
-import { log, isQuiet } from '../log.js';
+// The one build chokepoint (timm's build_model_with_cfg): the registry resolves the
+// spec; a zoo model is built from its card and gets the weights the resolver plans
+// (assigned strictly), a model file is opened (model-file.ts); either becomes a Backbone
+// on the given engine. classify, extract, bench, serve and `models info` all come through here.
+import { tf } from '../tf.js';
+import { BackbonesError } from '../errors.js';
+import { log } from '../log.js';
 import type { ModelCard, WeightsSource } from './card.js';
 import type { PreprocessMode } from '../images/preprocess.js';
-import { loadCards } from './cards.js';
+import { resolveModel } from './registry.js';
 import { buildArchitecture } from './architectures.js';
 import { countMacs } from './macs.js';
 import { randomizeWeights } from './random.js';
 import { Backbone, type BackboneInfo, type WeightsInfo } from './backbone.js';
 import type { Engine } from '../engines/types.js';
-import { int8WithoutOnnx, type Int8Settings } from './int8.js';
-import { imagenetLabels, parseLabels, readLabelsFile, type Label } from './labels.js';
-import { resolveCacheDir, cachedPath, cachedTfjsDir, isCached } from '../weights/cache.js';
-import { downloadFile, downloadTfjsModel, progressReporter } from '../weights/download.js';
+import { int8Settings } from './int8.js';
+import { openModelFile } from './model-file.js';
+import { imagenetLabels, readLabelsFile } from './labels.js';
+import { resolveCacheDir } from '../weights/cache.js';
+import { planWeights, type WeightsPlan } from '../weights/resolve.js';
 import { readKerasH5 } from '../weights/h5.js';
 import { readTfjsLayersWeights } from '../weights/tfjs.js';
 import { assignWeights, describeReport } from '../weights/assign.js';
@@ -60,66 +58,21 @@ export interface LoadOptions extends ModelSelection {
   allowDownload?: boolean;
 }
 
-/** Whether a spec names a file or URL rather than a zoo entry. */
-export function isModelPath(spec: string): boolean {
-  return isUrl(spec) || existsSync(spec) || /\.json$/i.test(spec) || spec.includes('/') || spec.includes(path.sep);
-}
-
-/**
- * --precision int8: where the int8 model comes from, when the engine is ONNX Runtime. On
- * another engine it is an error, or fp32 with a warning under --backend auto.
- */
-function int8Settings(options: LoadOptions): Int8Settings | undefined {
-  if (resolvePrecision(options) !== 'int8') return undefined;
-  const choice = options.engine.choice;
-  if (choice.backend !== 'onnx') {
-    int8WithoutOnnx(choice.requested === 'auto', choice.backend);
-    return undefined;
-  }
-  return { calibrate: options.calibrate, int8Model: options.int8Model };
-}
-
-/** --calibrate / --int8-model alone mean int8; with an explicit fp32 they are a usage error. */
-export function resolvePrecision(o: ModelSelection): 'fp32' | 'int8' {
-  const int8Source = o.calibrate !== undefined || o.int8Model !== undefined;
-  if (o.precision === 'fp32' && int8Source) throw new BackbonesError('E_USAGE', '--calibrate and --int8-model are for --precision int8, not fp32.');
-  return o.precision ?? (int8Source ? 'int8' : 'fp32');
-}
-
-/** The card of a zoo name (case-insensitive), or undefined. */
-export function findCard(spec: string): ModelCard | undefined {
-  const name = spec.toLowerCase();
-  return loadCards().find((c) => c.name === name);
-}
-
-export function cardNames(): string[] {
-  return loadCards().map((c) => c.name);
-}
-
 export async function loadBackbone(spec: string, options: LoadOptions): Promise<Backbone> {
-  const card = findCard(spec);
-  if (card) return loadZooModel(card, options);
-  if (isModelPath(spec)) return loadModelFile(spec, options);
-  throw new BackbonesError('E_UNKNOWN_MODEL', `Unknown model "${spec}": valid names are ${cardNames().join(', ')} (or pass a model.json path or URL).`);
+  const resolved = resolveModel(spec);
+  const { model, info } = 'card' in resolved ? await buildZooModel(resolved.card, options) : await openModelFile(resolved.path, options);
+  return new Backbone(info, model, options.engine, { cacheDir: resolveCacheDir(options.cacheDir), int8: int8Settings(options, options.engine) });
 }
 
-// --- zoo ------------------------------------------------------------------------
-
-function variantDiffers(card: ModelCard, options: LoadOptions): boolean {
-  const alpha = card.architectureOptions?.alpha;
-  const alphaDiffers = options.alpha !== undefined && options.alpha !== alpha;
-  const sizeDiffers = options.inputSize !== undefined && (options.inputSize[0] !== card.inputSize[0] || options.inputSize[1] !== card.inputSize[1]);
-  return alphaDiffers || sizeDiffers;
-}
-
-async function loadZooModel(card: ModelCard, options: LoadOptions): Promise<Backbone> {
+/** A zoo model: the card's architecture with the planned weights. */
+async function buildZooModel(card: ModelCard, options: LoadOptions): Promise<{ model: tf.LayersModel; info: BackboneInfo }> {
   if (options.alpha !== undefined && card.architectureOptions?.alpha === undefined) {
     throw new BackbonesError('E_USAGE', `--alpha only applies to MobileNets; ${card.name} has no width multiplier.`);
   }
   const includeTop = options.includeTop ?? true;
   const inputSize = options.inputSize ?? card.inputSize;
   // Find (or download) the weights before building: a missing file fails in a second, not after VGG16 is built.
-  const plan = await planZooWeights(card, options, includeTop);
+  const plan = await planWeights(card, { ...options, includeTop });
   const model = buildArchitecture(card.architecture, {
     ...(card.architectureOptions as { alpha?: number }),
     ...(options.alpha !== undefined ? { alpha: options.alpha } : {}),
@@ -148,30 +101,7 @@ async function loadZooModel(card: ModelCard, options: LoadOptions): Promise<Back
     labels: includeTop ? (options.labels ? await readLabelsFile(options.labels) : imagenetLabels()) : null,
     labelOffset: options.labelOffset ?? 0,
   };
-  return new Backbone(info, model, options.engine, { cacheDir: resolveCacheDir(options.cacheDir), int8: int8Settings(options) });
-}
-
-type WeightsPlan =
-  | { kind: 'random'; seed: number }
-  | { kind: 'imagenet' | 'file'; location: string; format: WeightsSource['format']; origin: string };
-
-async function planZooWeights(card: ModelCard, options: LoadOptions, includeTop: boolean): Promise<WeightsPlan> {
-  const choice = options.weights ?? 'imagenet';
-  if (choice === 'random') return { kind: 'random', seed: options.seed ?? 42 };
-  if (choice === 'imagenet') {
-    if (variantDiffers(card, options)) {
-      throw new BackbonesError(
-        'E_WEIGHTS',
-        `No imagenet weights for ${card.name} with that --alpha/--input-size in the zoo; use --weights PATH, --weights random, or a card that has them (backbones models list).`,
-      );
-    }
-    const file = await resolveImagenetFile(card, options, includeTop);
-    return { kind: 'imagenet', location: file.path, format: file.source.format, origin: file.source.url };
-  }
-  const format = weightsFormatOf(choice);
-  if (isUrl(choice)) return { kind: 'file', location: await downloadWeightsUrl(choice, format, options), format, origin: choice };
-  if (!existsSync(choice)) throw new BackbonesError('E_NOT_FOUND', `Weights file not found: ${choice}`);
-  return { kind: 'file', location: choice, format, origin: choice };
+  return { model, info };
 }
 
 async function applyZooWeights(card: ModelCard, model: tf.LayersModel, plan: WeightsPlan): Promise<WeightsInfo> {
@@ -186,162 +116,6 @@ async function applyZooWeights(card: ModelCard, model: tf.LayersModel, plan: Wei
   return { kind: plan.kind, description: `${plan.kind === 'imagenet' ? 'imagenet ' : ''}${plan.origin}: ${summary}`, matchedBy: report.matchedBy };
 }
 
-function weightsFormatOf(location: string): WeightsSource['format'] {
-  if (/\.(h5|hdf5)$/i.test(location)) return 'keras-h5';
-  if (/\.json$/i.test(location) || (!isUrl(location) && existsSync(location) && statSync(location).isDirectory())) return 'tfjs-layers';
-  if (/\.keras$/i.test(location)) {
-    throw new BackbonesError('E_WEIGHTS', `${location}: the Keras 3 .keras (zip) format is not supported; save with model.save_weights("x.weights.h5") in Keras 2 layout or convert with tensorflowjs_converter.`);
-  }
-  throw new BackbonesError('E_WEIGHTS', `Cannot tell the format of ${location}: weights must be a Keras .h5 file or a TF.js model.json (or its folder).`);
-}
-
 async function readWeightsFile(location: string, format: WeightsSource['format']): Promise<WeightsFile> {
   return format === 'keras-h5' ? readKerasH5(location) : readTfjsLayersWeights(location);
-}
-
-/** The cached imagenet weights file of a card, downloading it (verified) when allowed. */
-async function resolveImagenetFile(card: ModelCard, options: LoadOptions, includeTop: boolean): Promise<{ path: string; source: WeightsSource }> {
-  const cacheDir = resolveCacheDir(options.cacheDir);
-  // With the top, only files that hold it will do; without, either works (extra layers are unused).
-  // Verifiable sources first: a file with a published checksum beats one without.
-  const candidates = card.weights.filter((w) => (includeTop ? w.includeTop : true)).sort((a, b) => Number(b.hash !== null) - Number(a.hash !== null));
-  if (candidates.length === 0) throw new BackbonesError('E_WEIGHTS', `${card.name} has no published imagenet weights${includeTop ? ' with the classifier head' : ''}.`);
-  for (const source of candidates) {
-    if (await isCached(card.name, source, cacheDir)) return { path: cachedPath(card.name, source, cacheDir), source };
-  }
-  const source = candidates[0]!;
-  const dest = cachedPath(card.name, source, cacheDir);
-  if (options.allowDownload === false) {
-    throw new BackbonesError('E_WEIGHTS', `The imagenet weights of ${card.name} are not cached at ${dest}; run \`backbones models pull ${card.name}\`, copy the file there, or pass --weights PATH.`);
-  }
-  await pullSource(card, source, cacheDir);
-  return { path: dest, source };
-}
-
-/**
- * The URL to fetch a card's file from. BACKBONES_WEIGHTS_MIRROR (e.g. an internal
- * server holding a copy of the same paths) replaces the scheme and host, so
- * air-gapped sites and tests can serve the very files the cards name.
- */
-export function sourceUrl(url: string, env: NodeJS.ProcessEnv = process.env): string {
-  const mirror = env.BACKBONES_WEIGHTS_MIRROR;
-  if (!mirror) return url;
-  const u = new URL(url);
-  return mirror.replace(/\/+$/, '') + u.pathname + u.search;
-}
-
-/** Downloads one weights source of a card into the cache, verifying its checksum. */
-export async function pullSource(card: ModelCard, source: WeightsSource, cacheDir: string): Promise<string> {
-  const dest = cachedPath(card.name, source, cacheDir);
-  const progress = progressReporter(`${card.name} ${source.fileName}`, { quiet: isQuiet() });
-  const common = { hash: source.hash, hashAlgorithm: source.hashAlgorithm, modelName: card.name, onProgress: progress.onProgress };
-  try {
-    const url = sourceUrl(source.url);
-    if (source.format === 'tfjs-layers') await downloadTfjsModel(url, cachedTfjsDir(card.name, source, cacheDir), { ...common, cachePath: path.dirname(dest) });
-    else await downloadFile(url, dest, { ...common, cachePath: dest });
-    progress.stop(true);
-  } catch (e) {
-    progress.stop(false);
-    throw e;
-  }
-  if (!source.hash) log.warn(`${source.fileName}: no published checksum to verify against (${source.note ?? 'none published'}).`);
-  return dest;
-}
-
-async function downloadWeightsUrl(url: string, format: WeightsSource['format'], options: LoadOptions): Promise<string> {
-  const cacheDir = resolveCacheDir(options.cacheDir);
-  const name = path.posix.basename(new URL(url).pathname) || 'weights';
-  const folder = path.join(cacheDir, 'urls', Buffer.from(url).toString('base64url').slice(0, 64));
-  const dest = format === 'tfjs-layers' ? path.join(folder, 'model', 'model.json') : path.join(folder, name);
-  if (existsSync(dest)) return dest;
-  const progress = progressReporter(name, { quiet: isQuiet() });
-  try {
-    if (format === 'tfjs-layers') await downloadTfjsModel(url, path.dirname(dest), { onProgress: progress.onProgress });
-    else await downloadFile(url, dest, { onProgress: progress.onProgress });
-    progress.stop(true);
-  } catch (e) {
-    progress.stop(false);
-    throw e;
-  }
-  return dest;
-}
-
-// --- any TF.js model file --------------------------------------------------------
-
-async function loadModelFile(spec: string, options: LoadOptions): Promise<Backbone> {
-  if (options.weights && options.weights !== 'imagenet') {
-    throw new BackbonesError('E_USAGE', `--weights applies to zoo models; ${spec} carries its own weights.`);
-  }
-  if (!isUrl(spec) && !existsSync(spec)) throw new BackbonesError('E_NOT_FOUND', `Model not found: ${spec}`);
-  let json: tf.io.ModelJSON;
-  let location: string;
-  try {
-    ({ json, location } = await readModelJson(spec));
-  } catch (e) {
-    throw new BackbonesError('E_MODEL', `Cannot read the model at ${spec}: ${errorMessage(e)}`);
-  }
-  const topology = json.modelTopology as { node?: unknown; model_config?: unknown; class_name?: string } | undefined;
-  const isGraph = json.format === 'graph-model' || Array.isArray(topology?.node);
-  let model: tf.LayersModel | tf.GraphModel;
-  try {
-    model = isGraph ? await tf.loadGraphModel(modelHandler(location)) : await tf.loadLayersModel(modelHandler(location));
-  } catch (e) {
-    throw new BackbonesError('E_MODEL', `Cannot load the model at ${spec}: ${errorMessage(e)}`);
-  }
-  const inputShape = (model instanceof tf.GraphModel ? model.inputs[0]?.shape : model.inputs[0]?.shape) ?? [];
-  const [h, w] = [inputShape[1], inputShape[2]];
-  const fixed: [number, number] | null = typeof h === 'number' && h > 0 && typeof w === 'number' && w > 0 ? [h, w] : null;
-  const inputSize = options.inputSize ?? fixed;
-  if (!inputSize) {
-    model.dispose();
-    throw new BackbonesError('E_USAGE', `${spec} does not fix its input size; pass --input-size (e.g. 224 or 299x299).`);
-  }
-  if (fixed && options.inputSize && (fixed[0] !== options.inputSize[0] || fixed[1] !== options.inputSize[1])) {
-    model.dispose();
-    throw new BackbonesError('E_USAGE', `${spec} takes ${fixed[0]}x${fixed[1]} images; --input-size ${options.inputSize.join('x')} does not fit.`);
-  }
-  let preprocess = options.preprocess;
-  if (!preprocess) {
-    preprocess = 'tf';
-    log.warn(`${spec} does not say how to preprocess its input; assuming 'tf' (x/127.5 - 1, as Keras MobileNet/Inception). Pass --preprocess to choose.`);
-  }
-  const labels = options.labels ? await readLabelsFile(options.labels) : await labelsBesideModel(location);
-  const parameters = model instanceof tf.GraphModel ? graphParameters(model) : model.countParams();
-  const info: BackboneInfo = {
-    name: spec,
-    source: isGraph ? 'graph-model' : 'layers-model',
-    card: null,
-    inputSize,
-    preprocess,
-    interpolation: 'bilinear',
-    resize: 'squash',
-    featureLayer: null,
-    parameters,
-    macs: model instanceof tf.GraphModel ? null : countMacs(model),
-    weights: { kind: 'model', description: `the model's own (${location})` },
-    labels,
-    labelOffset: options.labelOffset ?? 0,
-  };
-  // A missing --label-offset is hinted by classify, which sees the output size of every model kind.
-  return new Backbone(info, model, options.engine, { cacheDir: resolveCacheDir(options.cacheDir), int8: int8Settings(options) });
-}
-
-/** labels in metadata.json beside model.json (the TF.js mobilenet convention), if any. */
-async function labelsBesideModel(location: string): Promise<Label[] | null> {
-  if (isUrl(location)) return null;
-  const meta = path.join(path.dirname(location), 'metadata.json');
-  if (!existsSync(meta)) return null;
-  try {
-    const json = JSON.parse(await readFile(meta, 'utf8')) as { labels?: unknown };
-    return Array.isArray(json.labels) ? parseLabels(JSON.stringify(json.labels), meta) : null;
-  } catch {
-    return null;
-  }
-}
-
-function graphParameters(model: tf.GraphModel): number {
-  const weights = (model as unknown as { weights?: Record<string, tf.Tensor[]> }).weights ?? {};
-  let n = 0;
-  for (const list of Object.values(weights)) for (const t of list) n += t.size;
-  return n;
 }

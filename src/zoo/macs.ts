@@ -2,7 +2,7 @@
 // SeparableConv2D and Dense, from each layer's input and output shapes (batch 1).
 // Biases, batch norm, activations, pooling and additions are not counted, as in the
 // MobileNet paper and most model zoos.
-import type { tf } from '../runtime/tf.js';
+import type { tf } from '../tf.js';
 
 type Shape = (number | null)[];
 

@@ -18,7 +18,7 @@
 // 2.1.4 TF.js files use padding='same' and have no conv_pad_<n> layers; the two agree
 // whenever the side entering each stride-2 block is even (any multiple of 32, e.g. 224).
 // conv_pad_<n> has no weights, so the TF.js weights load either way.
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import type { BuildOptions } from './card.js';
 import { alphaText, apply, headlessPooling, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
 

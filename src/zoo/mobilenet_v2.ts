@@ -12,7 +12,7 @@
 // Porting note (the top): the classifier is `predictions` as in Keras 3 and tf.keras;
 // Keras 2.2's keras-applications named it `Logits`. The global pooling, unnamed in Keras,
 // is named `global_average_pooling2d` (the Keras 3 / tf.keras fresh-session name).
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import type { BuildOptions } from './card.js';
 import { alphaText, apply, averagePoolClassifier, correctPad, headlessPooling, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
 

@@ -3,7 +3,7 @@
 // biases, identity batch norm), so timings and shapes are realistic. Values come
 // from a small JS PRNG straight into Float32Arrays: VGG16's 138 M weights take
 // about a second this way, far less than tf.randomNormal.
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 
 /** mulberry32: tiny, fast, good enough for weights (and for reproducible test data). */
 export function prng(seed: number): () => number {

@@ -1,7 +1,7 @@
 // ResNet50 (v1), layer for layer as keras/src/applications/resnet.py (ResNet, residual_block_v1,
 // stack_residual_blocks_v1). Reference: He et al., "Deep Residual Learning for Image
 // Recognition", CVPR 2016 (https://arxiv.org/abs/1512.03385).
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import type { BuildOptions } from './card.js';
 import { apply, averagePoolClassifier, headlessPooling, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
 

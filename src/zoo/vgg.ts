@@ -1,7 +1,7 @@
 // VGG16 and VGG19, layer for layer as keras/src/applications/vgg16.py and vgg19.py.
 // Reference: Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale
 // Image Recognition", ICLR 2015 (https://arxiv.org/abs/1409.1556).
-import { tf } from '../runtime/tf.js';
+import { tf } from '../tf.js';
 import type { BuildOptions } from './card.js';
 import { apply, headlessPooling, imageInput, resolveOptions, type ResolvedOptions, type SymbolicTensor } from './_common.js';
 

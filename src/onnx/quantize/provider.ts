@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { BackbonesError, errorMessage } from '../../errors.js';
 import { log } from '../../log.js';
-import type { tf } from '../../runtime/tf.js';
+import type { tf } from '../../tf.js';
 import { cachedFileExists, writeAtomically } from '../cache.js';
 import { exportToOnnx, EXPORTER_VERSION } from '../export.js';
 import { weightsHash } from '../hash.js';

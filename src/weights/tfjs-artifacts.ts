@@ -1,14 +1,12 @@
-// Loads TF.js model artifacts (model.json + weight shards) from a local path or an
-// http(s) URL without tfjs-node's file:// handler, so it works on every backend.
+// TF.js model files: reads a model.json and its weight shards (the "model artifacts")
+// from a local path or an http(s) URL without tfjs-node's file:// handler, so it works
+// on every backend. Used to load whole TF.js models and to read their weights.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { tf } from './tf.js';
+import { tf } from '../tf.js';
+import { isUrl } from './download.js';
 
 type ModelJSON = tf.io.ModelJSON;
-
-export function isUrl(location: string): boolean {
-  return /^https?:\/\//i.test(location);
-}
 
 async function fetchBytes(location: string): Promise<ArrayBuffer> {
   if (isUrl(location)) {
