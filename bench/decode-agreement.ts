@@ -19,7 +19,7 @@ import { startEngine } from '../src/engines/select.js';
 import { loadBackbone } from '../src/zoo/load.js';
 import type { Backbone } from '../src/zoo/backbone.js';
 import { loadImageForModel, shrinkOnLoadSize, FAST_DECODE_MARGIN, type DecodeMode } from '../src/images/index.js';
-import { expandInputs } from '../src/pipeline/inputs.js';
+import { expandInputs } from '../src/images/inputs.js';
 import { DEFAULT_EXTENSIONS } from '../src/images/formats.js';
 
 export interface PhotoAgreement {

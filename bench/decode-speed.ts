@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { loadImageForModel, shrinkOnLoadSize, type DecodeMode } from '../src/images/index.js';
-import { expandInputs } from '../src/pipeline/inputs.js';
+import { expandInputs } from '../src/images/inputs.js';
 import { DEFAULT_EXTENSIONS } from '../src/images/formats.js';
 
 const dir = process.argv[2];

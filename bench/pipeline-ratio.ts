@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { tf } from '../src/tf.js';
 import { startEngine } from '../src/engines/select.js';
 import { loadBackbone } from '../src/zoo/load.js';
-import { expandInputs } from '../src/pipeline/inputs.js';
+import { expandInputs } from '../src/images/inputs.js';
 import { DEFAULT_EXTENSIONS } from '../src/images/formats.js';
 import { emptyPipelineStats, runBatches, type ImageSettings } from '../src/pipeline/batches.js';
 import { startDecodePool } from '../src/pipeline/decode-pool.js';

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { decodeImage, shrinkOnLoadSize } from '../src/images/index.js';
-import { expandInputs } from '../src/pipeline/inputs.js';
+import { expandInputs } from '../src/images/inputs.js';
 import { DEFAULT_EXTENSIONS } from '../src/images/formats.js';
 import { loadRealMobilenet, measureAgreement, nativeCrops, summarizeAgreement } from '../bench/decode-agreement.js';
 import { DATA_DIR, IMAGES, MODELS, skipWithoutData } from './helpers/data.js';

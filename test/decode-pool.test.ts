@@ -12,7 +12,7 @@ import { defaultDecodeThreads, engineOnGpu } from '../src/pipeline/decode-thread
 import { estimateImageBytes } from '../src/pipeline/budget.js';
 import { stageReport } from '../src/pipeline/stages.js';
 import { inThreadLoader, type ImageLoader } from '../src/pipeline/loaders.js';
-import type { InputEntry } from '../src/pipeline/inputs.js';
+import type { InputEntry } from '../src/images/inputs.js';
 import { startEngine } from '../src/engines/select.js';
 import { loadBackbone } from '../src/zoo/load.js';
 import { extractBatch } from '../src/tasks/extract.js';

@@ -24,7 +24,7 @@ import {
   sharpDecodesBmp,
   type DecodedImage,
 } from '../src/images/index.js';
-import { hasExtension } from '../src/pipeline/inputs.js';
+import { hasExtension } from '../src/images/inputs.js';
 
 const skip = skipWithoutData();
 

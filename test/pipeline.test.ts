@@ -6,7 +6,7 @@ import { mkdtempSync, mkdirSync, symlinkSync, copyFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { expandInputs, parseExtensions } from '../src/pipeline/inputs.js';
+import { expandInputs, parseExtensions } from '../src/images/inputs.js';
 import { runBatches } from '../src/pipeline/batches.js';
 import { startEngine } from '../src/engines/select.js';
 import { loadBackbone } from '../src/zoo/load.js';

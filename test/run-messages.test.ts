@@ -14,7 +14,7 @@ import { screenOf } from './helpers/terminal.js';
 import { fakeReport } from './helpers/bench-fixtures.js';
 import { environmentLines, warningLines } from '../src/measure/export/format.js';
 import { plotSpec } from '../src/measure/plot.js';
-import { etaSeconds, formatEta } from '../src/app/progress.js';
+import { etaSeconds, formatEta } from '../src/actions/progress.js';
 
 const skip = skipWithoutData();
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'bb-msg-'));

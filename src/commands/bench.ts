@@ -57,7 +57,7 @@ Examples:
   $ backbones bench vgg16 resnet50 --backend onnx --precisions fp32,int8 --calibrate photos/ --batch-sizes 8`,
   );
   cmd.action(async (models: string[], _opts: unknown, command: Command) => {
-    const { runBench } = await import('../app/bench.js');
+    const { runBench } = await import('../actions/bench.js');
     const opts = command.optsWithGlobals();
     // bench picks imagenet-when-cached-else-random unless --weights is given.
     if (command.getOptionValueSource('weights') !== 'cli') opts.weights = undefined;

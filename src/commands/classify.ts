@@ -28,7 +28,7 @@ Examples:
   $ backbones classify img.png --model ./my_model/model.json --labels labels.txt --input-size 224`,
   );
   cmd.action(async (inputs: string[], _opts: unknown, command: Command) => {
-    const { runClassify } = await import('../app/classify.js');
+    const { runClassify } = await import('../actions/classify.js');
     process.exitCode = await runClassify(inputs, command.optsWithGlobals());
   });
 }

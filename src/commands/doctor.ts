@@ -9,7 +9,7 @@ export function registerDoctor(program: Command): void {
     .option('--json', 'one JSON object')
     .addHelpText('after', '\nExamples:\n  $ backbones doctor\n  $ backbones doctor --json | jq .backends')
     .action(async (_o: unknown, command: Command) => {
-      const { runDoctor } = await import('../app/doctor.js');
+      const { runDoctor } = await import('../actions/doctor.js');
       process.exitCode = await runDoctor(command.optsWithGlobals());
     });
 }

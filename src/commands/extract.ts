@@ -30,7 +30,7 @@ Examples:
   $ backbones extract photos/ -m mobilenet --layer conv_pw_13_relu --pool avg --l2 | jq '.vector | length'`,
   );
   cmd.action(async (inputs: string[], _opts: unknown, command: Command) => {
-    const { runExtract } = await import('../app/extract.js');
+    const { runExtract } = await import('../actions/extract.js');
     process.exitCode = await runExtract(inputs, command.optsWithGlobals());
   });
 }

@@ -14,7 +14,7 @@ export function registerModels(program: Command): void {
     .argument('[filter]', 'part of a name ("vgg", "mobile") or a glob ("mobilenet_v?")')
     .option('--json', 'machine-readable output')
     .action(async (filter: string | undefined, _o: unknown, command: Command) => {
-      const { runModelsList } = await import('../app/models.js');
+      const { runModelsList } = await import('../actions/models.js');
       process.exitCode = await runModelsList(filter, command.optsWithGlobals());
     });
 
@@ -26,7 +26,7 @@ export function registerModels(program: Command): void {
     .option('--json', 'machine-readable output');
   addModelOptions(info, { multiple: true });
   info.action(async (name: string, _o: unknown, command: Command) => {
-    const { runModelsInfo } = await import('../app/models.js');
+    const { runModelsInfo } = await import('../actions/models.js');
     process.exitCode = await runModelsInfo(name, command.optsWithGlobals());
   });
 
@@ -37,7 +37,7 @@ export function registerModels(program: Command): void {
     .option('--no-top', 'the weights without the classifier head, where published')
     .option('--json', 'machine-readable output')
     .action(async (names: string[], _o: unknown, command: Command) => {
-      const { runModelsPull } = await import('../app/models.js');
+      const { runModelsPull } = await import('../actions/models.js');
       process.exitCode = await runModelsPull(names, command.optsWithGlobals());
     });
 
@@ -46,7 +46,7 @@ export function registerModels(program: Command): void {
     .description('print the weights cache directory')
     .option('--json', 'machine-readable output')
     .action(async (_o: unknown, command: Command) => {
-      const { runModelsPath } = await import('../app/models.js');
+      const { runModelsPath } = await import('../actions/models.js');
       process.exitCode = await runModelsPath(command.optsWithGlobals());
     });
 

@@ -32,7 +32,7 @@ Examples:
   $ backbones extract photos/ -m mobilenet --int8-model mobilenet.int8.onnx -o features.npy`,
   );
   cmd.action(async (model: string, _opts: unknown, command: Command) => {
-    const { runQuantize } = await import('../app/quantize.js');
+    const { runQuantize } = await import('../actions/quantize.js');
     process.exitCode = await runQuantize(model, command.optsWithGlobals());
   });
 }

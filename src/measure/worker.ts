@@ -18,7 +18,7 @@ import { detectWarnings } from './warnings.js';
 import { gflopsPerSecond, imagesPerSecond } from './metrics.js';
 import type { ParentMessage, WorkerConfig, WorkerMessage } from './protocol.js';
 import type { Backbone } from '../zoo/backbone.js';
-import { expandInputs } from '../pipeline/inputs.js';
+import { expandInputs } from '../images/inputs.js';
 import { DEFAULT_EXTENSIONS } from '../images/formats.js';
 import { runBatches } from '../pipeline/batches.js';
 import { imageSettings } from '../pipeline/decode-one.js';

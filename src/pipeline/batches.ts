@@ -8,7 +8,7 @@ import { tf } from '../tf.js';
 import { errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { ThreadCpuMeter } from '../monitor/threads.js';
-import type { InputEntry } from './inputs.js';
+import type { InputEntry } from '../images/inputs.js';
 import type { DecodedItem, ImageSettings } from './decode-one.js';
 import { inThreadLoader, type ImageLoader } from './loaders.js';
 import { prefetch, type PrefetchStats } from './prefetch.js';

@@ -3,7 +3,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { ImageDecodeError, loadImageForModel, type LoadImageOptions } from '../images/index.js';
 import { errorMessage } from '../errors.js';
-import type { InputEntry } from './inputs.js';
+import type { InputEntry } from '../images/inputs.js';
 
 export type ImageSettings = Omit<LoadImageOptions, 'cropPct' | 'keepExifOrientation'>;
 

@@ -6,7 +6,7 @@ import { startEngine } from '../engines/select.js';
 import { loadBackbone } from '../zoo/load.js';
 import { computeFor } from '../tasks/task.js';
 import { runBatches } from './batches.js';
-import type { InputEntry } from './inputs.js';
+import type { InputEntry } from '../images/inputs.js';
 import type { PoolInit, PoolItem, PoolMessage } from './pool.js';
 
 const init = workerData as PoolInit;

@@ -5,16 +5,22 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BackbonesError } from '../errors.js';
-import type { ModelSelection } from '../zoo/load.js';
+import { modelSelection, type ModelSelection } from '../zoo/load.js';
 import type { EngineRequest } from '../engines/types.js';
+import { engineRequest, type EngineOptions } from '../engines/request.js';
 import type { Task, TaskResult } from '../tasks/task.js';
 import type { ImageSettings, BatchStats } from './batches.js';
-import type { InputEntry } from './inputs.js';
+import type { InputEntry } from '../images/inputs.js';
 
 export interface LoadRequest {
   engine: EngineRequest;
   model: string;
   options: ModelSelection;
+}
+
+/** How a model is described to another thread (--workers threads, serve's inference thread): plain data. */
+export function loadRequest(o: EngineOptions & ModelSelection & { model: string }): LoadRequest {
+  return { engine: engineRequest(o), model: o.model, options: modelSelection(o) };
 }
 
 export interface PoolInit {

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { estimateImageBytes, modelInputBytes, readHeader } from './budget.js';
 import type { DecodedItem, ImageSettings } from './decode-one.js';
 import type { ImageLoader } from './loaders.js';
-import type { InputEntry } from './inputs.js';
+import type { InputEntry } from '../images/inputs.js';
 
 export interface PrefetchOptions {
   settings: ImageSettings;

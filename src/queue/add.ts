@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { BackbonesError } from '../errors.js';
 import { log } from '../log.js';
-import { expandInputs, parseExtensions } from '../pipeline/inputs.js';
+import { expandInputs, parseExtensions } from '../images/inputs.js';
 import { checkRedisUrl, connectRedis } from '../store/connection.js';
 import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
 import { modelSelection, type ModelSelection } from '../zoo/load.js';

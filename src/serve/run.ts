@@ -8,7 +8,7 @@ import type { ModelSelection } from '../zoo/load.js';
 import { isModelPath } from '../zoo/registry.js';
 import type { Interpolation, ResizeMode } from '../images/resize.js';
 import { VERSION } from '../version.js';
-import { loadRequest } from '../app/images-run.js';
+import { loadRequest } from '../pipeline/pool.js';
 import { imageSettings } from '../pipeline/decode-one.js';
 import { workerEngine } from './engine.js';
 import { ServeMetrics } from './metrics.js';
@@ -54,8 +54,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
   const metrics = new ServeMetrics();
   const load = async (): Promise<Loaded> => {
     // The inference thread loads the model once; this thread never holds a copy.
-    // loadRequest() is how classify/extract describe a model to a worker; serve has no --ext/--batch-size.
-    const engine = await workerEngine(loadRequest({ ...o, ext: '', batchSize: 1 }), (backend) => log.info(`backend: ${backend}`));
+    const engine = await workerEngine(loadRequest(o), (backend) => log.info(`backend: ${backend}`));
     const info = engine.info;
     log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights}`);
     if (info.randomWeights) log.warn('random weights: outputs are not meaningful predictions.');

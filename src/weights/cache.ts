@@ -11,7 +11,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { WeightsSource } from '../zoo/card.js';
+import type { WeightsSource } from './source.js';
 import { WeightsError } from './errors.js';
 
 type SourceRef = Pick<WeightsSource, 'format' | 'fileName'>;

@@ -7,9 +7,17 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { BackbonesError } from '../errors.js';
 import { log, isQuiet } from '../log.js';
-import type { ModelCard, WeightsSource } from '../zoo/card.js';
+import type { WeightsSource } from './source.js';
 import { resolveCacheDir, cachedPath, cachedTfjsDir, isCached } from './cache.js';
 import { downloadFile, downloadTfjsModel, progressReporter, isUrl } from './download.js';
+
+/** What the resolver reads of a model card (zoo/card.ts's ModelCard; weights/ does not import zoo/). */
+export interface CardWeights {
+  name: string;
+  inputSize: [number, number];
+  weights: WeightsSource[];
+  architectureOptions?: Record<string, number | string | boolean>;
+}
 
 /** What the model needs of the classifier head: files with it, files without it, or either (extra layers go unused). */
 export type HeadNeed = 'with' | 'without' | 'any';
@@ -40,7 +48,7 @@ export interface WeightsRequest {
 }
 
 /** A card's imagenet sources that fit the head need, best first: those with a published checksum before those without. */
-export function imagenetSources(card: ModelCard, head: HeadNeed): WeightsSource[] {
+export function imagenetSources(card: CardWeights, head: HeadNeed): WeightsSource[] {
   const fits = (w: WeightsSource) => head === 'any' || w.includeTop === (head === 'with');
   return card.weights.filter(fits).sort((a, b) => Number(b.hash !== null) - Number(a.hash !== null));
 }
@@ -50,7 +58,7 @@ export function imagenetSources(card: ModelCard, head: HeadNeed): WeightsSource[
  * model): the first fitting source already in the cache, else the best one. prefer
  * 'best' (`models pull`): the best source, cached or not. Throws when none fits.
  */
-export async function locateImagenet(card: ModelCard, o: { head: HeadNeed; cacheDir: string; prefer: 'cached' | 'best' }): Promise<ImagenetFile> {
+export async function locateImagenet(card: CardWeights, o: { head: HeadNeed; cacheDir: string; prefer: 'cached' | 'best' }): Promise<ImagenetFile> {
   const sources = imagenetSources(card, o.head);
   if (sources.length === 0) {
     throw new BackbonesError('E_WEIGHTS', `${card.name} publishes no imagenet weights${o.head === 'any' ? '' : ` ${o.head} the classifier head`}.`);
@@ -65,17 +73,17 @@ export async function locateImagenet(card: ModelCard, o: { head: HeadNeed; cache
 }
 
 /** Every weights source of a card with its cache path and whether it is cached (`models list` / `models info`). */
-export async function sourcesWithStatus(card: ModelCard, cacheDir: string): Promise<(WeightsSource & { cached: boolean; cachePath: string })[]> {
+export async function sourcesWithStatus(card: CardWeights, cacheDir: string): Promise<(WeightsSource & { cached: boolean; cachePath: string })[]> {
   return Promise.all(card.weights.map(async (w) => ({ ...w, cached: await isCached(card.name, w, cacheDir), cachePath: cachedPath(card.name, w, cacheDir) })));
 }
 
 /** Whether imagenet weights with the head (what a default load uses) are cached: bench runs those, else random weights. */
-export async function imagenetCached(card: ModelCard, cacheDir: string): Promise<boolean> {
+export async function imagenetCached(card: CardWeights, cacheDir: string): Promise<boolean> {
   for (const source of imagenetSources(card, 'with')) if (await isCached(card.name, source, cacheDir)) return true;
   return false;
 }
 
-function variantDiffers(card: ModelCard, request: WeightsRequest): boolean {
+function variantDiffers(card: CardWeights, request: WeightsRequest): boolean {
   const alpha = card.architectureOptions?.alpha;
   const alphaDiffers = request.alpha !== undefined && request.alpha !== alpha;
   const sizeDiffers = request.inputSize !== undefined && (request.inputSize[0] !== card.inputSize[0] || request.inputSize[1] !== card.inputSize[1]);
@@ -86,7 +94,7 @@ function variantDiffers(card: ModelCard, request: WeightsRequest): boolean {
  * The weights a zoo model gets, found (or downloaded) before anything is built: a
  * missing file fails in a second, not after VGG16 is built.
  */
-export async function planWeights(card: ModelCard, request: WeightsRequest): Promise<WeightsPlan> {
+export async function planWeights(card: CardWeights, request: WeightsRequest): Promise<WeightsPlan> {
   const choice = request.weights ?? 'imagenet';
   if (choice === 'random') return { kind: 'random', seed: request.seed ?? 42 };
   if (choice === 'imagenet') {
@@ -106,7 +114,7 @@ export async function planWeights(card: ModelCard, request: WeightsRequest): Pro
 }
 
 /** The cached imagenet weights file of a card, downloading it (verified) when allowed. */
-async function imagenetFile(card: ModelCard, request: WeightsRequest): Promise<ImagenetFile> {
+async function imagenetFile(card: CardWeights, request: WeightsRequest): Promise<ImagenetFile> {
   const cacheDir = resolveCacheDir(request.cacheDir);
   // With the top, only files that hold it will do; without, either works (extra layers are unused).
   const file = await locateImagenet(card, { head: request.includeTop ? 'with' : 'any', cacheDir, prefer: 'cached' });
@@ -141,7 +149,7 @@ export function sourceUrl(url: string, env: NodeJS.ProcessEnv = process.env): st
 }
 
 /** Downloads one weights source of a card into the cache, verifying its checksum. */
-export async function pullSource(card: ModelCard, source: WeightsSource, cacheDir: string): Promise<string> {
+export async function pullSource(card: CardWeights, source: WeightsSource, cacheDir: string): Promise<string> {
   const dest = cachedPath(card.name, source, cacheDir);
   const progress = progressReporter(`${card.name} ${source.fileName}`, { quiet: isQuiet() });
   const common = { hash: source.hash, hashAlgorithm: source.hashAlgorithm, modelName: card.name, onProgress: progress.onProgress };

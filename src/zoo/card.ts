@@ -2,7 +2,7 @@
 // Cards live as JSON in the top-level models/ folder (one file per backbone); this
 // file is their schema. Grouped like timm's PretrainedCfg: identity, input, features,
 // cost/accuracy, weights, provenance.
-
+import type { WeightsSource } from '../weights/source.js';
 import type { PreprocessMode } from '../images/preprocess.js';
 import type { Interpolation, ResizeMode } from '../images/resize.js';
 
@@ -10,22 +10,7 @@ import type { Interpolation, ResizeMode } from '../images/resize.js';
 export const POOLINGS = ['none', 'avg', 'max'] as const;
 export type Pooling = (typeof POOLINGS)[number];
 
-export interface WeightsSource {
-  /** keras-h5: a Keras .h5 weights file; tfjs-layers: a TF.js layers model.json. */
-  format: 'keras-h5' | 'tfjs-layers';
-  url: string;
-  /** File name in the cache directory (cache/<card name>/<fileName>). */
-  fileName: string;
-  /** Whether the file holds the classifier head (Keras' "include_top"). */
-  includeTop: boolean;
-  /** Checksum of the downloaded file (for tfjs-layers: of model.json). null when nobody publishes one. */
-  hash: string | null;
-  hashAlgorithm: 'md5' | 'sha256' | null;
-  /** Where the hash comes from, e.g. "keras/src/applications/vgg16.py WEIGHTS_PATH hash". */
-  hashSource?: string;
-  sizeBytes?: number;
-  note?: string;
-}
+export type { WeightsSource };
 
 export interface ModelCard {
   // --- identity

@@ -4,7 +4,8 @@ import { BackbonesError } from '../errors.js';
 import { log } from '../log.js';
 import type { tf } from '../tf.js';
 import type { Engine } from '../engines/types.js';
-import type { BackboneInfo } from './backbone.js';
+import type { PreprocessMode } from '../images/preprocess.js';
+import type { Interpolation, ResizeMode } from '../images/resize.js';
 
 export interface Int8Settings {
   calibrate?: string;
@@ -44,12 +45,23 @@ function int8WithoutOnnx(auto: boolean, backend: string): void {
   log.warn(`${why}: running fp32.`);
 }
 
+/** What int8 needs to know of a model (a Backbone's info has it; backbone.ts imports this file). */
+export interface Int8Subject {
+  name: string;
+  featureLayer: string | null;
+  inputSize: [number, number];
+  preprocess: PreprocessMode;
+  resize: ResizeMode;
+  interpolation: Interpolation;
+  weights: { description: string };
+}
+
 /**
  * The int8 model bytes for an engine exposing `outputs`, or undefined to run fp32
  * (only when `fallback` is set: then the reason is logged as a warning).
  */
 export async function int8ModelBytes(
-  info: BackboneInfo,
+  info: Int8Subject,
   model: tf.LayersModel,
   settings: Int8Settings & { cacheDir?: string; threads: number },
   outputs: string[],

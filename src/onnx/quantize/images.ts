@@ -6,7 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BackbonesError, errorMessage } from '../../errors.js';
 import { loadImageForModel, type LoadImageOptions } from '../../images/index.js';
-import { expandInputs } from '../../pipeline/inputs.js';
+import { expandInputs } from '../../images/inputs.js';
 import type { CalibrationBatch } from './calibrate.js';
 
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'bmp', 'avif'];

@@ -7,7 +7,7 @@ import { BackbonesError } from '../errors.js';
 import { log } from '../log.js';
 import type { OutputRecord } from '../output/records.js';
 import type { RecordWriter } from '../output/writer.js';
-import type { InputEntry } from '../pipeline/inputs.js';
+import type { InputEntry } from '../images/inputs.js';
 import type { Backbone } from '../zoo/backbone.js';
 import { checkRedisUrl, connectRedis } from '../store/connection.js';
 import { FeatureStore, lostConnection, type StoreSpec } from '../store/redis.js';

@@ -10,7 +10,7 @@ import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.j
 import { resolvePrecision } from '../zoo/int8.js';
 import type { Backbone } from '../zoo/backbone.js';
 import type { Interpolation, ResizeMode } from '../images/resize.js';
-import { expandInputs, parseExtensions, type InputEntry } from '../pipeline/inputs.js';
+import { expandInputs, parseExtensions, type InputEntry } from '../images/inputs.js';
 import { emptyPipelineStats, runBatches, type ImageSettings } from '../pipeline/batches.js';
 import { imageSettings } from '../pipeline/decode-one.js';
 import { startDecodePool } from '../pipeline/decode-pool.js';
@@ -25,7 +25,7 @@ import { acquireOutputLock, type OutputLock } from '../output/lock.js';
 import { RunProgress } from './progress.js';
 import type { RecordKind } from '../output/records.js';
 import { computeFor, recordFor, type Task, type TaskResult } from '../tasks/task.js';
-import { runInWorkers, type LoadRequest } from '../pipeline/pool.js';
+import { loadRequest, runInWorkers } from '../pipeline/pool.js';
 import type { RunStore, StoreRunOptions } from './store-run.js';
 
 export interface ImageRunOptions extends ModelSelection, Omit<StoreRunOptions, 'batchSize'> {
@@ -79,10 +79,6 @@ export interface NothingToDo {
 }
 
 /** How to load the model again, in this thread or a worker. */
-export function loadRequest(o: ImageRunOptions): LoadRequest {
-  return { engine: engineRequest(o), model: o.model, options: modelSelection(o) };
-}
-
 /** Every check on the options that needs neither the model nor the inputs: done before anything is touched. */
 function checkOptions(o: ImageRunOptions, kind: RecordKind, format: string): void {
   if (o.resume && !o.output && !o.to) throw new BackbonesError('E_USAGE', '--resume needs -o FILE or --to redis://…: it skips the inputs already there.');
