@@ -1,6 +1,7 @@
 // `backbones bench`: runs each model in its own child process, then prints the
 // comparison and writes the report (rewritten after every model, so a crash in a
 // later model leaves the earlier results on disk).
+import type { DecodeMode } from '../images/index.js';
 import { writeFileAtomic, checkOutputFile } from '../output/staged.js';
 import { VERSION } from '../version.js';
 import { BackbonesError, EXIT } from '../errors.js';
@@ -36,7 +37,7 @@ export interface BenchOptions extends ModelSelection {
   duration?: number;
   gpuPollMs: number;
   images?: string;
-  decode?: 'exact' | 'fast';
+  decode?: DecodeMode;
   decodeThreads?: number;
   prefetchMb?: number;
   format?: string;

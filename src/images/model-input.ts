@@ -44,8 +44,8 @@ export interface LoadImageOptions {
   decode?: DecodeMode;
 }
 
-export type DecodeMode = 'exact' | 'fast';
-export const DECODE_MODES: readonly DecodeMode[] = ['exact', 'fast'];
+export const DECODE_MODES = ['exact', 'fast'] as const;
+export type DecodeMode = (typeof DECODE_MODES)[number];
 /** `--decode fast` keeps at least this many source pixels per output pixel on each axis. */
 export const FAST_DECODE_MARGIN = 2;
 

@@ -1,4 +1,5 @@
 // Messages between `backbones bench` (parent) and the one child process per model.
+import type { DecodeMode } from '../images/index.js';
 import type { ModelResult } from './result.js';
 import type { ModelSelection } from '../zoo/load.js';
 
@@ -14,7 +15,7 @@ export interface WorkerConfig extends ModelSelection {
   /** Folder of real images for the end-to-end measurement. */
   images?: string;
   /** End-to-end decoding: 'exact' (default) or 'fast'. */
-  decode?: 'exact' | 'fast';
+  decode?: DecodeMode;
   /** Decode-pool threads; undefined: the default for the engine. */
   decodeThreads?: number;
   /** Prefetch budget, MiB. */

@@ -1,6 +1,7 @@
 // `backbones serve`: listen at once, load the model once in the background (ready
 // after a warm-up inference), serve until SIGTERM/SIGINT, then stop accepting,
 // finish what is queued (up to --grace-ms) and exit 0.
+import type { DecodeMode } from '../images/index.js';
 import path from 'node:path';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log } from '../log.js';
@@ -34,7 +35,7 @@ export interface ServeOptions extends ModelSelection {
   maxBodyMb: number;
   maxPixels: number;
   decodeConcurrency?: number;
-  decode: 'exact' | 'fast';
+  decode: DecodeMode;
   decodeThreads?: number;
   apiKey?: string;
   graceMs: number;

@@ -7,6 +7,7 @@ import { recordToJson, type OutputRecord, type Prediction } from '../output/reco
 import type { Features } from '../tasks/extract.js';
 import { errorMessage } from '../errors.js';
 import { HttpError } from './http-error.js';
+import { POOLINGS } from '../zoo/card.js';
 import { deadlineOf, inferenceGuard, type ServeContext } from './context.js';
 import type { Ask, Pool } from './compute.js';
 import type { Deadline } from './admission.js';
@@ -34,7 +35,7 @@ const extractQuery = {
   type: 'object',
   properties: {
     layer: { type: 'string', minLength: 1, maxLength: 256 },
-    pool: { type: 'string', enum: ['none', 'avg', 'max'], default: 'none' },
+    pool: { type: 'string', enum: [...POOLINGS], default: 'none' },
     l2: { type: 'boolean', default: false },
     name: { type: 'string', maxLength: 1024 },
   },
