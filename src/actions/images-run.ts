@@ -9,14 +9,12 @@ import { log, progressEnabled, colorLevelFor } from '../log.js';
 import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.js';
 import { resolvePrecision } from '../zoo/int8.js';
 import type { Backbone } from '../zoo/backbone.js';
-import type { Interpolation, ResizeMode } from '../images/resize.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../images/inputs.js';
 import { emptyPipelineStats, runBatches, type ImageSettings } from '../pipeline/batches.js';
-import { imageSettings } from '../pipeline/decode-one.js';
+import { imageSettings, type ImageHandlingOptions } from '../pipeline/decode-one.js';
 import { startDecodePool } from '../pipeline/decode-pool.js';
 import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
 import { stageLine, stageReport } from '../pipeline/stages.js';
-import type { DecodeMode } from '../images/index.js';
 import { checkOutput, writerFor, formatFromExtension, outputFiles, resumeReaderFor, type ResumeState } from '../output/index.js';
 import { stdoutSink } from '../output/sink.js';
 import { checkOutputFile, outputTarget, stageForAppend, StagedFiles } from '../output/staged.js';
@@ -28,25 +26,19 @@ import { computeFor, recordFor, type Task, type TaskResult } from '../tasks/task
 import { loadRequest, runInWorkers } from '../pipeline/pool.js';
 import type { RunStore, StoreRunOptions } from './store-run.js';
 
-export interface ImageRunOptions extends ModelSelection, Omit<StoreRunOptions, 'batchSize'> {
+export interface ImageRunOptions extends ModelSelection, ImageHandlingOptions, Omit<StoreRunOptions, 'batchSize'> {
   backend: string;
   device?: string;
   provider?: string;
   threads?: number;
   model: string;
   ext: string;
-  resize?: ResizeMode;
-  interpolation?: Interpolation;
-  background: string;
-  kerasCompat?: boolean;
   batchSize: number;
   output?: string;
   resume?: boolean;
   format?: string;
   /** Worker threads, each with its own backend instance and model copy. */
   workers?: number;
-  /** 'exact' (default) or 'fast' (shrink-on-load for big JPEG/WebP). */
-  decode?: DecodeMode;
   /** Decode-pool threads; undefined: defaultDecodeThreads() for the engine; 0: the main thread. */
   decodeThreads?: number;
   /** Prefetch memory budget, MiB (default DEFAULT_PREFETCH_MB). */

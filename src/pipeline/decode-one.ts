@@ -7,6 +7,11 @@ import type { InputEntry } from '../images/inputs.js';
 
 export type ImageSettings = Omit<LoadImageOptions, 'cropPct' | 'keepExifOrientation'>;
 
+/** The image-handling options as the commands parse them (--resize, --interpolation, --background, --keras-compat, --decode). */
+export interface ImageHandlingOptions extends Pick<ImageSettings, 'resize' | 'interpolation' | 'kerasCompat' | 'decode'> {
+  background: string;
+}
+
 /** How images reach a model: the card's defaults, overridden by the image options (classify, extract, serve, bench --images). */
 export function imageSettings(
   info: { inputSize: ImageSettings['size']; preprocess: ImageSettings['preprocess']; resize: ImageSettings['resize']; interpolation: ImageSettings['interpolation'] },

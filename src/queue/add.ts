@@ -1,5 +1,6 @@
 // `backbones queue add`: expands the inputs, records them in input order, and
 // enqueues jobs of --job-size paths. Nothing is loaded here: the workers load the model.
+import type { ImageHandlingOptions } from '../pipeline/decode-one.js';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { BackbonesError } from '../errors.js';
@@ -9,11 +10,10 @@ import { checkRedisUrl, connectRedis } from '../store/connection.js';
 import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
 import { modelSelection, type ModelSelection } from '../zoo/load.js';
 import { isKnownModel, unknownModelError } from '../zoo/registry.js';
-import type { Interpolation, ResizeMode } from '../images/resize.js';
 import type { Pooling } from '../zoo/card.js';
 import { DEFAULT_QUEUE, JOB_NAME, queueKeys, type ExtractJobData } from './jobs.js';
 
-export interface QueueAddOptions extends ModelSelection {
+export interface QueueAddOptions extends ModelSelection, ImageHandlingOptions {
   redis: string;
   queue?: string;
   keyPrefix?: string;
@@ -22,10 +22,6 @@ export interface QueueAddOptions extends ModelSelection {
   pool: Pooling;
   l2?: boolean;
   ext: string;
-  resize?: ResizeMode;
-  interpolation?: Interpolation;
-  background: string;
-  kerasCompat?: boolean;
   batchSize: number;
   jobSize: number;
   attempts: number;

@@ -1,30 +1,24 @@
 // `backbones serve`: listen at once, load the model once in the background (ready
 // after a warm-up inference), serve until SIGTERM/SIGINT, then stop accepting,
 // finish what is queued (up to --grace-ms) and exit 0.
-import type { DecodeMode } from '../images/index.js';
 import path from 'node:path';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log } from '../log.js';
 import type { ModelSelection } from '../zoo/load.js';
 import { isModelPath } from '../zoo/registry.js';
-import type { Interpolation, ResizeMode } from '../images/resize.js';
 import { VERSION } from '../version.js';
 import { loadRequest } from '../pipeline/pool.js';
-import { imageSettings } from '../pipeline/decode-one.js';
+import { imageSettings, type ImageHandlingOptions } from '../pipeline/decode-one.js';
 import { workerEngine } from './engine.js';
 import { ServeMetrics } from './metrics.js';
 import { ModelService, type Loaded } from './service.js';
 import { buildServer } from './server.js';
 
-export interface ServeOptions extends ModelSelection {
+export interface ServeOptions extends ModelSelection, ImageHandlingOptions {
   backend: string;
   threads?: number;
   model: string;
   layer?: string;
-  resize?: ResizeMode;
-  interpolation?: Interpolation;
-  background: string;
-  kerasCompat?: boolean;
   port: number;
   host: string;
   name?: string;
@@ -35,7 +29,6 @@ export interface ServeOptions extends ModelSelection {
   maxBodyMb: number;
   maxPixels: number;
   decodeConcurrency?: number;
-  decode: DecodeMode;
   decodeThreads?: number;
   apiKey?: string;
   graceMs: number;
