@@ -288,19 +288,25 @@ function benchImages(): { ips: number; e2eIps: number; e2e: { decodeMsPerImage: 
 const rounds = sections.has(5) ? Number(process.env.ROUNDS ?? 3) : 0;
 if (rounds > 0) {
 const batching2 = await startServer(['--max-batch', '8', '--max-delay-ms', '5', '--max-queue', '256']);
+// The same server with a decode thread per core (the default keeps one core for the engine).
+const cores = os.availableParallelism();
+const batchingAll = await startServer(['--max-batch', '8', '--max-delay-ms', '5', '--max-queue', '256', '--decode-threads', String(cores)]);
 console.log(`\n## 5. interleaved, ${rounds} rounds at 32 connections: batching server, ${workers}-process shape, \`bench --images\` (batch 8, same model and files)\n`);
-console.log(`| round | batching req/s | batching p50 / p99 ms | batching mean batch | ${workers} processes req/s | bench --images end-to-end img/s | (model only) | batching / bench e2e | batching / ${workers} processes |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
+console.log(`| round | batching req/s | batching p50 / p99 ms | batching mean batch | batching, --decode-threads ${cores}: req/s (p50 / p99 ms) | ${workers} processes req/s | bench --images end-to-end img/s | (model only) | batching / bench e2e | batching / ${workers} processes |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
 for (let i = 1; i <= rounds; i++) {
   await load([batching2], 32, { seconds: Math.min(3, duration) });
   const b = await load([batching2], 32, { seconds: duration });
+  await load([batchingAll], 32, { seconds: Math.min(3, duration) });
+  const a = await load([batchingAll], 32, { seconds: duration });
   await load(shape, 32, { seconds: Math.min(3, duration) });
   const g = await load(shape, 32, { seconds: duration });
   const e = benchImages();
   const bips = ok(b).length / b.seconds;
   const gips = ok(g).length / g.seconds;
-  console.log(`| ${i} | ${fmt(bips)} | ${fmt(percentile(ok(b), 50))} / ${fmt(percentile(ok(b), 99))} | ${fmt(b.meanBatch ?? NaN, 2)} | ${fmt(gips)} | ${fmt(e.e2eIps)} | ${fmt(e.ips)} | ${fmt(bips / e.e2eIps, 2)} | ${fmt(bips / gips, 2)} |`);
-  console.log(`|  | bench --images per image: decode ${fmt(e.e2e.decodeMsPerImage, 2)} ms, preprocess ${fmt(e.e2e.preprocessMsPerImage, 2)} ms, inference ${fmt(e.e2e.inferenceMsPerImage, 2)} ms; load average ${os.loadavg()[0]!.toFixed(2)} |||||||||`);
+  console.log(`| ${i} | ${fmt(bips)} | ${fmt(percentile(ok(b), 50))} / ${fmt(percentile(ok(b), 99))} | ${fmt(b.meanBatch ?? NaN, 2)} | ${fmt(ok(a).length / a.seconds)} (${fmt(percentile(ok(a), 50))} / ${fmt(percentile(ok(a), 99))}) | ${fmt(gips)} | ${fmt(e.e2eIps)} | ${fmt(e.ips)} | ${fmt(bips / e.e2eIps, 2)} | ${fmt(bips / gips, 2)} |`);
+  console.log(`|  | bench --images per image: decode ${fmt(e.e2e.decodeMsPerImage, 2)} ms, preprocess ${fmt(e.e2e.preprocessMsPerImage, 2)} ms, inference ${fmt(e.e2e.inferenceMsPerImage, 2)} ms; load average ${os.loadavg()[0]!.toFixed(2)} ||||||||||`);
 }
+await batchingAll.stop();
 const idle = [batching2, ...shape].map((s) => procSample(s.child.pid!).rss / MIB);
 console.log(`\nRSS at rest after the rounds: batching server ${fmt(idle[0]!)} MiB; ${workers} processes ${idle.slice(1).map((x) => fmt(x)).join(' + ')} = ${fmt(idle.slice(1).reduce((a, b) => a + b, 0))} MiB`);
 await batching2.stop();
