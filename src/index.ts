@@ -9,6 +9,7 @@
 // loadImageForModel, classifyBatch, extractBatch.
 //   const engine = await startEngine({ device: 'gpu' });   // or { providers: ['webgpu'] }
 //   const model = await load('resnet50', { engine });
+import { BackbonesError } from './errors.js';
 import { tf } from './tf.js';
 import { startEngine } from './engines/select.js';
 import type { BackendChoice, DeviceRequest, Engine } from './engines/types.js';
@@ -19,6 +20,7 @@ import type { Pooling } from './zoo/card.js';
 import { loadImageForModel, type LoadImageOptions } from './images/index.js';
 import { classifyBatch } from './tasks/classify.js';
 import { extractBatch } from './tasks/extract.js';
+import { assertFinite, resultValues } from './tasks/finite.js';
 import type { Prediction } from './output/records.js';
 
 export interface Model {
@@ -70,17 +72,21 @@ export async function load(model = 'mobilenet', options: ModelOptions = {}): Pro
     async classify(image, topK = 5) {
       const batch = await toBatch(image);
       try {
-        return (await classifyBatch(backbone, batch, topK))[0]!;
+        const predictions = (await classifyBatch(backbone, batch, topK))[0]!;
+        assertFinite(info.name, 'the image', resultValues(predictions));
+        return predictions;
       } finally {
         batch.dispose();
       }
     },
     async extract(image, { layer, pool = 'none', l2 = false } = {}) {
       const name = layer ?? info.featureLayer;
-      if (!name) throw new Error(`${info.name} has no default feature layer: pass { layer }.`);
+      if (!name) throw new BackbonesError('E_USAGE', `${info.name} has no default feature layer: pass { layer }.`);
       const batch = await toBatch(image);
       try {
-        return (await extractBatch(backbone, batch, name, pool, l2))[0]!.vector;
+        const { vector } = (await extractBatch(backbone, batch, name, pool, l2))[0]!;
+        assertFinite(info.name, 'the image', vector);
+        return vector;
       } finally {
         batch.dispose();
       }
@@ -98,3 +104,4 @@ export type { LoadOptions, BackboneInfo, Prediction, BackendChoice, Engine, Back
 export type { WebgpuAdapter, WebgpuReport, EngineRequest } from './engines/types.js';
 export { listModels, getCard } from './zoo/registry.js';
 export { preprocess } from './images/preprocess.js';
+export { BackbonesError, type ErrorCode } from './errors.js';

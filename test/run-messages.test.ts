@@ -15,6 +15,10 @@ import { fakeReport } from './helpers/bench-fixtures.js';
 import { environmentLines, warningLines } from '../src/measure/export/format.js';
 import { plotSpec } from '../src/measure/plot.js';
 import { etaSeconds, formatEta } from '../src/actions/progress.js';
+import { load, BackbonesError } from '../src/index.js';
+import { loadBackbone } from '../src/zoo/load.js';
+import { startEngine } from '../src/engines/select.js';
+import { computeBatch } from '../src/serve/compute.js';
 
 const skip = skipWithoutData();
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'bb-msg-'));
@@ -33,14 +37,19 @@ function closedPort(): Promise<number> {
   });
 }
 
-test('damaged weights (NaN outputs) stop the run with an error that names the model', { skip }, async () => {
+/** The real 0.25 MobileNet with a stretch of one shard overwritten by NaNs. */
+function damagedModel(): string {
   const dir = path.join(tmp(), 'damaged');
   cpSync(MODELS('mobilenet_v1_0.25_224'), dir, { recursive: true });
   const shard = readdirSync(dir).find((f) => f.includes('shard'))!;
   const fd = openSync(path.join(dir, shard), 'r+');
   writeSync(fd, Buffer.alloc(4096, 0xff), 0, 4096, 1024); // 0xffffffff is a float32 NaN
   closeSync(fd);
-  const model = path.join(dir, 'model.json');
+  return path.join(dir, 'model.json');
+}
+
+test('damaged weights (NaN outputs) stop the run with an error that names the model', { skip }, async () => {
+  const model = damagedModel();
   const r = await runCli(['classify', APPLE, IMAGES('cat_tabby_chelsea__skimage.png'), '-m', model, '--preprocess', 'tf']);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /model\.json produced non-finite outputs \(NaN or Infinity\) .*weights are likely damaged/);
@@ -48,6 +57,29 @@ test('damaged weights (NaN outputs) stop the run with an error that names the mo
   const e = await runCli(['extract', APPLE, '-m', model, '--preprocess', 'tf', '--layer', 'conv_preds']);
   assert.equal(e.code, 1, e.stderr);
   assert.match(e.stderr, /weights are likely damaged/);
+});
+
+test('damaged weights: the library and serve\'s batch computation throw the same error instead of answering NaN', { skip }, async () => {
+  const model = damagedModel();
+  const lib = await load(model, { backend: 'onnx', preprocess: 'tf' });
+  try {
+    await assert.rejects(lib.classify(APPLE), (e: unknown) => {
+      assert.ok(e instanceof BackbonesError, 'the library exports the error class it throws');
+      assert.equal(e.code, 'E_MODEL');
+      assert.match(e.message, /produced non-finite outputs \(NaN or Infinity\) for the image: its weights are likely damaged/);
+      return true;
+    });
+    await assert.rejects(lib.extract(APPLE, { layer: 'conv_preds' }), /weights are likely damaged/);
+    const [h, w] = lib.info.inputSize;
+    const backbone = await loadBackbone(model, { preprocess: 'tf', engine: await startEngine({ backend: 'onnx' }) });
+    try {
+      await assert.rejects(computeBatch(backbone, [{ kind: 'classify', k: 3 }], new Float32Array(h * w * 3)), /for a request image: its weights are likely damaged/);
+    } finally {
+      backbone.dispose();
+    }
+  } finally {
+    lib.dispose();
+  }
 });
 
 test('an empty folder, or one without matching files, warns and exits 4 (even with -q); nothing is written', { skip }, async () => {

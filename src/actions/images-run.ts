@@ -23,6 +23,7 @@ import { acquireOutputLock, type OutputLock } from '../output/lock.js';
 import { RunProgress } from './progress.js';
 import type { RecordKind } from '../output/records.js';
 import { computeFor, recordFor, type Task, type TaskResult } from '../tasks/task.js';
+import { assertFinite, resultValues } from '../tasks/finite.js';
 import { loadRequest, runInWorkers } from '../pipeline/pool.js';
 import type { RunStore, StoreRunOptions } from './store-run.js';
 
@@ -178,7 +179,7 @@ async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Prom
       log.error(`${item.path}: ${error}`);
       write({ path: item.path, error });
     } else {
-      checkFinite(model, item.path, result);
+      assertFinite(model, item.path, resultValues(result));
       write(recordFor(task, model, item.path, result));
     }
     progress.tick();
@@ -229,15 +230,3 @@ async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Prom
   return stats.failed > 0 ? EXIT.partial : EXIT.ok;
 }
 
-/** NaN or Infinity out of a model means broken weights, not a bad image: stop the run and say so. */
-function checkFinite(model: string, file: string, result: TaskResult): void {
-  const values = Array.isArray(result) ? result.map((p) => p.prob) : result.vector;
-  for (const v of values) {
-    if (!Number.isFinite(v)) {
-      throw new BackbonesError(
-        'E_MODEL',
-        `${model} produced non-finite outputs (NaN or Infinity) for ${file}: its weights are likely damaged (a corrupted or truncated file); download them again or check --weights.`,
-      );
-    }
-  }
-}

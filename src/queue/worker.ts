@@ -18,6 +18,7 @@ import { loadBackbone } from '../zoo/load.js';
 import type { Backbone } from '../zoo/backbone.js';
 import { runBatches, type ImageSettings } from '../pipeline/batches.js';
 import { computeFor, recordFor, type Task } from '../tasks/task.js';
+import { assertFinite, resultValues } from '../tasks/finite.js';
 import type { OutputRecord } from '../output/records.js';
 import { checkRedisUrl, connectRedis, type Connection } from '../store/connection.js';
 import { FeatureStore, lostConnection, type StoreSpec } from '../store/redis.js';
@@ -115,6 +116,8 @@ export async function runWorker(o: WorkerOptions): Promise<number> {
     };
     await runBatches(todo.map((it) => ({ path: it.path })), settings, data.batchSize, computeFor(task, backbone), async (item, res) => {
       // Per-image failures are records in the store (with "error"), not job failures.
+      // Non-finite outputs are the model's fault, not the image's: the job fails (and is retried).
+      if (res !== undefined) assertFinite(backbone.name, item.path, resultValues(res));
       const record: OutputRecord = res === undefined ? { path: item.path, error: item.error ?? 'no result' } : recordFor(task, backbone.name, item.path, res);
       buffer.push({ key: keyOf.get(item.path)!, record, index: indexOf.get(item.path)! });
       if (buffer.length >= data.batchSize) await flush();

@@ -7,6 +7,7 @@ import type { Backbone, LayerInfo } from '../zoo/backbone.js';
 import type { Prediction } from '../output/records.js';
 import { classifyBatch } from '../tasks/classify.js';
 import { extractBatch, type Features } from '../tasks/extract.js';
+import { assertFinite, resultValues } from '../tasks/finite.js';
 import type { Pooling } from '../zoo/card.js';
 
 export type Pool = Pooling;
@@ -60,6 +61,12 @@ export function modelInfo(backbone: Backbone): ModelInfo {
 
 /** Runs `asks.length` images (HWC rows of `data`) as one batch; one answer per image. */
 export async function computeBatch(backbone: Backbone, asks: Ask[], data: Float32Array): Promise<Answer[]> {
+  const answers = await computeAnswers(backbone, asks, data);
+  for (const a of answers) assertFinite(backbone.name, 'a request image', 'data' in a ? a.data : resultValues(a));
+  return answers;
+}
+
+async function computeAnswers(backbone: Backbone, asks: Ask[], data: Float32Array): Promise<Answer[]> {
   const [h, w] = backbone.info.inputSize;
   const batch = tf.tensor4d(data, [asks.length, h, w, 3]);
   try {
