@@ -48,6 +48,35 @@ export interface SourceInfo {
   pages: number;
   /** Whether the file embeds an ICC profile. */
   hasIccProfile: boolean;
+  /** Progressive JPEG / interlaced PNG: the decoder holds the whole image, not a strip. */
+  progressive: boolean;
+}
+
+/** SourceInfo from sharp's metadata() (for multi-page files, the first page's size). */
+export function sourceInfoOf(meta: Metadata): SourceInfo {
+  return {
+    format: meta.format ?? 'unknown',
+    width: meta.width ?? 0,
+    // For multi-page inputs metadata() reports the first page's size via pageHeight.
+    height: meta.pageHeight ?? meta.height ?? 0,
+    channels: meta.channels ?? 0,
+    depth: meta.depth ?? 'unknown',
+    space: meta.space ?? 'unknown',
+    hasAlpha: meta.hasAlpha ?? false,
+    orientation: meta.orientation ?? null,
+    pages: meta.pages ?? 1,
+    hasIccProfile: meta.icc !== undefined,
+    progressive: meta.isProgressive ?? false,
+  };
+}
+
+/** Reads a file's header only (nothing is decoded): what decodeImage would find, or null when unreadable. */
+export async function readSourceInfo(file: string): Promise<SourceInfo | null> {
+  try {
+    return sourceInfoOf(await sharp(file, { limitInputPixels: false }).metadata());
+  } catch {
+    return null; // the decode itself will report why
+  }
 }
 
 export interface DecodedImage {
@@ -255,10 +284,8 @@ async function openChecked(name: string, bytes: Buffer, opts: DecodeOptions): Pr
   } catch (err) {
     throw wrapSharpError(name, err);
   }
-  const width = meta.width ?? 0;
-  const height = meta.height ?? 0;
-  // For multi-page inputs metadata() reports the first page's size via pageHeight.
-  const frameHeight = meta.pageHeight ?? height;
+  const source = sourceInfoOf(meta);
+  const { width, height: frameHeight } = source;
   if (limit > 0 && width * frameHeight > limit) {
     throw new ImageDecodeError(
       name,
@@ -266,18 +293,6 @@ async function openChecked(name: string, bytes: Buffer, opts: DecodeOptions): Pr
       `Refusing to decode ${label}: ${width}x${frameHeight} = ${width * frameHeight} pixels exceeds the limit of ${limit} (limitInputPixels), a guard against decompression bombs.`,
     );
   }
-  const source: SourceInfo = {
-    format: meta.format ?? 'unknown',
-    width,
-    height: frameHeight,
-    channels: meta.channels ?? 0,
-    depth: meta.depth ?? 'unknown',
-    space: meta.space ?? 'unknown',
-    hasAlpha: meta.hasAlpha ?? false,
-    orientation: meta.orientation ?? null,
-    pages: meta.pages ?? 1,
-    hasIccProfile: meta.icc !== undefined,
-  };
   return { source, sharpOptions };
 }
 

@@ -6,6 +6,7 @@ export {
   ImageDecodeError,
   DEFAULT_LIMIT_INPUT_PIXELS,
   shrinkOnLoadSize,
+  readSourceInfo,
   type DecodedImage,
   type DecodeOptions,
   type PilDecodeOptions,

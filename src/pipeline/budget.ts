@@ -1,42 +1,15 @@
 // What one image costs in memory on its way to the model, estimated from its header
 // before it is decoded: the prefetch queue admits images against this (--prefetch-mb).
-import sharp from 'sharp';
-import { shrinkOnLoadSize, FAST_DECODE_MARGIN } from '../images/index.js';
+import { shrinkOnLoadSize, FAST_DECODE_MARGIN, readSourceInfo, type SourceInfo } from '../images/index.js';
 import type { ImageSettings } from './decode-one.js';
 
-/** What the header says (sharp's metadata(), header only). */
-export interface ImageHeader {
-  format: string;
-  width: number;
-  /** First frame's height. */
-  height: number;
-  channels: number;
-  /** 'uchar' | 'ushort' | … */
-  depth: string;
-  space: string;
-  orientation: number | null;
-  pages: number;
-  /** Progressive JPEG / interlaced PNG: the decoder holds the whole image, not a strip. */
-  progressive: boolean;
-}
+/** What the header says: the decoder's own SourceInfo, read without decoding. */
+export type ImageHeader = Pick<SourceInfo, 'format' | 'width' | 'height' | 'channels' | 'depth' | 'space' | 'progressive' | 'orientation' | 'pages'>;
 
 export async function readHeader(file: string): Promise<ImageHeader | null> {
-  try {
-    const m = await sharp(file, { limitInputPixels: false }).metadata();
-    return {
-      format: m.format ?? 'unknown',
-      width: m.width ?? 0,
-      height: m.pageHeight ?? m.height ?? 0,
-      channels: m.channels ?? 3,
-      depth: m.depth ?? 'uchar',
-      space: m.space ?? 'srgb',
-      orientation: m.orientation ?? null,
-      pages: m.pages ?? 1,
-      progressive: m.isProgressive ?? false,
-    };
-  } catch {
-    return null; // the decode itself will report why
-  }
+  const info = await readSourceInfo(file);
+  // An unknown channel count is charged as RGB.
+  return info && { ...info, channels: info.channels || 3 };
 }
 
 /** Bytes of the model input and the float copies made on the way (resize, preprocess). */
