@@ -185,6 +185,10 @@ test('decoding: decode threads and the main thread answer byte-identically; --de
   // fast really shrank the big photo on load: its vector moved, the small ones did not.
   assert.ok(fast[3]!.some((x, j) => Math.abs(x - oneThread[3]![j]!) > 1e-4), 'fast decoding changed nothing for a 2560x1600 JPEG');
   assertClose(fast[2]!, oneThread[2]!, 1e-6, 'fast on a 512x512 JPEG');
+  // The same contradiction the CLI refuses: bad usage before anything listens.
+  const bad = await runCli(['serve', '-m', 'mobilenet_0.25', '--port', '0', '--decode', 'fast', '--keras-compat'], { env });
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--decode fast cannot be combined with --keras-compat/);
   for (const s of servers) {
     assert.equal(await metric(s.url, 'backbones_decode_stage_seconds_count', 'stage="decode"'), names.length);
     assert.equal(await metric(s.url, 'backbones_decode_stage_seconds_count', 'stage="resize"'), names.length);

@@ -11,7 +11,7 @@ import { resolvePrecision } from '../zoo/int8.js';
 import type { Backbone } from '../zoo/backbone.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../images/inputs.js';
 import { emptyPipelineStats, runBatches, type ImageSettings } from '../pipeline/batches.js';
-import { imageSettings, type ImageHandlingOptions } from '../pipeline/decode-one.js';
+import { checkImageHandling, imageSettings, type ImageHandlingOptions } from '../pipeline/decode-one.js';
 import { startDecodePool } from '../pipeline/decode-pool.js';
 import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
 import { stageLine, stageReport } from '../pipeline/stages.js';
@@ -79,7 +79,7 @@ function checkOptions(o: ImageRunOptions, kind: RecordKind, format: string): voi
   const special = o.output !== undefined && outputTarget(o.output).special;
   checkOutput(format, kind, { output: o.output, special, resume: Boolean(o.resume && !o.to) });
   parseExtensions(o.ext);
-  if (o.decode === 'fast' && o.kerasCompat) throw new BackbonesError('E_USAGE', '--decode fast cannot be combined with --keras-compat, which reproduces Keras\' full decode exactly.');
+  checkImageHandling(o);
   if (o.output && !special) checkOutputFile(o.output);
 }
 

@@ -8,7 +8,7 @@ import type { ModelSelection } from '../zoo/load.js';
 import { isModelPath } from '../zoo/registry.js';
 import { VERSION } from '../version.js';
 import { loadRequest } from '../pipeline/pool.js';
-import { imageSettings, type ImageHandlingOptions } from '../pipeline/decode-one.js';
+import { checkImageHandling, imageSettings, type ImageHandlingOptions } from '../pipeline/decode-one.js';
 import { workerEngine } from './engine.js';
 import { ServeMetrics } from './metrics.js';
 import { ModelService, type Loaded } from './service.js';
@@ -45,6 +45,7 @@ export function servedName(spec: string): string {
 
 
 export async function runServe(o: ServeOptions): Promise<number> {
+  checkImageHandling(o);
   const metrics = new ServeMetrics();
   const load = async (): Promise<Loaded> => {
     // The inference thread loads the model once; this thread never holds a copy.
