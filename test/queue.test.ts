@@ -3,7 +3,7 @@
 // model cannot load (retried, then reported), a worker killed with SIGKILL mid-job
 // (another takes the job over; every image stored exactly once), and SIGTERM (the
 // current job finishes, exit 0). Every wait is bounded.
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { runCli, BIN } from './helpers/cli.js';
 import { DATA_DIR, IMAGES, skipWithoutData } from './helpers/data.js';
 import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
 import { readNpy } from './helpers/npy.js';
-import { skipWithoutRedis, startRedis, type TestRedis } from './helpers/redis.js';
+import { redisForThisFile, skipWithoutRedis, startRedis, type TestRedis } from './helpers/redis.js';
 
 const skip = skipWithoutData() || skipWithoutRedis();
 let cache = '';
@@ -23,15 +23,7 @@ const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'bb-queue-'));
 
 let server: TestRedis;
 let redis: Redis;
-before(async () => {
-  if (skip) return;
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-after(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
+redisForThisFile(skip, (s, c) => ((server = s), (redis = c)));
 
 interface Running {
   child: ChildProcess;

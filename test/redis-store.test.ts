@@ -1,7 +1,7 @@
 // extract/classify --to redis://: the feature store through the built CLI, against a
 // redis-server of our own on a free port. Vectors read back as raw float32 bytes must
 // equal the JSONL extract bit for bit; the key scheme is checked literally.
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { runCli, BIN } from './helpers/cli.js';
 import { spawn } from 'node:child_process';
 import { IMAGES, skipWithoutData } from './helpers/data.js';
 import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
-import { freePort, selfSignedCert, skipWithoutRedis, startRedis, type TestRedis } from './helpers/redis.js';
+import { freePort, redisForThisFile, selfSignedCert, skipWithoutRedis, startRedis, type TestRedis } from './helpers/redis.js';
 
 const skip = skipWithoutData() || skipWithoutRedis();
 const PHOTOS = ['apple_red__opencv.jpg', 'cat_tabby_chelsea__skimage.png', 'coffee_espresso_cup__skimage.png'].map((f) => IMAGES(f));
@@ -25,15 +25,7 @@ const floats = (b: Buffer) => Array.from(new Float32Array(b.buffer.slice(b.byteO
 
 let server: TestRedis;
 let redis: Redis;
-before(async () => {
-  if (skip) return;
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-after(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
+redisForThisFile(skip, (s, c) => ((server = s), (redis = c)));
 
 test('extract --to redis: one hash per image under <prefix>:<model>:<layer>:<sha1 of absolute path>, vector bytes equal the JSONL floats', { skip }, async () => {
   const [stored, jsonl] = await Promise.all([

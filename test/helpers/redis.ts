@@ -1,7 +1,9 @@
 // A throwaway redis-server for one test file: a free port on 127.0.0.1, no
 // persistence, optionally a password. Without redis-server the Redis tests skip
 // locally and FAIL under CI=true (the README's test command installs it).
+import { before, after } from 'node:test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -92,4 +94,23 @@ export function selfSignedCert(dir: string): TlsFiles | string {
   const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
   if (r.status !== 0) return `openssl could not make a certificate: ${r.error?.message ?? r.stderr}`;
   return { cert, key, ca: cert };
+}
+
+/**
+ * One redis-server and one client for the tests of a file: started before them, stopped
+ * after; `use` receives both (nothing starts when `skip` is set).
+ */
+export function redisForThisFile(skip: false | string, use: (server: TestRedis, client: Redis) => void): void {
+  let server: TestRedis | undefined;
+  let client: Redis | undefined;
+  before(async () => {
+    if (skip) return;
+    server = await startRedis();
+    client = new Redis(server.url);
+    use(server, client);
+  });
+  after(async () => {
+    client?.disconnect();
+    await server?.stop();
+  });
 }
