@@ -127,6 +127,11 @@ test('bad values exit 2: an unknown model; bench finishes the good models and re
   const c = await runCli(['classify', APPLE, '-m', 'vgg17']);
   assert.equal(c.code, 2);
   assert.match(c.stderr, /Unknown model "vgg17"/);
+  assert.doesNotMatch(c.stderr, /backend:/, 'refused before a backend starts');
+  const served = await runCli(['serve', '-m', 'vgg17', '--port', '0']);
+  assert.equal(served.code, 2);
+  assert.match(served.stderr, /^Error: Unknown model "vgg17"/m);
+  assert.doesNotMatch(served.stderr, /listening/, 'refused before the server listens');
   const only = await runCli(['bench', 'vgg17']);
   assert.equal(only.code, 2);
   const b = await runCli(['bench', 'mobilenet_0.25', 'vgg17', '--weights', 'random', '--batch-sizes', '1', '--iterations', '2', '--warmup', '0', '--format', 'json'], { env: env() });

@@ -8,6 +8,7 @@ import { BackbonesError, EXIT } from '../errors.js';
 import { log, progressEnabled, colorLevelFor } from '../log.js';
 import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.js';
 import { resolvePrecision } from '../zoo/int8.js';
+import { resolveModel } from '../zoo/registry.js';
 import type { Backbone } from '../zoo/backbone.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../images/inputs.js';
 import { emptyPipelineStats, runBatches, type ImageSettings } from '../pipeline/batches.js';
@@ -74,6 +75,7 @@ export interface NothingToDo {
 /** How to load the model again, in this thread or a worker. */
 /** Every check on the options that needs neither the model nor the inputs: done before anything is touched. */
 function checkOptions(o: ImageRunOptions, kind: RecordKind, format: string): void {
+  resolveModel(o.model); // an unknown name fails before a backend starts or a file is touched
   if (o.resume && !o.output && !o.to) throw new BackbonesError('E_USAGE', '--resume needs -o FILE or --to redis://…: it skips the inputs already there.');
   // A device or FIFO (-o /dev/stdout) is streamed in place, so only formats written front to back.
   const special = o.output !== undefined && outputTarget(o.output).special;

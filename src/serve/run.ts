@@ -5,7 +5,7 @@ import path from 'node:path';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log } from '../log.js';
 import type { ModelSelection } from '../zoo/load.js';
-import { isModelPath } from '../zoo/registry.js';
+import { isModelPath, resolveModel } from '../zoo/registry.js';
 import { VERSION } from '../version.js';
 import { loadRequest } from '../pipeline/pool.js';
 import { checkImageHandling, imageSettings, type ImageHandlingOptions } from '../pipeline/decode-one.js';
@@ -46,6 +46,7 @@ export function servedName(spec: string): string {
 
 export async function runServe(o: ServeOptions): Promise<number> {
   checkImageHandling(o);
+  resolveModel(o.model); // an unknown name fails before the server listens
   const metrics = new ServeMetrics();
   const load = async (): Promise<Loaded> => {
     // The inference thread loads the model once; this thread never holds a copy.
