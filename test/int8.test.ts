@@ -4,8 +4,7 @@
 // with one clear sentence. Plus the pieces in isolation (ranges, scales, planning).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tf } from '../src/tf.js';
 import { modelHandler } from '../src/weights/tfjs-artifacts.js';
@@ -19,7 +18,8 @@ import { GraphBuilder } from '../src/onnx/graph.js';
 import { attr } from '../src/onnx/proto.js';
 import { runCli } from './helpers/cli.js';
 import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
-import { DATA_DIR, IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
+import { IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
+import { splitPhotos } from './helpers/photos.js';
 import { fakeReport } from './helpers/bench-fixtures.js';
 import { int8NotFaster } from '../src/measure/precision.js';
 import type { BenchReport } from '../src/measure/result.js';
@@ -28,18 +28,6 @@ const skip = skipWithoutData();
 const SIZE: [number, number] = [224, 224];
 const SETTINGS = { size: SIZE, preprocess: 'tf' as const };
 const FEATURES = 'global_average_pooling2d_1';
-
-/** The real photos (not the truncated JPEG) split in two: even positions calibrate, odd ones evaluate. */
-function splitPhotos(): { calib: string; evaluate: string; root: string } {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'bb-int8-'));
-  const calib = path.join(root, 'calib');
-  const evaluate = path.join(root, 'eval');
-  mkdirSync(calib);
-  mkdirSync(evaluate);
-  const photos = readdirSync(path.join(DATA_DIR, 'images')).filter((f) => !f.startsWith('truncated')).sort();
-  photos.forEach((f, i) => symlinkSync(IMAGES(f), path.join(i % 2 === 0 ? calib : evaluate, f)));
-  return { calib, evaluate, root };
-}
 
 describe('int8 MobileNet v1 0.25 (real weights, real photos)', { skip }, () => {
   let model: tf.LayersModel;
