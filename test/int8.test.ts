@@ -9,7 +9,7 @@ import path from 'node:path';
 import { tf } from '../src/tf.js';
 import { modelHandler } from '../src/weights/tfjs-artifacts.js';
 import { exportToOnnx } from '../src/onnx/export.js';
-import { decodeFolder, evaluateInt8, inspectOptimized, openImageFolder, quantizeOnnx, encodeQuantized, DEFAULT_QUANTIZE_OPTIONS, describeInt8 } from '../src/onnx/quantize/index.js';
+import { decodeFolder, evaluateInt8, inspectOptimized, openImageFolder, quantizeOnnx, encodeQuantized, DEFAULT_QUANTIZE_OPTIONS, describeInt8, thisCpu, schemeFor, schemeLabel, describeCpu } from '../src/onnx/quantize/index.js';
 import { RangeCollector } from '../src/onnx/quantize/ranges.js';
 import { activationParams, quantizeWeights } from '../src/onnx/quantize/qdq.js';
 import { planQuantization, UnquantizableModelError, DEFAULT_POLICY } from '../src/onnx/quantize/plan.js';
@@ -152,12 +152,17 @@ describe('int8 through the CLI', { skip }, () => {
     assert.equal(report.optimizedGraph.integerKernels, 26);
     assert.equal(report.evaluation.images, 13);
     assert.ok(report.evaluation.featureCosineMean >= 0.94);
+    // The weights are in the encoding this CPU computes exactly, and say so (file, report, models info).
+    const here = await thisCpu();
+    assert.equal(report.encoding.label, schemeLabel(schemeFor(here)));
+    assert.deepEqual(describeInt8(readFileSync(file)).encoding, { scheme: schemeFor(here), madeFor: here });
     assert.ok(report.evaluation.speedup > 0);
     // The same figures are in the model's metadata and in `models info`.
     assert.deepEqual(describeInt8(readFileSync(file)).evaluation, { ...report.evaluation, evaluationHash: (describeInt8(readFileSync(file)).evaluation as { evaluationHash: string }).evaluationHash, evaluatedOn: dirs.evaluate });
     const info = await runCli(['models', 'info', 'mobilenet_0.25'], { env });
     assert.match(info.stdout, /int8 \(cached, newest first\)/);
     assert.match(info.stdout, new RegExp(`top-1 agreement ${(report.evaluation.top1Agreement * 100).toFixed(1)} %`));
+    assert.ok(info.stdout.includes(`weight encoding ${report.encoding.label}, made for ${describeCpu(here)}`), info.stdout);
 
     // classify --precision int8 finds the cached model (no --calibrate); the cat stays a cat.
     const photos = [IMAGES('cat_tabby_chelsea__skimage.png'), IMAGES('coffee_espresso_cup__skimage.png')];
