@@ -114,7 +114,7 @@ describe('int8 weight encodings per CPU (real MobileNet v1 0.25, real photos)', 
 
   test('a model made for another CPU is re-encoded losslessly, with one sentence; one already right passes unchanged', async () => {
     const toAvx2 = await int8ForThisCpu(madeForVnni, 'm.onnx', AVX2);
-    assert.match(toAvx2.note!, /^m\.onnx was made for AVX-512 VNNI \(u8 x s8 kernels exact\) with s8 weights; re-encoded them losslessly to u8 \(depthwise s8\) \(13 layers\) for this CPU, AVX2 without VNNI \(u8 x s8 kernels saturate\)\.$/);
+    assert.match(toAvx2.note!, /^m\.onnx was made for AVX-512 VNNI \(u8 x s8 kernels exact\) with s8 weights; re-encoded 13 layers losslessly to u8 \(depthwise s8\) weights for this CPU, AVX2 without VNNI \(u8 x s8 kernels saturate\)\.$/);
     assert.deepEqual(describeInt8(toAvx2.bytes).encoding, { scheme: { conv: 'u8', depthwise: 's8' }, madeFor: AVX2 });
     // Lossless: every weight dequantizes to the same integer (and so the same real value: scales are untouched).
     const a = weightSites(readModel(madeForVnni));
@@ -123,7 +123,7 @@ describe('int8 weight encodings per CPU (real MobileNet v1 0.25, real photos)', 
     for (let i = 0; i < a.length; i++) assert.deepEqual(centredValues(b[i]!), centredValues(a[i]!), a[i]!.layer);
     // And back: the very bytes that were made for VNNI.
     const back = await int8ForThisCpu(toAvx2.bytes, 'avx2.onnx', VNNI);
-    assert.match(back.note!, /^avx2\.onnx was made for AVX2 without VNNI .* re-encoded them losslessly to s8 \(13 layers\) for this CPU, AVX-512 VNNI/);
+    assert.match(back.note!, /^avx2\.onnx was made for AVX2 without VNNI .* re-encoded 13 layers losslessly to s8 weights for this CPU, AVX-512 VNNI/);
     assert.ok(Buffer.from(back.bytes).equals(Buffer.from(madeForVnni)));
     // Already right: the same bytes, no sentence.
     const same = await int8ForThisCpu(madeForVnni, 'm.onnx', cpuOfKind('arm64-dot'));
@@ -190,7 +190,7 @@ describe('int8 weight encodings per CPU (real MobileNet v1 0.25, real photos)', 
         const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { cpu: Int8Cpu; note: string; fitted: Record<string, number>; asMade: Record<string, number> };
         // ORT really ran AVX2 kernels: the probe saw u8 x s8 convs saturate (the host's /proc/cpuinfo says otherwise).
         assert.deepEqual(out.cpu.exact, { conv: ['u8'], depthwise: ['s8', 'u8'] }, JSON.stringify(out.cpu));
-        assert.match(out.note, /^int8\.onnx was made for AVX-512 VNNI .* re-encoded them losslessly to u8 \(depthwise s8\) \(13 layers\) for this CPU/);
+        assert.match(out.note, /^int8\.onnx was made for AVX-512 VNNI .* re-encoded 13 layers losslessly to u8 \(depthwise s8\) weights for this CPU/);
         const f = out.fitted;
         assert.equal(f.images, 13);
         assert.ok(f.featureCosineMean! >= 0.94, `feature cosine mean ${f.featureCosineMean}`);

@@ -70,6 +70,6 @@ export async function int8ForThisCpu(bytes: Uint8Array, source: string, cpu?: In
   return {
     bytes: writeModel(model),
     scheme,
-    note: `${source} was ${made} with ${from} weights; re-encoded them losslessly to ${scheme ? schemeLabel(scheme) : 'mixed'} (${changed.length} layers) for this CPU, ${describeCpu(target)}.`,
+    note: `${source} was ${made} with ${from} weights; re-encoded ${changed.length} layers losslessly to ${scheme ? schemeLabel(scheme) : 'mixed'} weights for this CPU, ${describeCpu(target)}.`,
   };
 }
