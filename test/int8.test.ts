@@ -4,13 +4,12 @@
 // with one clear sentence. Plus the pieces in isolation (ranges, scales, planning).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tf } from '../src/tf.js';
 import { modelHandler } from '../src/weights/tfjs-artifacts.js';
 import { exportToOnnx } from '../src/onnx/export.js';
-import { decodeFolder, evaluateInt8, inspectOptimized, openImageFolder, quantizeOnnx, encodeQuantized, DEFAULT_QUANTIZE_OPTIONS, describeInt8 } from '../src/onnx/quantize/index.js';
+import { decodeFolder, evaluateInt8, inspectOptimized, openImageFolder, quantizeOnnx, encodeQuantized, DEFAULT_QUANTIZE_OPTIONS, describeInt8, thisCpu, schemeFor, schemeLabel, describeCpu } from '../src/onnx/quantize/index.js';
 import { RangeCollector } from '../src/onnx/quantize/ranges.js';
 import { activationParams, quantizeWeights } from '../src/onnx/quantize/qdq.js';
 import { planQuantization, UnquantizableModelError, DEFAULT_POLICY } from '../src/onnx/quantize/plan.js';
@@ -19,7 +18,8 @@ import { GraphBuilder } from '../src/onnx/graph.js';
 import { attr } from '../src/onnx/proto.js';
 import { runCli } from './helpers/cli.js';
 import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
-import { DATA_DIR, IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
+import { IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
+import { splitPhotos } from './helpers/photos.js';
 import { fakeReport } from './helpers/bench-fixtures.js';
 import { int8NotFaster } from '../src/measure/precision.js';
 import type { BenchReport } from '../src/measure/result.js';
@@ -28,18 +28,6 @@ const skip = skipWithoutData();
 const SIZE: [number, number] = [224, 224];
 const SETTINGS = { size: SIZE, preprocess: 'tf' as const };
 const FEATURES = 'global_average_pooling2d_1';
-
-/** The real photos (not the truncated JPEG) split in two: even positions calibrate, odd ones evaluate. */
-function splitPhotos(): { calib: string; evaluate: string; root: string } {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'bb-int8-'));
-  const calib = path.join(root, 'calib');
-  const evaluate = path.join(root, 'eval');
-  mkdirSync(calib);
-  mkdirSync(evaluate);
-  const photos = readdirSync(path.join(DATA_DIR, 'images')).filter((f) => !f.startsWith('truncated')).sort();
-  photos.forEach((f, i) => symlinkSync(IMAGES(f), path.join(i % 2 === 0 ? calib : evaluate, f)));
-  return { calib, evaluate, root };
-}
 
 describe('int8 MobileNet v1 0.25 (real weights, real photos)', { skip }, () => {
   let model: tf.LayersModel;
@@ -164,12 +152,17 @@ describe('int8 through the CLI', { skip }, () => {
     assert.equal(report.optimizedGraph.integerKernels, 26);
     assert.equal(report.evaluation.images, 13);
     assert.ok(report.evaluation.featureCosineMean >= 0.94);
+    // The weights are in the encoding this CPU computes exactly, and say so (file, report, models info).
+    const here = await thisCpu();
+    assert.equal(report.encoding.label, schemeLabel(schemeFor(here)));
+    assert.deepEqual(describeInt8(readFileSync(file)).encoding, { scheme: schemeFor(here), madeFor: here });
     assert.ok(report.evaluation.speedup > 0);
     // The same figures are in the model's metadata and in `models info`.
     assert.deepEqual(describeInt8(readFileSync(file)).evaluation, { ...report.evaluation, evaluationHash: (describeInt8(readFileSync(file)).evaluation as { evaluationHash: string }).evaluationHash, evaluatedOn: dirs.evaluate });
     const info = await runCli(['models', 'info', 'mobilenet_0.25'], { env });
     assert.match(info.stdout, /int8 \(cached, newest first\)/);
     assert.match(info.stdout, new RegExp(`top-1 agreement ${(report.evaluation.top1Agreement * 100).toFixed(1)} %`));
+    assert.ok(info.stdout.includes(`weight encoding ${report.encoding.label}, made for ${describeCpu(here)}`), info.stdout);
 
     // classify --precision int8 finds the cached model (no --calibrate); the cat stays a cat.
     const photos = [IMAGES('cat_tabby_chelsea__skimage.png'), IMAGES('coffee_espresso_cup__skimage.png')];

@@ -109,6 +109,7 @@ export async function runModelsInfo(
   }
   const sources = card ? await sourcesWithStatus(card, cacheDir) : [];
   const int8 = await (await import('../onnx/quantize/cache.js')).int8ModelsFor(cacheDir, spec);
+  const encodingText = int8.length > 0 ? encodingLine(await import('../onnx/quantize/index.js')) : () => '';
   if (o.json) {
     process.stdout.write(JSON.stringify({ ...(card ?? { name: spec, ...loaded }), weights: card ? sources : undefined, int8, layers }, null, 2) + '\n');
     return EXIT.ok;
@@ -141,7 +142,7 @@ export async function runModelsInfo(
       `  multiply-adds  ${loaded.macs === null ? 'n/a' : loaded.macs.toLocaleString('en-US')}`,
     );
   }
-  if (int8.length > 0) lines.push(out.bold('int8 (cached, newest first)'), ...int8.map(int8Line));
+  if (int8.length > 0) lines.push(out.bold('int8 (cached, newest first)'), ...int8.map((m) => int8Line(m, encodingText)));
   if (layers) {
     lines.push(out.bold('layers') + out.dim('  (name, type, output shape without batch, parameters)'));
     const w = Math.max(...layers.map((l) => l.name.length));
@@ -155,13 +156,22 @@ export async function runModelsInfo(
 }
 
 /** One cached int8 model: its calibration and, when `quantize --evaluate` measured them, its figures against fp32. */
-function int8Line(m: Int8Sidecar & { file: string }): string {
+function int8Line(m: Int8Sidecar & { file: string }, encodingText: (m: Int8Sidecar) => string): string {
   const e = m.evaluation as Int8Evaluation | undefined;
   const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)} %`);
   const figures = e
     ? `top-1 agreement ${pct(e.top1Agreement)}, top-5 overlap ${pct(e.top5Overlap)}, feature cosine mean ${e.featureCosineMean?.toFixed(4) ?? 'n/a'} worst ${e.featureCosineWorst?.toFixed(4) ?? 'n/a'}, ${e.speedup.toFixed(2)}x fp32 speed (${e.images} held-out images)`
     : 'not evaluated (run `backbones quantize … --evaluate DIR`)';
-  return `  ${m.createdAt.slice(0, 19).replace('T', ' ')}  ${m.weights}\n    calibrated on ${m.calibration.images} images (${m.calibration.dir}); ${figures}\n    → ${m.file}`;
+  return `  ${m.createdAt.slice(0, 19).replace('T', ' ')}  ${m.weights}\n    calibrated on ${m.calibration.images} images (${m.calibration.dir}); ${figures}\n    ${encodingText(m)}\n    → ${m.file}`;
+}
+
+/** "weight encoding u8 (depthwise s8), made for AVX2 without VNNI (u8 x s8 kernels saturate)". */
+function encodingLine(q: Pick<typeof import('../onnx/quantize/index.js'), 'describeCpu' | 'schemeLabel'>): (m: Int8Sidecar) => string {
+  return (m) => {
+    const e = m.encoding;
+    if (!e?.scheme) return 'weight encoding not recorded (made before it was: int8 weights, re-encoded where a CPU needs uint8)';
+    return `weight encoding ${q.schemeLabel(e.scheme)}, made for ${e.madeFor ? q.describeCpu(e.madeFor) : 'an unrecorded CPU'}`;
+  };
 }
 
 export async function runModelsPull(names: string[], o: CommonOptions & { top?: boolean }): Promise<number> {

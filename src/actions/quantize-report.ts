@@ -1,6 +1,8 @@
 // The people-readable report of `backbones quantize` (JSON is the same object).
 import { out } from '../log.js';
 import type { Int8Evaluation } from '../onnx/quantize/evaluate.js';
+import type { Int8Cpu } from '../onnx/quantize/cpu.js';
+import type { WeightScheme } from '../onnx/quantize/encoding.js';
 
 export interface QuantizeReport {
   model: string;
@@ -9,6 +11,8 @@ export interface QuantizeReport {
   quantizedConvs: number;
   floatLayers: Array<{ layer: string; op: string; why: string }>;
   optimizedGraph: { integerKernels: number; leftoverQdq: number; floatConvs: number };
+  /** How the weights are stored (s8 or u8, per conv kind) and the CPU that encoding was chosen for: this one. */
+  encoding: { scheme: WeightScheme | null; label: string; cpu: Int8Cpu; cpuLabel: string };
   evaluation: Int8Evaluation | null;
   quantizeMs: number;
   sizeByte: number;
@@ -26,6 +30,7 @@ export function formatQuantizeReport(r: QuantizeReport): string {
     out.bold(`${r.model} int8`) + `  (${r.weights})`,
     `  calibration      ${r.calibration.images} images from ${r.calibration.dir}${r.calibration.skipped ? ` (${r.calibration.skipped} unreadable, skipped)` : ''}, ${r.calibration.method}${r.calibration.percentile ? ` ${r.calibration.percentile}` : ''}`,
     `  int8 convs       ${r.quantizedConvs}; ONNX Runtime runs ${r.optimizedGraph.integerKernels} integer kernels, ${r.optimizedGraph.floatConvs} float convs, ${r.optimizedGraph.leftoverQdq} Q/DQ conversions`,
+    `  weights          ${r.encoding.label}, the encoding this CPU computes exactly: ${r.encoding.cpuLabel}`,
     `  kept in fp32     ${r.floatLayers.length ? r.floatLayers.map((l) => `${l.layer} (${l.why})`).join(', ') : 'none'}`,
     `  size             ${mib(r.sizeByte)} (fp32 ${mib(r.fp32SizeByte)})`,
     `  quantized in     ${(r.quantizeMs / 1000).toFixed(1)} s`,

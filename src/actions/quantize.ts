@@ -45,6 +45,7 @@ export async function runQuantize(spec: string, o: QuantizeRunOptions): Promise<
   const folder = await q.calibrationFolder(subject, o.calibrate);
   const evalFolder = o.evaluate ? await q.openImageFolder(o.evaluate, '--evaluate', subject.images) : undefined;
   const outputs = q.int8ExportOutputs(subject, []);
+  const cpu = await q.thisCpu();
   const opts = {
     ...q.DEFAULT_QUANTIZE_OPTIONS,
     method: o.method,
@@ -52,6 +53,7 @@ export async function runQuantize(spec: string, o: QuantizeRunOptions): Promise<
     // Same settings object as `--precision int8 --calibrate` builds when nothing is kept, so both share one cache entry.
     policy: o.keepFloat?.length ? { ...q.DEFAULT_POLICY, keep: o.keepFloat } : q.DEFAULT_POLICY,
     threads,
+    cpu,
   };
   const wh = await weightsHash(model);
   const t0 = performance.now();
@@ -92,6 +94,7 @@ export async function runQuantize(spec: string, o: QuantizeRunOptions): Promise<
     summary: described.summary,
     integerKernels: optimized.integerKernels,
     ...(evaluation ? { evaluation } : {}),
+    encoding: described.encoding,
     createdAt: new Date().toISOString(),
   });
   if (o.output) await writeAtomically(o.output, bytes);
@@ -103,6 +106,7 @@ export async function runQuantize(spec: string, o: QuantizeRunOptions): Promise<
     quantizedConvs: (described.summary as { quantizedConvs: number }).quantizedConvs,
     floatLayers: (described.summary as { floatLayers: Array<{ layer: string; op: string; why: string }> }).floatLayers,
     optimizedGraph: { integerKernels: optimized.integerKernels, leftoverQdq: optimized.leftoverQdq, floatConvs: optimized.floatConvs },
+    encoding: { scheme: described.encoding.scheme ?? null, label: described.encoding.scheme ? q.schemeLabel(described.encoding.scheme) : 'n/a', cpu, cpuLabel: q.describeCpu(cpu) },
     evaluation: evaluation ?? null,
     quantizeMs,
     sizeByte: bytes.byteLength,

@@ -67,7 +67,7 @@ export async function int8ModelBytes(
   outputs: string[],
   fallback: boolean,
 ): Promise<Uint8Array | undefined> {
-  const { int8ModelFor } = await import('../onnx/quantize/index.js');
+  const { int8ModelFor, int8ForThisCpu } = await import('../onnx/quantize/index.js');
   const subject = {
     model,
     name: info.name,
@@ -78,7 +78,10 @@ export async function int8ModelBytes(
   try {
     const prepared = await int8ModelFor(subject, { ...settings }, outputs, settings.threads);
     log.debug(`${info.name}: int8 model ${prepared.made ? 'made and cached at' : 'from'} ${prepared.source}`);
-    return prepared.bytes;
+    // Weights in the encoding this CPU computes exactly (a file made on another CPU is re-encoded, or refused).
+    const fitted = await int8ForThisCpu(prepared.bytes, prepared.source);
+    if (fitted.note) log.info(fitted.note);
+    return fitted.bytes;
   } catch (e) {
     if (fallback && e instanceof BackbonesError && e.code === 'E_MODEL') {
       log.warn(`${info.name} runs in fp32: ${e.message}`);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # System packages the tests need (npm test's "pretest"): redis-server for the Redis store and queue
-# tests, and Mesa's software Vulkan driver (lavapipe) from bookworm-backports so ONNX Runtime's WebGPU
-# provider runs on a CPU-only machine. Idempotent: does nothing when both are present. Installs with
-# apt as root on Debian; otherwise prints one line saying what to install and exits non-zero.
+# tests, Mesa's software Vulkan driver (lavapipe) from bookworm-backports so ONNX Runtime's WebGPU
+# provider runs on a CPU-only machine, and (x86-64 only) qemu-user, whose qemu-x86_64 -cpu Haswell-v4
+# runs the int8 tests on emulated AVX2 without VNNI (test/int8-cpu.test.ts). Idempotent: does nothing
+# when all are present. Installs with apt as root on Debian; otherwise prints one line saying what to
+# install and exits non-zero.
 set -euo pipefail
 
 need=()
@@ -14,10 +16,11 @@ case "$(lvp_version)" in
   *) need+=(mesa-vulkan-drivers) ;;
 esac
 ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' || need+=(libvulkan1)
+if [ "$(uname -m)" = x86_64 ]; then command -v qemu-x86_64 >/dev/null 2>&1 || need+=(qemu-user); fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 || ! grep -q bookworm /etc/os-release 2>/dev/null; then
-  echo "tests need: redis-server, libvulkan1 and mesa-vulkan-drivers >= 25 (Debian: apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1 redis-server); missing: ${need[*]}" >&2
+  echo "tests need: redis-server, libvulkan1, mesa-vulkan-drivers >= 25 and on x86-64 qemu-user (Debian: apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1 redis-server; apt-get install qemu-user); missing: ${need[*]}" >&2
   exit 1
 fi
 
@@ -29,3 +32,5 @@ echo "installing for the tests: ${need[*]} (apt, bookworm-backports for Mesa)" >
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
 apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers libvulkan1 redis-server >/dev/null
+# qemu-user from bookworm itself (7.2, what the emulated int8 test was written against), not backports.
+case " ${need[*]} " in *" qemu-user "*) apt-get install -y -qq qemu-user >/dev/null ;; esac

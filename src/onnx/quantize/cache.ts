@@ -4,6 +4,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import type { Int8Cpu } from './cpu.js';
+import type { WeightScheme } from './encoding.js';
 
 export function int8Dir(cacheDir: string, weightsHash: string): string {
   return path.join(cacheDir, 'onnx', 'int8', weightsHash.slice(0, 32));
@@ -38,6 +40,8 @@ export interface Int8Sidecar {
   summary: unknown;
   integerKernels?: number;
   evaluation?: unknown;
+  /** The weights' encoding and the CPU it was chosen for (absent for models cached before it was recorded). */
+  encoding?: { scheme?: WeightScheme; madeFor?: Int8Cpu };
   createdAt: string;
 }
 

@@ -56,6 +56,49 @@ export interface EvaluateOptions {
   speedBatchSize?: number;
 }
 
+/** What two models' classifier and feature outputs say about each other (the accuracy half of an evaluation). */
+export type Agreement = Pick<Int8Evaluation, 'images' | 'top1Agreement' | 'top5Overlap' | 'featureLayer' | 'featureCosineMean' | 'featureCosineWorst'>;
+
+/** The classifier and feature outputs of a session over `batches`, one row per image. */
+export async function outputRows(session: InferenceSession, batches: CalibrationBatch[], opts: Pick<EvaluateOptions, 'classifierOutput' | 'featureOutput'>): Promise<Record<string, Float32Array[]>> {
+  const ort = await loadOrt();
+  const fetches = [opts.classifierOutput, opts.featureOutput].filter((x): x is string => x !== null);
+  const out: Record<string, Float32Array[]> = Object.fromEntries(fetches.map((f) => [f, []]));
+  for (const batch of batches) {
+    const r = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', batch.data, batch.shape) }, fetches);
+    for (const f of fetches) out[f]!.push(...rows(r[f]!.data as Float32Array, batch.shape[0]));
+  }
+  return out;
+}
+
+/** top-1 agreement, top-5 overlap and feature cosines of `test` against `reference` (rows from outputRows). */
+export function agreement(reference: Record<string, Float32Array[]>, test: Record<string, Float32Array[]>, opts: Pick<EvaluateOptions, 'classifierOutput' | 'featureOutput'>): Agreement {
+  const images = (reference[opts.classifierOutput ?? opts.featureOutput ?? ''] ?? []).length;
+  let agree = 0;
+  let overlap = 0;
+  const cosines: number[] = [];
+  for (let i = 0; i < images; i++) {
+    if (opts.classifierOutput) {
+      const pa = reference[opts.classifierOutput]![i]!;
+      const pb = test[opts.classifierOutput]![i]!;
+      const k = Math.min(5, pa.length);
+      const ta = topK(pa, k);
+      const tb = topK(pb, k);
+      if (ta[0] === tb[0]) agree++;
+      overlap += ta.filter((c) => tb.includes(c)).length / k;
+    }
+    if (opts.featureOutput) cosines.push(cosine(reference[opts.featureOutput]![i]!, test[opts.featureOutput]![i]!));
+  }
+  return {
+    images,
+    top1Agreement: opts.classifierOutput ? agree / images : null,
+    top5Overlap: opts.classifierOutput ? overlap / images : null,
+    featureLayer: opts.featureOutput,
+    featureCosineMean: cosines.length ? cosines.reduce((s, c) => s + c, 0) / cosines.length : null,
+    featureCosineWorst: cosines.length ? Math.min(...cosines) : null,
+  };
+}
+
 export async function evaluateInt8(
   fp32: Uint8Array,
   int8: Uint8Array,
@@ -72,34 +115,7 @@ export async function evaluateInt8(
   const a = await ort.InferenceSession.create(fp32, sessionOptions);
   const b = await ort.InferenceSession.create(int8, sessionOptions);
   try {
-    const fetches = [opts.classifierOutput, opts.featureOutput].filter((x): x is string => x !== null);
-    let images = 0;
-    let agree = 0;
-    let overlap = 0;
-    const cosines: number[] = [];
-    for (const batch of batches) {
-      const n = batch.shape[0];
-      const feeds = { [a.inputNames[0]!]: new ort.Tensor('float32', batch.data, batch.shape) };
-      const ra = await a.run(feeds, fetches);
-      const rb = await b.run({ [b.inputNames[0]!]: feeds[a.inputNames[0]!]! }, fetches);
-      if (opts.classifierOutput) {
-        const pa = rows(ra[opts.classifierOutput]!.data as Float32Array, n);
-        const pb = rows(rb[opts.classifierOutput]!.data as Float32Array, n);
-        for (let i = 0; i < n; i++) {
-          const k = Math.min(5, pa[i]!.length);
-          const ta = topK(pa[i]!, k);
-          const tb = topK(pb[i]!, k);
-          if (ta[0] === tb[0]) agree++;
-          overlap += ta.filter((c) => tb.includes(c)).length / k;
-        }
-      }
-      if (opts.featureOutput) {
-        const fa = rows(ra[opts.featureOutput]!.data as Float32Array, n);
-        const fb = rows(rb[opts.featureOutput]!.data as Float32Array, n);
-        for (let i = 0; i < n; i++) cosines.push(cosine(fa[i]!, fb[i]!));
-      }
-      images += n;
-    }
+    const accuracy = agreement(await outputRows(a, batches, opts), await outputRows(b, batches, opts), opts);
 
     // Speed: one batch of speedBatchSize images (the evaluation images, repeated),
     // fp32 and int8 alternating so both see the same machine load.
@@ -128,12 +144,8 @@ export async function evaluateInt8(
     }
     const os = await import('node:os');
     return {
-      images,
-      top1Agreement: opts.classifierOutput ? agree / images : null,
-      top5Overlap: opts.classifierOutput ? overlap / images : null,
-      featureLayer: opts.featureOutput,
-      featureCosineMean: cosines.length ? cosines.reduce((s, c) => s + c, 0) / cosines.length : null,
-      featureCosineWorst: cosines.length ? Math.min(...cosines) : null,
+      ...accuracy,
+      images: batches.reduce((n, bt) => n + bt.shape[0], 0),
       speedup: median(ta) / median(tb),
       speed: { batchSize, runs: ta.length, fp32MedianMs: median(ta), int8MedianMs: median(tb), threads: opts.threads, loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100) },
     };

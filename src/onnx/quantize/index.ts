@@ -8,3 +8,7 @@ export { decodeFolder, openImageFolder, type ImageFolder } from './images.js';
 export { readModel, writeModel, setMetadata, getMetadata } from './model.js';
 export { RANGE_METHODS, type RangeMethod } from './ranges.js';
 export { DEFAULT_POLICY, type QuantizePolicy } from './plan.js';
+export { int8ForThisCpu, type Int8ForCpu } from './this-cpu.js';
+export { thisCpu, describeCpu, schemeFor, cpuOfKind, probeKernels, type Int8Cpu } from './cpu.js';
+export { schemeLabel, weightSites, schemeOf, type WeightScheme, type WeightEncoding } from './encoding.js';
+export { CPU_KINDS, MLAS_KERNELS, kindFromFlags, type CpuKind } from './mlas.js';

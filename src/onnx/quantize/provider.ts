@@ -80,7 +80,7 @@ export async function makeInt8(
 }
 
 export function int8CacheParts(calibrationHash: string, outputs: string[], opts: QuantizeOptions): unknown {
-  const { threads: _threads, ...settings } = opts;
+  const { threads: _threads, cpu: _cpu, ...settings } = opts;
   return { quantizer: QUANTIZER_VERSION, exporter: EXPORTER_VERSION, calibrationHash, outputs, settings };
 }
 
@@ -137,12 +137,14 @@ export async function int8ModelFor(subject: Int8Subject, source: Int8Source, out
     }
     if (file) {
       await writeAtomically(file, made.bytes);
+      const described = describeInt8(made.bytes);
       await writeSidecar(file, {
         model: subject.name,
         weights: subject.weightsDescription ?? 'unknown',
         calibration: { dir: source.calibrate, images: made.calibrationImages, hash: folder.hash },
         outputs: [...subject.model.outputs.map((t) => t.sourceLayer.name), ...exportOutputs],
-        summary: describeInt8(made.bytes).summary,
+        summary: described.summary,
+        encoding: described.encoding,
         createdAt: new Date().toISOString(),
       });
     }

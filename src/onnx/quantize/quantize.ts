@@ -6,6 +6,9 @@ import { calibratedTensors, planQuantization, UnquantizableModelError, DEFAULT_P
 import { applyQdq } from './qdq.js';
 import { foldZeroPadsIntoConvs } from './fold.js';
 import type { RangeMethod } from './ranges.js';
+import { thisCpu, type Int8Cpu } from './cpu.js';
+import { ENCODING_META, encodeForCpu, encodingMetadata } from './this-cpu.js';
+import type { WeightScheme } from './encoding.js';
 
 /** Bumped whenever the same inputs would give a different int8 graph (it keys the cache). */
 export const QUANTIZER_VERSION = 1;
@@ -17,6 +20,8 @@ export interface QuantizeOptions {
   weightBits: 7 | 8;
   policy: QuantizePolicy;
   threads: number;
+  /** The CPU whose exact weight encoding the model gets (default: this one, measured). Not part of the cache key: the encodings convert losslessly. */
+  cpu?: Int8Cpu;
 }
 
 export const DEFAULT_QUANTIZE_OPTIONS: Omit<QuantizeOptions, 'threads'> = {
@@ -42,6 +47,7 @@ export const META = {
   calibrationHash: 'backbones.calibration_hash',
   outputs: 'backbones.outputs',
   evaluation: 'backbones.evaluation',
+  ...ENCODING_META,
 } as const;
 
 export { UnquantizableModelError };
@@ -73,6 +79,8 @@ export async function quantizeOnnx(
     [META.outputs]: JSON.stringify(model.graph.output.map((o) => o.name)),
     ...provenance,
   });
+  // Last, so a re-encoding at load time (which rewrites these two entries) can give back the same bytes.
+  encodeForCpu(model, opts.cpu ?? (await thisCpu()));
   return { model, summary };
 }
 
@@ -81,7 +89,16 @@ export function encodeQuantized(model: QuantModel): Uint8Array {
 }
 
 /** What an int8 file says about itself (undefined fields when absent). */
-export function describeInt8(bytes: Uint8Array): { int8: boolean; outputs: string[]; summary?: unknown; evaluation?: unknown; weightsHash?: string; calibrationHash?: string } {
+export function describeInt8(bytes: Uint8Array): {
+  int8: boolean;
+  outputs: string[];
+  summary?: unknown;
+  evaluation?: unknown;
+  weightsHash?: string;
+  calibrationHash?: string;
+  /** The weights' encoding and the CPU it was chosen for (absent in files made before they were recorded). */
+  encoding: { scheme?: WeightScheme; madeFor?: Int8Cpu };
+} {
   const model = readModel(bytes);
   const json = (key: string) => {
     const v = getMetadata(model, key);
@@ -94,5 +111,6 @@ export function describeInt8(bytes: Uint8Array): { int8: boolean; outputs: strin
     evaluation: json(META.evaluation),
     weightsHash: getMetadata(model, META.weightsHash),
     calibrationHash: getMetadata(model, META.calibrationHash),
+    encoding: encodingMetadata(model),
   };
 }
