@@ -28,13 +28,15 @@ export interface ExchangeOptions {
   /** Called once the first `pauseAfter` bytes are written; the rest waits for its promise. */
   pauseAfter?: number;
   pause?: () => Promise<void>;
+  /** Called once the TCP connection is established. */
+  onConnect?: () => void;
   /** HEAD requests have no answer body. */
   method?: string;
 }
 
 /** Sends `bytes` on a new connection to 127.0.0.1:port and reads one answer. */
 export function exchange(port: number, bytes: Buffer, o: ExchangeOptions = {}): Promise<RawAnswer> {
-  const socket = net.connect(port, '127.0.0.1');
+  const socket = net.connect(port, '127.0.0.1', () => o.onConnect?.());
   const adapter = new Duplex({
     read() {},
     write(_chunk, _encoding, callback) {
