@@ -4,6 +4,7 @@
 // inference routes answer 503 + Retry-After until the service is ready.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import multipart from '@fastify/multipart';
 import { errorMessage } from '../errors.js';
@@ -34,6 +35,8 @@ export interface ServerOptions {
 }
 
 const OPEN_PATHS = new Set(['/v2/health/live', '/v2/health/ready']);
+/** On shutdown, how long a connection that has sent nothing yet may take to send its request (then 503). */
+const LINGER_MS = 1000;
 
 export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -60,14 +63,28 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: o.maxBodyBytes }, (_req, body, done) => done(null, body));
   }
 
-  // Once closing, new requests on open connections get 503, requests whose body is
-  // still arriving get 503 once it has (Admission), and answers end their keep-alive
-  // connection, so close() need not wait for clients to hang up (fastify only closes
-  // the connections idle when it starts).
+  // Once closing, new requests get 503, requests whose body is still arriving get 503
+  // once it has (Admission), and answers end their keep-alive connection, so close()
+  // need not wait for clients to hang up (fastify only closes the connections idle when
+  // it starts). The port stays open until the admitted images are answered and no
+  // connection accepted in the last LINGER_MS is still silent: closing it resets every
+  // connection still in the kernel's accept queue, and on a busy server that can be
+  // dozens of requests already on their way; this way they get a 503 instead.
   let closing = false;
+  const acceptedAt = new Map<Socket, number>();
+  app.server.on('connection', (socket: Socket) => {
+    acceptedAt.set(socket, performance.now());
+    socket.once('close', () => acceptedAt.delete(socket));
+  });
   app.addHook('preClose', async () => {
     closing = true;
     ctx.admission.stop();
+    const start = performance.now();
+    const settled = () => {
+      const now = performance.now();
+      return ctx.admission.inFlight === 0 && ![...acceptedAt].some(([socket, at]) => socket.bytesRead === 0 && now - at < LINGER_MS);
+    };
+    while (!settled() && performance.now() - start < o.timeoutMs) await new Promise((r) => setTimeout(r, 20));
   });
   app.addHook('onRequest', async () => {
     if (closing) throw shuttingDown();

@@ -34,7 +34,7 @@ export interface ExchangeOptions {
   method?: string;
 }
 
-/** Sends `bytes` on a new connection to 127.0.0.1:port and reads one answer. */
+/** Sends `bytes` on a new connection to 127.0.0.1:port and reads one answer (status 0 when none came). */
 export function exchange(port: number, bytes: Buffer, o: ExchangeOptions = {}): Promise<RawAnswer> {
   const socket = net.connect(port, '127.0.0.1', () => o.onConnect?.());
   const adapter = new Duplex({
@@ -74,8 +74,12 @@ export function exchange(port: number, bytes: Buffer, o: ExchangeOptions = {}): 
         res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
         res.on('error', reject);
       });
-      req.on('error', (e) => reject(new Error(`no answer (${writeError ?? e.message})`)));
+      req.on('error', reject);
       req.end();
+    }).catch((e: Error) => {
+      // No answer at all (a reset before it): status 0, and the socket error says why.
+      writeError ??= e.message;
+      return { status: 0, headers: {} as http.IncomingHttpHeaders, body: Buffer.alloc(0) };
     });
     await uploaded;
     // A server that closes after answering: a reset (unread bytes) shows up as an error here.
