@@ -29,7 +29,7 @@ import { gzipSync } from 'node:zlib';
 import { randomUUID } from 'node:crypto';
 import { IMAGES } from './helpers/data.js';
 import { exchange, requestBytes, type RawAnswer } from './helpers/raw-http.js';
-import { assertClose, loadShared, MODEL, photo, serve, sharedModel, skip } from './helpers/serve.js';
+import { assertClose, loadInWorker, loadShared, MODEL, photo, serve, sharedModel, skip } from './helpers/serve.js';
 import { loadImageForModel } from '../src/images/index.js';
 import { tf } from '../src/tf.js';
 
@@ -315,6 +315,21 @@ test('errors reach both clients: exactly application/json with "error", 400 for 
   // tritonclient's _get_error reads the same field.
   const bad = await exchange(port, tritonSync(port, INFER, fp32(transposed)));
   assert.throws(() => tritonResult(bad), /^Error: \[400\] FP32 input "input": data\[0\]\[0\] holds 3 elements/);
+});
+
+test('an FP32 tensor whose huge values overflow the model fails alone with 400; the photo batched with it is answered', { skip }, async () => {
+  // Both wait for one batch of 2 (the delay is long): the tensor's outputs are NaN, the photo's are not.
+  // The model runs in the server's inference thread, as in `backbones serve`.
+  const { port, started } = await serve({ load: loadInWorker, maxBatch: 2, maxDelayMs: 600_000 });
+  await started;
+  const huge = float32Bytes([new Float32Array(224 * 224 * 3).fill(3e38)]);
+  const tensor = { inputs: [{ name: 'input', shape: [1, 224, 224, 3], datatype: 'FP32', parameters: { binary_data_size: huge.length } }], parameters: { binary_data_output: true } };
+  const image = { inputs: [{ name: 'images', shape: [1], datatype: 'BYTES', data: [photo(COFFEE).toString('base64')] }] };
+  const [bad, good] = await Promise.all([exchange(port, tritonSync(port, INFER, tensor, [huge])), exchange(port, kserve('0.20.0', port, INFER, image))]);
+  assert.equal(bad.status, 400, bad.body.toString());
+  assert.throws(() => tritonResult(bad), /\[400\] The model's outputs for this FP32 input are not finite \(NaN or Infinity\): its values are far outside what preprocess "tf" produces/);
+  assert.equal(good.status, 200, good.body.toString());
+  assert.equal(argmax(kserveResponse(good).outputs[0].values), ESPRESSO);
 });
 
 test('server and model metadata, health and readiness, under /v2/models/{m} and its advertised version', { skip }, async () => {

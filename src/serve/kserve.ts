@@ -216,7 +216,7 @@ async function infer(ctx: ServeContext, req: FastifyRequest<{ Body: WireRequest 
     const tensors = await Promise.all(
       outputs.map(async (output): Promise<OutputTensor> => {
         const ask = output.classes > 0 ? ({ kind: 'classify', k: output.classes } as const) : ({ kind: 'tensor', output: output.name } as const);
-        const jobs = rows.map((row) => service.submit(row, ask));
+        const jobs = rows.map((row) => service.submit(row, ask, { clientTensor: input.datatype === 'FP32' }));
         const cancel = () => jobs.forEach((j) => j.cancel());
         const answers = await deadline.race(Promise.all(jobs.map((j) => j.result)), cancel);
         if (output.classes > 0) {
