@@ -2,124 +2,18 @@
 // MobileNet v1 0.25 and real photos: answers equal the CLI's, KServe v2, readiness,
 // backpressure, limits, bad images, API key, metrics, and a SIGTERM drain of the
 // built CLI. Every wait is a bounded poll; nothing asserts on time.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
 import { runCli, BIN } from './helpers/cli.js';
-import { IMAGES, REPO_ROOT, skipWithoutData } from './helpers/data.js';
-import path from 'node:path';
-import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
-import { startEngine } from '../src/engines/select.js';
-import { loadBackbone } from '../src/zoo/load.js';
-import { imageSettings } from '../src/pipeline/decode-one.js';
+import { IMAGES } from './helpers/data.js';
+import { parseJsonl } from './helpers/cache.js';
 import { loadImageForModel } from '../src/images/index.js';
-import { ModelService, type Loaded } from '../src/serve/service.js';
-import { inProcessEngine } from '../src/serve/engine.js';
-import type { Backbone } from '../src/zoo/backbone.js';
-import { ServeMetrics } from '../src/serve/metrics.js';
-import { buildServer } from '../src/serve/server.js';
+import type { Loaded } from '../src/serve/service.js';
+import { assertClose, cache, form, loadInWorker, loadShared, metric, photo, post, serve, skip, until } from './helpers/serve.js';
 
-const skip = skipWithoutData();
-const cache = skip ? '' : cacheWithMobilenet025();
 const PHOTOS = ['cat_tabby_chelsea__skimage.png', 'coffee_espresso_cup__skimage.png', 'mandrill_baboon__opencv.jpg'];
 const TRUNCATED = 'truncated__skimage.jpg';
-
-// Most tests share one model loaded in this thread; the first test and the CLI test
-// go through the server's own inference thread (workerEngine), as `backbones serve` does.
-let shared: Promise<{ backbone: Backbone; loaded: Loaded }> | undefined;
-function sharedModel() {
-  shared ??= (async () => {
-    const engine = await startEngine({ backend: 'onnx', device: 'cpu' });
-    const backbone = await loadBackbone('mobilenet_0.25', { cacheDir: cache, engine });
-    return { backbone, loaded: { engine: await inProcessEngine(backbone), settings: imageSettings(backbone.info, { background: 'white' }) } };
-  })();
-  return shared;
-}
-const loadShared = async () => (await sharedModel()).loaded;
-
-async function loadInWorker(): Promise<Loaded> {
-  // The built engine (npm test builds first): a worker thread cannot load .ts sources.
-  const { workerEngine } = (await import(path.join(REPO_ROOT, 'dist', 'serve', 'engine.js'))) as typeof import('../src/serve/engine.js');
-  const engine = await workerEngine({ engine: { backend: 'onnx', device: 'cpu' }, model: 'mobilenet_0.25', options: { cacheDir: cache } });
-  return { engine, settings: imageSettings(engine.info, { background: 'white' }) };
-}
-
-interface Options {
-  load?: () => Promise<Loaded>;
-  maxBatch?: number;
-  maxDelayMs?: number;
-  maxQueue?: number;
-  timeoutMs?: number;
-  maxBodyBytes?: number;
-  apiKey?: string;
-  decodeThreads?: number;
-}
-
-const servers: { close(): Promise<void> }[] = [];
-const services: ModelService[] = [];
-after(async () => {
-  for (const s of servers) await s.close();
-  for (const s of services) await s.dispose();
-  (await shared)?.backbone.dispose();
-});
-
-async function serve(o: Options = {}) {
-  const metrics = new ServeMetrics({ processMetrics: false });
-  const service = new ModelService({ load: o.load ?? loadShared, maxBatch: o.maxBatch ?? 8, maxDelayMs: o.maxDelayMs ?? 2, maxPixels: 40_000_000, observer: metrics.observer, onDecoded: metrics.decoded, decodeThreads: o.decodeThreads });
-  const app = await buildServer({
-    service,
-    metrics,
-    modelName: 'mobilenet_0.25',
-    version: 'test',
-    maxQueue: o.maxQueue ?? 64,
-    timeoutMs: o.timeoutMs ?? 60_000,
-    maxBodyBytes: o.maxBodyBytes ?? 16 * 1024 * 1024,
-    apiKey: o.apiKey,
-    logLevel: 'silent',
-  });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  servers.push(app);
-  services.push(service); // each holds decode threads (and a worker engine with loadInWorker)
-  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const started = service.start();
-  return { app, service, url, started };
-}
-
-const photo = (name: string) => readFileSync(IMAGES(name));
-const post = (url: string, body: Buffer | FormData | string, type?: string, headers: Record<string, string> = {}) =>
-  fetch(url, { method: 'POST', body: body as BodyInit, headers: { ...(type ? { 'content-type': type } : {}), ...headers } });
-
-function form(names: string[]): FormData {
-  const f = new FormData();
-  for (const n of names) f.append('image', new Blob([photo(n)]), n);
-  return f;
-}
-
-/** A metric's value from the Prometheus text (sum over label sets matching `labels`). */
-async function metric(url: string, name: string, labels = '', headers: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`, { headers })).text();
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{') && line.includes(labels)) total += Number(line.split(' ').pop());
-  }
-  return total;
-}
-
-/** Polls until `check` holds (at most ~20 s); fails with `what` otherwise. */
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
-function assertClose(a: number[], b: number[], tol: number, what: string) {
-  assert.equal(a.length, b.length, what);
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= tol, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
-}
 
 test('classify and extract answer the records the CLI writes for the same photos', { skip }, async () => {
   const { url, started } = await serve({ load: loadInWorker });

@@ -41,8 +41,9 @@ export function registerServe(program: Command): void {
   cmd.addHelpText(
     'after',
     `
-Endpoints: POST /v1/classify?k=5, POST /v1/extract?layer=&pool=&l2=, GET /v2/health/live|ready,
-GET /v2/models/{name}, POST /v2/models/{name}/infer, GET /metrics.
+Endpoints: POST /v1/classify?k=5, POST /v1/extract?layer=&pool=&l2=, GET /v2/health/live|ready, GET /v2,
+GET /v2/models/{name}[/versions/1][/ready], POST /v2/models/{name}[/versions/1]/infer (KServe v2 /
+Triton: JSON or binary tensors), GET /metrics.
 
 Examples:
   $ backbones --backend onnx serve -m mobilenet --port 8080

@@ -5,6 +5,7 @@ import { HttpError, unavailable } from './http-error.js';
 
 export class Admission {
   private admitted = 0;
+  private stopped = false;
 
   constructor(
     readonly maxQueue: number,
@@ -20,8 +21,20 @@ export class Admission {
     return this.admitted >= this.maxQueue;
   }
 
+  /** Shutting down: from now on every request is refused with 503 (those admitted still finish). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Throws the 503 a request would get now (shutting down, or no room for one more image). */
+  check(): void {
+    if (this.stopped) throw shuttingDown();
+    if (this.full) this.admit(1); // throws the 503 (and counts the rejection)
+  }
+
   /** Admits n images or throws 503 (413 when n alone exceeds the queue); returns the release. */
   admit(n: number): () => void {
+    if (this.stopped) throw shuttingDown();
     if (n > this.maxQueue) throw new HttpError(413, `The request holds ${n} images; this server takes at most ${this.maxQueue} at a time (--max-queue).`);
     if (this.admitted + n > this.maxQueue) {
       this.onReject();
@@ -37,6 +50,10 @@ export class Admission {
       this.onChange(this.admitted);
     };
   }
+}
+
+export function shuttingDown(): HttpError {
+  return unavailable('The server is shutting down; retry shortly (or on another instance).', 1);
 }
 
 export function overloaded(maxQueue: number): HttpError {

@@ -15,8 +15,8 @@ export interface BatchObserver {
   batch?(size: number, ms: number): void;
 }
 
-/** Runs one batch of one lane; returns one result per item, in order. */
-export type RunBatch<T, R> = (lane: string, items: T[]) => Promise<R[]>;
+/** Runs one batch of one lane; returns one result per item, in order (an Error fails its item alone). */
+export type RunBatch<T, R> = (lane: string, items: T[]) => Promise<(R | Error)[]>;
 
 interface Waiting<T, R> {
   item: T;
@@ -137,7 +137,11 @@ export class Batcher<T, R> {
     const t0 = this.now();
     try {
       const results = await this.run(lane, batch.map((w) => w.item));
-      batch.forEach((w, i) => w.resolve(results[i]!));
+      batch.forEach((w, i) => {
+        const r = results[i]!;
+        if (r instanceof Error) w.reject(r);
+        else w.resolve(r);
+      });
     } catch (e) {
       for (const w of batch) w.reject(e);
     } finally {

@@ -25,12 +25,10 @@ export function deadlineOf(ctx: ServeContext, reply: FastifyReply): Deadline {
   return deadline;
 }
 
-/** onRequest guard of inference routes: 503 before ready or when full, before the body is read. */
+/** onRequest guard of inference routes: 503 before ready, when full or shutting down, before the body is read. */
 export function inferenceGuard(ctx: ServeContext) {
   return async (_req: FastifyRequest): Promise<void> => {
     ctx.service.assertReady();
-    if (ctx.admission.full) {
-      ctx.admission.admit(1); // throws the 503 (and counts the rejection)
-    }
+    ctx.admission.check();
   };
 }

@@ -25,7 +25,7 @@ try {
       try {
         post({ type: 'done', id: msg.id, answers: await computeBatch(backbone, msg.asks, msg.data) });
       } catch (e) {
-        post({ type: 'error', id: msg.id, message: errorMessage(e) });
+        post({ type: 'error', id: msg.id, code: e instanceof BackbonesError ? e.code : null, message: errorMessage(e) });
       }
     });
   });

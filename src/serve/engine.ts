@@ -23,7 +23,7 @@ export type EngineMessage =
   | { type: 'ready'; info: ModelInfo; backend: string }
   | { type: 'failed'; code: ErrorCode | null; message: string; exitCode: number | null }
   | { type: 'done'; id: number; answers: Answer[] }
-  | { type: 'error'; id: number; message: string };
+  | { type: 'error'; id: number; code: ErrorCode | null; message: string };
 
 export interface EngineInit {
   load: LoadRequest;
@@ -81,7 +81,7 @@ export function workerEngine(load: LoadRequest, onBackend: (label: string) => vo
         const p = pending.get(msg.id);
         pending.delete(msg.id);
         if (msg.type === 'done') p?.resolve(msg.answers);
-        else p?.reject(new Error(msg.message));
+        else p?.reject(msg.code ? new BackbonesError(msg.code, msg.message) : new Error(msg.message));
       }
     });
     worker.on('error', (e) => failAll(new BackbonesError('E_INTERNAL', `The inference thread failed: ${e.message}`)));

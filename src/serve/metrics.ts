@@ -22,7 +22,15 @@ export class ServeMetrics {
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'backbones_' });
+    if (opts.processMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'backbones_' });
+      // prom-client's nodejs_active_{handles,requests,resources}_total are gauges, and
+      // a name ending in _total promises a counter (promtool rejects them); the same
+      // gauges without _total, by type, hold the same numbers (sum() them).
+      for (const m of this.registry.getMetricsAsArray()) {
+        if (m.name.endsWith('_total') && !(m instanceof Counter)) this.registry.removeSingleMetric(m.name);
+      }
+    }
     this.requests = new Counter({ name: 'backbones_http_requests_total', help: 'HTTP requests by route template, method and status code', labelNames: ['route', 'method', 'status'], registers });
     this.latency = new Histogram({
       name: 'backbones_http_request_duration_seconds',

@@ -43,6 +43,22 @@ export function servedName(spec: string): string {
   return /\.json$/i.test(base) ? path.basename(path.dirname(trimmed)) || base : base;
 }
 
+/** Why the server cannot listen: the machine's state (exit 1), or a --host that names no address (exit 2). */
+export function listenError(e: NodeJS.ErrnoException, host: string, port: number): BackbonesError {
+  const at = `${host}:${port}`;
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return new BackbonesError('E_LISTEN', `Port ${port} on ${host} is already in use (another server?): stop it or choose another --port.`);
+    case 'EACCES':
+      return new BackbonesError('E_LISTEN', `Not allowed to listen on ${at} (ports below 1024 need privileges): choose another --port.`);
+    case 'EADDRNOTAVAIL':
+      return new BackbonesError('E_LISTEN', `Cannot listen on ${at}: ${host} is not an address of this machine (--host).`);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new BackbonesError('E_USAGE', `Cannot listen on ${at}: --host ${host} is not an address or a known host name.`);
+  }
+  return new BackbonesError('E_LISTEN', `Cannot listen on ${at}: ${e.message}`);
+}
 
 export async function runServe(o: ServeOptions): Promise<number> {
   checkImageHandling(o);
@@ -84,7 +100,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
   try {
     await app.listen({ port: o.port, host: o.host });
   } catch (e) {
-    throw new BackbonesError('E_USAGE', `Cannot listen on ${o.host}:${o.port}: ${(e as Error).message}`);
+    throw listenError(e as NodeJS.ErrnoException, o.host, o.port);
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : o.port;

@@ -3,11 +3,14 @@
 // Prometheus metrics. It listens before the model is loaded: health answers at once,
 // inference routes answer 503 + Retry-After until the service is ready.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import multipart from '@fastify/multipart';
 import { errorMessage } from '../errors.js';
-import { HttpError, unavailable } from './http-error.js';
-import { Admission } from './admission.js';
+import { HttpError } from './http-error.js';
+import { awaitsContinue, dropUnreadBody } from './unread-body.js';
+import { Admission, shuttingDown } from './admission.js';
 import { ServeMetrics } from './metrics.js';
 import { ModelService } from './service.js';
 import type { ServeContext } from './context.js';
@@ -32,6 +35,8 @@ export interface ServerOptions {
 }
 
 const OPEN_PATHS = new Set(['/v2/health/live', '/v2/health/ready']);
+/** On shutdown, how long a connection that has sent nothing yet may take to send its request (then 503). */
+const LINGER_MS = 1000;
 
 export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -58,19 +63,57 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: o.maxBodyBytes }, (_req, body, done) => done(null, body));
   }
 
-  // Once closing, new requests on open connections get 503, and answers end their
-  // keep-alive connection, so close() need not wait for clients to hang up (fastify only
-  // closes the connections idle when it starts).
+  // Once closing, new requests get 503, requests whose body is still arriving get 503
+  // once it has (Admission), and answers end their keep-alive connection, so close()
+  // need not wait for clients to hang up (fastify only closes the connections idle when
+  // it starts). The port stays open until the admitted images are answered and no
+  // connection accepted in the last LINGER_MS is still silent: closing it resets every
+  // connection still in the kernel's accept queue, and on a busy server that can be
+  // dozens of requests already on their way; this way they get a 503 instead.
   let closing = false;
+  const acceptedAt = new Map<Socket, number>();
+  app.server.on('connection', (socket: Socket) => {
+    acceptedAt.set(socket, performance.now());
+    socket.once('close', () => acceptedAt.delete(socket));
+  });
   app.addHook('preClose', async () => {
     closing = true;
+    ctx.admission.stop();
+    const start = performance.now();
+    const settled = () => {
+      const now = performance.now();
+      return ctx.admission.inFlight === 0 && ![...acceptedAt].some(([socket, at]) => socket.bytesRead === 0 && now - at < LINGER_MS);
+    };
+    while (!settled() && performance.now() - start < o.timeoutMs) await new Promise((r) => setTimeout(r, 20));
   });
   app.addHook('onRequest', async () => {
-    if (closing) throw unavailable('The server is shutting down; retry shortly (or on another instance).', 1);
+    if (closing) throw shuttingDown();
   });
-  app.addHook('onSend', async (_req, reply) => {
+  app.addHook('onSend', async (_req, reply, payload) => {
     if (closing) reply.header('connection', 'close');
+    // JSON is UTF-8 by definition; KServe's client reads an error only under exactly this type.
+    if (reply.getHeader('content-type') === 'application/json; charset=utf-8') reply.type('application/json');
+    return payload;
   });
+
+  // "Expect: 100-continue": Node answers 100 at once unless the server listens for
+  // checkContinue; then 100 goes out only once the request has passed every onRequest
+  // check (auth, readiness, capacity), so a refused client never uploads its body.
+  const continued = new WeakSet<IncomingMessage>();
+  app.server.on('checkContinue', (req, res) => app.routing(req, res));
+  app.addHook('preParsing', async (req, reply, payload) => {
+    if (awaitsContinue(req.raw, continued.has(req.raw))) {
+      continued.add(req.raw);
+      reply.raw.writeContinue();
+    }
+    return payload;
+  });
+  /** Sends an error; a body not read yet is read first (see unread-body.ts), or the connection closes. */
+  const sendError = async (req: { raw: IncomingMessage }, reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}) => {
+    const drained = !awaitsContinue(req.raw, continued.has(req.raw)) && (await dropUnreadBody(req.raw, o.maxBodyBytes, o.timeoutMs));
+    if (!drained) reply.header('connection', 'close');
+    return reply.code(status).headers(headers).type('application/json').send(JSON.stringify({ error: message }));
+  };
 
   if (o.apiKey) {
     const expected = digest(o.apiKey);
@@ -97,9 +140,9 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     // (queue-full is counted where it happens, in Admission.)
     if (status === 503 && o.service.state !== 'ready') metrics.rejected.inc({ reason: 'not-ready' });
     if (status === 504) metrics.rejected.inc({ reason: 'timeout' });
-    return reply.code(status).headers(headers).send({ error: message });
+    return sendError(req, reply, status, message, headers);
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `No route ${req.method} ${req.url.split('?')[0]}: see the serve section of the README for the endpoints.` }));
+  app.setNotFoundHandler((req, reply) => sendError(req, reply, 404, `No route ${req.method} ${req.url.split('?')[0]}: see the serve section of the README for the endpoints.`));
 
   app.get('/metrics', async (_req, reply) => {
     reply.type(metrics.registry.contentType);
@@ -126,7 +169,7 @@ export function describeError(err: FastifyError | HttpError, maxBodyBytes: numbe
     case 'FST_PARTS_LIMIT':
       return { status: 413, message: 'The multipart body holds more files than this server takes at a time (--max-queue).', headers: {} };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, message: `Unsupported Content-Type: send ${IMAGE_CONTENT_TYPES}, or JSON to /v2 infer.`, headers: {} };
+      return { status: 415, message: `Unsupported Content-Type: send ${IMAGE_CONTENT_TYPES}.`, headers: {} };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { status: 400, message: 'The body is not valid JSON.', headers: {} };

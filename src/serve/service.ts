@@ -23,6 +23,8 @@ export type { Answer, Ask, Pool, Tensor } from './compute.js';
 interface Item {
   input: Float32Array;
   ask: Ask;
+  /** The values came from the client (a KServe FP32 tensor), not from decoding an image here. */
+  clientTensor?: boolean;
 }
 
 export interface Loaded {
@@ -78,8 +80,12 @@ export class ModelService {
       if (layer && !this.hasLayer(layer)) throw new BackbonesError('E_USAGE', `${this.info.name} has no layer "${layer}" (--layer); list them with \`backbones models info ${this.info.name} --layers\`.`);
       const [h, w] = this.loaded.settings.size;
       const zeros = () => new Float32Array(h * w * 3);
-      await this.runBatch([{ input: zeros(), ask: { kind: 'classify', k: 1 } }]);
-      if (layer) await this.runBatch([{ input: zeros(), ask: { kind: 'extract', layer, pool: 'none', l2: false } }]);
+      const warmUp = async (ask: Ask) => {
+        const [result] = await this.runBatch([{ input: zeros(), ask }]);
+        if (result instanceof Error) throw result;
+      };
+      await warmUp({ kind: 'classify', k: 1 });
+      if (layer) await warmUp({ kind: 'extract', layer, pool: 'none', l2: false });
       this.state = 'ready';
     } catch (e) {
       this.state = 'failed';
@@ -142,9 +148,9 @@ export class ModelService {
     }
   }
 
-  /** Queues one decoded image; the answer comes when its batch has run. */
-  submit(input: Float32Array, ask: Ask): Submitted<Answer> {
-    return this.batcher.submit(laneOf(ask), { input, ask });
+  /** Queues one decoded image (or a client's tensor row); the answer comes when its batch has run. */
+  submit(input: Float32Array, ask: Ask, o: { clientTensor?: boolean } = {}): Submitted<Answer> {
+    return this.batcher.submit(laneOf(ask), { input, ask, clientTensor: o.clientTensor });
   }
 
   /** Runs what is queued without waiting for fuller batches; resolves once nothing waits and nothing runs. */
@@ -157,18 +163,47 @@ export class ModelService {
     await this.loaded?.engine.dispose();
   }
 
-  private async runBatch(items: Item[]): Promise<Answer[]> {
+  private async runBatch(items: Item[]): Promise<(Answer | HttpError)[]> {
+    try {
+      return await this.run(items);
+    } catch (e) {
+      // Non-finite outputs (E_MODEL from tasks/finite.ts) fail the whole batch, but one
+      // client tensor of huge values can cause them: each row then runs alone, so only
+      // its own request fails, and a client's tensor is the client's fault (400).
+      if (!nonFinite(e)) throw new HttpError(500, `Inference failed: ${errorMessage(e)}`);
+      if (items.length === 1) return [this.blame(items[0]!, e)];
+      const out: (Answer | HttpError)[] = [];
+      for (const item of items) {
+        try {
+          out.push((await this.run([item]))[0]!);
+        } catch (alone) {
+          out.push(this.blame(item, alone));
+        }
+      }
+      return out;
+    }
+  }
+
+  private blame(item: Item, e: unknown): HttpError {
+    if (item.clientTensor && nonFinite(e)) {
+      return new HttpError(400, `The model's outputs for this FP32 input are not finite (NaN or Infinity): its values are far outside what preprocess "${this.settings.preprocess}" produces.`);
+    }
+    return new HttpError(500, `Inference failed: ${errorMessage(e)}`);
+  }
+
+  private run(items: Item[]): Promise<Answer[]> {
     const { engine, settings } = this.loaded!;
     const [h, w] = settings.size;
     const size = h * w * 3;
     const data = new Float32Array(items.length * size);
     items.forEach((item, i) => data.set(item.input, i * size));
-    try {
-      return await engine.run(items.map((i) => i.ask), data);
-    } catch (e) {
-      throw new HttpError(500, `Inference failed: ${errorMessage(e)}`);
-    }
+    return engine.run(items.map((i) => i.ask), data);
   }
+}
+
+/** E_MODEL while running a batch: tasks/finite.ts found NaN or Infinity in the outputs. (By code, not class: tests load the inference thread from dist/.) */
+function nonFinite(e: unknown): boolean {
+  return e instanceof Error && (e as { code?: unknown }).code === 'E_MODEL';
 }
 
 function laneOf(ask: Ask): string {
