@@ -42,11 +42,16 @@ export interface LoadImageOptions {
    * resize (see DecodeOptions.shrinkOnLoad). Ignored with kerasCompat.
    */
   decode?: DecodeMode;
+  /** The header, when already read (see DecodeOptions.source): not read again. */
+  source?: SourceInfo;
 }
 
 export const DECODE_MODES = ['exact', 'fast'] as const;
 export type DecodeMode = (typeof DECODE_MODES)[number];
-/** `--decode fast` keeps at least this many source pixels per output pixel on each axis. */
+/**
+ * `--decode fast` keeps at least this many source pixels per output pixel on each axis:
+ * JPEG is DCT-scaled by the largest of 1/8, 1/4, 1/2 that still covers the input size.
+ */
 export const FAST_DECODE_MARGIN = 2;
 
 export interface LoadedImage {
@@ -69,8 +74,9 @@ export async function loadImageForModel(file: string | Buffer, opts: LoadImageOp
 
   const t0 = performance.now();
   const decoded = kerasCompat
-    ? await decodeImagePil(file, { limitInputPixels: opts.limitInputPixels })
+    ? await decodeImagePil(file, { limitInputPixels: opts.limitInputPixels, source: opts.source })
     : await decodeImage(file, {
+        source: opts.source,
         background,
         keepExifOrientation: opts.keepExifOrientation,
         limitInputPixels: opts.limitInputPixels,
@@ -78,13 +84,9 @@ export async function loadImageForModel(file: string | Buffer, opts: LoadImageOp
           opts.decode === 'fast' ? { minWidth: FAST_DECODE_MARGIN * opts.size[1], minHeight: FAST_DECODE_MARGIN * opts.size[0] } : undefined,
       });
   const t1 = performance.now();
-  const pixels = resizeImage(decoded, {
-    size: opts.size,
-    mode: resize,
-    interpolation,
-    background: resize === 'letterbox' ? await parseColour(background) : undefined,
-    cropPct: opts.cropPct,
-  });
+  const letterbox = resize === 'letterbox' ? await parseColour(background) : undefined;
+  const pixels = resizeImage(decoded, { size: opts.size, mode: resize, interpolation, background: letterbox, cropPct: opts.cropPct });
+  decoded.release?.(); // the decoded pixels are no longer needed: their buffer serves the next image
   const t2 = performance.now();
   const input = preprocess(pixels, opts.preprocess);
   const t3 = performance.now();

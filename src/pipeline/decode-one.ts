@@ -1,11 +1,11 @@
 // One input entry -> its model input (or its error), the unit of work of every loader.
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { ImageDecodeError, loadImageForModel, type LoadImageOptions } from '../images/index.js';
+import { ImageDecodeError, loadImageForModel, type LoadImageOptions, type SourceInfo } from '../images/index.js';
 import { BackbonesError, errorMessage } from '../errors.js';
 import type { InputEntry } from '../images/inputs.js';
 
-export type ImageSettings = Omit<LoadImageOptions, 'cropPct' | 'keepExifOrientation'>;
+export type ImageSettings = Omit<LoadImageOptions, 'cropPct' | 'keepExifOrientation' | 'source'>;
 
 /** The image-handling options as the commands parse them (--resize, --interpolation, --background, --keras-compat, --decode). */
 export interface ImageHandlingOptions extends Pick<ImageSettings, 'resize' | 'interpolation' | 'kerasCompat' | 'decode'> {
@@ -42,6 +42,8 @@ export interface StageTimings {
 /** What a loader decodes: a file, or bytes already in memory (a request body; `path` labels it). */
 export interface DecodeSource extends InputEntry {
   bytes?: Uint8Array;
+  /** The header the prefetch budget already read: the decoder does not read it again. */
+  header?: SourceInfo;
 }
 
 export interface DecodedItem {
@@ -79,7 +81,7 @@ export async function decodeOne(entry: DecodeSource, settings: ImageSettings): P
   let decodedBytes = 0;
   try {
     const { bytes } = entry;
-    const img = await loadImageForModel(bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : entry.path, settings);
+    const img = await loadImageForModel(bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : entry.path, { ...settings, source: entry.header });
     decodedBytes = img.source.width * img.source.height * 3;
     return { path: entry.path, input: img.input, timings: img.timings };
   } catch (e) {
