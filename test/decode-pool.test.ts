@@ -13,6 +13,7 @@ import { estimateImageBytes } from '../src/pipeline/budget.js';
 import { stageReport } from '../src/pipeline/stages.js';
 import { inThreadLoader, type ImageLoader } from '../src/pipeline/loaders.js';
 import type { InputEntry } from '../src/images/inputs.js';
+import { readCounts, readSourceInfo } from '../src/images/index.js';
 import { startEngine } from '../src/engines/select.js';
 import { loadBackbone } from '../src/zoo/load.js';
 import { extractBatch } from '../src/tasks/extract.js';
@@ -117,6 +118,29 @@ test('several decode threads: every input once, in input order, failures as reco
     await one.close();
     await three.close();
     backbone.dispose();
+  }
+});
+
+test('each image: its header read once (by the prefetch budget, handed to the decoder) and decoded once', { skip }, async () => {
+  const settings: ImageSettings = { size: [224, 224], preprocess: 'tf' };
+  // Readable photos of every kind the decoders take: plain, progressive + ICC, CMYK, EXIF-rotated, PNG, WebP.
+  const files = [...PHOTOS, 'orientation_6_letter_F__imaging.jpg', 'daisies_gray__libjxl_flower_q85_gray.jpg'];
+  const entries: InputEntry[] = files.map((f) => ({ path: IMAGES(f) }));
+  for (const decode of ['exact', 'fast'] as const) {
+    const before = { ...readCounts };
+    const stats = await runBatches(entries, { ...settings, decode }, 4, async (b) => new Array<number>(b.shape[0]).fill(0), () => {});
+    assert.equal(stats.failed, 0);
+    assert.equal(readCounts.headers - before.headers, files.length, `${decode}: header reads`);
+    assert.equal(readCounts.decodes - before.decodes, files.length, `${decode}: decodes`);
+  }
+  // In a decode thread too: its counts come back with each item (one at a time, so each count is that item's).
+  const pool = await startDecodePool(1, settings);
+  try {
+    const items = [];
+    for (const e of entries) items.push(await pool.load({ ...e, header: (await readSourceInfo(e.path))! }));
+    assert.ok(items.every((i) => i.input && i.reads?.headers === 0 && i.reads.decodes === 1), JSON.stringify(items.map((i) => i.reads)));
+  } finally {
+    await pool.close();
   }
 });
 

@@ -86,7 +86,8 @@ async function readMetadata(input: string | Buffer, options: SharpOptions): Prom
 /** Reads a file's header only (nothing is decoded): what decodeImage would find, or null when unreadable. */
 export async function readSourceInfo(file: string): Promise<SourceInfo | null> {
   try {
-    return sourceInfoOf(await readMetadata(file, { limitInputPixels: false }));
+    // failOn as the decode's own, so a file the decoder will try has a header here too.
+    return sourceInfoOf(await readMetadata(file, { failOn: 'error', limitInputPixels: false }));
   } catch {
     return null; // the decode itself will report why
   }

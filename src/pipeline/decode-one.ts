@@ -1,7 +1,7 @@
 // One input entry -> its model input (or its error), the unit of work of every loader.
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { ImageDecodeError, loadImageForModel, type LoadImageOptions, type SourceInfo } from '../images/index.js';
+import { ImageDecodeError, loadImageForModel, readCounts, type LoadImageOptions, type SourceInfo } from '../images/index.js';
 import { BackbonesError, errorMessage } from '../errors.js';
 import type { InputEntry } from '../images/inputs.js';
 
@@ -53,6 +53,8 @@ export interface DecodedItem {
   /** The error is the image's own (undecodable, unsupported, too many pixels), not the machine's. */
   badImage?: boolean;
   timings?: StageTimings;
+  /** Headers read and pixels decoded in this thread while this item was decoded (exactly its own when it was the only one in flight). */
+  reads?: { headers: number; decodes: number };
 }
 
 /**
@@ -79,11 +81,13 @@ function garbageCollector(): (() => void) | null {
 export async function decodeOne(entry: DecodeSource, settings: ImageSettings): Promise<DecodedItem> {
   if (entry.error) return { path: entry.path, error: entry.error };
   let decodedBytes = 0;
+  const before = { ...readCounts };
   try {
     const { bytes } = entry;
     const img = await loadImageForModel(bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : entry.path, { ...settings, source: entry.header });
     decodedBytes = img.source.width * img.source.height * 3;
-    return { path: entry.path, input: img.input, timings: img.timings };
+    const reads = { headers: readCounts.headers - before.headers, decodes: readCounts.decodes - before.decodes };
+    return { path: entry.path, input: img.input, timings: img.timings, reads };
   } catch (e) {
     return { path: entry.path, error: errorMessage(e), ...(e instanceof ImageDecodeError ? { badImage: true } : {}) };
   } finally {
