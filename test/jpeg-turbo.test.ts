@@ -53,8 +53,23 @@ test("it takes plain JPEGs only, and its pixels are sharp's bit for bit", { skip
 });
 
 // sha256 of Pillow's Image.open(f).convert('RGB').tobytes(): Debian python3-pil 9.4.0 on
-// libjpeg-turbo 2.1.5 (Keras' load_img decodes with exactly this).
-const PIL_SHA256: Record<string, string> = {};
+// libjpeg-turbo 2.1.5 (what Keras' load_img decodes with), every readable real JPEG: those
+// the addon takes (EXIF-rotated and ICC ones included: PIL ignores both) and the CMYK one (sharp).
+const PIL_SHA256: Record<string, string> = {
+  'apple_red__opencv.jpg': '661c0ae02b5410fc1044ee37fc58a26ea3dd386334d328861261d7944ba6231d',
+  'colorful_cups__plasma_ColorfulCups.jpg': 'a58c10b2412c0aeae855c535c1b28a27a245cd5ce59e83663b404601be9ff19d',
+  'daisies_gray__libjxl_flower_q85_gray.jpg': '2b7e27019b0cd4c10155ed531ac44fe9526e093519b59972f5937702864fb7d7',
+  'forest_path_5120x2880__plasma_SafeLanding.jpg': 'd50b471f34cfa03e98a4140799ed9137cc27585fbe01ec93c5dc52034e1750ff',
+  'fruits_citrus_kiwi__opencv.jpg': '0c0456e454898ef6b32332b7a7ef14ed141c700f289f16a28753c0b537b145f5',
+  'mandrill_baboon__opencv.jpg': 'b09de65bfb12908e6fe314635a8294c250f70843afad1f183410b4184e77d80c',
+  'orientation_6_letter_F__imaging.jpg': '6f5a1c24975892bfda4ccaa5b031997831ebf2f3f29f2d7976889ff0826b2e11',
+  'pier_fog_gray__plasma_Grey.jpg': '0783794ac04f04bacc14ac1a7a6bffae7c5aa055f07fbd0ce2e88740b361d283',
+  'railway_city_view__forensics.jpg': '4dda76285111260685c67f8dc8434c9608e04271f3cf0a66e8ec9b17a8b3fd50',
+  'rocket_falcon9_launchpad__skimage.jpg': '3d4435cc745752b7f9724df88c6e18817de3ce7e3d2d71c55f85f7831e68f197',
+  'samoyeds_two_under_tree__forensics.jpg': '6d79506b0d0efc6d9ca8f855daecaf6c865fd9cc20c958ce43b2d50e0eec47de',
+  'speakers_stage_cmyk__go_video001.jpeg': '0c520656f9cdc43373f0adb211da0c8a01a765601d413344f6cc9fdada50b4a1',
+  'speakers_stage_rgb__go_video001.jpeg': '5df7ed5f6d91eb6f79386a0efe61fce71c97db3beda8d0d508952a705d836040',
+};
 
 test("Keras-compatible decoding is Pillow's, byte for byte (orientation ignored, grey replicated)", { skip: skip || noNative }, async () => {
   assert.ok(Object.keys(PIL_SHA256).length >= 10);
