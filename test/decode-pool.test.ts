@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runBatches, type ImageSettings } from '../src/pipeline/batches.js';
+import { emptyPipelineStats, runBatches, type ImageSettings } from '../src/pipeline/batches.js';
 import { startDecodePool } from '../src/pipeline/decode-pool.js';
 import { defaultDecodeThreads, engineOnGpu } from '../src/pipeline/decode-threads.js';
 import { estimateImageBytes } from '../src/pipeline/budget.js';
-import { stageReport } from '../src/pipeline/stages.js';
+import { stageLine, stageReport } from '../src/pipeline/stages.js';
 import { inThreadLoader, type ImageLoader } from '../src/pipeline/loaders.js';
 import type { InputEntry } from '../src/images/inputs.js';
 import { readCounts, readSourceInfo } from '../src/images/index.js';
@@ -202,6 +202,24 @@ test('decode threads: cores - 1 beside a CPU engine, every core beside a GPU eng
   assert.equal(engineOnGpu(undefined), false);
 });
 
+test('the stage report: nothing claimed before the engine ran a batch; decode per image in CPU time (pool CPU less preprocess)', () => {
+  // Images decoded, the engine waited, no batch run yet: no limit is claimed.
+  const s = { ...emptyPipelineStats(), images: 0, decoded: 8, decodeMs: 800, resizeMs: 40, preprocessMs: 40, preprocessCpuMs: 60, preprocessCpuImages: 8, waitMs: 500, wallMs: 600, decodeThreads: 1, poolCpuMs: 400 };
+  assert.equal(stageReport(s).limitingStage, null);
+  assert.doesNotMatch(stageLine(s), /limited by/);
+  // Per image: wall 100 ms in the thread, but CPU (400 - 60) / 8 = 42.5 ms; preprocess 60 / 8 = 7.5 ms CPU.
+  const r = stageReport({ ...s, images: 8, batches: 1, inferenceMs: 100 });
+  assert.equal(r.decodeMsPerImage, 100);
+  assert.equal(r.decodeCpuMsPerImage, 42.5);
+  assert.equal(r.preprocessCpuMsPerImage, 7.5);
+  assert.equal(r.limitingStage, 'decode');
+  assert.match(stageLine({ ...s, images: 8, batches: 1, inferenceMs: 100 }), /decode 42\.5 ms CPU, preprocess 7\.5 ms CPU .* limited by decode/);
+  // Not measurable (decoding in the main thread): the wall time, said to be one.
+  const main = { ...s, images: 8, batches: 1, inferenceMs: 700, decodeThreads: 0, poolCpuMs: null };
+  assert.equal(stageReport(main).decodeCpuMsPerImage, null);
+  assert.match(stageLine(main), /decode 100\.0 ms wall, .* limited by inference/);
+});
+
 test('the memory charged for an image: its decoded pixels, less when fast shrinks it on load, at least the model input', () => {
   const settings: ImageSettings = { size: [224, 224], preprocess: 'tf' };
   const header = { format: 'jpeg', width: 4000, height: 3000, channels: 3, depth: 'uchar', space: 'srgb', orientation: null, pages: 1, progressive: false };
@@ -222,7 +240,7 @@ test('CLI: --decode-threads 2 --verbose gives the rate and the limiting stage; -
   const r = await runCli(['extract', images, ...model, '--decode-threads', '2', '--verbose', '-o', out]);
   assert.equal(r.code, 3, r.stderr); // the truncated JPEG
   assert.match(r.stderr, /\d+ of 27 images done in [\d.]+ s \([\d.]+ img\/s\)/);
-  assert.match(r.stderr, /per image: decode [\d.]+ ms, preprocess [\d.]+ ms \(2 decode threads, pool CPU (\d+ %|n\/a)\); inference [\d.]+ ms; engine waited \d+ % of the time → limited by (decode|preprocess|inference)/);
+  assert.match(r.stderr, /per image: decode [\d.]+ ms CPU, preprocess [\d.]+ ms CPU \(2 decode threads, pool CPU (\d+ %|n\/a)\); inference [\d.]+ ms; engine waited \d+ % of the time → limited by (decode|preprocess|inference)/);
   const full = parseJsonl(readFileSync(out, 'utf8'));
   assert.equal(full.length, 27);
   // A run cut after 10 records, resumed with the pool: the same file as one whole run.

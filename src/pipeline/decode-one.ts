@@ -3,9 +3,10 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { ImageDecodeError, loadImageForModel, readCounts, type LoadImageOptions, type SourceInfo } from '../images/index.js';
 import { BackbonesError, errorMessage } from '../errors.js';
+import { threadCpuClock } from '../monitor/threads.js';
 import type { InputEntry } from '../images/inputs.js';
 
-export type ImageSettings = Omit<LoadImageOptions, 'cropPct' | 'keepExifOrientation' | 'source'>;
+export type ImageSettings = Omit<LoadImageOptions, 'cropPct' | 'keepExifOrientation' | 'source' | 'cpuClock'>;
 
 /** The image-handling options as the commands parse them (--resize, --interpolation, --background, --keras-compat, --decode). */
 export interface ImageHandlingOptions extends Pick<ImageSettings, 'resize' | 'interpolation' | 'kerasCompat' | 'decode'> {
@@ -37,6 +38,8 @@ export interface StageTimings {
   decodeMs: number;
   resizeMs: number;
   preprocessMs: number;
+  /** CPU time of resize + preprocess in the decoding thread (Linux), ms. */
+  preprocessCpuMs?: number;
 }
 
 /** What a loader decodes: a file, or bytes already in memory (a request body; `path` labels it). */
@@ -77,6 +80,8 @@ function garbageCollector(): (() => void) | null {
   return collect;
 }
 
+const cpuClock = threadCpuClock() ?? undefined;
+
 /** Never throws: a file that cannot be read or decoded becomes an item with `error`. */
 export async function decodeOne(entry: DecodeSource, settings: ImageSettings): Promise<DecodedItem> {
   if (entry.error) return { path: entry.path, error: entry.error };
@@ -84,10 +89,11 @@ export async function decodeOne(entry: DecodeSource, settings: ImageSettings): P
   const before = { ...readCounts };
   try {
     const { bytes } = entry;
-    const img = await loadImageForModel(bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : entry.path, { ...settings, source: entry.header });
+    const img = await loadImageForModel(bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : entry.path, { ...settings, source: entry.header, cpuClock });
     decodedBytes = img.source.width * img.source.height * 3;
     const reads = { headers: readCounts.headers - before.headers, decodes: readCounts.decodes - before.decodes };
-    return { path: entry.path, input: img.input, timings: img.timings, reads };
+    const { decodeMs, resizeMs, preprocessMs, preprocessCpuMs } = img.timings;
+    return { path: entry.path, input: img.input, timings: { decodeMs, resizeMs, preprocessMs, ...(preprocessCpuMs !== undefined ? { preprocessCpuMs } : {}) }, reads };
   } catch (e) {
     return { path: entry.path, error: errorMessage(e), ...(e instanceof ImageDecodeError ? { badImage: true } : {}) };
   } finally {
