@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { emptyPipelineStats, runBatches, type ImageSettings } from '../src/pipeline/batches.js';
 import { startDecodePool } from '../src/pipeline/decode-pool.js';
-import { defaultDecodeThreads, engineOnGpu } from '../src/pipeline/decode-threads.js';
+import { defaultDecodeThreads, engineOnGpu, threadPlan } from '../src/pipeline/decode-threads.js';
 import { estimateImageBytes } from '../src/pipeline/budget.js';
 import { stageLine, stageReport } from '../src/pipeline/stages.js';
 import { inThreadLoader, type ImageLoader } from '../src/pipeline/loaders.js';
@@ -200,6 +200,17 @@ test('decode threads: cores - 1 beside a CPU engine, every core beside a GPU eng
   assert.equal(engineOnGpu({ device: 'cpu' }), false);
   assert.equal(engineOnGpu({ device: 'gpu' }), true);
   assert.equal(engineOnGpu(undefined), false);
+});
+
+test('threads sized together: engine every core (idle threads do not spin), decode cores - 1 beside a CPU engine / every core beside a GPU, one libvips thread per image in a decode thread', () => {
+  assert.deepEqual(threadPlan({ cores: 2, engineOnGpu: false }), { engineThreads: 2, decodeThreads: 1, libvipsThreads: 1 });
+  assert.deepEqual(threadPlan({ cores: 16, engineOnGpu: false }), { engineThreads: 16, decodeThreads: 15, libvipsThreads: 1 });
+  assert.deepEqual(threadPlan({ cores: 16, engineOnGpu: true }), { engineThreads: 16, decodeThreads: 16, libvipsThreads: 1 });
+  assert.deepEqual(threadPlan({ cores: 1, engineOnGpu: false }), { engineThreads: 1, decodeThreads: 1, libvipsThreads: 1 });
+  // Decoding in the main thread: libvips is the only parallelism, so it gets every core.
+  assert.deepEqual(threadPlan({ cores: 8, engineOnGpu: false, decodeThreads: 0 }), { engineThreads: 8, decodeThreads: 0, libvipsThreads: 8 });
+  // What the user asked for is kept.
+  assert.deepEqual(threadPlan({ cores: 8, engineOnGpu: false, engineThreads: 3, decodeThreads: 5 }), { engineThreads: 3, decodeThreads: 5, libvipsThreads: 1 });
 });
 
 test('the stage report: nothing claimed before the engine ran a batch; decode per image in CPU time (pool CPU less preprocess)', () => {
