@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 typedef struct {
   struct jpeg_error_mgr pub;
@@ -250,8 +253,44 @@ static napi_value decode_async(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+// glibc's allocator, for long-running processes (serve). Its defaults keep what a burst
+// of big images freed: one arena per thread that allocates (up to 8 per core, each
+// growing to 64 MB) and a threshold for returning big blocks that rises with every big
+// block freed. tuneMalloc(arenaMax, mmapThreshold, trimThreshold) fixes them (arenas made
+// after the call obey); trim() hands free pages of every arena back (malloc_trim).
+static napi_value tune_malloc(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int ok = 0;
+#ifdef __GLIBC__
+  int32_t arenas = 0, mmapThreshold = 0, trimThreshold = 0;
+  if (argc == 3 && napi_get_value_int32(env, argv[0], &arenas) == napi_ok && napi_get_value_int32(env, argv[1], &mmapThreshold) == napi_ok &&
+      napi_get_value_int32(env, argv[2], &trimThreshold) == napi_ok) {
+    ok = mallopt(M_ARENA_MAX, arenas) == 1 && mallopt(M_MMAP_THRESHOLD, mmapThreshold) == 1 && mallopt(M_TRIM_THRESHOLD, trimThreshold) == 1;
+  }
+#endif
+  napi_get_boolean(env, ok, &result);
+  return result;
+}
+
+static napi_value trim(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+#ifdef __GLIBC__
+  napi_get_boolean(env, malloc_trim(0) == 1, &result);
+#else
+  napi_get_boolean(env, 0, &result);
+#endif
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn, v;
+  napi_create_function(env, "tuneMalloc", NAPI_AUTO_LENGTH, tune_malloc, NULL, &fn);
+  napi_set_named_property(env, exports, "tuneMalloc", fn);
+  napi_create_function(env, "trim", NAPI_AUTO_LENGTH, trim, NULL, &fn);
+  napi_set_named_property(env, exports, "trim", fn);
   napi_create_function(env, "decodeSync", NAPI_AUTO_LENGTH, decode_sync, NULL, &fn);
   napi_set_named_property(env, exports, "decodeSync", fn);
   napi_create_function(env, "decodeAsync", NAPI_AUTO_LENGTH, decode_async, NULL, &fn);

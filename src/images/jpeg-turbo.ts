@@ -16,6 +16,8 @@ interface Addon {
   decodeSync(bytes: Uint8Array, denom: number, out: ArrayBuffer | null): Result;
   decodeAsync(bytes: Uint8Array, denom: number, out: ArrayBuffer | null): Promise<Result>;
   turboVersion?: number;
+  tuneMalloc(arenaMax: number, mmapThreshold: number, trimThreshold: number): boolean;
+  trim(): boolean;
 }
 
 /** `BACKBONES_JPEG_DECODER=sharp` turns the addon off (to compare, or to rule it out). */
@@ -25,12 +27,15 @@ let addon: Addon | null | undefined;
 let loadError: string | null = null;
 
 function load(): Addon | null {
+  const a = loadAddon();
+  return a && process.env[JPEG_DECODER_ENV] !== 'sharp' ? a : null;
+}
+
+/** The addon itself (also for the allocator settings, which do not depend on the JPEG decoder being wanted). */
+export function loadAddon(): Addon | null {
   if (addon !== undefined) return addon;
   addon = null;
-  if (process.env[JPEG_DECODER_ENV] === 'sharp') {
-    loadError = `${JPEG_DECODER_ENV}=sharp`;
-    return addon;
-  }
+  if (process.env[JPEG_DECODER_ENV] === 'sharp') loadError = `${JPEG_DECODER_ENV}=sharp`;
   // native/build/jpeg.node from dist/images/ and from src/images/ alike.
   const file = fileURLToPath(new URL('../../native/build/jpeg.node', import.meta.url));
   if (!existsSync(file)) {
