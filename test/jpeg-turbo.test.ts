@@ -114,6 +114,12 @@ test('a thread decodes into the memory it kept: after release the next photo lan
   c.release();
 });
 
+test("serve's allocator settings apply through the addon (glibc mallopt and malloc_trim succeed)", { skip: noNative || (process.platform !== 'linux' && 'glibc only') }, async () => {
+  const { tuneAllocatorForServing, trimAllocator } = await import('../src/images/allocator.js');
+  assert.equal(tuneAllocatorForServing(), true);
+  assert.equal(typeof trimAllocator(), 'boolean'); // true when it released something
+});
+
 test('CLI: extract gives byte-identical vectors with BACKBONES_JPEG_DECODER=sharp (exact decoding is the same whichever decoder)', { skip: skip || noNative, timeout: 240_000 }, async () => {
   const args = ['extract', dataPath('images'), '-m', MODELS('mobilenet_v1_0.25_224'), '--layer', 'global_average_pooling2d_1', '--preprocess', 'tf', '--backend', 'onnx', '-q', '--ext', 'jpg,jpeg'];
   const [ours, theirs] = [await runCli(args), await runCli(args, { env: { BACKBONES_JPEG_DECODER: 'sharp' } })];
