@@ -120,6 +120,21 @@ function tree(pid: number): number[] {
   return out;
 }
 
+/** CPU seconds (user + system) of a process tree so far. */
+function cpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const p of tree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime
+    } catch {
+      /* gone */
+    }
+  }
+  return ticks / 100; // USER_HZ
+}
+
 /** RSS and PSS of a process tree, bytes. */
 function memory(pid: number): { rss: number; pss: number } {
   let rss = 0;
@@ -137,6 +152,8 @@ function memory(pid: number): { rss: number; pss: number } {
 }
 
 interface LoadResult {
+  /** Server CPU seconds over the run (its whole process tree): CPU per request does not depend on what else the machine runs. */
+  cpuS: number;
   ok: number;
   errors: number;
   seconds: number;
@@ -160,6 +177,7 @@ async function load(s: Server, clients: number, seconds: number): Promise<LoadRe
     peakPss = Math.max(peakPss, m.pss);
   };
   const timer = setInterval(sample, 250);
+  const cpu0 = cpuSeconds(s.child.pid!);
   const started = performance.now();
   const end = started + seconds * 1000;
   const one = (body: Buffer) =>
@@ -184,10 +202,11 @@ async function load(s: Server, clients: number, seconds: number): Promise<LoadRe
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const cpuS = cpuSeconds(s.child.pid!) - cpu0;
   clearInterval(timer);
   sample();
   agent.destroy();
-  return { ok, errors, seconds: elapsed, latenciesMs, peakRss, peakPss };
+  return { cpuS, ok, errors, seconds: elapsed, latenciesMs, peakRss, peakPss };
 }
 
 function percentile(xs: number[], p: number): number {
@@ -205,7 +224,7 @@ const warmup = Number(args.warmup);
 console.error(`files: ${files.length} JPEGs; ${rounds} rounds x concurrency ${concurrencies.join('/')} x ${duration} s; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 const servers = [await startBackbones(), await startPeer()];
 const rest = Object.fromEntries(servers.map((s) => [s.name, memory(s.child.pid!)]));
-type Row = { round: number; server: string; c: number; rps: number; p50: number; p99: number; errors: number; peakRss: number; peakPss: number };
+type Row = { round: number; server: string; c: number; rps: number; cpuMsPerRequest: number; p50: number; p99: number; errors: number; peakRss: number; peakPss: number };
 const rows: Row[] = [];
 try {
   for (let r = 1; r <= rounds; r++) {
@@ -214,9 +233,9 @@ try {
       for (const s of order) {
         await load(s, c, warmup);
         const res = await load(s, c, duration);
-        const row = { round: r, server: s.name, c, rps: res.ok / res.seconds, p50: percentile(res.latenciesMs, 50), p99: percentile(res.latenciesMs, 99), errors: res.errors, peakRss: res.peakRss, peakPss: res.peakPss };
+        const row = { round: r, server: s.name, c, rps: res.ok / res.seconds, cpuMsPerRequest: (1000 * res.cpuS) / Math.max(1, res.ok), p50: percentile(res.latenciesMs, 50), p99: percentile(res.latenciesMs, 99), errors: res.errors, peakRss: res.peakRss, peakPss: res.peakPss };
         rows.push(row);
-        console.error(`round ${r} c=${c} ${s.name}: ${row.rps.toFixed(1)} req/s, p50 ${row.p50.toFixed(0)} ms, p99 ${row.p99.toFixed(0)} ms, errors ${row.errors}, peak RSS ${(row.peakRss / MIB).toFixed(0)} MiB, PSS ${(row.peakPss / MIB).toFixed(0)} MiB (load ${os.loadavg()[0]!.toFixed(1)})`);
+        console.error(`round ${r} c=${c} ${s.name}: ${row.rps.toFixed(1)} req/s, ${row.cpuMsPerRequest.toFixed(0)} ms CPU/request, p50 ${row.p50.toFixed(0)} ms, p99 ${row.p99.toFixed(0)} ms, errors ${row.errors}, peak RSS ${(row.peakRss / MIB).toFixed(0)} MiB, PSS ${(row.peakPss / MIB).toFixed(0)} MiB (load ${os.loadavg()[0]!.toFixed(1)})`);
       }
     }
   }
@@ -226,14 +245,14 @@ try {
 }
 
 const [ours, peer] = servers.map((s) => s.name) as [string, string];
-console.log('| concurrency | round | backbones req/s | peer req/s | req/s ratio | backbones p50 / p99 ms | peer p50 / p99 ms | p99 ratio | backbones peak RSS / PSS MiB | peer peak RSS / PSS MiB | PSS ratio |');
-console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log('| concurrency | round | backbones req/s | peer req/s | req/s ratio | CPU ms / request, backbones / peer | peer / backbones CPU | backbones p50 / p99 ms | peer p50 / p99 ms | p99 ratio | backbones peak RSS / PSS MiB | peer peak RSS / PSS MiB | PSS ratio |');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const c of concurrencies) {
   for (let r = 1; r <= rounds; r++) {
     const a = rows.find((x) => x.c === c && x.round === r && x.server === ours)!;
     const b = rows.find((x) => x.c === c && x.round === r && x.server === peer)!;
     console.log(
-      `| ${c} | ${r} | ${a.rps.toFixed(1)} | ${b.rps.toFixed(1)} | **${(a.rps / b.rps).toFixed(2)}** | ${a.p50.toFixed(0)} / ${a.p99.toFixed(0)} | ${b.p50.toFixed(0)} / ${b.p99.toFixed(0)} | ${(a.p99 / b.p99).toFixed(2)} | ` +
+      `| ${c} | ${r} | ${a.rps.toFixed(1)} | ${b.rps.toFixed(1)} | **${(a.rps / b.rps).toFixed(2)}** | ${a.cpuMsPerRequest.toFixed(0)} / ${b.cpuMsPerRequest.toFixed(0)} | ${(b.cpuMsPerRequest / a.cpuMsPerRequest).toFixed(2)} | ${a.p50.toFixed(0)} / ${a.p99.toFixed(0)} | ${b.p50.toFixed(0)} / ${b.p99.toFixed(0)} | ${(a.p99 / b.p99).toFixed(2)} | ` +
         `${(a.peakRss / MIB).toFixed(0)} / ${(a.peakPss / MIB).toFixed(0)} | ${(b.peakRss / MIB).toFixed(0)} / ${(b.peakPss / MIB).toFixed(0)} | ${(a.peakPss / b.peakPss).toFixed(2)} |`,
     );
   }
