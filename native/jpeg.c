@@ -267,7 +267,9 @@ static napi_value tune_malloc(napi_env env, napi_callback_info info) {
   int32_t arenas = 0, mmapThreshold = 0, trimThreshold = 0;
   if (argc == 3 && napi_get_value_int32(env, argv[0], &arenas) == napi_ok && napi_get_value_int32(env, argv[1], &mmapThreshold) == napi_ok &&
       napi_get_value_int32(env, argv[2], &trimThreshold) == napi_ok) {
-    ok = mallopt(M_ARENA_MAX, arenas) == 1 && mallopt(M_MMAP_THRESHOLD, mmapThreshold) == 1 && mallopt(M_TRIM_THRESHOLD, trimThreshold) == 1;
+    // 0 leaves a setting as it is.
+    ok = (arenas == 0 || mallopt(M_ARENA_MAX, arenas) == 1) && (mmapThreshold == 0 || mallopt(M_MMAP_THRESHOLD, mmapThreshold) == 1) &&
+         (trimThreshold == 0 || mallopt(M_TRIM_THRESHOLD, trimThreshold) == 1);
   }
 #endif
   napi_get_boolean(env, ok, &result);
