@@ -8,7 +8,6 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
-import type { SourceInfo } from './decode.js';
 
 type Result = { width: number; height: number; buffer: ArrayBuffer } | { warning: string } | { error: string };
 
@@ -63,7 +62,11 @@ export function jpegDecoder(): { native: boolean; label: string } {
  * `viewer` (decodeImage) also no ICC profile and no EXIF rotation to apply, which only
  * sharp does; PIL-style decoding ignores both.
  */
-export function jpegTurboTakes(source: Pick<SourceInfo, 'format' | 'pages' | 'space' | 'depth' | 'hasIccProfile' | 'orientation'>, viewer: { autoOrient: boolean } | null): boolean {
+export function jpegTurboTakes(
+  // The fields of decode.ts's SourceInfo it looks at (spelled out: decode.ts imports this file).
+  source: { format: string; pages: number; space: string; depth: string; hasIccProfile: boolean; orientation: number | null },
+  viewer: { autoOrient: boolean } | null,
+): boolean {
   if (!load()) return false;
   if (source.format !== 'jpeg' || source.pages > 1 || source.depth !== 'uchar') return false;
   if (source.space !== 'srgb' && source.space !== 'b-w') return false;
