@@ -2,6 +2,9 @@
 // nvidia-smi, a failing model beside a good one, and peak RSS against the OS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseCsv } from './helpers/npy.js';
+import { csvExporter } from '../src/measure/export/csv.js';
+import { markdownExporter } from '../src/measure/export/markdown.js';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -199,12 +202,36 @@ test('--images runs the real pipeline: end-to-end img/s next to model-only, stag
   assert.ok(e2e.poolCpuPercentOfOneCore === null || e2e.poolCpuPercentOfOneCore > 0);
   assert.equal(e2e.prefetchBudgetByte, 512 * 1024 * 1024);
   assert.ok(e2e.prefetchPeakByte > 0 && e2e.prefetchPeakByte <= e2e.prefetchBudgetByte);
+  // The overlap limit, from measured CPU times: cores / (decode + preprocess + model CPU per image).
+  positive(e2e.modelCpuMsPerImage, 'model CPU');
+  assert.equal(e2e.cores, os.availableParallelism());
+  if (process.platform === 'linux') {
+    positive(e2e.decodeCpuMsPerImage!, 'decode CPU');
+    positive(e2e.preprocessCpuMsPerImage!, 'preprocess CPU');
+    const limit = (1000 * e2e.cores) / (e2e.decodeCpuMsPerImage! + e2e.preprocessCpuMsPerImage! + e2e.modelCpuMsPerImage);
+    assert.ok(Math.abs(e2e.overlapLimitImagesPerSecond! - limit) < 1e-6);
+    assert.ok(Math.abs(e2e.percentOfOverlapLimit! - (100 * e2e.imagesPerSecond) / limit) < 1e-6);
+  }
+  // The markdown and CSV reports carry the end-to-end figures too (read back by a CSV parser).
+  const rows = parseCsv(csvExporter.serialize(report));
+  const header = rows[0]!;
+  const cell = (name: string) => rows[1]![header.indexOf(name)];
+  assert.equal(Number(cell('end_to_end_images_per_second')), e2e.imagesPerSecond);
+  assert.equal(Number(cell('end_to_end_failed')), 1);
+  assert.equal(cell('end_to_end_decode'), 'exact');
+  assert.equal(Number(cell('end_to_end_model_cpu_ms')), e2e.modelCpuMsPerImage);
+  if (e2e.overlapLimitImagesPerSecond !== null) assert.equal(Number(cell('overlap_limit_images_per_second')), e2e.overlapLimitImagesPerSecond);
+  const md = markdownExporter.serialize(report);
+  for (const h of ['e2e img/s', 'e2e % of model', 'failed files', 'overlap limit img/s', 'e2e % of limit']) assert.ok(md.includes(`| ${h} |`) || md.includes(` ${h} |`), `markdown column ${h}`);
   const fast = await runCli(['bench', 'mobilenet_0.25', '--weights', 'random', '--iterations', '2', '--batch-sizes', '4', '--images', path.join(DATA_DIR, 'images'), '--decode', 'fast', '--decode-threads', '2', '--prefetch-mb', '64', '--format', 'table'], {
     env: { PATH: PATH_WITHOUT_GPU },
   });
   assert.equal(fast.code, 0, fast.stderr);
   assert.match(fast.stdout, /End to end/);
-  assert.match(fast.stdout, /batch 4, --decode fast: [\d.]+ img\/s end to end vs [\d.]+ model-only \(\d+ %\); per image decode [\d.]+ ms, preprocess [\d.]+ ms, inference [\d.]+ ms; 2 decode threads, pool CPU (\d+ %|n\/a), engine waited \d+ %; limited by (decode|preprocess|inference) \(26 images × 1 pass\)/);
+  assert.match(
+    fast.stdout,
+    /batch 4, --decode fast: [\d.]+ img\/s end to end vs [\d.]+ model-only \(\d+ %\), (\d+ % of the overlap limit [\d.]+ img\/s \(\d+ cores \/ \(decode \+ preprocess \+ model CPU per image\)\)|overlap limit n\/a \(decode CPU not measurable\)); 1 file failed to decode \(not counted\); CPU per image: decode [\d.]+ ms( wall)?, preprocess [\d.]+ ms( wall)?, model [\d.]+ ms; inference [\d.]+ ms wall; 2 decode threads, pool CPU (\d+ %|n\/a), engine waited \d+ %; limited by (decode|preprocess|inference) \(26 images × 1 pass\)/,
+  );
 });
 
 test('--duration bounds the timed runs; --plot draws an SVG', async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { decodeImage, shrinkOnLoadSize } from '../src/images/index.js';
+import { decodeImage, fastDecodeDenom, shrinkOnLoadSize } from '../src/images/index.js';
 import { expandInputs } from '../src/images/inputs.js';
 import { DEFAULT_EXTENSIONS } from '../src/images/formats.js';
 import { loadRealMobilenet, measureAgreement, nativeCrops, summarizeAgreement } from '../bench/decode-agreement.js';
@@ -15,20 +15,28 @@ import { DATA_DIR, IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
 const skip = skipWithoutData();
 const MIN = { minWidth: 448, minHeight: 448 };
 
-test('fast decoding shrinks big JPEGs on load to no less than 2x the input, and leaves PNGs and small photos whole', { skip }, async () => {
+test('fast decoding DCT-scales big JPEGs by the largest of 1/8, 1/4, 1/2 that stays at least 2x the input, and leaves PNGs and small photos whole', { skip }, async () => {
+  // 5120x2880: 1/8 gives 640x360 (under 448), 1/4 gives 1280x720.
   const forest = await decodeImage(IMAGES('forest_path_5120x2880__plasma_SafeLanding.jpg'), { shrinkOnLoad: MIN });
-  assert.deepEqual([forest.width, forest.height], [797, 448]);
+  assert.deepEqual([forest.width, forest.height], [1280, 720]);
   assert.deepEqual([forest.source.width, forest.source.height], [5120, 2880]);
+  assert.equal(fastDecodeDenom({ format: 'jpeg', width: 5120, height: 2880, orientation: null, pages: 1 }, MIN), 4);
   const plan = shrinkOnLoadSize({ format: 'jpeg', width: 5120, height: 2880, orientation: null, pages: 1 }, MIN);
-  assert.deepEqual(plan, { width: 797, height: 448 });
+  assert.deepEqual(plan, { width: 1280, height: 720 });
+  // Sides round up as libjpeg's do: 4001 / 8 = 500.1 -> 501.
+  assert.deepEqual(shrinkOnLoadSize({ format: 'jpeg', width: 4001, height: 3585, orientation: null, pages: 1 }, MIN), { width: 501, height: 449 });
+  assert.equal(fastDecodeDenom({ format: 'jpeg', width: 4000, height: 3000, orientation: null, pages: 1 }, { minWidth: 224, minHeight: 224 }), 8);
   const png = await decodeImage(IMAGES('daisies_pink_alpha__libjxl_flower_alpha.png'), { shrinkOnLoad: MIN });
   assert.deepEqual([png.width, png.height], [2268, 1512], 'PNG has no shrink-on-load');
   const small = await decodeImage(IMAGES('samoyeds_two_under_tree__forensics.jpg'), { shrinkOnLoad: MIN });
   assert.deepEqual([small.width, small.height], [1024, 768], 'less than 2x to gain: decoded whole');
   // EXIF orientation 6 swaps the axes before the minimum applies.
-  assert.deepEqual(shrinkOnLoadSize({ format: 'jpeg', width: 4000, height: 3000, orientation: 6, pages: 1 }, MIN), { width: 448, height: 598 });
+  const tall = { minWidth: 700, minHeight: 900 };
+  assert.deepEqual(shrinkOnLoadSize({ format: 'jpeg', width: 4000, height: 3000, orientation: 6, pages: 1 }, tall), { width: 750, height: 1000 });
+  assert.deepEqual(shrinkOnLoadSize({ format: 'jpeg', width: 4000, height: 3000, orientation: null, pages: 1 }, tall), { width: 2000, height: 1500 });
   const webp = shrinkOnLoadSize({ format: 'webp', width: 4000, height: 3000, orientation: null, pages: 1 }, MIN);
-  assert.deepEqual(webp, { width: 598, height: 448 });
+  assert.deepEqual(webp, { width: 1000, height: 750 });
+  assert.equal(shrinkOnLoadSize({ format: 'png', width: 4000, height: 3000, orientation: null, pages: 1 }, MIN), null);
 });
 
 test('fast vs exact on the real photos with the real MobileNet 0.25: top-1 agreement and feature cosine', { skip, timeout: 120_000 }, async () => {

@@ -14,6 +14,7 @@ import sharp, { type KernelEnum, type Metadata, type OutputInfo, type SharpOptio
 import { BackbonesError, type ErrorCode } from '../errors.js';
 import { parseColour } from './colour.js';
 import { sniffFormat, sharpDecodesBmp } from './formats.js';
+import { decodeJpegTurbo, jpegTurboTakes } from './jpeg-turbo.js';
 
 /** sharp's own default pixel limit: 0x3FFF * 0x3FFF. */
 export const DEFAULT_LIMIT_INPUT_PIXELS = 268402689;
@@ -70,10 +71,23 @@ export function sourceInfoOf(meta: Metadata): SourceInfo {
   };
 }
 
+/**
+ * What this thread read: headers (sharp's metadata(), the only header reader) and pixel
+ * decodes. The pipeline reads each image's header once and decodes it once; the tests
+ * hold it to that.
+ */
+export const readCounts = { headers: 0, decodes: 0 };
+
+async function readMetadata(input: string | Buffer, options: SharpOptions): Promise<Metadata> {
+  readCounts.headers += 1;
+  return sharp(input, options).metadata();
+}
+
 /** Reads a file's header only (nothing is decoded): what decodeImage would find, or null when unreadable. */
 export async function readSourceInfo(file: string): Promise<SourceInfo | null> {
   try {
-    return sourceInfoOf(await sharp(file, { limitInputPixels: false }).metadata());
+    // failOn as the decode's own, so a file the decoder will try has a header here too.
+    return sourceInfoOf(await readMetadata(file, { failOn: 'error', limitInputPixels: false }));
   } catch {
     return null; // the decode itself will report why
   }
@@ -86,6 +100,11 @@ export interface DecodedImage {
   height: number;
   channels: 3;
   source: SourceInfo;
+  /**
+   * Set when the pixels live in a buffer this thread reuses (the libjpeg-turbo decoder):
+   * call it once done with `data` so the next decode needs no new memory.
+   */
+  release?: () => void;
 }
 
 export interface DecodeOptions {
@@ -113,9 +132,14 @@ export interface DecodeOptions {
    * Other formats, and images already no bigger than this, decode in full as usual.
    */
   shrinkOnLoad?: { minWidth: number; minHeight: number };
+  /**
+   * The header, when the caller already read it (the prefetch budget does, for its
+   * estimate): it is not read again. It must be this input's own.
+   */
+  source?: SourceInfo;
 }
 
-export type PilDecodeOptions = Pick<DecodeOptions, 'limitInputPixels' | 'failOn'>;
+export type PilDecodeOptions = Pick<DecodeOptions, 'limitInputPixels' | 'failOn' | 'source'>;
 
 /**
  * Decodes a file or buffer to 8-bit sRGB RGB pixels as a viewer shows them.
@@ -128,11 +152,19 @@ export async function decodeImage(input: string | Buffer, opts: DecodeOptions = 
   const { name, bytes } = await readInput(input);
   const base = await openChecked(name, bytes, opts);
   const source = base.source;
-  const shrinkTo = opts.shrinkOnLoad ? shrinkOnLoadSize(source, opts.shrinkOnLoad, !opts.keepExifOrientation) : null;
+  const autoOrient = !opts.keepExifOrientation;
+  const denom = opts.shrinkOnLoad ? fastDecodeDenom(source, opts.shrinkOnLoad, autoOrient) : 1;
+  const shrinkTo = denom > 1 ? scaledSize(source, denom, autoOrient) : null;
+  readCounts.decodes += 1;
+  if (jpegTurboTakes(source, { autoOrient })) {
+    const px = await decodeJpegTurbo(bytes, denom, Math.ceil(source.width / denom) * Math.ceil(source.height / denom) * 3);
+    if (px) return { ...px, channels: 3, source };
+  }
   const result = await run(name, () => {
     let pipeline = sharp(bytes, { ...base.sharpOptions, autoOrient: !opts.keepExifOrientation });
-    // fastShrinkOnLoad lets libvips pick the largest JPEG shrink (2/4/8) that stays at or
-    // above this size, or scale WebP straight to it; FAST_KERNEL does the rest.
+    // The size libjpeg's DCT scaling by `denom` gives: libvips shrinks JPEG on load as far
+    // as it will (it stops one factor short of an exact one) and FAST_KERNEL does the rest;
+    // WebP scales straight to it.
     if (shrinkTo) pipeline = pipeline.resize({ ...shrinkTo, fit: 'fill', fastShrinkOnLoad: true, kernel: FAST_KERNEL });
     return pipeline
       // Composites alpha onto the background (a no-op without alpha); sharp scales the
@@ -154,27 +186,42 @@ export async function decodeImage(input: string | Buffer, opts: DecodeOptions = 
  * 0.984 against 0.980 (linear), 0.982 (cubic), 0.983 (lanczos3); see bench/RESULTS.md.
  */
 export const FAST_KERNEL: keyof KernelEnum = 'nearest';
-/** Formats whose libvips loader can shrink on load. */
+/** Formats whose decoder can shrink on load. */
 const SHRINK_ON_LOAD_FORMATS = new Set(['jpeg', 'webp']);
+/** JPEG's DCT scaling factors (1/2, 1/4, 1/8), largest first. */
+const DCT_DENOMS = [8, 4, 2] as const;
+
+type Geometry = Pick<SourceInfo, 'format' | 'width' | 'height' | 'orientation' | 'pages'>;
 
 /**
- * The size a `--decode fast` decode reduces to: the source scaled uniformly (aspect
- * kept) until one axis reaches its minimum, or null when no shrink-on-load applies
- * (not JPEG/WebP, or already small enough).
+ * `--decode fast`: the largest of 8, 4, 2 such that the image decoded at 1/denom (DCT
+ * scaling, sides rounded up as libjpeg does) is still at least `min` on both axes (as
+ * displayed, after EXIF orientation); 1 when no such shrink applies (not JPEG/WebP, an
+ * animation, or too small).
  */
-export function shrinkOnLoadSize(
-  source: Pick<SourceInfo, 'format' | 'width' | 'height' | 'orientation' | 'pages'>,
-  min: { minWidth: number; minHeight: number },
-  autoOrient = true,
-): { width: number; height: number } | null {
-  if (!SHRINK_ON_LOAD_FORMATS.has(source.format) || source.pages > 1) return null;
+export function fastDecodeDenom(source: Geometry, min: { minWidth: number; minHeight: number }, autoOrient = true): 1 | 2 | 4 | 8 {
+  if (!SHRINK_ON_LOAD_FORMATS.has(source.format) || source.pages > 1) return 1;
+  const { width, height } = orientedSize(source, autoOrient);
+  return DCT_DENOMS.find((d) => Math.ceil(width / d) >= min.minWidth && Math.ceil(height / d) >= min.minHeight) ?? 1;
+}
+
+function orientedSize(source: Geometry, autoOrient: boolean): { width: number; height: number } {
   const swap = autoOrient && (source.orientation ?? 1) >= 5;
-  const width = swap ? source.height : source.width;
-  const height = swap ? source.width : source.height;
-  const scale = Math.max(min.minWidth / width, min.minHeight / height);
-  if (!(scale < 0.5)) return null; // less than 2x to gain: decode in full
-  // The 1e-9 keeps float error (3000 * 448 / 3000 = 448.00000000000006) from adding a pixel.
-  return { width: Math.max(min.minWidth, Math.ceil(width * scale - 1e-9)), height: Math.max(min.minHeight, Math.ceil(height * scale - 1e-9)) };
+  return swap ? { width: source.height, height: source.width } : { width: source.width, height: source.height };
+}
+
+function scaledSize(source: Geometry, denom: number, autoOrient: boolean): { width: number; height: number } {
+  const { width, height } = orientedSize(source, autoOrient);
+  return { width: Math.ceil(width / denom), height: Math.ceil(height / denom) };
+}
+
+/**
+ * The size a `--decode fast` decode reduces to (displayed orientation): the source at
+ * 1/fastDecodeDenom, or null when it decodes in full.
+ */
+export function shrinkOnLoadSize(source: Geometry, min: { minWidth: number; minHeight: number }, autoOrient = true): { width: number; height: number } | null {
+  const denom = fastDecodeDenom(source, min, autoOrient);
+  return denom > 1 ? scaledSize(source, denom, autoOrient) : null;
 }
 
 /**
@@ -188,6 +235,12 @@ export async function decodeImagePil(input: string | Buffer, opts: PilDecodeOpti
   const { name, bytes } = await readInput(input);
   const base = await openChecked(name, bytes, opts);
   const source = base.source;
+  readCounts.decodes += 1;
+  // PIL decodes JPEG with libjpeg(-turbo)'s defaults, as the addon does: same bytes.
+  if (jpegTurboTakes(source, null)) {
+    const px = await decodeJpegTurbo(bytes, 1, source.width * source.height * 3);
+    if (px) return { ...px, channels: 3, source };
+  }
   // PIL never reads the ICC profile when converting modes, nor the EXIF orientation
   // (load_img calls no ImageOps.exif_transpose).
   const pilOptions = { ...base.sharpOptions, autoOrient: false, ignoreIcc: true };
@@ -261,7 +314,7 @@ interface Opened {
 }
 
 /** Header-only checks before any pixel is decoded: format support and the pixel limit. */
-async function openChecked(name: string, bytes: Buffer, opts: DecodeOptions): Promise<Opened> {
+async function openChecked(name: string, bytes: Buffer, opts: Pick<DecodeOptions, 'limitInputPixels' | 'failOn' | 'source'>): Promise<Opened> {
   const label = name;
   if (sniffFormat(bytes) === 'bmp' && !sharpDecodesBmp()) {
     throw new ImageDecodeError(
@@ -278,13 +331,14 @@ async function openChecked(name: string, bytes: Buffer, opts: DecodeOptions): Pr
     pages: 1,
     page: 0,
   };
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes, { failOn: sharpOptions.failOn, limitInputPixels: false }).metadata();
-  } catch (err) {
-    throw wrapSharpError(name, err);
+  let source = opts.source;
+  if (!source) {
+    try {
+      source = sourceInfoOf(await readMetadata(bytes, { failOn: sharpOptions.failOn, limitInputPixels: false }));
+    } catch (err) {
+      throw wrapSharpError(name, err);
+    }
   }
-  const source = sourceInfoOf(meta);
   const { width, height: frameHeight } = source;
   if (limit > 0 && width * frameHeight > limit) {
     throw new ImageDecodeError(

@@ -6,7 +6,9 @@ export {
   ImageDecodeError,
   DEFAULT_LIMIT_INPUT_PIXELS,
   shrinkOnLoadSize,
+  fastDecodeDenom,
   readSourceInfo,
+  readCounts,
   type DecodedImage,
   type DecodeOptions,
   type PilDecodeOptions,
@@ -33,3 +35,4 @@ export { preprocess, CAFFE_MEAN_BGR, TORCH_MEAN_RGB, TORCH_STD_RGB } from './pre
 export { loadImageForModel, DECODE_MODES, FAST_DECODE_MARGIN, type DecodeMode, type LoadImageOptions, type LoadedImage } from './model-input.js';
 export { DEFAULT_EXTENSIONS, sniffFormat, sharpDecodesBmp } from './formats.js';
 export { parseColour } from './colour.js';
+export { jpegDecoder, jpegTurboTakes, JPEG_DECODER_ENV } from './jpeg-turbo.js';

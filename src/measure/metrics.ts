@@ -13,3 +13,14 @@ export function imagesPerSecond(batchSize: number, samplesMs: readonly number[])
 export function gflopsPerSecond(macsPerImage: number | null, imagesPerSec: number): number | null {
   return macsPerImage === null ? null : (2 * macsPerImage * imagesPerSec) / 1e9;
 }
+
+/**
+ * The overlap limit of a pipelined run: images/s if decoding (+ preprocessing) and the
+ * model overlapped perfectly and kept every core busy, `1000 × cores / (decode +
+ * preprocess + model CPU ms per image)`; null when a CPU time is unknown.
+ */
+export function overlapLimit(cores: number, decodeCpuMs: number | null, preprocessCpuMs: number | null, modelCpuMs: number): number | null {
+  if (decodeCpuMs === null || preprocessCpuMs === null) return null;
+  const perImage = decodeCpuMs + preprocessCpuMs + modelCpuMs;
+  return perImage > 0 ? (1000 * cores) / perImage : null;
+}

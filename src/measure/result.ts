@@ -221,10 +221,22 @@ export interface EndToEndResult {
   modelImagesPerSecond: number;
   /** `100 × imagesPerSecond / modelImagesPerSecond`. */
   percentOfModel: number;
-  /** Mean wall time per image of the sharp decode inside a decode thread (two images per thread are in flight at once, so this is not CPU time). */
+  /** Mean wall time per image of the decode inside a decode thread (two images per thread are in flight at once, so this is not CPU time: see `decodeCpuMsPerImage`). */
   decodeMsPerImage: number;
-  /** Mean resize + normalise time per image. */
+  /** Mean resize + normalise wall time per image. */
   preprocessMsPerImage: number;
+  /** CPU time per image of decoding: the pool's CPU (decode threads + libvips' threads) less resize + normalise. `null` when not measurable (0 decode threads, or not Linux). */
+  decodeCpuMsPerImage: number | null;
+  /** CPU time per image of resize + normalise in the decode threads. `null` when not measured (not Linux). */
+  preprocessCpuMsPerImage: number | null;
+  /** Process CPU time per image of the model-only runs of this batch size (user + system / images): the model's core-time. */
+  modelCpuMsPerImage: number;
+  /** `os.availableParallelism()` of the child. */
+  cores: number;
+  /** The overlap limit: the rate if decoding (+ preprocessing) and the model overlapped perfectly on every core, `1000 × cores / (decodeCpuMsPerImage + preprocessCpuMsPerImage + modelCpuMsPerImage)`. `null` when the pool's CPU was not measurable. */
+  overlapLimitImagesPerSecond: number | null;
+  /** `100 × imagesPerSecond / overlapLimitImagesPerSecond`. */
+  percentOfOverlapLimit: number | null;
   /** Engine wall time per image in the pipelined run (higher than model-only when decoding competes for the cores). */
   inferenceMsPerImage: number;
   /** Share of the wall time the engine waited for images, %. */

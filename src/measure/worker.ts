@@ -15,7 +15,8 @@ import { ProcessSampler, maxRssByte, startCpuUsage } from '../monitor/process.js
 import { summarize } from './stats.js';
 import { MIN_RUNS, MIN_SECONDS, MAX_RUNS, unmeasuredModel, type BatchResult, type BenchWarning, type EndToEndResult, type ModelResult } from './result.js';
 import { detectWarnings } from './warnings.js';
-import { gflopsPerSecond, imagesPerSecond } from './metrics.js';
+import { gflopsPerSecond, imagesPerSecond, overlapLimit } from './metrics.js';
+import os from 'node:os';
 import type { ParentMessage, WorkerConfig, WorkerMessage } from './protocol.js';
 import type { Backbone } from '../zoo/backbone.js';
 import { expandInputs } from '../images/inputs.js';
@@ -118,7 +119,8 @@ async function benchBatch(backbone: Backbone, config: WorkerConfig, batchSize: n
     gpu: null, // filled in by the parent, which polls nvidia-smi for this process
     warnings: detectWarnings({ samplesMs, warmupRuns: config.warmup, cpu: cpuUsage }),
   };
-  if (config.images) result.endToEnd = await endToEnd(backbone, config, batchSize, ips);
+  const modelCpuMsPerImage = (cpuUsage.userMs + cpuUsage.systemMs) / Math.max(1, samplesMs.length * batchSize);
+  if (config.images) result.endToEnd = await endToEnd(backbone, config, batchSize, ips, modelCpuMsPerImage);
   return result;
 }
 
@@ -128,7 +130,7 @@ async function benchBatch(backbone: Backbone, config: WorkerConfig, batchSize: n
  * the timed run: enough passes over the folder for MIN_SECONDS (or --duration), one
  * pass with --iterations.
  */
-async function endToEnd(backbone: Backbone, config: WorkerConfig, batchSize: number, modelImagesPerSecond: number): Promise<EndToEndResult> {
+async function endToEnd(backbone: Backbone, config: WorkerConfig, batchSize: number, modelImagesPerSecond: number, modelCpuMsPerImage: number): Promise<EndToEndResult> {
   const dir = config.images!;
   const entries = (await expandInputs([dir], { extensions: DEFAULT_EXTENSIONS })).filter((e) => !e.error);
   const info = backbone.info;
@@ -157,6 +159,8 @@ async function endToEnd(backbone: Backbone, config: WorkerConfig, batchSize: num
     const done = s.images - s.failed;
     if (done === 0) throw new Error(`--images ${dir}: no readable images found.`);
     const ips = done / (s.wallMs / 1000);
+    const cores = os.availableParallelism();
+    const limit = overlapLimit(cores, r.decodeCpuMsPerImage, r.preprocessCpuMsPerImage, modelCpuMsPerImage);
     return {
       images: done / passes,
       passes,
@@ -170,6 +174,12 @@ async function endToEnd(backbone: Backbone, config: WorkerConfig, batchSize: num
       percentOfModel: (100 * ips) / modelImagesPerSecond,
       decodeMsPerImage: r.decodeMsPerImage ?? 0,
       preprocessMsPerImage: r.preprocessMsPerImage ?? 0,
+      decodeCpuMsPerImage: r.decodeCpuMsPerImage,
+      preprocessCpuMsPerImage: r.preprocessCpuMsPerImage,
+      modelCpuMsPerImage,
+      cores,
+      overlapLimitImagesPerSecond: limit,
+      percentOfOverlapLimit: limit === null ? null : (100 * ips) / limit,
       inferenceMsPerImage: r.inferenceMsPerImage ?? 0,
       engineWaitPercent: 100 * (r.engineWaitShare ?? 0),
       poolCpuPercentOfOneCore: r.poolCpuPercent,

@@ -18,6 +18,19 @@ export function currentThreadId(): number | null {
   }
 }
 
+/**
+ * The calling thread's CPU clock in ms (its run time from /proc/thread-self/schedstat,
+ * nanosecond resolution where /proc/.../stat counts 10 ms ticks), or null off Linux.
+ */
+export function threadCpuClock(): (() => number) | null {
+  const read = () => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+  try {
+    return Number.isFinite(read()) ? read : null;
+  } catch {
+    return null;
+  }
+}
+
 /** user + system CPU ms of each thread that `select` picks; null when /proc is unavailable. */
 export function threadCpuMs(select: (tid: number, name: string) => boolean): Map<number, number> | null {
   if (os.platform() !== 'linux') return null;

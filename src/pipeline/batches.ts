@@ -30,6 +30,12 @@ export interface PipelineStats extends BatchStats {
   preprocessMs: number;
   /** Images with stage timings (decoded successfully). */
   decoded: number;
+  /** CPU time of resize + preprocess in the decode threads, summed over the images that measured it, ms (Linux). */
+  preprocessCpuMs: number;
+  /** Images whose preprocess CPU time was measured. */
+  preprocessCpuImages: number;
+  /** Batches the engine has run (0: no inference measured yet). */
+  batches: number;
   /** Time the engine waited for images, ms. */
   waitMs: number;
   /** Wall time since the run started, ms. */
@@ -44,7 +50,7 @@ export interface PipelineStats extends BatchStats {
 }
 
 export function emptyPipelineStats(): PipelineStats {
-  return { images: 0, failed: 0, inferenceMs: 0, decodeMs: 0, resizeMs: 0, preprocessMs: 0, decoded: 0, waitMs: 0, wallMs: 0, decodeThreads: 0, poolCpuMs: null, peakPrefetchBytes: 0, prefetchBudgetBytes: 0 };
+  return { images: 0, failed: 0, inferenceMs: 0, decodeMs: 0, resizeMs: 0, preprocessMs: 0, decoded: 0, preprocessCpuMs: 0, preprocessCpuImages: 0, batches: 0, waitMs: 0, wallMs: 0, decodeThreads: 0, poolCpuMs: null, peakPrefetchBytes: 0, prefetchBudgetBytes: 0 };
 }
 
 export interface PipelineOptions {
@@ -107,6 +113,10 @@ export async function runBatches<R>(
           stats.decodeMs += item.timings.decodeMs;
           stats.resizeMs += item.timings.resizeMs;
           stats.preprocessMs += item.timings.preprocessMs;
+          if (item.timings.preprocessCpuMs !== undefined) {
+            stats.preprocessCpuMs += item.timings.preprocessCpuMs;
+            stats.preprocessCpuImages += 1;
+          }
         }
         batch.push(item);
       }
@@ -140,6 +150,7 @@ export async function runBatches<R>(
         batch.dispose();
       }
       stats.inferenceMs += performance.now() - t0;
+      stats.batches += 1;
     }
     // results[i] belongs to ok[i]; a failed batch left every ok item with an error.
     const resultOf = new Map(ok.map((item, i) => [item, item.error ? undefined : results[i]]));

@@ -1,11 +1,12 @@
 // One input entry -> its model input (or its error), the unit of work of every loader.
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { ImageDecodeError, loadImageForModel, type LoadImageOptions } from '../images/index.js';
+import { ImageDecodeError, loadImageForModel, readCounts, type LoadImageOptions, type SourceInfo } from '../images/index.js';
 import { BackbonesError, errorMessage } from '../errors.js';
+import { threadCpuClock } from '../monitor/threads.js';
 import type { InputEntry } from '../images/inputs.js';
 
-export type ImageSettings = Omit<LoadImageOptions, 'cropPct' | 'keepExifOrientation'>;
+export type ImageSettings = Omit<LoadImageOptions, 'cropPct' | 'keepExifOrientation' | 'source' | 'cpuClock'>;
 
 /** The image-handling options as the commands parse them (--resize, --interpolation, --background, --keras-compat, --decode). */
 export interface ImageHandlingOptions extends Pick<ImageSettings, 'resize' | 'interpolation' | 'kerasCompat' | 'decode'> {
@@ -37,11 +38,15 @@ export interface StageTimings {
   decodeMs: number;
   resizeMs: number;
   preprocessMs: number;
+  /** CPU time of resize + preprocess in the decoding thread (Linux), ms. */
+  preprocessCpuMs?: number;
 }
 
 /** What a loader decodes: a file, or bytes already in memory (a request body; `path` labels it). */
 export interface DecodeSource extends InputEntry {
   bytes?: Uint8Array;
+  /** The header the prefetch budget already read: the decoder does not read it again. */
+  header?: SourceInfo;
 }
 
 export interface DecodedItem {
@@ -51,6 +56,8 @@ export interface DecodedItem {
   /** The error is the image's own (undecodable, unsupported, too many pixels), not the machine's. */
   badImage?: boolean;
   timings?: StageTimings;
+  /** Headers read and pixels decoded in this thread while this item was decoded (exactly its own when it was the only one in flight). */
+  reads?: { headers: number; decodes: number };
 }
 
 /**
@@ -73,15 +80,20 @@ function garbageCollector(): (() => void) | null {
   return collect;
 }
 
+const cpuClock = threadCpuClock() ?? undefined;
+
 /** Never throws: a file that cannot be read or decoded becomes an item with `error`. */
 export async function decodeOne(entry: DecodeSource, settings: ImageSettings): Promise<DecodedItem> {
   if (entry.error) return { path: entry.path, error: entry.error };
   let decodedBytes = 0;
+  const before = { ...readCounts };
   try {
     const { bytes } = entry;
-    const img = await loadImageForModel(bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : entry.path, settings);
+    const img = await loadImageForModel(bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : entry.path, { ...settings, source: entry.header, cpuClock });
     decodedBytes = img.source.width * img.source.height * 3;
-    return { path: entry.path, input: img.input, timings: img.timings };
+    const reads = { headers: readCounts.headers - before.headers, decodes: readCounts.decodes - before.decodes };
+    const { decodeMs, resizeMs, preprocessMs, preprocessCpuMs } = img.timings;
+    return { path: entry.path, input: img.input, timings: { decodeMs, resizeMs, preprocessMs, ...(preprocessCpuMs !== undefined ? { preprocessCpuMs } : {}) }, reads };
   } catch (e) {
     return { path: entry.path, error: errorMessage(e), ...(e instanceof ImageDecodeError ? { badImage: true } : {}) };
   } finally {

@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { DecodedItem, DecodeSource, ImageSettings } from './decode-one.js';
 import type { ImageLoader } from './loaders.js';
+import { threadPlan } from './decode-threads.js';
+import os from 'node:os';
 
 export interface DecodeJob {
   id: number;
@@ -19,12 +21,13 @@ export type DecodeReply = { type: 'ready'; tid: number | null } | { type: 'done'
  * The built worker; from src/ (tests run through tsx) a bootstrap that registers tsx's
  * loader in the worker first, since Node 20 does not hand loader hooks to workers.
  */
-function newWorker(settings: ImageSettings): Worker {
+function newWorker(settings: ImageSettings, libvipsThreads: number): Worker {
+  const workerData = { settings, libvipsThreads };
   const js = new URL('./decode-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData: { settings } });
+  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData });
   const ts = new URL('./decode-worker.ts', import.meta.url).href;
   const bootstrap = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(ts)}); })`;
-  return new Worker(bootstrap, { eval: true, workerData: { settings } });
+  return new Worker(bootstrap, { eval: true, workerData });
 }
 
 interface Slot {
@@ -41,7 +44,7 @@ export async function startDecodePool(threads: number, settings: ImageSettings):
 
   const spawn = (): Promise<Slot> =>
     new Promise((resolve, reject) => {
-      const slot: Slot = { worker: newWorker(settings), tid: null, pending: new Map() };
+      const slot: Slot = { worker: newWorker(settings, threadPlan({ cores: os.availableParallelism(), engineOnGpu: false, decodeThreads: threads }).libvipsThreads), tid: null, pending: new Map() };
       let ready = false;
       slot.worker.on('message', (msg: DecodeReply) => {
         if (msg.type === 'ready') {

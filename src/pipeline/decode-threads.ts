@@ -3,12 +3,36 @@
 import os from 'node:os';
 import type { BackendChoice } from '../engines/types.js';
 
+/** The threads one run computes with, sized together (threadPlan). */
+export interface ThreadPlan {
+  /** The engine's intra-op threads (ONNX Runtime; --threads). */
+  engineThreads: number;
+  /** Decode-pool threads (--decode-threads); 0 = the main thread. */
+  decodeThreads: number;
+  /** libvips threads per image that sharp decodes (PNG, WebP, and JPEGs the libjpeg-turbo decoder leaves to it). */
+  libvipsThreads: number;
+}
+
 /**
- * Decode threads for `cores` cores: every core when the engine computes on a GPU (the
- * CPU has nothing else to do), else one fewer, so the engine's own threads keep a core.
+ * How many threads of each kind, for `cores` cores and where the engine computes:
+ * - engine: every core. ONNX Runtime's idle threads do not spin, so while the engine
+ *   waits for images they cost nothing; on a GPU they only run ops the GPU does not take.
+ * - decode threads: every core beside a GPU engine (the CPU has nothing else to do),
+ *   else one fewer, so that the engine's threads keep a core of their own.
+ * - libvips: one thread per image inside a decode thread (the pool is the parallelism;
+ *   libvips' default, a thread per core per image, would put cores x threads x images in
+ *   flight on the same cores); every core when the main thread decodes alone.
+ * Explicit --threads / --decode-threads are kept as given.
  */
+export function threadPlan(o: { cores: number; engineOnGpu: boolean; engineThreads?: number; decodeThreads?: number }): ThreadPlan {
+  const cores = Math.max(1, o.cores);
+  const decodeThreads = o.decodeThreads ?? (o.engineOnGpu ? cores : Math.max(1, cores - 1));
+  return { engineThreads: o.engineThreads ?? cores, decodeThreads, libvipsThreads: decodeThreads > 0 ? 1 : cores };
+}
+
+/** threadPlan's decode threads for this machine. */
 export function defaultDecodeThreads(engineOnGpu: boolean, cores: number = os.availableParallelism()): number {
-  return engineOnGpu ? Math.max(1, cores) : Math.max(1, cores - 1);
+  return threadPlan({ cores, engineOnGpu }).decodeThreads;
 }
 
 /** Whether the chosen engine runs the model on a GPU (tfjs-node-gpu, or an ONNX GPU provider). */

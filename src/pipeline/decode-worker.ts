@@ -1,11 +1,14 @@
 // One decode-pool thread: decodes, resizes and preprocesses the files it is sent, two
 // at a time (one in sharp while the other runs the JavaScript resize), in order.
 import { parentPort, workerData } from 'node:worker_threads';
+import sharp from 'sharp';
 import { decodeOne, type ImageSettings } from './decode-one.js';
 import { currentThreadId } from '../monitor/threads.js';
 import type { DecodeJob, DecodeReply } from './decode-pool.js';
 
-const settings = (workerData as { settings: ImageSettings }).settings;
+const { settings, libvipsThreads } = workerData as { settings: ImageSettings; libvipsThreads: number };
+// The pool is the parallelism: one libvips thread per image (threadPlan).
+sharp.concurrency(libvipsThreads);
 const port = parentPort!;
 const CONCURRENCY = 2;
 const queue: DecodeJob[] = [];

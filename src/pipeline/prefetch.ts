@@ -10,6 +10,7 @@ import { estimateImageBytes, modelInputBytes, readHeader } from './budget.js';
 import type { DecodedItem, ImageSettings } from './decode-one.js';
 import type { ImageLoader } from './loaders.js';
 import type { InputEntry } from '../images/inputs.js';
+import type { SourceInfo } from '../images/index.js';
 
 export interface PrefetchOptions {
   settings: ImageSettings;
@@ -42,7 +43,8 @@ export async function* prefetch(entries: InputEntry[], loader: ImageLoader, o: P
   const results = entries.map(() => deferred<DecodedItem>());
   const charge = new Array<number>(n).fill(0);
   const inputBytes = modelInputBytes(o.settings);
-  const headers = new Map<number, Promise<number>>();
+  // Each image's header is read once, here; the decoder gets it with the entry.
+  const headers = new Map<number, Promise<{ cost: number; header: SourceInfo | null }>>();
   let charged = 0;
   let started = 0;
   let taken = 0;
@@ -50,11 +52,11 @@ export async function* prefetch(entries: InputEntry[], loader: ImageLoader, o: P
   let changed = deferred<void>();
   const signal = () => changed.resolve();
 
-  const costOf = (i: number): Promise<number> => {
+  const costOf = (i: number): Promise<{ cost: number; header: SourceInfo | null }> => {
     let p = headers.get(i);
     if (!p) {
       const e = entries[i]!;
-      p = e.error ? Promise.resolve(0) : readHeader(e.path).then((h) => estimateImageBytes(h, o.settings));
+      p = e.error ? Promise.resolve({ cost: 0, header: null }) : readHeader(e.path).then((header) => ({ cost: estimateImageBytes(header, o.settings), header }));
       headers.set(i, p);
     }
     return p;
@@ -71,7 +73,7 @@ export async function* prefetch(entries: InputEntry[], loader: ImageLoader, o: P
       // Read the headers of the whole window ahead, so that admission does not wait on
       // them while the engine holds the main thread.
       for (let k = started; k < Math.min(n, taken + o.window + 1); k++) void costOf(k);
-      const cost = await costOf(started);
+      const { cost, header } = await costOf(started);
       const fits = charged === 0 || charged + cost <= o.budgetBytes;
       if (started - taken >= o.window || !fits) {
         await changed.promise;
@@ -81,7 +83,7 @@ export async function* prefetch(entries: InputEntry[], loader: ImageLoader, o: P
       const i = started++;
       headers.delete(i);
       setCharge(i, cost);
-      void loader.load(entries[i]!).then((item) => {
+      void loader.load(header ? { ...entries[i]!, header } : entries[i]!).then((item) => {
         // Decoded: the full-size pixels are gone, the model input stays until taken.
         setCharge(i, item.input ? Math.min(cost, inputBytes) : 0);
         results[i]!.resolve(item);

@@ -13,6 +13,9 @@ import { workerEngine } from './engine.js';
 import { ServeMetrics } from './metrics.js';
 import { ModelService, type Loaded } from './service.js';
 import { buildServer } from './server.js';
+import { trimAllocator, tuneAllocatorForServing } from '../images/allocator.js';
+
+const TRIM_EVERY_MS = 1000;
 
 export interface ServeOptions extends ModelSelection, ImageHandlingOptions {
   backend: string;
@@ -63,6 +66,8 @@ export function listenError(e: NodeJS.ErrnoException, host: string, port: number
 export async function runServe(o: ServeOptions): Promise<number> {
   checkImageHandling(o);
   resolveModel(o.model); // an unknown name fails before the server listens
+  // Before any thread starts: memory a burst of big images freed goes back to the system.
+  tuneAllocatorForServing();
   const metrics = new ServeMetrics();
   const load = async (): Promise<Loaded> => {
     // The inference thread loads the model once; this thread never holds a copy.
@@ -72,6 +77,9 @@ export async function runServe(o: ServeOptions): Promise<number> {
     if (info.randomWeights) log.warn('random weights: outputs are not meaningful predictions.');
     return { engine, settings: imageSettings(info, o) };
   };
+  // Once a second after images were decoded: what a burst of big images left in the
+  // allocator's free lists goes back to the system (a few ms; measured in bench/RESULTS.md §15).
+  let decodedSinceTrim = false;
   const service = new ModelService({
     load,
     maxBatch: o.maxBatch,
@@ -79,7 +87,10 @@ export async function runServe(o: ServeOptions): Promise<number> {
     maxPixels: o.maxPixels,
     decodeConcurrency: o.decodeConcurrency,
     decodeThreads: o.decodeThreads,
-    onDecoded: metrics.decoded,
+    onDecoded: (t) => {
+      decodedSinceTrim = true;
+      metrics.decoded(t);
+    },
     layer: o.layer,
     observer: metrics.observer,
   });
@@ -129,6 +140,12 @@ export async function runServe(o: ServeOptions): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
 
+  const trimmer = setInterval(() => {
+    if (!decodedSinceTrim) return;
+    decodedSinceTrim = false;
+    trimAllocator();
+  }, TRIM_EVERY_MS);
+  trimmer.unref();
   try {
     const t0 = performance.now();
     await service.start();
@@ -141,6 +158,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
     }
   }
   await stopped;
+  clearInterval(trimmer);
   await service.dispose();
   log.info('stopped.');
   return EXIT.ok;

@@ -15,7 +15,7 @@ case "$(lvp_version)" in
   2[5-9].*|[3-9][0-9].*) [ -e /usr/share/vulkan/icd.d/lvp_icd.json ] || need+=(mesa-vulkan-drivers) ;;
   *) need+=(mesa-vulkan-drivers) ;;
 esac
-ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' || need+=(libvulkan1)
+ldconfig -p 2>/dev/null | grep 'libvulkan.so.1' >/dev/null || need+=(libvulkan1)
 # promtool checks serve's /metrics (the package's server is never started by the tests).
 command -v promtool >/dev/null 2>&1 || need_main+=(prometheus)
 # qemu-x86_64 -cpu Haswell-v4 runs the int8 tests on emulated AVX2 without VNNI (test/int8-cpu.test.ts);

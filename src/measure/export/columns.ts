@@ -32,6 +32,8 @@ const mib = (v: Cell) => formatMiB(typeof v === 'number' ? v : null);
 const left = (header: string, more: Partial<NonNullable<BenchColumn['shown']>> = {}) => ({ header, align: 'left' as const, ...more });
 const right = (header: string, format: (v: Cell) => string = plain) => ({ header, align: 'right' as const, format });
 
+const withImages = (report: BenchReport) => report.models.some((m) => m.runs.some((r) => r.endToEnd));
+
 /** In csv order. */
 export const BENCH_COLUMNS: readonly BenchColumn[] = [
   { csv: 'model', value: (m) => m.model, shown: left('model', { identity: true }) },
@@ -71,6 +73,25 @@ export const BENCH_COLUMNS: readonly BenchColumn[] = [
   { csv: 'gpu_process_memory_peak_byte', value: (_, r) => r?.gpu?.processMemoryPeakByte, shown: right('GPU mem MiB', mib) },
   { csv: 'gpu_device_memory_used_peak_byte', value: (_, r) => r?.gpu?.deviceMemoryUsedPeakByte },
   { csv: 'gpu_utilization_mean_percent', value: (_, r) => r?.gpu?.utilizationMeanPercent },
+  // bench --images: the pipeline end to end (EndToEndResult), beside the model-only figures.
+  { csv: 'end_to_end_decode', value: (_, r) => r?.endToEnd?.decode, shown: left('decode', { when: withImages }) },
+  { csv: 'end_to_end_decode_threads', value: (_, r) => r?.endToEnd?.decodeThreads },
+  { csv: 'end_to_end_images', value: (_, r) => r?.endToEnd?.images },
+  { csv: 'end_to_end_failed', value: (_, r) => r?.endToEnd?.failed, shown: { ...right('failed files'), when: withImages } },
+  { csv: 'end_to_end_images_per_second', value: (_, r) => r?.endToEnd?.imagesPerSecond, shown: { ...right('e2e img/s', num), when: withImages } },
+  { csv: 'end_to_end_percent_of_model', value: (_, r) => r?.endToEnd?.percentOfModel, shown: { ...right('e2e % of model', num), when: withImages } },
+  { csv: 'end_to_end_decode_ms', value: (_, r) => r?.endToEnd?.decodeMsPerImage },
+  { csv: 'end_to_end_decode_cpu_ms', value: (_, r) => r?.endToEnd?.decodeCpuMsPerImage, shown: { ...right('decode CPU ms', ms), when: withImages } },
+  { csv: 'end_to_end_preprocess_ms', value: (_, r) => r?.endToEnd?.preprocessMsPerImage },
+  { csv: 'end_to_end_preprocess_cpu_ms', value: (_, r) => r?.endToEnd?.preprocessCpuMsPerImage },
+  { csv: 'end_to_end_model_cpu_ms', value: (_, r) => r?.endToEnd?.modelCpuMsPerImage, shown: { ...right('model CPU ms', ms), when: withImages } },
+  { csv: 'end_to_end_inference_ms', value: (_, r) => r?.endToEnd?.inferenceMsPerImage },
+  { csv: 'end_to_end_engine_wait_percent', value: (_, r) => r?.endToEnd?.engineWaitPercent },
+  { csv: 'end_to_end_pool_cpu_percent_of_one_core', value: (_, r) => r?.endToEnd?.poolCpuPercentOfOneCore },
+  { csv: 'end_to_end_process_cpu_percent_of_one_core', value: (_, r) => r?.endToEnd?.processCpuPercentOfOneCore },
+  { csv: 'end_to_end_limiting_stage', value: (_, r) => r?.endToEnd?.limitingStage },
+  { csv: 'overlap_limit_images_per_second', value: (_, r) => r?.endToEnd?.overlapLimitImagesPerSecond, shown: { ...right('overlap limit img/s', num), when: withImages } },
+  { csv: 'end_to_end_percent_of_overlap_limit', value: (_, r) => r?.endToEnd?.percentOfOverlapLimit, shown: { ...right('e2e % of limit', num), when: withImages } },
   { csv: 'warnings', value: (m, r) => [...m.warnings, ...(r?.warnings ?? [])].map((w) => w.kind).join(';') },
   { csv: 'error', value: (m, r) => (r ? '' : (m.error ?? '')) },
 ];
@@ -80,6 +101,8 @@ const SHOWN_ORDER = [
   'model', 'backend', 'precision', 'device', 'provider', 'batch_size', 'weights', 'runs', 'load_ms', 'first_inference_ms',
   'p50_ms', 'p90_ms', 'p99_ms', 'images_per_second', 'gflops_per_second', 'cpu_process_percent_of_one_core',
   'rss_peak_sampled_byte', 'gpu_process_memory_peak_byte',
+  'end_to_end_decode', 'end_to_end_failed', 'end_to_end_images_per_second', 'end_to_end_percent_of_model', 'end_to_end_decode_cpu_ms',
+  'end_to_end_model_cpu_ms', 'overlap_limit_images_per_second', 'end_to_end_percent_of_overlap_limit',
 ] as const;
 
 /** A column of a table people read. */

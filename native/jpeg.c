@@ -1,0 +1,310 @@
+// libjpeg-turbo decoding for backbones (optional: without it, sharp decodes JPEGs).
+//
+// Why not sharp: sharp hands back every decode in a freshly allocated buffer, and on a
+// 12-megapixel photo faulting in those 36 MB of new pages costs more CPU than the JPEG
+// decode itself (bench/RESULTS.md §14). Here the caller passes the buffer to decode into
+// and keeps it for the next image, so a warm thread decodes at libjpeg-turbo's own cost.
+// It also gives DCT scaling by 1/2, 1/4, 1/8 directly (--decode fast).
+//
+// Settings are libjpeg's defaults, set explicitly because Keras/PIL parity rests on them:
+// JDCT_ISLOW (the accurate integer IDCT) and fancy upsampling, which is what Pillow's
+// JpegImagePlugin decodes with.
+//
+// decodeSync(bytes, denom, out) / decodeAsync(...) -> { width, height, buffer } or, for a
+// file libjpeg warns about (truncated, corrupt data), { warning }: the caller then lets
+// sharp decide under its failOn rules, so damaged files behave as they always did.
+// `out` is an ArrayBuffer (or null); when it is too small a new one is allocated and
+// returned in `buffer`, for the caller to keep.
+#include <node_api.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jpeglib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+typedef struct {
+  struct jpeg_error_mgr pub;
+  jmp_buf jmp;
+  int warned;
+  char message[JMSG_LENGTH_MAX];
+} ErrorMgr;
+
+static void on_error(j_common_ptr cinfo) {
+  ErrorMgr *err = (ErrorMgr *)cinfo->err;
+  (*cinfo->err->format_message)(cinfo, err->message);
+  longjmp(err->jmp, 1);
+}
+
+static void on_message(j_common_ptr cinfo, int level) {
+  if (level >= 0) return; // trace messages
+  ErrorMgr *err = (ErrorMgr *)cinfo->err;
+  (*cinfo->err->format_message)(cinfo, err->message);
+  err->warned = 1;
+  longjmp(err->jmp, 1);
+}
+
+typedef struct {
+  struct jpeg_decompress_struct cinfo;
+  ErrorMgr err;
+  int started; // jpeg_create_decompress done
+  const unsigned char *src;
+  size_t srcLen;
+  unsigned char *dst;
+  size_t dstLen;
+  int denom;
+  int failed;
+  // for the async variant
+  napi_ref srcRef, dstRef;
+  napi_deferred deferred;
+  napi_async_work work;
+} Job;
+
+// Reads the header and sets the output geometry; returns 0 or -1 (message in err).
+static int job_header(Job *job) {
+  struct jpeg_decompress_struct *cinfo = &job->cinfo;
+  if (setjmp(job->err.jmp)) return -1;
+  jpeg_read_header(cinfo, TRUE);
+  if (cinfo->jpeg_color_space != JCS_YCbCr && cinfo->jpeg_color_space != JCS_GRAYSCALE && cinfo->jpeg_color_space != JCS_RGB) {
+    snprintf(job->err.message, sizeof job->err.message, "unsupported colour space %d", (int)cinfo->jpeg_color_space);
+    job->err.warned = 1; // not ours to decode: sharp converts CMYK/YCCK
+    return -1;
+  }
+  cinfo->out_color_space = JCS_RGB;
+  cinfo->dct_method = JDCT_ISLOW;
+  cinfo->do_fancy_upsampling = TRUE;
+  cinfo->scale_num = 1;
+  cinfo->scale_denom = (unsigned int)job->denom;
+  jpeg_calc_output_dimensions(cinfo);
+  return 0;
+}
+
+// Decodes every scanline straight into dst; returns 0 or -1.
+static int job_decode(Job *job) {
+  struct jpeg_decompress_struct *cinfo = &job->cinfo;
+  if (setjmp(job->err.jmp)) return -1;
+  jpeg_start_decompress(cinfo);
+  const size_t stride = (size_t)cinfo->output_width * 3;
+  JSAMPROW rows[16];
+  while (cinfo->output_scanline < cinfo->output_height) {
+    unsigned int n = cinfo->output_height - cinfo->output_scanline;
+    if (n > 16) n = 16;
+    for (unsigned int i = 0; i < n; i++) rows[i] = job->dst + (cinfo->output_scanline + i) * stride;
+    jpeg_read_scanlines(cinfo, rows, n);
+  }
+  jpeg_finish_decompress(cinfo);
+  return 0;
+}
+
+static void job_free(Job *job) {
+  if (job->started) jpeg_destroy_decompress(&job->cinfo);
+  free(job);
+}
+
+#define CHECK(env, call)                                      \
+  do {                                                        \
+    if ((call) != napi_ok) {                                  \
+      napi_throw_error((env), NULL, "jpeg addon: " #call);    \
+      return NULL;                                            \
+    }                                                         \
+  } while (0)
+
+// Parses (bytes, denom, out), reads the header, makes sure `out` fits. On failure returns
+// NULL with a JS exception pending, or a Job with failed = 1 (a warning / libjpeg error).
+static Job *job_begin(napi_env env, napi_callback_info info, napi_value *dstValue) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) {
+    napi_throw_type_error(env, NULL, "decode(bytes, denom, out) needs three arguments");
+    return NULL;
+  }
+  Job *job = calloc(1, sizeof(Job));
+  if (!job) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, &ab, &offset) != napi_ok || type != napi_uint8_array) {
+    free(job);
+    napi_throw_type_error(env, NULL, "bytes must be a Uint8Array");
+    return NULL;
+  }
+  job->src = data;
+  job->srcLen = length;
+  int32_t denom;
+  napi_get_value_int32(env, argv[1], &denom);
+  if (denom != 1 && denom != 2 && denom != 4 && denom != 8) {
+    free(job);
+    napi_throw_range_error(env, NULL, "denom must be 1, 2, 4 or 8");
+    return NULL;
+  }
+  job->denom = denom;
+
+  job->cinfo.err = jpeg_std_error(&job->err.pub);
+  job->err.pub.error_exit = on_error;
+  job->err.pub.emit_message = on_message;
+  jpeg_create_decompress(&job->cinfo);
+  job->started = 1;
+  jpeg_mem_src(&job->cinfo, job->src, (unsigned long)job->srcLen);
+  if (job_header(job) != 0) {
+    job->failed = 1;
+    return job;
+  }
+  size_t need = (size_t)job->cinfo.output_width * job->cinfo.output_height * 3;
+  napi_valuetype outType;
+  napi_typeof(env, argv[2], &outType);
+  void *outData = NULL;
+  size_t outLen = 0;
+  if (outType != napi_null && outType != napi_undefined) {
+    bool isAb = false;
+    napi_is_arraybuffer(env, argv[2], &isAb);
+    if (!isAb) {
+      job_free(job);
+      napi_throw_type_error(env, NULL, "out must be an ArrayBuffer or null");
+      return NULL;
+    }
+    napi_get_arraybuffer_info(env, argv[2], &outData, &outLen);
+  }
+  if (outLen >= need && outData) {
+    *dstValue = argv[2];
+  } else if (napi_create_arraybuffer(env, need, &outData, dstValue) != napi_ok) {
+    job_free(job);
+    napi_throw_error(env, NULL, "cannot allocate the output buffer");
+    return NULL;
+  }
+  job->dst = outData;
+  job->dstLen = need;
+  return job;
+}
+
+static napi_value job_result(napi_env env, Job *job, napi_value dstValue) {
+  napi_value result, v;
+  napi_create_object(env, &result);
+  if (job->failed) {
+    napi_create_string_utf8(env, job->err.message, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, result, job->err.warned ? "warning" : "error", v);
+    return result;
+  }
+  napi_create_uint32(env, job->cinfo.output_width, &v);
+  napi_set_named_property(env, result, "width", v);
+  napi_create_uint32(env, job->cinfo.output_height, &v);
+  napi_set_named_property(env, result, "height", v);
+  napi_set_named_property(env, result, "buffer", dstValue);
+  return result;
+}
+
+static napi_value decode_sync(napi_env env, napi_callback_info info) {
+  napi_value dstValue = NULL;
+  Job *job = job_begin(env, info, &dstValue);
+  if (!job) return NULL;
+  if (!job->failed && job_decode(job) != 0) job->failed = 1;
+  napi_value result = job_result(env, job, dstValue);
+  job_free(job);
+  return result;
+}
+
+static void async_execute(napi_env env, void *data) {
+  (void)env;
+  Job *job = data;
+  if (job_decode(job) != 0) job->failed = 1;
+}
+
+static void async_complete(napi_env env, napi_status status, void *data) {
+  Job *job = data;
+  napi_value dstValue = NULL;
+  napi_get_reference_value(env, job->dstRef, &dstValue);
+  if (status != napi_ok) {
+    job->failed = 1;
+    snprintf(job->err.message, sizeof job->err.message, "decode cancelled");
+  }
+  napi_resolve_deferred(env, job->deferred, job_result(env, job, dstValue));
+  napi_delete_reference(env, job->srcRef);
+  napi_delete_reference(env, job->dstRef);
+  napi_delete_async_work(env, job->work);
+  job_free(job);
+}
+
+static napi_value decode_async(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_value dstValue = NULL;
+  Job *job = job_begin(env, info, &dstValue);
+  if (!job) return NULL;
+  napi_value promise;
+  CHECK(env, napi_create_promise(env, &job->deferred, &promise));
+  if (job->failed) {
+    napi_resolve_deferred(env, job->deferred, job_result(env, job, dstValue));
+    job_free(job);
+    return promise;
+  }
+  // Keep the input bytes and the output buffer alive while another thread uses them.
+  CHECK(env, napi_create_reference(env, argv[0], 1, &job->srcRef));
+  CHECK(env, napi_create_reference(env, dstValue, 1, &job->dstRef));
+  napi_value name;
+  napi_create_string_utf8(env, "backbones.jpeg", NAPI_AUTO_LENGTH, &name);
+  CHECK(env, napi_create_async_work(env, NULL, name, async_execute, async_complete, job, &job->work));
+  CHECK(env, napi_queue_async_work(env, job->work));
+  return promise;
+}
+
+// glibc's allocator, for long-running processes (serve). Its defaults keep what a burst
+// of big images freed: one arena per thread that allocates (up to 8 per core, each
+// growing to 64 MB) and a threshold for returning big blocks that rises with every big
+// block freed. tuneMalloc(arenaMax, mmapThreshold, trimThreshold) fixes them (arenas made
+// after the call obey); trim() hands free pages of every arena back (malloc_trim).
+static napi_value tune_malloc(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int ok = 0;
+#ifdef __GLIBC__
+  int32_t arenas = 0, mmapThreshold = 0, trimThreshold = 0;
+  if (argc == 3 && napi_get_value_int32(env, argv[0], &arenas) == napi_ok && napi_get_value_int32(env, argv[1], &mmapThreshold) == napi_ok &&
+      napi_get_value_int32(env, argv[2], &trimThreshold) == napi_ok) {
+    // 0 leaves a setting as it is.
+    ok = (arenas == 0 || mallopt(M_ARENA_MAX, arenas) == 1) && (mmapThreshold == 0 || mallopt(M_MMAP_THRESHOLD, mmapThreshold) == 1) &&
+         (trimThreshold == 0 || mallopt(M_TRIM_THRESHOLD, trimThreshold) == 1);
+  }
+#endif
+  napi_get_boolean(env, ok, &result);
+  return result;
+}
+
+static napi_value trim(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+#ifdef __GLIBC__
+  napi_get_boolean(env, malloc_trim(0) == 1, &result);
+#else
+  napi_get_boolean(env, 0, &result);
+#endif
+  return result;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_value fn, v;
+  napi_create_function(env, "tuneMalloc", NAPI_AUTO_LENGTH, tune_malloc, NULL, &fn);
+  napi_set_named_property(env, exports, "tuneMalloc", fn);
+  napi_create_function(env, "trim", NAPI_AUTO_LENGTH, trim, NULL, &fn);
+  napi_set_named_property(env, exports, "trim", fn);
+  napi_create_function(env, "decodeSync", NAPI_AUTO_LENGTH, decode_sync, NULL, &fn);
+  napi_set_named_property(env, exports, "decodeSync", fn);
+  napi_create_function(env, "decodeAsync", NAPI_AUTO_LENGTH, decode_async, NULL, &fn);
+  napi_set_named_property(env, exports, "decodeAsync", fn);
+  // The library actually linked (Debian: 62 = the libjpeg 6b ABI of libjpeg-turbo).
+  napi_create_int32(env, JPEG_LIB_VERSION, &v);
+  napi_set_named_property(env, exports, "jpegLibVersion", v);
+#ifdef LIBJPEG_TURBO_VERSION_NUMBER
+  napi_create_int32(env, LIBJPEG_TURBO_VERSION_NUMBER, &v);
+  napi_set_named_property(env, exports, "turboVersion", v);
+#endif
+  return exports;
+}
+
+NAPI_MODULE_INIT() { return init(env, exports); }

@@ -1,0 +1,131 @@
+// The optional libjpeg-turbo decoder (native/jpeg.c, built by `npm run build` when the
+// system has libjpeg-turbo's headers). Why it exists: sharp returns every decode in a fresh
+// buffer, and faulting in a 12-megapixel photo's 36 MB of new pages cost more CPU than the
+// decode itself; here each thread decodes into a buffer it keeps (bench/RESULTS.md §14).
+// Its pixels are bit-identical to sharp's for the JPEGs it takes (both are libjpeg-turbo's
+// islow IDCT with fancy upsampling, as in Pillow); everything else stays with sharp.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
+
+type Result = { width: number; height: number; buffer: ArrayBuffer } | { warning: string } | { error: string };
+
+interface Addon {
+  decodeSync(bytes: Uint8Array, denom: number, out: ArrayBuffer | null): Result;
+  decodeAsync(bytes: Uint8Array, denom: number, out: ArrayBuffer | null): Promise<Result>;
+  turboVersion?: number;
+  tuneMalloc(arenaMax: number, mmapThreshold: number, trimThreshold: number): boolean;
+  trim(): boolean;
+}
+
+/** `BACKBONES_JPEG_DECODER=sharp` turns the addon off (to compare, or to rule it out). */
+export const JPEG_DECODER_ENV = 'BACKBONES_JPEG_DECODER';
+
+let addon: Addon | null | undefined;
+let loadError: string | null = null;
+
+function load(): Addon | null {
+  const a = loadAddon();
+  return a && process.env[JPEG_DECODER_ENV] !== 'sharp' ? a : null;
+}
+
+/** The addon itself (also for the allocator settings, which do not depend on the JPEG decoder being wanted). */
+export function loadAddon(): Addon | null {
+  if (addon !== undefined) return addon;
+  addon = null;
+  if (process.env[JPEG_DECODER_ENV] === 'sharp') loadError = `${JPEG_DECODER_ENV}=sharp`;
+  // native/build/jpeg.node from dist/images/ and from src/images/ alike.
+  const file = fileURLToPath(new URL('../../native/build/jpeg.node', import.meta.url));
+  if (!existsSync(file)) {
+    loadError = 'not built (npm run build needs libjpeg-turbo headers, e.g. Debian libjpeg62-turbo-dev)';
+    return addon;
+  }
+  try {
+    addon = createRequire(import.meta.url)(file) as Addon;
+  } catch (e) {
+    loadError = `failed to load: ${(e as Error).message.split('\n')[0]}`;
+  }
+  return addon;
+}
+
+/** Which decoder JPEGs get, for logs and doctor: 'libjpeg-turbo 2.1.5', or 'sharp (why)'. */
+export function jpegDecoder(): { native: boolean; label: string } {
+  const a = load();
+  if (!a) return { native: false, label: `sharp (libjpeg-turbo decoder ${loadError})` };
+  const v = a.turboVersion;
+  return { native: true, label: v ? `libjpeg-turbo ${Math.floor(v / 1e6)}.${Math.floor(v / 1e3) % 1000}.${v % 1000}` : 'libjpeg' };
+}
+
+/**
+ * Whether the addon decodes this file: a still 8-bit JPEG in YCbCr/RGB or grey. With
+ * `viewer` (decodeImage) also no ICC profile and no EXIF rotation to apply, which only
+ * sharp does; PIL-style decoding ignores both.
+ */
+export function jpegTurboTakes(
+  // The fields of decode.ts's SourceInfo it looks at (spelled out: decode.ts imports this file).
+  source: { format: string; pages: number; space: string; depth: string; hasIccProfile: boolean; orientation: number | null },
+  viewer: { autoOrient: boolean } | null,
+): boolean {
+  if (!load()) return false;
+  if (source.format !== 'jpeg' || source.pages > 1 || source.depth !== 'uchar') return false;
+  if (source.space !== 'srgb' && source.space !== 'b-w') return false;
+  if (viewer && (source.hasIccProfile || (viewer.autoOrient && (source.orientation ?? 1) !== 1))) return false;
+  return true;
+}
+
+// Buffers a thread keeps between decodes: one in use per decode in flight, so two cover a
+// decode thread (one decode at a time) and the main thread's usual case.
+const spare: ArrayBuffer[] = [];
+const KEEP = 2;
+/** Bigger buffers are not kept: a huge photo should not pin its pixels after it is gone. */
+const KEEP_MAX_BYTES = 64 * 1024 * 1024;
+
+function take(bytes: number): ArrayBuffer | null {
+  let best = -1;
+  for (let i = 0; i < spare.length; i++) if (spare[i]!.byteLength >= bytes && (best < 0 || spare[i]!.byteLength < spare[best]!.byteLength)) best = i;
+  return best < 0 ? null : spare.splice(best, 1)[0]!;
+}
+
+function giveBack(buffer: ArrayBuffer): void {
+  if (buffer.byteLength > KEEP_MAX_BYTES || spare.includes(buffer)) return;
+  spare.push(buffer);
+  if (spare.length > KEEP) spare.sort((a, b) => b.byteLength - a.byteLength).pop();
+}
+
+export interface TurboPixels {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  /** Hands the buffer back for the next decode of this thread; `data` must not be used after. */
+  release: () => void;
+}
+
+/**
+ * Decodes at 1/denom scale (DCT scaling) to RGB. Returns null when libjpeg warned or failed
+ * (damaged data) or the colour space is not one it converts: sharp then decides, under its
+ * failOn rules and with its messages, so a damaged file behaves exactly as before. In a
+ * worker thread it decodes synchronously, so its CPU time is the thread's own; in the main
+ * thread on libuv's pool, so the event loop stays free.
+ */
+export async function decodeJpegTurbo(bytes: Uint8Array, denom: 1 | 2 | 4 | 8, expectBytes: number): Promise<TurboPixels | null> {
+  const a = load();
+  if (!a) return null;
+  const out = take(expectBytes);
+  const r = isMainThread ? await a.decodeAsync(bytes, denom, out) : a.decodeSync(bytes, denom, out);
+  if (!('buffer' in r)) {
+    if (out) giveBack(out);
+    return null;
+  }
+  let released = false;
+  return {
+    data: new Uint8Array(r.buffer, 0, r.width * r.height * 3),
+    width: r.width,
+    height: r.height,
+    release: () => {
+      if (released) return;
+      released = true;
+      giveBack(r.buffer);
+    },
+  };
+}

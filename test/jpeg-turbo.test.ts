@@ -1,0 +1,133 @@
+// The libjpeg-turbo decoder (native/jpeg.c): built here (CI requires it), bit-identical
+// to sharp and to Pillow on the real JPEGs it takes, leaves the others (CMYK, EXIF
+// rotation, ICC, damaged data) to sharp, and decodes into memory its thread keeps.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import sharp from 'sharp';
+import { decodeImage, decodeImagePil, jpegDecoder, jpegTurboTakes, readSourceInfo } from '../src/images/index.js';
+import { decodeJpegTurbo } from '../src/images/jpeg-turbo.js';
+import { runCli } from './helpers/cli.js';
+import { parseJsonl } from './helpers/cache.js';
+import { IMAGES, MODELS, dataPath, skipWithoutData } from './helpers/data.js';
+
+const skip = skipWithoutData();
+const native = jpegDecoder().native;
+const noNative = native ? false : `the libjpeg-turbo decoder is not built (${jpegDecoder().label})`;
+const JPEGS = skip ? [] : readdirSync(dataPath('images')).filter((f) => /\.jpe?g$/i.test(f)).sort();
+
+test('the libjpeg-turbo decoder is built (npm run build; CI requires it, elsewhere JPEGs decode with sharp)', () => {
+  if (process.env.CI === 'true') assert.ok(native, jpegDecoder().label);
+  else if (!native) return;
+  assert.match(jpegDecoder().label, /^libjpeg-turbo \d+\.\d+\.\d+$/);
+});
+
+test("it takes plain JPEGs only, and its pixels are sharp's bit for bit", { skip: skip || noNative }, async () => {
+  const taken: string[] = [];
+  for (const f of JPEGS) {
+    const source = await readSourceInfo(IMAGES(f));
+    if (!source || !jpegTurboTakes(source, { autoOrient: true })) continue;
+    taken.push(f);
+    const ours = await decodeImage(IMAGES(f), { source }).catch((e: Error) => e);
+    const ref = await sharp(IMAGES(f), { failOn: 'error' }).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true }).catch((e: Error) => e);
+    if (ref instanceof Error) {
+      assert.ok(ours instanceof Error, `${f}: sharp refuses it, so must we`);
+      continue;
+    }
+    assert.ok(!(ours instanceof Error), `${f}: ${String(ours)}`);
+    assert.deepEqual([ours.width, ours.height], [ref.info.width, ref.info.height], f);
+    assert.ok(Buffer.from(ours.data.buffer, ours.data.byteOffset, ours.data.byteLength).equals(ref.data), `${f}: pixels differ from sharp's`);
+  }
+  // Not taken: the Adobe CMYK JPEG (sharp converts it), the EXIF-rotated one (sharp rotates
+  // it), those with an ICC profile (sharp converts to sRGB: the rocket's moves pixels by up
+  // to 55) and the truncated one, whose header cannot be read.
+  assert.deepEqual(JPEGS.filter((f) => !taken.includes(f)), [
+    'colorful_cups__plasma_ColorfulCups.jpg',
+    'orientation_6_letter_F__imaging.jpg',
+    'railway_city_view__forensics.jpg',
+    'rocket_falcon9_launchpad__skimage.jpg',
+    'speakers_stage_cmyk__go_video001.jpeg',
+    'truncated__skimage.jpg',
+  ]);
+});
+
+// sha256 of Pillow's Image.open(f).convert('RGB').tobytes(): Debian python3-pil 9.4.0 on
+// libjpeg-turbo 2.1.5 (what Keras' load_img decodes with), every readable real JPEG: those
+// the addon takes (EXIF-rotated and ICC ones included: PIL ignores both) and the CMYK one (sharp).
+const PIL_SHA256: Record<string, string> = {
+  'apple_red__opencv.jpg': '661c0ae02b5410fc1044ee37fc58a26ea3dd386334d328861261d7944ba6231d',
+  'colorful_cups__plasma_ColorfulCups.jpg': 'a58c10b2412c0aeae855c535c1b28a27a245cd5ce59e83663b404601be9ff19d',
+  'daisies_gray__libjxl_flower_q85_gray.jpg': '2b7e27019b0cd4c10155ed531ac44fe9526e093519b59972f5937702864fb7d7',
+  'forest_path_5120x2880__plasma_SafeLanding.jpg': 'd50b471f34cfa03e98a4140799ed9137cc27585fbe01ec93c5dc52034e1750ff',
+  'fruits_citrus_kiwi__opencv.jpg': '0c0456e454898ef6b32332b7a7ef14ed141c700f289f16a28753c0b537b145f5',
+  'mandrill_baboon__opencv.jpg': 'b09de65bfb12908e6fe314635a8294c250f70843afad1f183410b4184e77d80c',
+  'orientation_6_letter_F__imaging.jpg': '6f5a1c24975892bfda4ccaa5b031997831ebf2f3f29f2d7976889ff0826b2e11',
+  'pier_fog_gray__plasma_Grey.jpg': '0783794ac04f04bacc14ac1a7a6bffae7c5aa055f07fbd0ce2e88740b361d283',
+  'railway_city_view__forensics.jpg': '4dda76285111260685c67f8dc8434c9608e04271f3cf0a66e8ec9b17a8b3fd50',
+  'rocket_falcon9_launchpad__skimage.jpg': '3d4435cc745752b7f9724df88c6e18817de3ce7e3d2d71c55f85f7831e68f197',
+  'samoyeds_two_under_tree__forensics.jpg': '6d79506b0d0efc6d9ca8f855daecaf6c865fd9cc20c958ce43b2d50e0eec47de',
+  'speakers_stage_cmyk__go_video001.jpeg': '0c520656f9cdc43373f0adb211da0c8a01a765601d413344f6cc9fdada50b4a1',
+  'speakers_stage_rgb__go_video001.jpeg': '5df7ed5f6d91eb6f79386a0efe61fce71c97db3beda8d0d508952a705d836040',
+};
+
+test("Keras-compatible decoding is Pillow's, byte for byte (orientation ignored, grey replicated)", { skip: skip || noNative }, async () => {
+  assert.ok(Object.keys(PIL_SHA256).length >= 10);
+  for (const [f, sha] of Object.entries(PIL_SHA256)) {
+    const img = await decodeImagePil(IMAGES(f));
+    assert.equal(createHash('sha256').update(img.data).digest('hex'), sha, f);
+  }
+});
+
+test('a JPEG cut mid-scan (readable header, libjpeg warns) is left to sharp, which refuses it as before', { skip: skip || noNative }, async () => {
+  const { readFile } = await import('node:fs/promises');
+  const whole = await readFile(IMAGES('forest_path_5120x2880__plasma_SafeLanding.jpg'));
+  const cut = whole.subarray(0, whole.length >> 1);
+  const source = await readSourceInfo(IMAGES('forest_path_5120x2880__plasma_SafeLanding.jpg'));
+  assert.ok(source && jpegTurboTakes(source, { autoOrient: true }));
+  assert.equal(await decodeJpegTurbo(cut, 1, 5120 * 2880 * 3), null, 'libjpeg warns: not ours to judge');
+  await assert.rejects(decodeImage(cut), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'E_DECODE');
+    assert.match(e.message, /^Cannot decode <buffer>: .*\(the file is damaged or truncated\)\.$/);
+    return true;
+  });
+});
+
+test('a thread decodes into the memory it kept: after release the next photo lands in the same buffer', { skip: skip || noNative }, async () => {
+  const { readFile } = await import('node:fs/promises');
+  const big = await readFile(IMAGES('forest_path_5120x2880__plasma_SafeLanding.jpg'));
+  const small = await readFile(IMAGES('railway_city_view__forensics.jpg'));
+  const a = await decodeJpegTurbo(big, 1, 5120 * 2880 * 3);
+  assert.ok(a);
+  const buffer = a.data.buffer;
+  a.release();
+  const b = await decodeJpegTurbo(small, 1, 1280 * 960 * 3);
+  assert.ok(b);
+  assert.equal(b.data.buffer, buffer, 'the smaller photo reuses the bigger buffer');
+  assert.deepEqual([b.width, b.height, b.data.length], [1280, 960, 1280 * 960 * 3]);
+  // Not released: the next decode cannot take it and gets memory of its own.
+  const c = await decodeJpegTurbo(small, 2, 640 * 480 * 3);
+  assert.ok(c);
+  assert.notEqual(c.data.buffer, buffer);
+  assert.deepEqual([c.width, c.height], [640, 480]);
+  b.release();
+  c.release();
+});
+
+test("serve's allocator settings apply through the addon (glibc mallopt and malloc_trim succeed)", { skip: noNative || (process.platform !== 'linux' && 'glibc only') }, async () => {
+  const { tuneAllocatorForServing, trimAllocator } = await import('../src/images/allocator.js');
+  assert.equal(tuneAllocatorForServing(), true);
+  assert.equal(typeof trimAllocator(), 'boolean'); // true when it released something
+});
+
+test('CLI: extract gives byte-identical vectors with BACKBONES_JPEG_DECODER=sharp (exact decoding is the same whichever decoder)', { skip: skip || noNative, timeout: 240_000 }, async () => {
+  const args = ['extract', dataPath('images'), '-m', MODELS('mobilenet_v1_0.25_224'), '--layer', 'global_average_pooling2d_1', '--preprocess', 'tf', '--backend', 'onnx', '-q', '--ext', 'jpg,jpeg'];
+  const [ours, theirs] = [await runCli(args), await runCli(args, { env: { BACKBONES_JPEG_DECODER: 'sharp' } })];
+  assert.equal(ours.code, 3, ours.stderr); // the truncated JPEG fails in both
+  assert.equal(theirs.code, 3, theirs.stderr);
+  const a = parseJsonl(ours.stdout) as { path: string; vector?: number[]; error?: string }[];
+  const b = parseJsonl(theirs.stdout) as typeof a;
+  assert.equal(a.length, JPEGS.length);
+  assert.deepEqual(a, b);
+  assert.equal(a.filter((r) => r.error).length, 1);
+});
