@@ -1,7 +1,7 @@
 // glibc's allocator in a long-running process (serve). With its defaults, the memory a
 // burst of big images freed stays with the process: every thread that allocates gets an
 // arena of its own (up to 8 per core, each growing to 64 MB). Measured on serve
-// (bench/RESULTS.md §14): RSS after 10 s at 32 connections 770 MiB with the defaults,
+// (bench/RESULTS.md §15): RSS after 10 s at 32 connections 770 MiB with the defaults,
 // 450-510 MiB with 2 arenas and a trim once a second. Fixing the mmap threshold at 1 MiB
 // as well saved ~50 MiB more but made every big decode fault in fresh pages (more CPU per
 // request), so glibc keeps sizing that one itself. Applied through the libjpeg-turbo addon

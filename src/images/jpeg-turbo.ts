@@ -1,7 +1,7 @@
 // The optional libjpeg-turbo decoder (native/jpeg.c, built by `npm run build` when the
 // system has libjpeg-turbo's headers). Why it exists: sharp returns every decode in a fresh
 // buffer, and faulting in a 12-megapixel photo's 36 MB of new pages cost more CPU than the
-// decode itself; here each thread decodes into a buffer it keeps (bench/RESULTS.md §14).
+// decode itself; here each thread decodes into a buffer it keeps (bench/RESULTS.md §15).
 // Its pixels are bit-identical to sharp's for the JPEGs it takes (both are libjpeg-turbo's
 // islow IDCT with fancy upsampling, as in Pillow); everything else stays with sharp.
 import { createRequire } from 'node:module';
