@@ -76,7 +76,7 @@ export interface NothingToDo {
 /** Every check on the options that needs neither the model nor the inputs: done before anything is touched. */
 function checkOptions(o: ImageRunOptions, kind: RecordKind, format: string): void {
   resolveModel(o.model); // an unknown name fails before a backend starts or a file is touched
-  if (o.resume && !o.output && !o.to) throw new BackbonesError('E_USAGE', '--resume needs -o FILE or --to redis://…: it skips the inputs already there.');
+  if (o.resume && !o.output && !o.to) throw new BackbonesError('E_USAGE', '--resume needs -o FILE or --to redis://… or --to PATH.lance: it skips the inputs already there.');
   // A device or FIFO (-o /dev/stdout) is streamed in place, so only formats written front to back.
   const special = o.output !== undefined && outputTarget(o.output).special;
   checkOutput(format, kind, { output: o.output, special, resume: Boolean(o.resume && !o.to) });
@@ -89,7 +89,7 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
   const format = o.format ?? formatFromExtension(o.output) ?? defaultFormat;
   checkOptions(o, kind, format);
   // The store connects before anything else: an unreachable server fails at once.
-  const store = o.to ? await (await import('./store-run.js')).openRunStore(o) : undefined;
+  const store = o.to ? await (await import('./store-run.js')).openRunStore(o, kind) : undefined;
   // From here on the output file is ours until the run ends: a second run is refused at once.
   const target = o.output ? outputTarget(o.output) : undefined;
   const lock = target && !target.special ? acquireOutputLock(target.path) : undefined;
