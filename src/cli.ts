@@ -17,6 +17,7 @@ import { registerQueue } from './commands/queue.js';
 import { registerWorker } from './commands/worker.js';
 import { registerQuantize } from './commands/quantize.js';
 import { registerServe } from './commands/serve.js';
+import { registerSearch } from './commands/search.js';
 
 export interface GlobalOptions {
   backend: string;
@@ -72,7 +73,7 @@ Examples:
 Exit codes: 0 success, 1 error, 2 bad usage or value, 3 some inputs failed (their records carry "error"),
 4 no image to process.`,
     );
-  for (const register of [registerClassify, registerExtract, registerBench, registerModels, registerDoctor, registerQuantize, registerServe]) {
+  for (const register of [registerClassify, registerExtract, registerBench, registerModels, registerDoctor, registerQuantize, registerServe, registerSearch]) {
     register(program);
   }
   registerQueue(program);
