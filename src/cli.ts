@@ -18,6 +18,7 @@ import { registerWorker } from './commands/worker.js';
 import { registerQuantize } from './commands/quantize.js';
 import { registerServe } from './commands/serve.js';
 import { registerSearch } from './commands/search.js';
+import { registerDedup } from './commands/dedup.js';
 
 export interface GlobalOptions {
   backend: string;
@@ -73,7 +74,7 @@ Examples:
 Exit codes: 0 success, 1 error, 2 bad usage or value, 3 some inputs failed (their records carry "error"),
 4 no image to process.`,
     );
-  for (const register of [registerClassify, registerExtract, registerBench, registerModels, registerDoctor, registerQuantize, registerServe, registerSearch]) {
+  for (const register of [registerClassify, registerExtract, registerBench, registerModels, registerDoctor, registerQuantize, registerServe, registerSearch, registerDedup]) {
     register(program);
   }
   registerQueue(program);

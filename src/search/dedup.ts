@@ -82,7 +82,8 @@ export interface DuplicateGroup {
   group: number;
   size: number;
   keeper: string;
-  members: (StoredImage & { keeper: boolean })[];
+  /** Each member, with its cosine similarity to the keeper (1 for the keeper). */
+  members: (StoredImage & { keeper: boolean; similarity: number })[];
   /** Every pair in the group at or above the threshold (what joined it). */
   pairs: { a: string; b: string; similarity: number }[];
 }
@@ -101,11 +102,17 @@ export function duplicateGroups(images: StoredImage[], vectors: Float32Array, di
     .map((g, i) => {
       const members = g.map((m) => images[m]!);
       const keeper = keeperOf(members);
+      const k = g[members.indexOf(keeper)]! * dim;
+      const toKeeper = (m: number) => {
+        let s = 0;
+        for (let j = 0; j < dim; j++) s += unit[m * dim + j]! * unit[k + j]!;
+        return round(Math.min(1, s));
+      };
       return {
         group: 0,
         size: g.length,
         keeper: keeper.path,
-        members: members.map((m) => ({ ...m, keeper: m === keeper })),
+        members: members.map((m, j) => ({ ...m, keeper: m === keeper, similarity: m === keeper ? 1 : toKeeper(g[j]!) })),
         pairs: pairsOf[i]!.sort((x, y) => y.similarity - x.similarity).map((p) => ({ a: images[p.a]!.path, b: images[p.b]!.path, similarity: round(p.similarity) })),
       };
     })
