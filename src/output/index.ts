@@ -7,12 +7,13 @@ import { csvFormat } from './csv.js';
 import { jsonFormat } from './json.js';
 import { jsonlFormat } from './jsonl.js';
 import { npyFormat } from './npy.js';
+import { parquetFormat } from './parquet.js';
 import type { RecordKind } from './records.js';
 import { tableFormat } from './table.js';
 import type { OutputFormat, ResumeReader, WriterFactory } from './writer.js';
 
 /** In the order --help and the error messages list them. */
-const FORMATS: readonly OutputFormat[] = [tableFormat, jsonlFormat, jsonFormat, csvFormat, npyFormat];
+const FORMATS: readonly OutputFormat[] = [tableFormat, jsonlFormat, jsonFormat, csvFormat, npyFormat, parquetFormat];
 
 /** Every format name. */
 export const OUTPUT_FORMATS: readonly string[] = FORMATS.map((f) => f.name);
@@ -70,6 +71,11 @@ export function resumeReaderFor(format: string): ResumeReader {
     throw new BackbonesError('E_USAGE', `--resume works with ${names.join(', ')} output, not ${format}.`);
   }
   return reader;
+}
+
+/** Whether a format records how the vectors were made (and so needs the run's provenance). */
+export function recordsProvenance(format: string): boolean {
+  return Boolean(formatOf(format).recordsProvenance);
 }
 
 /** Every file an output written to `file` consists of, the main file first. */
