@@ -19,6 +19,7 @@ import { registerQuantize } from './commands/quantize.js';
 import { registerServe } from './commands/serve.js';
 import { registerSearch } from './commands/search.js';
 import { registerDedup } from './commands/dedup.js';
+import { registerStore } from './commands/store.js';
 
 export interface GlobalOptions {
   backend: string;
@@ -77,6 +78,7 @@ Exit codes: 0 success, 1 error, 2 bad usage or value, 3 some inputs failed (thei
   for (const register of [registerClassify, registerExtract, registerBench, registerModels, registerDoctor, registerQuantize, registerServe, registerSearch, registerDedup]) {
     register(program);
   }
+  registerStore(program);
   registerQueue(program);
   registerWorker(program);
   for (const sub of program.commands) {
