@@ -32,7 +32,7 @@ export function dedupThreshold(p: Provenance, given: number | undefined): { thre
   const resolved = resolveModel(p.model);
   const card = 'card' in resolved ? resolved.card : null;
   const measured = card?.dedup;
-  if (!card || !measured) throw new BackbonesError('E_USAGE', `${p.model} has no measured duplicate threshold in its model card: pass --threshold (cosine similarity, e.g. 0.9).`);
+  if (!card || !measured) throw new BackbonesError('E_USAGE', `${p.model} has no measured duplicate threshold in its model card (see bench/dedup-quality.ts): pass --threshold, a cosine similarity (imagededup uses 0.9 with MobileNet).`);
   if (measured.layer !== p.layer || p.pool !== 'none') {
     throw new BackbonesError('E_USAGE', `The ${p.model} card's duplicate threshold (${measured.threshold}) was measured on layer ${measured.layer}; these vectors come from ${p.layer}${p.pool !== 'none' ? ` ${p.pool}-pooled` : ''}: pass --threshold.`);
   }
