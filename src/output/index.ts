@@ -10,7 +10,7 @@ import { npyFormat } from './npy.js';
 import { parquetFormat } from './parquet.js';
 import type { RecordKind } from './records.js';
 import { tableFormat } from './table.js';
-import type { OutputFormat, ResumeReader, WriterFactory } from './writer.js';
+import type { AsyncResumeReader, OutputFormat, ResumeReader, WriterFactory } from './writer.js';
 
 /** In the order --help and the error messages list them. */
 const FORMATS: readonly OutputFormat[] = [tableFormat, jsonlFormat, jsonFormat, csvFormat, npyFormat, parquetFormat];
@@ -64,7 +64,7 @@ export function writerFor(format: string): WriterFactory {
 }
 
 /** The --resume reader of a format; a usage error for formats that cannot be continued. */
-export function resumeReaderFor(format: string): ResumeReader {
+export function resumeReaderFor(format: string): ResumeReader | AsyncResumeReader {
   const reader = formatOf(format).resume;
   if (!reader) {
     const names = FORMATS.filter((f) => f.resume).map((f) => f.name);

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { BackbonesError, errorMessage } from '../errors.js';
 import { isError } from './records.js';
 import { partialPath, resumeSource } from './staged.js';
-import type { OutputFormat, ResumeReader, ResumeState, WriterFactory } from './writer.js';
+import type { AsyncResumeReader, OutputFormat, ResumeState, WriterFactory } from './writer.js';
 
 type Arrow = typeof import('apache-arrow');
 type ParquetWasm = typeof import('parquet-wasm/esm');
@@ -128,7 +128,7 @@ export const parquetWriter: WriterFactory = (sink, { kind, appending, metadata, 
   };
 };
 
-export const readParquetResume: ResumeReader = async (file) => {
+export const readParquetResume: AsyncResumeReader = async (file) => {
   const source = resumeSource(file);
   const state: ResumeState = { done: new Set(), files: [], fromPartial: source === partialPath(file) };
   // An empty partial is what a killed run leaves (nothing is written before the end): start afresh.

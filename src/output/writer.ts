@@ -50,7 +50,9 @@ export interface ResumeState {
 }
 
 /** Reads (never modifies) an output file for --resume; throws a usage error for a file it cannot continue. */
-export type ResumeReader = (file: string) => ResumeState | Promise<ResumeState>;
+export type ResumeReader = (file: string) => ResumeState;
+/** A reader that must load a library first (Parquet). */
+export type AsyncResumeReader = (file: string) => Promise<ResumeState>;
 
 /**
  * What an output format is: every writer module exports one, and the registry
@@ -67,7 +69,7 @@ export interface OutputFormat {
   needsFile?: string;
   writer: WriterFactory;
   /** How --resume reads back what a file holds; absent: the format cannot be continued. */
-  resume?: ResumeReader;
+  resume?: ResumeReader | AsyncResumeReader;
   /** Every file one output consists of, the main file first (default: just the file). */
   files?: (file: string) => string[];
   /** It stores how the vectors were made (WriterOptions.metadata); --resume refuses a file made differently. */

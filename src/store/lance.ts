@@ -126,6 +126,16 @@ export type IndexKind = (typeof INDEX_KINDS)[number];
  */
 export const INDEX_THRESHOLD = 50_000;
 
+/** How an ANN query searches: IVF partitions probed, PQ re-ranking factor, HNSW candidate list. */
+export interface SearchSettings {
+  exact?: boolean;
+  nprobes?: number;
+  refineFactor?: number;
+  ef?: number;
+}
+
+export const ANN_DEFAULTS = { nprobes: 20, refineFactor: 10, ef: 100 } as const;
+
 const META_COLUMNS = ['path', 'width', 'height', 'bytes', 'mtime', 'run'] as const;
 
 export class LanceStore {
@@ -237,13 +247,14 @@ export class LanceStore {
   }
 
   /** The k nearest stored vectors by cosine distance; exact unless an index exists and `exact` is not asked. */
-  async search(vector: Float32Array, k: number, options: { exact?: boolean; nprobes?: number; refineFactor?: number } = {}): Promise<Neighbour[]> {
+  async search(vector: Float32Array, k: number, options: SearchSettings = {}): Promise<Neighbour[]> {
     if (vector.length !== this.dim) throw new BackbonesError('E_USAGE', `${this.target.given} holds ${this.dim}-value vectors; the query has ${vector.length}.`);
     let q = this.table.vectorSearch(vector).distanceType('cosine').limit(k).select([...META_COLUMNS]);
     if (options.exact) q = q.bypassVectorIndex();
     else {
-      if (options.nprobes) q = q.nprobes(options.nprobes);
-      if (options.refineFactor) q = q.refineFactor(options.refineFactor);
+      // Defaults measured by bench/search-scale.ts: PQ distances are coarse, so the best
+      // k × refineFactor candidates are re-ranked with the full vectors.
+      q = q.nprobes(options.nprobes ?? ANN_DEFAULTS.nprobes).refineFactor(options.refineFactor ?? ANN_DEFAULTS.refineFactor).ef(options.ef ?? ANN_DEFAULTS.ef);
     }
     const rows = await q.toArray();
     return rows.map((r: Record<string, unknown>) => {

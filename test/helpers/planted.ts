@@ -2,7 +2,7 @@
 // (resize to ½, JPEG quality 30, centre crop 85 %, horizontal flip, brightness +20 %,
 // a 5 % border). Shared by the search/dedup tests and bench/dedup-quality.ts.
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 
 export const VARIANTS = ['half', 'jpeg30', 'crop85', 'flip', 'bright20', 'border5'] as const;
 export type Variant = (typeof VARIANTS)[number];
@@ -14,7 +14,7 @@ export async function plantVariants(photo: string, dir: string): Promise<string[
   const base = sharp(photo, { limitInputPixels: false }).rotate().toColourspace('srgb');
   const { width = 0, height = 0 } = await base.clone().png().toBuffer({ resolveWithObject: true }).then((r) => r.info);
   const out: string[] = [];
-  const save = async (variant: Variant, img: sharp.Sharp, ext = 'png') => {
+  const save = async (variant: Variant, img: Sharp, ext = 'png') => {
     const file = path.join(dir, `${stem}__${variant}.${ext}`);
     await (ext === 'jpg' ? img.jpeg({ quality: 30 }) : img.png()).toFile(file);
     out.push(file);
