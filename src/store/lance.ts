@@ -124,7 +124,7 @@ export type IndexKind = (typeof INDEX_KINDS)[number];
  * Below this many rows, search compares the query with every vector (exact, and fast
  * enough: bench/search-scale.ts); from it on, extract and store import build an ANN index.
  */
-export const INDEX_THRESHOLD = 50_000;
+export const INDEX_THRESHOLD = 10_000;
 
 /** How an ANN query searches: IVF partitions probed, PQ re-ranking factor, HNSW candidate list. */
 export interface SearchSettings {
