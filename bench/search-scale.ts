@@ -109,7 +109,7 @@ async function main() {
       const [, buildMs] = await timed(() => store.createIndex(kind));
       console.error(`${kind}: index built in ${(buildMs / 1000).toFixed(1)} s (${new Date().toISOString()})`);
       // The defaults (ANN_DEFAULTS: nprobes 20, refine ×10, ef 100) and one step either side.
-      const settings = kind === 'ivf-pq' ? [{ refineFactor: 1 }, {}, { nprobes: 50 }] : [{ ef: 30 }, {}, { ef: 300 }];
+      const settings = kind === 'ivf-pq' ? [{ refineFactor: 1 }, {}, { nprobes: 50 }] : [{}, { ef: 300 }];
       for (const s of settings) {
         const ms: number[] = [];
         let hits = 0;
@@ -120,7 +120,7 @@ async function main() {
         }
         const recall = hits / (K * QUERIES);
         const all = { ...ANN_DEFAULTS, ...s };
-        const label = kind === 'ivf-pq' ? `${kind} nprobes ${all.nprobes}, refine ×${all.refineFactor}` : `${kind} ef ${all.ef}`;
+        const label = kind === 'ivf-pq' ? `${kind} nprobes ${all.nprobes}, refine ×${all.refineFactor}` : `${kind} ef ${Math.max(all.ef, K * all.refineFactor)}, refine ×${all.refineFactor}`;
         console.error(`${label}: p50 ${pct(ms, 0.5).toFixed(1)} ms, p99 ${pct(ms, 0.99).toFixed(1)} ms, recall@10 ${recall.toFixed(3)}`);
         results.push({ setting: label, buildS: buildMs / 1000, p50: pct(ms, 0.5), p99: pct(ms, 0.99), recall });
       }

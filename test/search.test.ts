@@ -279,3 +279,38 @@ test('serve --search: POST /v1/search answers the nearest stored images, with th
   assert.equal(other.code, 2);
   assert.match(other.stderr, /holds vectors of mobilenet_0\.25; serve it with -m mobilenet_0\.25/);
 });
+
+test('store index: IVF-PQ and IVF-HNSW-SQ indexes answer like exact search (k above the HNSW candidate list too)', async () => {
+  const { LanceStore, lanceTarget } = await import('../src/store/lance.js');
+  const base = mkdtempSync(path.join(os.tmpdir(), 'bb-index-'));
+  try {
+    const provenance = { model: 'synthetic', weights: 'random', weightsSource: '', weightsHash: 'x', precision: 'fp32', layer: 'x', pool: 'none' as const, l2: false, inputSize: [1, 1] as [number, number], preprocess: 'raw', resize: 'squash', interpolation: 'bilinear', background: 'white', decode: 'exact', kerasCompat: false };
+    const store = await LanceStore.create(lanceTarget(path.join(base, 'idx.lance'), '--to'), provenance, 16);
+    // 20 well-separated clusters of 25 points (deterministic).
+    const rows = Array.from({ length: 500 }, (_, i) => ({
+      path: `/p/${i}`,
+      vector: Float32Array.from({ length: 16 }, (_, j) => (j === i % 16 ? 10 : 0) + (j === (Math.floor(i / 16) % 16) ? 3 : 0) + Math.sin(i * 31 + j) * 0.1),
+      width: 1,
+      height: 1,
+      bytes: 1,
+      mtime: 0,
+      run: 't',
+    }));
+    await store.add(rows);
+    assert.equal(await store.indexed(), null);
+    const exact = await store.search(rows[7]!.vector, 20, { exact: true });
+    assert.equal(exact[0]!.path, '/p/7');
+    for (const kind of ['ivf-pq', 'ivf-hnsw-sq'] as const) {
+      await store.createIndex(kind);
+      assert.ok(await store.indexed(), kind);
+      const ann = await store.search(rows[7]!.vector, 20);
+      assert.equal(ann.length, 20, kind);
+      assert.equal(ann[0]!.path, '/p/7', kind);
+      const overlap = ann.filter((a) => exact.some((e) => e.path === a.path)).length;
+      assert.ok(overlap >= 18, `${kind}: ${overlap} of 20 exact neighbours`);
+    }
+    store.close();
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});

@@ -254,7 +254,9 @@ export class LanceStore {
     else {
       // Defaults measured by bench/search-scale.ts: PQ distances are coarse, so the best
       // k × refineFactor candidates are re-ranked with the full vectors.
-      q = q.nprobes(options.nprobes ?? ANN_DEFAULTS.nprobes).refineFactor(options.refineFactor ?? ANN_DEFAULTS.refineFactor).ef(options.ef ?? ANN_DEFAULTS.ef);
+      const refine = options.refineFactor ?? ANN_DEFAULTS.refineFactor;
+      // HNSW must keep at least as many candidates as are re-ranked (LanceDB refuses ef < k × refine).
+      q = q.nprobes(options.nprobes ?? ANN_DEFAULTS.nprobes).refineFactor(refine).ef(Math.max(options.ef ?? ANN_DEFAULTS.ef, k * refine));
     }
     const rows = await q.toArray();
     return rows.map((r: Record<string, unknown>) => {
