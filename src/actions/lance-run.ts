@@ -10,7 +10,7 @@ import { readSourceInfo } from '../images/decode.js';
 import type { OutputRecord } from '../output/records.js';
 import type { RecordWriter } from '../output/writer.js';
 import { newRunId } from '../store/keys.js';
-import { INDEX_THRESHOLD, LanceStore, lanceTarget, type LanceTarget, type StoredRow } from '../store/lance.js';
+import { DEFAULT_INDEX_KIND, INDEX_THRESHOLD, LanceStore, lanceTarget, type LanceTarget, type StoredRow } from '../store/lance.js';
 import { fingerprintOf, provenanceDifferences, provenanceOf, type Provenance } from '../store/provenance.js';
 import type { RunStore, StoreRunOptions } from './store-run.js';
 
@@ -87,7 +87,7 @@ export function lanceWriter(target: LanceTarget, provenance: Provenance, existin
         const rows = await store.count();
         if (rows >= INDEX_THRESHOLD && !(await store.indexed())) {
           log.info(`${target.given} has ${rows} rows (≥ ${INDEX_THRESHOLD}): building its ANN index (backbones store index rebuilds it) …`);
-          await store.createIndex('ivf-pq');
+          await store.createIndex(DEFAULT_INDEX_KIND);
         }
         log.info(`stored ${stored} vector${stored === 1 ? '' : 's'} in ${target.given} (${rows} in all; fingerprint ${fingerprintOf(provenance)}, run ${run})`);
         store.close();

@@ -18,7 +18,7 @@ import { completeLines } from '../output/jsonl.js';
 import { readNpyHeader, sidecarPaths } from '../output/npy.js';
 import type { Pooling } from '../zoo/card.js';
 import { newRunId } from '../store/keys.js';
-import { INDEX_THRESHOLD, LanceStore, lanceTarget, type IndexKind, type StoredRow } from '../store/lance.js';
+import { DEFAULT_INDEX_KIND, INDEX_THRESHOLD, LanceStore, lanceTarget, type IndexKind, type StoredRow } from '../store/lance.js';
 import { fingerprintOf, provenanceOf, type Provenance } from '../store/provenance.js';
 import { imageFacts, storeFor } from './lance-run.js';
 import { openStoreWithProvenance } from './search.js';
@@ -155,7 +155,7 @@ export async function runStoreImport(source: string, o: StoreImportOptions): Pro
     const total = store ? await store.count() : 0;
     if (store && total >= INDEX_THRESHOLD && !(await store.indexed())) {
       log.info(`${target.given} has ${total} rows (≥ ${INDEX_THRESHOLD}): building its ANN index …`);
-      await store.createIndex('ivf-pq');
+      await store.createIndex(DEFAULT_INDEX_KIND);
     }
     log.info(`imported ${stored} vectors from ${source} into ${target.given} in ${((performance.now() - t0) / 1000).toFixed(1)} s (${total} in all; fingerprint ${fingerprintOf(provenance)}, run ${run})`);
   } catch (e) {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { addImageHandlingOptions, addModelOptions, choiceOption } from './options.js';
 import { POOLINGS } from '../zoo/card.js';
 import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
-import { INDEX_KINDS, INDEX_THRESHOLD } from '../store/lance.js';
+import { DEFAULT_INDEX_KIND, INDEX_KINDS, INDEX_THRESHOLD } from '../store/lance.js';
 
 export function registerStore(program: Command): void {
   const store = program.command('store').summary('the LanceDB vector store: import vectors, build the ANN index').description('The LanceDB vector store that extract --to PATH.lance writes and search, dedup and serve --search read.');
@@ -37,7 +37,7 @@ Examples:
     .summary('build (or rebuild) the ANN index of a store')
     .description(`Build the approximate-nearest-neighbour index that search uses instead of comparing every vector (built automatically from ${INDEX_THRESHOLD} rows on).`)
     .argument('<store>', 'the vector store PATH.lance (or an object-store URI)')
-    .addOption(choiceOption('--kind <kind>', 'index type: IVF-PQ, or IVF partitions with HNSW graphs over scalar-quantized vectors', INDEX_KINDS, 'ivf-pq'))
+    .addOption(choiceOption('--kind <kind>', 'index type: IVF-PQ, or IVF partitions with HNSW graphs over scalar-quantized vectors', INDEX_KINDS, DEFAULT_INDEX_KIND))
     .action(async (value: string, _opts: unknown, command: Command) => {
       const { runStoreIndex } = await import('../actions/store-import.js');
       process.exitCode = await runStoreIndex(value, command.optsWithGlobals());

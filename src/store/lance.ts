@@ -119,6 +119,8 @@ export interface Neighbour extends StoredImage {
 /** Vector index kinds `store index` builds (LanceDB's names). */
 export const INDEX_KINDS = ['ivf-pq', 'ivf-hnsw-sq'] as const;
 export type IndexKind = (typeof INDEX_KINDS)[number];
+/** The index built automatically: the one measured at 100k × 1024 (bench/RESULTS.md §15). */
+export const DEFAULT_INDEX_KIND: IndexKind = 'ivf-hnsw-sq';
 
 /**
  * Below this many rows, search compares the query with every vector (exact, and fast
