@@ -17,6 +17,9 @@ import { registerQueue } from './commands/queue.js';
 import { registerWorker } from './commands/worker.js';
 import { registerQuantize } from './commands/quantize.js';
 import { registerServe } from './commands/serve.js';
+import { registerSearch } from './commands/search.js';
+import { registerDedup } from './commands/dedup.js';
+import { registerStore } from './commands/store.js';
 
 export interface GlobalOptions {
   backend: string;
@@ -72,9 +75,10 @@ Examples:
 Exit codes: 0 success, 1 error, 2 bad usage or value, 3 some inputs failed (their records carry "error"),
 4 no image to process.`,
     );
-  for (const register of [registerClassify, registerExtract, registerBench, registerModels, registerDoctor, registerQuantize, registerServe]) {
+  for (const register of [registerClassify, registerExtract, registerBench, registerModels, registerDoctor, registerQuantize, registerServe, registerSearch, registerDedup]) {
     register(program);
   }
+  registerStore(program);
   registerQueue(program);
   registerWorker(program);
   for (const sub of program.commands) {

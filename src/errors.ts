@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'E_NO_INPUTS' // the inputs named hold no image to process
   | 'E_REDIS' // Redis unreachable, password refused, connection lost
   | 'E_LISTEN' // serve cannot listen: port in use, no permission, not this machine's address
+  | 'E_STORE' // a vector store that cannot be opened or written (no credentials, not a Lance dataset)
   | 'E_INTERNAL';
 
 /** Exit codes, documented in the README. */

@@ -130,7 +130,7 @@ test('--resume checks the format before anything and never changes a file it ref
   // json cannot be resumed, whether or not the file exists.
   const json = await runCli(['classify', APPLE, ...MODEL, '-o', path.join(dir, 'new.json'), '--resume'], { env: env() });
   assert.equal(json.code, 2);
-  assert.match(json.stderr, /--resume works with jsonl, csv, npy output, not json/);
+  assert.match(json.stderr, /--resume works with jsonl, csv, npy, parquet output, not json/);
   assert.equal(existsSync(path.join(dir, 'new.json')), false);
   // A binary file named .npy that backbones did not write.
   const npy = path.join(dir, 'x.npy');

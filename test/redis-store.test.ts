@@ -103,7 +103,7 @@ test('unreachable Redis: one sentence naming the URL without its password, exit 
   assert.doesNotMatch(r.stderr, /hunter2|model:|\n\s+at /);
   const bad = await runCli(['extract', PHOTOS[0]!, '--to', 'http://127.0.0.1:1/'], { env: env() });
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--to must be a redis:\/\/ or rediss:\/\/ URL/);
+  assert.match(bad.stderr, /--to takes a redis:\/\/… URL or a vector store PATH\.lance/);
 });
 
 test('password: a wrong one and a missing one are one sentence each; the right one stores classify predictions as JSON', { skip }, async () => {

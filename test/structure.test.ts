@@ -15,7 +15,7 @@ const LAYERS: string[][] = [
   ['engines'],
   ['zoo'],
   ['tasks', 'store'],
-  ['pipeline'],
+  ['pipeline', 'search'],
   ['measure', 'queue', 'serve'],
   ['actions'],
   ['commands'],

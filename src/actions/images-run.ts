@@ -16,7 +16,8 @@ import { checkImageHandling, imageSettings, type ImageHandlingOptions } from '..
 import { startDecodePool } from '../pipeline/decode-pool.js';
 import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
 import { stageLine, stageReport } from '../pipeline/stages.js';
-import { checkOutput, writerFor, formatFromExtension, outputFiles, resumeReaderFor, type ResumeState } from '../output/index.js';
+import { checkOutput, writerFor, formatFromExtension, outputFiles, recordsProvenance, resumeReaderFor, type ResumeState } from '../output/index.js';
+import { provenanceDifferences, provenanceFromMetadata, provenanceMetadata, provenanceOf } from '../store/provenance.js';
 import { stdoutSink } from '../output/sink.js';
 import { checkOutputFile, outputTarget, stageForAppend, StagedFiles } from '../output/staged.js';
 import { fileSink } from '../output/sink.js';
@@ -76,7 +77,7 @@ export interface NothingToDo {
 /** Every check on the options that needs neither the model nor the inputs: done before anything is touched. */
 function checkOptions(o: ImageRunOptions, kind: RecordKind, format: string): void {
   resolveModel(o.model); // an unknown name fails before a backend starts or a file is touched
-  if (o.resume && !o.output && !o.to) throw new BackbonesError('E_USAGE', '--resume needs -o FILE or --to redis://…: it skips the inputs already there.');
+  if (o.resume && !o.output && !o.to) throw new BackbonesError('E_USAGE', '--resume needs -o FILE or --to redis://… or --to PATH.lance: it skips the inputs already there.');
   // A device or FIFO (-o /dev/stdout) is streamed in place, so only formats written front to back.
   const special = o.output !== undefined && outputTarget(o.output).special;
   checkOutput(format, kind, { output: o.output, special, resume: Boolean(o.resume && !o.to) });
@@ -89,7 +90,7 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
   const format = o.format ?? formatFromExtension(o.output) ?? defaultFormat;
   checkOptions(o, kind, format);
   // The store connects before anything else: an unreachable server fails at once.
-  const store = o.to ? await (await import('./store-run.js')).openRunStore(o) : undefined;
+  const store = o.to ? await (await import('./store-run.js')).openRunStore(o, kind) : undefined;
   // From here on the output file is ours until the run ends: a second run is refused at once.
   const target = o.output ? outputTarget(o.output) : undefined;
   const lock = target && !target.special ? acquireOutputLock(target.path) : undefined;
@@ -107,7 +108,7 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
     let skipped = 0;
     let resume: ResumeState | undefined;
     if (o.resume && target) {
-      resume = resumeReaderFor(format)(target.path);
+      resume = await resumeReaderFor(format)(target.path);
       const before = entries.length;
       entries = entries.filter((e) => !resume!.done.has(e.path));
       skipped = before - entries.length;
@@ -146,6 +147,17 @@ export async function executeRun(prepared: Prepared, o: ImageRunOptions, task: T
   }
 }
 
+/** The provenance a file format records (Parquet); --resume into a file made differently is refused. */
+async function outputProvenance(prepared: Prepared, o: ImageRunOptions, task: Extract<Task, { kind: 'extract' }>, resume: ResumeState | undefined): Promise<Map<string, string>> {
+  const now = await provenanceOf(prepared.backbone, task, prepared.settings, o);
+  if (resume?.metadata && resume.files.length > 0) {
+    const stored = provenanceFromMetadata(resume.metadata);
+    const differs = stored ? provenanceDifferences(stored, now) : ['no provenance recorded in it'];
+    if (differs.length > 0) throw new BackbonesError('E_USAGE', `--resume: ${o.output} holds vectors made differently: ${differs.join(', ')}; use the same options or another file.`);
+  }
+  return provenanceMetadata(now);
+}
+
 async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Promise<number> {
   const kind: RecordKind = task.kind;
   const model = prepared.backbone.name;
@@ -155,6 +167,8 @@ async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Prom
   // Before entries are read: --resume against the store filters them.
   const storeWriter = await prepared.store?.begin(prepared, task);
   const { entries, settings, format, resume, target } = prepared;
+  // Before any file is staged: a --resume into a file made differently is refused with the file untouched.
+  const metadata = !storeWriter && task.kind === 'extract' && recordsProvenance(format) ? await outputProvenance(prepared, o, task, resume) : undefined;
   // A file output is written to FILE.partial and renamed over FILE at the end.
   const staged = target && !target.special ? new StagedFiles(outputFiles(format, target.path)) : undefined;
   const appending = Boolean(resume && resume.files.length > 0);
@@ -162,7 +176,7 @@ async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Prom
   const sink = staged && target ? staged.open(target.path, { append: appending }) : target ? fileSink(target.path) : stdoutSink();
   const toTerminal = !o.output && Boolean(process.stdout.isTTY);
   const colour = !o.output && colorLevelFor(process.stdout) > 0;
-  const writer = storeWriter ?? writerFor(format)(sink, { kind, colour, appending, resumed: resume, file: target?.path, open: staged ? (f, opts) => staged.open(f, opts) : undefined });
+  const writer = storeWriter ?? writerFor(format)(sink, { kind, colour, appending, resumed: resume, metadata, file: target?.path, open: staged ? (f, opts) => staged.open(f, opts) : undefined });
   const pipeline = emptyPipelineStats();
   // --verbose: the stage that limits the run, on the bar (or every few seconds without one).
   const limit = () => {

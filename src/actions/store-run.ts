@@ -9,13 +9,17 @@ import type { OutputRecord } from '../output/records.js';
 import type { RecordWriter } from '../output/writer.js';
 import type { InputEntry } from '../images/inputs.js';
 import type { Backbone } from '../zoo/backbone.js';
-import { checkRedisUrl, connectRedis } from '../store/connection.js';
+import { checkRedisUrl, connectRedis, redactUrl } from '../store/connection.js';
 import { FeatureStore, lostConnection, type StoreSpec } from '../store/redis.js';
 import { CLASSIFY_LAYER, DEFAULT_KEY_PREFIX, newRunId, runListKey, runsKey } from '../store/keys.js';
 import type { Task } from '../tasks/task.js';
+import type { ImageSettings } from '../pipeline/batches.js';
+import { isLanceTarget } from '../store/lance.js';
 
 export interface StoreRunOptions {
   to?: string;
+  weights?: string;
+  seed?: number;
   keyPrefix?: string;
   overwrite?: boolean;
   resume?: boolean;
@@ -25,11 +29,14 @@ export interface StoreRunOptions {
 
 export interface RunStore {
   /** Filters `prepared.entries` for --resume, refuses conflicts, and returns the writer. */
-  begin(prepared: { backbone: Backbone; entries: InputEntry[]; skipped: number; settings: { preprocess: string } }, task: Task): Promise<RecordWriter>;
+  begin(prepared: { backbone: Backbone; entries: InputEntry[]; skipped: number; settings: ImageSettings }, task: Task): Promise<RecordWriter>;
 }
 
 /** Checks the options and connects; called before the backend and model load. */
-export async function openRunStore(o: StoreRunOptions): Promise<RunStore> {
+export async function openRunStore(o: StoreRunOptions, kind: 'classify' | 'extract'): Promise<RunStore> {
+  // A .lance path or an object-store URI: the vector store (LanceDB, loaded only then).
+  if (isLanceTarget(o.to!)) return (await import('./lance-run.js')).openLanceRunStore(o, kind);
+  if (!/^rediss?:\/\//i.test(o.to!)) throw new BackbonesError('E_USAGE', `--to takes a redis://… URL or a vector store PATH.lance (or s3://, gs://, az:// …/NAME.lance); received ${redactUrl(o.to!)}.`);
   const url = checkRedisUrl(o.to!, '--to');
   if (o.output) throw new BackbonesError('E_USAGE', '--to and -o are exclusive: write either to Redis or to a file.');
   const store = new FeatureStore(await connectRedis(url, { idleUnref: true }), o.keyPrefix ?? DEFAULT_KEY_PREFIX);

@@ -9,8 +9,8 @@ import { formatsHolding } from '../output/index.js';
 export function registerExtract(program: Command): void {
   const cmd = program
     .command('extract')
-    .summary('feature vectors of any layer (JSONL, .npy, CSV)')
-    .description('Write the output of a named layer for every image: JSONL by default, .npy (N×D float32 + a .paths.jsonl sidecar) or CSV.')
+    .summary('feature vectors of any layer (JSONL, .npy, CSV, Parquet, a vector store)')
+    .description('Write the output of a named layer for every image: JSONL by default, .npy (N×D float32 + a .paths.jsonl sidecar), CSV or Parquet; or --to a Redis feature store or a LanceDB vector store (PATH.lance).')
     .argument('<inputs...>', 'image files, directories, or - for paths on stdin')
     .option('-l, --layer <name>', "layer to read (default: the model card's feature layer, e.g. vgg16 fc2)")
     .addOption(choiceOption('--pool <kind>', 'reduce spatial layers [h,w,c] to [c]', POOLINGS, 'none'))
@@ -27,7 +27,9 @@ export function registerExtract(program: Command): void {
 Examples:
   $ backbones extract photos/ -m vgg16 --layer fc2 > features.jsonl
   $ backbones extract photos/ -m resnet50 --layer avg_pool -o features.npy
-  $ backbones extract photos/ -m mobilenet --layer conv_pw_13_relu --pool avg --l2 | jq '.vector | length'`,
+  $ backbones extract photos/ -m mobilenet --layer conv_pw_13_relu --pool avg --l2 | jq '.vector | length'
+  $ backbones extract photos/ -m mobilenet -o features.parquet
+  $ backbones extract photos/ -m mobilenet --to photos.lance --resume`,
   );
   cmd.action(async (inputs: string[], _opts: unknown, command: Command) => {
     const { runExtract } = await import('../actions/extract.js');

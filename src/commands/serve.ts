@@ -32,6 +32,7 @@ export function registerServe(program: Command): void {
     .option('--decode-concurrency <n>', 'images decoded at once (default: 2 per decode thread)', parsePositiveInt('--decode-concurrency'))
     .option('--max-pixels <n>', 'largest image, width x height, read from its header before decoding (422 beyond)', parsePositiveInt('--max-pixels'), 40_000_000)
     .addOption(new Option('--api-key <key>', 'require "Authorization: Bearer KEY" on everything but /v2/health').env('BACKBONES_API_KEY'))
+    .option('--search <store>', 'also answer POST /v1/search: nearest images in this vector store (PATH.lance, or s3://, gs://, az:// …/NAME.lance) made with the same model')
     .option('--grace-ms <n>', 'on SIGTERM/SIGINT, how long to finish queued requests', parsePositiveInt('--grace-ms'), 10000)
     .addOption(choiceOption('--log-level <level>', 'access log level (JSON lines on stderr)', LOG_LEVELS, 'info'));
   addImageHandlingOptions(cmd);

@@ -7,12 +7,13 @@ import { csvFormat } from './csv.js';
 import { jsonFormat } from './json.js';
 import { jsonlFormat } from './jsonl.js';
 import { npyFormat } from './npy.js';
+import { parquetFormat } from './parquet.js';
 import type { RecordKind } from './records.js';
 import { tableFormat } from './table.js';
-import type { OutputFormat, ResumeReader, WriterFactory } from './writer.js';
+import type { AsyncResumeReader, OutputFormat, ResumeReader, WriterFactory } from './writer.js';
 
 /** In the order --help and the error messages list them. */
-const FORMATS: readonly OutputFormat[] = [tableFormat, jsonlFormat, jsonFormat, csvFormat, npyFormat];
+const FORMATS: readonly OutputFormat[] = [tableFormat, jsonlFormat, jsonFormat, csvFormat, npyFormat, parquetFormat];
 
 /** Every format name. */
 export const OUTPUT_FORMATS: readonly string[] = FORMATS.map((f) => f.name);
@@ -63,13 +64,18 @@ export function writerFor(format: string): WriterFactory {
 }
 
 /** The --resume reader of a format; a usage error for formats that cannot be continued. */
-export function resumeReaderFor(format: string): ResumeReader {
+export function resumeReaderFor(format: string): ResumeReader | AsyncResumeReader {
   const reader = formatOf(format).resume;
   if (!reader) {
     const names = FORMATS.filter((f) => f.resume).map((f) => f.name);
     throw new BackbonesError('E_USAGE', `--resume works with ${names.join(', ')} output, not ${format}.`);
   }
   return reader;
+}
+
+/** Whether a format records how the vectors were made (and so needs the run's provenance). */
+export function recordsProvenance(format: string): boolean {
+  return Boolean(formatOf(format).recordsProvenance);
 }
 
 /** Every file an output written to `file` consists of, the main file first. */

@@ -19,6 +19,8 @@ export interface WriterOptions {
   resumed?: ResumeState;
   /** The output's final file name; absent for stdout. */
   file?: string;
+  /** How the vectors were made (provenance and fingerprint), for formats that record it. */
+  metadata?: Map<string, string>;
   /** Opens a sidecar file of this output (staged like the main file); absent for stdout. */
   open?: (file: string, options: { append?: boolean }) => Sink;
 }
@@ -43,10 +45,14 @@ export interface ResumeState {
   columns?: number;
   /** True when the source is the partial file a killed run left. */
   fromPartial: boolean;
+  /** The metadata the file records (formats with recordsProvenance): compared with the run's before appending. */
+  metadata?: Map<string, string>;
 }
 
 /** Reads (never modifies) an output file for --resume; throws a usage error for a file it cannot continue. */
 export type ResumeReader = (file: string) => ResumeState;
+/** A reader that must load a library first (Parquet). */
+export type AsyncResumeReader = (file: string) => Promise<ResumeState>;
 
 /**
  * What an output format is: every writer module exports one, and the registry
@@ -63,7 +69,9 @@ export interface OutputFormat {
   needsFile?: string;
   writer: WriterFactory;
   /** How --resume reads back what a file holds; absent: the format cannot be continued. */
-  resume?: ResumeReader;
+  resume?: ResumeReader | AsyncResumeReader;
   /** Every file one output consists of, the main file first (default: just the file). */
   files?: (file: string) => string[];
+  /** It stores how the vectors were made (WriterOptions.metadata); --resume refuses a file made differently. */
+  recordsProvenance?: boolean;
 }

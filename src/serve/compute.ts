@@ -40,6 +40,10 @@ export interface ModelInfo {
   weights: string;
   /** The engine computes on a GPU (so every core may decode). */
   onGpu: boolean;
+  /** fp32 or int8, as the engine runs it. */
+  precision?: string;
+  /** sha256 of the weights (src/onnx/hash.ts), when the server was asked for it (serve --search compares it with the store's). */
+  weightsHash?: string;
 }
 
 export function modelInfo(backbone: Backbone): ModelInfo {

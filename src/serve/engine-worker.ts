@@ -29,7 +29,8 @@ try {
       }
     });
   });
-  post({ type: 'ready', info: modelInfo(backbone), backend: engineLine(engine.choice) });
+  const weightsHash = init.hashWeights && 'layers' in backbone.model ? await (await import('../onnx/hash.js')).weightsHash(backbone.model) : undefined;
+  post({ type: 'ready', info: { ...modelInfo(backbone), precision: backbone.precision, weightsHash }, backend: engineLine(engine.choice) });
 } catch (e) {
   post({
     type: 'failed',

@@ -27,6 +27,8 @@ export type EngineMessage =
 
 export interface EngineInit {
   load: LoadRequest;
+  /** Report the weights hash in ModelInfo (serve --search checks it against the store's). */
+  hashWeights?: boolean;
 }
 
 /** An engine over a model this thread already holds (tests, the library). */
@@ -45,8 +47,8 @@ function workerUrl(): URL {
 }
 
 /** Starts the inference thread and loads the model there; resolves once it is loaded. */
-export function workerEngine(load: LoadRequest, onBackend: (label: string) => void = () => {}): Promise<Engine> {
-  const worker = new Worker(workerUrl(), { workerData: { load } satisfies EngineInit });
+export function workerEngine(load: LoadRequest, onBackend: (label: string) => void = () => {}, options: { hashWeights?: boolean } = {}): Promise<Engine> {
+  const worker = new Worker(workerUrl(), { workerData: { load, hashWeights: options.hashWeights } satisfies EngineInit });
   const pending = new Map<number, { resolve(a: Answer[]): void; reject(e: unknown): void }>();
   let nextId = 0;
   let exited = false;

@@ -36,6 +36,8 @@ export interface ServeOptions extends ModelSelection, ImageHandlingOptions {
   apiKey?: string;
   graceMs: number;
   logLevel: string;
+  /** --search STORE: the vector store behind POST /v1/search. */
+  search?: string;
 }
 
 /** The name /v2/models/{name} answers to: the zoo name, or the model's folder name. */
@@ -68,14 +70,25 @@ export async function runServe(o: ServeOptions): Promise<number> {
   resolveModel(o.model); // an unknown name fails before the server listens
   // Before any thread starts: memory a burst of big images freed goes back to the system.
   tuneAllocatorForServing();
+  // --search: the store opens (and its model is checked) before the server listens.
+  const search = o.search ? await (await import('./search-store.js')).openSearchStore(o.search, o.model) : undefined;
   const metrics = new ServeMetrics();
   const load = async (): Promise<Loaded> => {
     // The inference thread loads the model once; this thread never holds a copy.
-    const engine = await workerEngine(loadRequest(o), (backend) => log.info(`backend: ${backend}`));
+    const engine = await workerEngine(loadRequest(o), (backend) => log.info(`backend: ${backend}`), { hashWeights: Boolean(search) });
     const info = engine.info;
     log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights}`);
     if (info.randomWeights) log.warn('random weights: outputs are not meaningful predictions.');
-    return { engine, settings: imageSettings(info, o) };
+    const settings = imageSettings(info, o);
+    if (search) {
+      try {
+        (await import('./search-store.js')).checkServedModel(search, info, settings);
+      } catch (e) {
+        await engine.dispose();
+        throw e;
+      }
+    }
+    return { engine, settings };
   };
   // Once a second after images were decoded: what a burst of big images left in the
   // allocator's free lists goes back to the system (a few ms; measured in bench/RESULTS.md §15).
@@ -104,6 +117,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
     maxBodyBytes: Math.round(o.maxBodyMb * 1024 * 1024),
     apiKey: o.apiKey,
     logLevel: o.logLevel,
+    search,
   });
   if (!o.apiKey && !['127.0.0.1', 'localhost', '::1'].includes(o.host)) {
     log.warn(`listening on ${o.host} without --api-key: anyone who can reach this port can use the model.`);
@@ -160,6 +174,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
   await stopped;
   clearInterval(trimmer);
   await service.dispose();
+  search?.store.close();
   log.info('stopped.');
   return EXIT.ok;
 }

@@ -16,6 +16,7 @@ import { ModelService } from './service.js';
 import type { ServeContext } from './context.js';
 import { IMAGE_CONTENT_TYPES, registerV1 } from './v1.js';
 import { registerKserve } from './kserve.js';
+import { registerSearchRoute, type SearchIndex } from './search.js';
 
 export interface ServerOptions {
   service: ModelService;
@@ -32,6 +33,8 @@ export interface ServerOptions {
   logLevel: string;
   /** Where JSON access logs go (default stderr: stdout is for data). */
   logStream?: NodeJS.WritableStream;
+  /** serve --search: the vector store behind POST /v1/search. */
+  search?: SearchIndex;
 }
 
 const OPEN_PATHS = new Set(['/v2/health/live', '/v2/health/ready']);
@@ -150,6 +153,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   });
   registerV1(app, ctx);
   registerKserve(app, ctx);
+  if (o.search) registerSearchRoute(app, ctx, o.search);
   return app;
 }
 

@@ -53,10 +53,24 @@ export interface ModelCard {
   // --- weights
   weights: WeightsSource[];
 
+  // --- search
+  /** dedup's default: the cosine threshold measured on planted duplicates (bench/dedup-quality.ts). */
+  dedup?: DedupDefault;
+
   // --- provenance
   license: string;
   paper: string;
   kerasSource: string;
+}
+
+/** A measured duplicate threshold for the card's feature layer. */
+export interface DedupDefault {
+  /** Cosine similarity at or above which two images are near-duplicates. */
+  threshold: number;
+  /** The layer it was measured on (the card's featureLayer). */
+  layer: string;
+  /** What was measured: weights, photos, precision/recall/F1 at the threshold. */
+  measured: string;
 }
 
 /** Options every architecture builder accepts (Keras' shared application signature). */

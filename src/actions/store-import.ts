@@ -1,0 +1,181 @@
+// store import SOURCE --to STORE: copies vectors an earlier run wrote (.npy + its
+// .paths.jsonl, extract JSONL, or the Redis feature store) into a Lance store without
+// recomputing them. A source does not record everything that made its vectors, so the
+// model options say it (as for extract); the model is loaded for its weights hash only
+// (no image is read), and what the source does record (JSONL model/layer, Redis
+// model/layer/pool/l2/preprocess/weights) must agree. store index builds the ANN index.
+import { performance } from 'node:perf_hooks';
+import path from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { BackbonesError, EXIT, errorMessage } from '../errors.js';
+import { log } from '../log.js';
+import { startEngine, engineLine } from '../engines/select.js';
+import { engineRequest, type EngineOptions } from '../engines/request.js';
+import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.js';
+import { resolveModel } from '../zoo/registry.js';
+import { imageSettings, checkImageHandling, type ImageHandlingOptions } from '../pipeline/decode-one.js';
+import { completeLines } from '../output/jsonl.js';
+import { readNpyHeader, sidecarPaths } from '../output/npy.js';
+import type { Pooling } from '../zoo/card.js';
+import { newRunId } from '../store/keys.js';
+import { DEFAULT_INDEX_KIND, INDEX_THRESHOLD, LanceStore, lanceTarget, type IndexKind, type StoredRow } from '../store/lance.js';
+import { fingerprintOf, provenanceOf, type Provenance } from '../store/provenance.js';
+import { imageFacts, storeFor } from './lance-run.js';
+import { openStoreWithProvenance } from './search.js';
+
+export interface StoreImportOptions extends EngineOptions, ModelSelection, ImageHandlingOptions {
+  to: string;
+  model: string;
+  layer?: string;
+  pool: Pooling;
+  l2?: boolean;
+  keyPrefix: string;
+}
+
+/** A source's vectors: path + vector, and what the source says about how they were made. */
+interface SourceRow {
+  path: string;
+  vector: Float32Array;
+}
+
+type Claims = Partial<Record<'model' | 'layer' | 'pool' | 'l2' | 'preprocess' | 'weights', string>>;
+
+function* npyRows(file: string): Generator<SourceRow> {
+  const header = readNpyHeader(file);
+  if (!header) throw new BackbonesError('E_USAGE', `${file} is not a 2-D float32 .npy file written by backbones.`);
+  const pathsFile = sidecarPaths(file).paths;
+  if (!existsSync(pathsFile)) throw new BackbonesError('E_USAGE', `${pathsFile} (the path of each row of ${file}) is missing, so the rows cannot be matched to images.`);
+  const paths = completeLines(pathsFile).lines.map((l) => JSON.parse(l) as string);
+  if (paths.length < header.rows) throw new BackbonesError('E_USAGE', `${pathsFile} lists ${paths.length} paths for ${header.rows} rows of ${file}.`);
+  const buf = readFileSync(file);
+  for (let r = 0; r < header.rows; r++) {
+    const start = header.headerBytes + r * header.cols * 4;
+    const bytes = buf.subarray(start, start + header.cols * 4);
+    yield { path: paths[r]!, vector: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) };
+  }
+}
+
+function* jsonlRows(file: string, claims: Claims[]): Generator<SourceRow> {
+  for (const line of completeLines(file).lines) {
+    if (line.trim() === '') continue;
+    let r: { path?: unknown; vector?: unknown; model?: unknown; layer?: unknown; error?: unknown };
+    try {
+      r = JSON.parse(line);
+    } catch {
+      throw new BackbonesError('E_USAGE', `${file} holds a line that is not JSON: it is not extract's JSONL.`);
+    }
+    if (r.error !== undefined) continue; // a failed image: nothing to import
+    if (typeof r.path !== 'string' || !Array.isArray(r.vector)) throw new BackbonesError('E_USAGE', `${file} holds a record without path and vector: it is not extract's JSONL.`);
+    claims.push({ model: String(r.model), layer: String(r.layer) });
+    yield { path: r.path, vector: Float32Array.from(r.vector as number[]) };
+  }
+}
+
+async function redisRows(url: string, prefix: string, p: Provenance, claims: Claims[]): Promise<SourceRow[]> {
+  const { checkRedisUrl, connectRedis } = await import('../store/connection.js');
+  const { FeatureStore, recordFromHash, RECORD_FIELDS } = await import('../store/redis.js');
+  const store = new FeatureStore(await connectRedis(checkRedisUrl(url, 'store import'), { idleUnref: true }), prefix);
+  try {
+    const rows: SourceRow[] = [];
+    const match = `${prefix}:${p.model}:${p.layer}:*`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await store.client.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) {
+        if (!/:[0-9a-f]{40}$/.test(key)) continue;
+        const h = await store.client.hgetallBuffer(key);
+        const text = (k: string) => h[k]?.toString('utf8');
+        if (text('error') !== undefined || !h.vector) continue;
+        claims.push({ model: text('model'), layer: text('layer'), pool: text('pool'), l2: text('l2') === '1' ? 'true' : 'false', preprocess: text('preprocess'), weights: text('weights') });
+        const r = recordFromHash(Object.fromEntries(RECORD_FIELDS.map((f) => [f, h[f] ?? null])), key);
+        if ('vector' in r) rows.push({ path: r.path, vector: r.vector });
+      }
+    } while (cursor !== '0');
+    if (rows.length === 0) throw new BackbonesError('E_USAGE', `No vectors under ${match} in ${store.connection.where}: check -m, --layer and --key-prefix.`);
+    return rows;
+  } finally {
+    await store.close();
+  }
+}
+
+/** What the source says against what the options say: the first difference, named. */
+function checkClaims(source: string, claims: Claims[], p: Provenance): void {
+  const want: Claims = { model: p.model, layer: p.layer, pool: p.pool, l2: String(p.l2), preprocess: p.preprocess, weights: p.weights };
+  for (const c of claims) {
+    for (const [k, v] of Object.entries(c) as [keyof Claims, string | undefined][]) {
+      if (v !== undefined && v !== want[k]) {
+        throw new BackbonesError('E_USAGE', `${source} says its vectors were made with ${k} ${v}, but the options say ${want[k]}: pass the options that made them.`);
+      }
+    }
+  }
+}
+
+export async function runStoreImport(source: string, o: StoreImportOptions): Promise<number> {
+  const target = lanceTarget(o.to, '--to');
+  const isRedis = /^rediss?:\/\//i.test(source);
+  if (!isRedis && !existsSync(source)) throw new BackbonesError('E_NOT_FOUND', `Input not found: ${source}`);
+  if (!isRedis && !/\.(npy|jsonl|ndjson)$/i.test(source)) throw new BackbonesError('E_USAGE', `store import reads a .npy (with its .paths.jsonl), an extract .jsonl, or a redis:// URL; received ${source}.`);
+  resolveModel(o.model);
+  checkImageHandling(o);
+  const engine = await startEngine(engineRequest(o));
+  log.info(`backend: ${engineLine(engine.choice)}`);
+  const backbone = await loadBackbone(o.model, { ...modelSelection(o), engine });
+  let provenance: Provenance;
+  try {
+    const layer = o.layer ?? backbone.info.featureLayer;
+    if (!layer || !backbone.hasLayer(layer)) throw new BackbonesError('E_USAGE', `${backbone.name} has no layer "${layer ?? '(default)'}"; pass the --layer that made the vectors.`);
+    provenance = await provenanceOf(backbone, { layer, pool: o.pool, l2: Boolean(o.l2) }, imageSettings(backbone.info, o), o);
+  } finally {
+    backbone.dispose();
+  }
+  const claims: Claims[] = [];
+  const rows: SourceRow[] = isRedis ? await redisRows(source, o.keyPrefix, provenance, claims) : [...(/\.npy$/i.test(source) ? npyRows(source) : jsonlRows(source, claims))];
+  checkClaims(source, claims, provenance);
+  let store = await storeFor(target, provenance);
+  const done = store ? await store.paths() : new Set<string>();
+  const todo = rows.filter((r) => !done.has(path.resolve(r.path)));
+  if (todo.length < rows.length) log.info(`${rows.length - todo.length} of ${rows.length} paths are already in ${target.given}: skipped.`);
+  const run = newRunId();
+  const t0 = performance.now();
+  const CHUNK = 2000;
+  let stored = 0;
+  try {
+    for (let i = 0; i < todo.length; i += CHUNK) {
+      const chunk: StoredRow[] = await Promise.all(
+        todo.slice(i, i + CHUNK).map(async (r) => {
+          const abs = path.resolve(r.path);
+          return { path: abs, vector: r.vector, run, ...(await imageFacts(abs)) };
+        }),
+      );
+      store ??= await LanceStore.create(target, provenance, chunk[0]!.vector.length);
+      await store.add(chunk);
+      stored += chunk.length;
+    }
+    const total = store ? await store.count() : 0;
+    if (store && total >= INDEX_THRESHOLD && !(await store.indexed())) {
+      log.info(`${target.given} has ${total} rows (≥ ${INDEX_THRESHOLD}): building its ANN index …`);
+      await store.createIndex(DEFAULT_INDEX_KIND);
+    }
+    log.info(`imported ${stored} vectors from ${source} into ${target.given} in ${((performance.now() - t0) / 1000).toFixed(1)} s (${total} in all; fingerprint ${fingerprintOf(provenance)}, run ${run})`);
+  } catch (e) {
+    if (e instanceof BackbonesError) throw e;
+    throw new BackbonesError('E_STORE', `Importing into ${target.given} failed after ${stored} vectors: ${errorMessage(e)}`, { cause: e });
+  } finally {
+    store?.close();
+  }
+  return EXIT.ok;
+}
+
+export async function runStoreIndex(value: string, o: { kind: IndexKind }): Promise<number> {
+  const { target, store } = await openStoreWithProvenance(value, 'store index');
+  try {
+    const rows = await store.count();
+    const t0 = performance.now();
+    await store.createIndex(o.kind);
+    log.info(`built a ${o.kind} index over ${rows} vectors of ${target.given} in ${((performance.now() - t0) / 1000).toFixed(1)} s; search now uses it (--exact bypasses it).`);
+  } finally {
+    store.close();
+  }
+  return EXIT.ok;
+}
