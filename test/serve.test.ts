@@ -12,8 +12,8 @@ import { IMAGES, REPO_ROOT, skipWithoutData } from './helpers/data.js';
 import path from 'node:path';
 import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
 import { startEngine } from '../src/engines/select.js';
-import { loadBackbone } from '../src/zoo/load.js';
-import { imageSettings } from '../src/pipeline/decode-one.js';
+import { resolveSpec } from '../src/spec/spec.js';
+import { imageSettingsOf, loadForSpec } from '../src/spec/load.js';
 import { loadImageForModel } from '../src/images/index.js';
 import { ModelService, type Loaded } from '../src/serve/service.js';
 import { inProcessEngine } from '../src/serve/engine.js';
@@ -31,9 +31,9 @@ const TRUNCATED = 'truncated__skimage.jpg';
 let shared: Promise<{ backbone: Backbone; loaded: Loaded }> | undefined;
 function sharedModel() {
   shared ??= (async () => {
-    const engine = await startEngine({ backend: 'onnx', device: 'cpu' });
-    const backbone = await loadBackbone('mobilenet_0.25', { cacheDir: cache, engine });
-    return { backbone, loaded: { engine: await inProcessEngine(backbone), settings: imageSettings(backbone.info, { background: 'white' }) } };
+    const spec = await resolveSpec({ model: 'mobilenet_0.25', cacheDir: cache, backend: 'onnx', device: 'cpu' }, { defaultLayer: true });
+    const backbone = await loadForSpec(spec, await startEngine(spec.engine));
+    return { backbone, loaded: { engine: await inProcessEngine(backbone), settings: imageSettingsOf(spec, backbone.info) } };
   })();
   return shared;
 }
@@ -42,8 +42,9 @@ const loadShared = async () => (await sharedModel()).loaded;
 async function loadInWorker(): Promise<Loaded> {
   // The built engine (npm test builds first): a worker thread cannot load .ts sources.
   const { workerEngine } = (await import(path.join(REPO_ROOT, 'dist', 'serve', 'engine.js'))) as typeof import('../src/serve/engine.js');
-  const engine = await workerEngine({ engine: { backend: 'onnx', device: 'cpu' }, model: 'mobilenet_0.25', options: { cacheDir: cache } });
-  return { engine, settings: imageSettings(engine.info, { background: 'white' }) };
+  const spec = await resolveSpec({ model: 'mobilenet_0.25', cacheDir: cache, backend: 'onnx', device: 'cpu' }, { defaultLayer: true });
+  const engine = await workerEngine(spec);
+  return { engine, settings: imageSettingsOf(spec, engine.info) };
 }
 
 interface Options {

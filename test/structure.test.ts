@@ -15,6 +15,7 @@ const LAYERS: string[][] = [
   ['engines'],
   ['zoo'],
   ['tasks', 'store'],
+  ['spec'],
   ['pipeline'],
   ['measure', 'queue', 'serve'],
   ['actions'],

@@ -44,6 +44,9 @@ export interface LoadImageOptions {
   decode?: DecodeMode;
 }
 
+/** How images reach one model in a run: built by the spec (src/spec/load.ts imageSettingsOf) and nowhere else. */
+export type ImageSettings = Omit<LoadImageOptions, 'cropPct' | 'keepExifOrientation'>;
+
 export const DECODE_MODES = ['exact', 'fast'] as const;
 export type DecodeMode = (typeof DECODE_MODES)[number];
 /** `--decode fast` keeps at least this many source pixels per output pixel on each axis. */

@@ -9,6 +9,7 @@ import { classifyBatch } from '../tasks/classify.js';
 import { extractBatch, type Features } from '../tasks/extract.js';
 import { assertFinite, resultValues } from '../tasks/finite.js';
 import type { Pooling } from '../zoo/card.js';
+import type { SpecRecord } from '../output/spec-record.js';
 
 export type Pool = Pooling;
 
@@ -40,9 +41,11 @@ export interface ModelInfo {
   weights: string;
   /** The engine computes on a GPU (so every core may decode). */
   onGpu: boolean;
+  /** The run spec's fingerprint and fields (serve's model metadata); absent for a model handed in directly. */
+  spec?: SpecRecord;
 }
 
-export function modelInfo(backbone: Backbone): ModelInfo {
+export function modelInfo(backbone: Backbone, spec?: SpecRecord): ModelInfo {
   const i = backbone.info;
   return {
     name: backbone.name,
@@ -56,6 +59,7 @@ export function modelInfo(backbone: Backbone): ModelInfo {
     randomWeights: i.weights.kind === 'random',
     onGpu: engineOnGpu(backbone.currentEngine.choice),
     weights: i.weights.description,
+    ...(spec ? { spec } : {}),
   };
 }
 

@@ -94,6 +94,8 @@ function metadata(ctx: ServeContext) {
     name: ctx.modelName,
     versions: ['1'],
     platform: `backbones_${info.engineName}`,
+    // The run spec (src/spec/fingerprint.ts): what every answer of this server is made with.
+    ...(info.spec ? { parameters: { spec: info.spec.fingerprint, ...Object.fromEntries(Object.entries(info.spec.fields).map(([k, v]) => [`spec_${k}`, v])) } } : {}),
     inputs: [
       { name: 'input', datatype: 'FP32', shape: [-1, h, w, 3], parameters: { preprocess: settings.preprocess, layout: 'NHWC' } },
       { name: 'images', datatype: 'BYTES', shape: [-1], parameters: { content: 'encoded images (JPEG, PNG, WebP, ...), base64 in JSON' } },

@@ -4,21 +4,17 @@
 import path from 'node:path';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log } from '../log.js';
-import type { ModelSelection } from '../zoo/load.js';
-import { isModelPath, resolveModel } from '../zoo/registry.js';
+import { isModelPath } from '../zoo/registry.js';
 import { VERSION } from '../version.js';
-import { loadRequest } from '../pipeline/pool.js';
-import { checkImageHandling, imageSettings, type ImageHandlingOptions } from '../pipeline/decode-one.js';
+import { resolveSpec, type SpecOptions } from '../spec/spec.js';
+import { imageSettingsOf } from '../spec/load.js';
 import { workerEngine } from './engine.js';
 import { ServeMetrics } from './metrics.js';
 import { ModelService, type Loaded } from './service.js';
 import { buildServer } from './server.js';
 
-export interface ServeOptions extends ModelSelection, ImageHandlingOptions {
-  backend: string;
-  threads?: number;
-  model: string;
-  layer?: string;
+/** serve: the spec's options (--layer is extract's default layer) and the server's own. */
+export interface ServeOptions extends SpecOptions {
   port: number;
   host: string;
   name?: string;
@@ -29,7 +25,6 @@ export interface ServeOptions extends ModelSelection, ImageHandlingOptions {
   maxBodyMb: number;
   maxPixels: number;
   decodeConcurrency?: number;
-  decodeThreads?: number;
   apiKey?: string;
   graceMs: number;
   logLevel: string;
@@ -45,16 +40,21 @@ export function servedName(spec: string): string {
 
 
 export async function runServe(o: ServeOptions): Promise<number> {
-  checkImageHandling(o);
-  resolveModel(o.model); // an unknown name fails before the server listens
+  // Every check before the server listens.
+  const spec = await resolveSpec(o, { defaultLayer: true, batch: { flag: '--max-batch', sizes: [o.maxBatch] } });
   const metrics = new ServeMetrics();
   const load = async (): Promise<Loaded> => {
     // The inference thread loads the model once; this thread never holds a copy.
-    const engine = await workerEngine(loadRequest(o), (backend) => log.info(`backend: ${backend}`));
+    let header: string[] = [];
+    const engine = await workerEngine(spec, (backend, lines) => {
+      log.info(`backend: ${backend}`);
+      header = lines;
+    });
     const info = engine.info;
     log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights}`);
+    for (const line of header) log.info(line);
     if (info.randomWeights) log.warn('random weights: outputs are not meaningful predictions.');
-    return { engine, settings: imageSettings(info, o) };
+    return { engine, settings: imageSettingsOf(spec, info) };
   };
   const service = new ModelService({
     load,
@@ -62,15 +62,15 @@ export async function runServe(o: ServeOptions): Promise<number> {
     maxDelayMs: o.maxDelayMs,
     maxPixels: o.maxPixels,
     decodeConcurrency: o.decodeConcurrency,
-    decodeThreads: o.decodeThreads,
+    decodeThreads: spec.run.decodeThreads,
     onDecoded: metrics.decoded,
-    layer: o.layer,
+    layer: spec.defaultLayer,
     observer: metrics.observer,
   });
   const app = await buildServer({
     service,
     metrics,
-    modelName: o.name ?? servedName(o.model),
+    modelName: o.name ?? servedName(o.model ?? spec.model),
     version: VERSION,
     maxQueue: o.maxQueue,
     timeoutMs: o.timeoutMs,
