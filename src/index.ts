@@ -46,26 +46,19 @@ export interface Model {
   dispose(): void;
 }
 
-/** The spec's options (checked as the CLI checks them), with the engine given as an object or a provider list. */
-export interface ModelOptions extends Omit<SpecOptions, 'model' | 'provider' | 'backend' | 'device' | 'layer' | 'pool' | 'l2' | 'topK' | 'batchSize' | 'workers' | 'decodeThreads' | 'prefetchMb'> {
-  /** An engine to share between models; else one is started from backend/device/providers/threads. */
+/** The spec's options (checked as the CLI checks them: a bad value throws before anything starts), and an engine to share. */
+export interface ModelOptions extends Omit<SpecOptions, 'model' | 'layer' | 'pool' | 'l2' | 'topK' | 'batchSize' | 'workers' | 'decodeThreads' | 'prefetchMb'> {
+  /** An engine to share between models; else one is started from backend/device/provider/threads. */
   engine?: Engine;
-  backend?: BackendRequest;
-  /** auto (default; BACKBONES_DEVICE), cpu, or gpu (an error when no GPU works). */
-  device?: DeviceRequest;
-  /** ONNX Runtime execution providers in order (default: BACKBONES_ONNX_PROVIDERS, else chosen by device). */
-  providers?: string[];
-  /** Image handling (also accepted at the top level); defaults come from the model card. */
-  image?: Pick<SpecOptions, 'resize' | 'interpolation' | 'background' | 'kerasCompat' | 'decode'>;
   /** false: never download weights. */
   allowDownload?: boolean;
 }
 
 /** Loads a zoo model by name ('vgg16', 'mobilenet', …) or any TF.js model.json path/URL. */
 export async function load(model = 'mobilenet', options: ModelOptions = {}): Promise<Model> {
-  const { engine: given, providers, image, allowDownload, ...rest } = options;
+  const { engine: given, allowDownload, ...rest } = options;
   // The same spec and checks as the CLI's: a bad option throws before anything starts.
-  const spec = await resolveSpec({ ...rest, ...image, model, ...(providers ? { provider: providers.join(',') } : {}) });
+  const spec = await resolveSpec({ ...rest, model });
   const engine = given ?? (await startEngine(spec.engine));
   const backend = engine.choice;
   const backbone: Backbone = await loadForSpec(spec, engine, allowDownload !== undefined ? { allowDownload } : {});

@@ -15,6 +15,7 @@ import { benchFormats, exporterFor, TableExporter, type ExportFormat } from '../
 import { runModelInChild } from '../measure/runner.js';
 import type { WorkerConfig } from '../measure/protocol.js';
 import type { Precision } from '../engines/precision.js';
+import type { BackendRequest } from '../engines/backends.js';
 import { isKnownModel, unknownModelError } from '../zoo/registry.js';
 import { resolveSpec, type RunSpec, type SpecOptions } from '../spec/spec.js';
 import { int8NotFaster } from '../measure/precision.js';
@@ -24,7 +25,7 @@ const TFJS_VERSION: string = (createRequire(import.meta.url)('@tensorflow/tfjs/p
 
 /** bench: the spec's options (without --weights: imagenet when cached, else random) and the measurement's own. */
 export interface BenchOptions extends SpecOptions {
-  backends?: string[];
+  backends?: BackendRequest[];
   precisions?: Precision[];
   batchSizes: number[];
   warmup: number;
@@ -40,7 +41,7 @@ export interface BenchOptions extends SpecOptions {
 /** One child run: a model on a backend at a precision, its spec resolved (undefined: an unknown model). */
 interface BenchJob {
   model: string;
-  backend: string;
+  backend: BackendRequest;
   precision: Precision;
   spec?: RunSpec;
 }

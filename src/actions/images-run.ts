@@ -12,7 +12,7 @@ import { emptyPipelineStats, runBatches } from '../pipeline/batches.js';
 import { startDecodePool } from '../pipeline/decode-pool.js';
 import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
 import { stageLine, stageReport } from '../pipeline/stages.js';
-import { openOutput, planOutput, type OpenOutput } from '../output/open.js';
+import { openOutput, planOutput } from '../output/open.js';
 import type { OutputRecord, RecordKind } from '../output/records.js';
 import type { RecordWriter } from '../output/writer.js';
 import { RunProgress } from './progress.js';
@@ -48,7 +48,7 @@ export async function runImages(inputs: string[], o: ImageRunOptions, kind: Reco
   const extensions = parseExtensions(o.ext);
   const plan = o.to ? undefined : planOutput({ output: o.output, format: o.format, defaultFormat, kind, resume: o.resume, overwrite: o.overwrite });
   // The store connects before anything else: an unreachable server fails at once.
-  const store = o.to ? await (await import('./store-run.js')).openRunStore(o) : undefined;
+  const store = o.to ? await (await import('./store-run.js')).openRunStore(o, spec.run.batchSize) : undefined;
   // The output's lock and what --resume continues (a file made differently is refused here).
   const out = plan ? openOutput(plan, expectedSpec(spec)) : undefined;
   let backbone: Backbone | undefined;
@@ -150,7 +150,7 @@ async function execute(x: Execution): Promise<number> {
     if (workers > 1) {
       // Each worker thread loads its own copy; this thread's copy was only needed to check the spec.
       backbone.dispose();
-      stats = await runInWorkers(entries, { workers, batchSize: spec.run.batchSize, settings, task, spec, prefetchBytes: prefetchBytes / workers }, onItem);
+      stats = await runInWorkers(entries, { settings, task, spec, prefetchBytes: prefetchBytes / workers }, onItem);
     } else {
       // The decode pool: worth its start-up only with two images or more.
       const decodable = entries.filter((e) => !e.error).length;

@@ -16,15 +16,12 @@ import type { tf } from '../tf.js';
 import { formatQuantizeReport, type QuantizeReport } from './quantize-report.js';
 
 /** quantize: the spec's options for the fp32 network (its --calibrate is the quantizer's own), and the quantizer's. */
-export interface QuantizeRunOptions extends Omit<SpecOptions, 'calibrate' | 'layer'> {
-  calibrate: string;
+export interface QuantizeRunOptions extends SpecOptions {
   evaluate?: string;
   output?: string;
   method: 'percentile' | 'minmax';
   percentile: number;
   keepFloat?: string[];
-  /** Layers to expose besides the card's feature layer (what extract --layer reads). */
-  layer?: string[];
   format?: 'table' | 'json';
 }
 
@@ -33,7 +30,9 @@ export async function runQuantize(model: string, o: QuantizeRunOptions): Promise
   if (o.percentile <= 50 || o.percentile > 100) throw new BackbonesError('E_USAGE', `--percentile must be in (50, 100]. Received: ${o.percentile}`);
   // The network quantized, checked like any run's. Quantizing needs ONNX Runtime whatever
   // --backend says; tfjs (cpu) only builds the model.
-  const { calibrate, layer: layers, ...rest } = o;
+  // --calibrate is the quantizer's folder here, --layer the layers (comma-separated) to expose besides the feature layer.
+  const { calibrate = '', layer, ...rest } = o;
+  const layers = layer?.split(',').map((l) => l.trim()).filter(Boolean);
   const spec = await resolveSpec({ ...rest, model, precision: 'fp32', int8Model: undefined, backend: 'onnx', device: 'cpu', provider: 'cpu' });
   checkFolder(calibrate, '--calibrate');
   if (o.evaluate !== undefined) checkFolder(o.evaluate, '--evaluate');

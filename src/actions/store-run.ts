@@ -21,7 +21,6 @@ export interface StoreRunOptions {
   overwrite?: boolean;
   resume?: boolean;
   output?: string;
-  batchSize?: number;
 }
 
 export interface RunStore {
@@ -30,7 +29,7 @@ export interface RunStore {
 }
 
 /** Checks the options and connects; called before the backend and model load. */
-export async function openRunStore(o: StoreRunOptions): Promise<RunStore> {
+export async function openRunStore(o: StoreRunOptions, batchSize: number): Promise<RunStore> {
   const url = checkRedisUrl(o.to!, '--to');
   if (o.output) throw new BackbonesError('E_USAGE', '--to and -o are exclusive: write either to Redis or to a file.');
   const store = new FeatureStore(await connectRedis(url, { idleUnref: true }), o.keyPrefix ?? DEFAULT_KEY_PREFIX);
@@ -68,7 +67,7 @@ export async function openRunStore(o: StoreRunOptions): Promise<RunStore> {
         await store.close();
         throw e;
       }
-      return { writer: storeWriter(store, spec, o.batchSize ?? 8), entries, skipped };
+      return { writer: storeWriter(store, spec, batchSize), entries, skipped };
     },
   };
 }

@@ -21,7 +21,7 @@ try {
   const compute = computeFor(init.task, backbone);
   port.on('message', async (msg: { type: 'job'; id: number; entries: InputEntry[] }) => {
     const items: PoolItem[] = [];
-    const stats = await runBatches(msg.entries, init.settings, init.batchSize, compute, (item, result) => {
+    const stats = await runBatches(msg.entries, init.settings, init.spec.run.batchSize, compute, (item, result) => {
       items.push(result === undefined ? { path: item.path, error: item.error ?? 'no result' } : { path: item.path, result });
     }, { prefetchBytes: init.prefetchBytes });
     post({ type: 'done', id: msg.id, items, inferenceMs: stats.inferenceMs });

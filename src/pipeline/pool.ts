@@ -15,7 +15,6 @@ export interface PoolInit {
   spec: RunSpec;
   settings: ImageSettings;
   task: Task;
-  batchSize: number;
   /** Prefetch budget of each worker's own decoding, bytes. */
   prefetchBytes?: number;
 }
@@ -38,13 +37,14 @@ function workerUrl(): URL {
 
 export async function runInWorkers(
   entries: InputEntry[],
-  options: { workers: number; batchSize: number; settings: ImageSettings; task: Task; spec: RunSpec; prefetchBytes?: number },
+  options: { settings: ImageSettings; task: Task; spec: RunSpec; prefetchBytes?: number },
   emit: (item: PoolItem, result: TaskResult | undefined) => void,
 ): Promise<BatchStats> {
   const chunks: InputEntry[][] = [];
-  for (let i = 0; i < entries.length; i += options.batchSize) chunks.push(entries.slice(i, i + options.batchSize));
-  const count = Math.max(1, Math.min(options.workers, chunks.length));
-  const init: PoolInit = { spec: options.spec, settings: options.settings, task: options.task, batchSize: options.batchSize, prefetchBytes: options.prefetchBytes };
+  const { batchSize } = options.spec.run;
+  for (let i = 0; i < entries.length; i += batchSize) chunks.push(entries.slice(i, i + batchSize));
+  const count = Math.max(1, Math.min(options.spec.run.workers, chunks.length));
+  const init: PoolInit = { spec: options.spec, settings: options.settings, task: options.task, prefetchBytes: options.prefetchBytes };
   const stats: BatchStats = { images: 0, failed: 0, inferenceMs: 0 };
   const finished = new Map<number, PoolItem[]>();
   let nextJob = 0;

@@ -33,8 +33,6 @@ export interface ModelInfo {
   engineName: string;
   inputSize: [number, number];
   preprocess: Backbone['info']['preprocess'];
-  resize: Backbone['info']['resize'];
-  interpolation: Backbone['info']['interpolation'];
   featureLayer: string | null;
   layers: LayerInfo[];
   randomWeights: boolean;
@@ -52,8 +50,6 @@ export function modelInfo(backbone: Backbone, spec?: SpecRecord): ModelInfo {
     engineName: backbone.engineName,
     inputSize: i.inputSize,
     preprocess: i.preprocess,
-    resize: i.resize,
-    interpolation: i.interpolation,
     featureLayer: i.featureLayer,
     layers: backbone.layers(),
     randomWeights: i.weights.kind === 'random',

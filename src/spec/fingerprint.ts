@@ -10,7 +10,7 @@
 // specRecord(spec), differences(recorded, current).
 import { createHash } from 'node:crypto';
 import type { ExpectedSpec, SpecFields, SpecRecord } from '../output/spec-record.js';
-import type { RunSpec } from './spec.js';
+import type { RunSpec } from './types.js';
 
 export { differences, type ExpectedSpec, type SpecFields, type SpecRecord } from '../output/spec-record.js';
 

@@ -10,7 +10,7 @@ import type { Backbone, BackboneInfo } from '../zoo/backbone.js';
 import { layerProblem } from '../tasks/layers.js';
 import { describeFields, networkFields, specRecord, type SpecRecord } from './fingerprint.js';
 import { shortIdentity } from './identity.js';
-import type { RunSpec } from './spec.js';
+import type { RunSpec } from './types.js';
 
 export interface LoadSpecOptions {
   /** false: never download (threads and processes the parent already fetched weights for). */

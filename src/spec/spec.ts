@@ -13,13 +13,10 @@ import os from 'node:os';
 import { existsSync, statSync } from 'node:fs';
 import { BackbonesError, usageError } from '../errors.js';
 import { parseColour } from '../images/colour.js';
-import type { DecodeMode } from '../images/model-input.js';
-import type { PreprocessMode } from '../images/preprocess.js';
-import type { Interpolation, ResizeMode } from '../images/resize.js';
 import { resolveRequest, type ResolvedRequest } from '../engines/request.js';
 import { parseProviderList, providerLibraryInstalled, PROVIDER_LIBRARIES, ortLibraryDir } from '../engines/devices.js';
 import { backendRuns, PRECISIONS, precisionRow, type Precision } from '../engines/precision.js';
-import type { ModelCard, Pooling } from '../zoo/card.js';
+import type { ModelCard } from '../zoo/card.js';
 import { resolveModel } from '../zoo/registry.js';
 import { readLabelsFile } from '../zoo/labels.js';
 import { ALPHAS } from '../zoo/widths.js';
@@ -28,82 +25,9 @@ import { resolveCacheDir } from '../weights/cache.js';
 import { bytesIdentity, fileIdentity } from './identity.js';
 import { isUrl } from '../weights/download.js';
 import { networkFields, differences } from './fingerprint.js';
+import type { RunSpec, SpecOptions, SpecTask } from './types.js';
 
-/**
- * Every option that shapes a run, as the commands parse them, the library takes them and
- * the spec is resolved from. Commands add only their own options (output, port, queue…).
- */
-export interface SpecOptions {
-  /** Zoo name or TF.js model.json path/URL (default mobilenet). */
-  model?: string;
-  /** imagenet (default), random, or a Keras .h5 / TF.js model.json path or URL. */
-  weights?: string;
-  alpha?: number;
-  inputSize?: [number, number];
-  preprocess?: PreprocessMode;
-  labels?: string;
-  labelOffset?: number;
-  seed?: number;
-  cacheDir?: string;
-  // the task
-  layer?: string;
-  pool?: Pooling;
-  l2?: boolean;
-  topK?: number;
-  // how images reach the model
-  resize?: ResizeMode;
-  interpolation?: Interpolation;
-  background?: string;
-  kerasCompat?: boolean;
-  decode?: DecodeMode;
-  // precision
-  precision?: Precision;
-  calibrate?: string;
-  int8Model?: string;
-  // the engine
-  backend?: string;
-  device?: string;
-  /** ONNX Runtime execution providers, comma-separated (--provider). */
-  provider?: string;
-  threads?: number;
-  // counts
-  batchSize?: number;
-  workers?: number;
-  decodeThreads?: number;
-  prefetchMb?: number;
-}
-
-export type SpecTask = { kind: 'classify'; topK: number } | { kind: 'extract'; layer?: string; pool: Pooling; l2: boolean };
-
-/** A resolved, checked spec: plain data, so it crosses threads, processes and the queue. */
-export interface RunSpec {
-  /** The zoo name, or the model path/URL as given. */
-  model: string;
-  source: 'zoo' | 'file';
-  /** As asked: imagenet, random, or a path/URL (a model file: imagenet = its own). */
-  weights: string;
-  seed: number;
-  alpha?: number;
-  /** Explicit, else the card's; undefined for a model file that fixes its own. */
-  inputSize?: [number, number];
-  /** Explicit, else the card's; undefined for a model file without --preprocess ('tf', with a warning). */
-  preprocess?: PreprocessMode;
-  labels?: string;
-  labelOffset: number;
-  /** Hashes that identify what the run reads (spec/identity.ts). */
-  identity: { weights: string; labels?: string; int8?: string };
-  /** classify or extract; undefined for serve, bench, quantize and the library (per request or call). */
-  task?: SpecTask;
-  /** serve: extract's default layer (--layer, else the card's). */
-  defaultLayer?: string;
-  image: { resize: ResizeMode; interpolation: Interpolation; background: string; backgroundRgb: string; kerasCompat: boolean; decode: DecodeMode };
-  precision: Precision;
-  int8?: { calibrate?: string; int8Model?: string };
-  engine: ResolvedRequest;
-  /** Counts, checked against the machine; undefined: the pipeline's default for the engine. */
-  run: { batchSize: number; workers: number; decodeThreads?: number; prefetchMb?: number };
-  cacheDir?: string;
-}
+export type { RunSpec, SpecOptions, SpecTask } from './types.js';
 
 /** What the entry point is resolving for. */
 export interface SpecPurpose {
