@@ -16,7 +16,7 @@ import { runModelInChild } from '../measure/runner.js';
 import type { WorkerConfig } from '../measure/protocol.js';
 import type { Precision } from '../engines/precision.js';
 import type { BackendRequest } from '../engines/backends.js';
-import { isKnownModel, unknownModelError } from '../zoo/registry.js';
+import { findCard, isKnownModel, unknownModelError } from '../zoo/registry.js';
 import { resolveSpec, type RunSpec, type SpecOptions } from '../spec/spec.js';
 import { int8NotFaster } from '../measure/precision.js';
 import { createRequire } from 'node:module';
@@ -38,12 +38,13 @@ export interface BenchOptions extends SpecOptions {
   plot?: string;
 }
 
-/** One child run: a model on a backend at a precision, its spec resolved (undefined: an unknown model). */
+/** One child run: a model on a backend at a precision, its spec resolved, or why that model cannot run. */
 interface BenchJob {
   model: string;
   backend: BackendRequest;
   precision: Precision;
   spec?: RunSpec;
+  error?: string;
 }
 
 async function validate(models: string[], o: BenchOptions): Promise<{ format: ExportFormat; fileFormat?: ExportFormat; jobs: BenchJob[] }> {
@@ -64,9 +65,15 @@ async function validate(models: string[], o: BenchOptions): Promise<{ format: Ex
     for (const backend of backends) {
       for (const precision of precisions) {
         // The fp32 runs of --precisions fp32,int8 ignore the int8 sources.
-        const asked = { ...o, model, backend, precision, ...(precision === 'fp32' ? { calibrate: undefined, int8Model: undefined } : {}) };
-        const spec = isKnownModel(model) ? await resolveSpec(asked, { weightsDefault: 'cached-or-random', batch: { flag: '--batch-sizes', sizes: o.batchSizes } }) : undefined;
-        jobs.push({ model, backend, precision, ...(spec ? { spec } : {}) });
+        // --weights is for the zoo models of the list; a model file carries its own.
+        const asked = { ...o, model, backend, precision, ...(findCard(model) ? {} : { weights: undefined }), ...(precision === 'fp32' ? { calibrate: undefined, int8Model: undefined } : {}) };
+        try {
+          jobs.push({ model, backend, precision, spec: await resolveSpec(asked, { weightsDefault: 'cached-or-random', batch: { flag: '--batch-sizes', sizes: o.batchSizes } }) });
+        } catch (e) {
+          // A model that is unknown or cannot be read is that model's failure; the others still run.
+          if (!(e instanceof BackbonesError) || (e.code !== 'E_UNKNOWN_MODEL' && e.code !== 'E_NOT_FOUND')) throw e;
+          jobs.push({ model, backend, precision, error: e.message });
+        }
       }
     }
   }
@@ -103,13 +110,13 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
   const backends = o.backends ?? [o.backend ?? 'auto'];
   const precisions = new Set(jobs.map((j) => j.precision));
   const runtimes: string[] = [];
-  for (const [i, { model, backend, precision, spec }] of jobs.entries()) {
+  for (const [i, { model, backend, precision, spec, error }] of jobs.entries()) {
     const tag = `[${i + 1}/${jobs.length}] ${model}${backends.length > 1 ? ` on ${backend}` : ''}${precisions.size > 1 ? ` ${precision}` : ''}`;
     const progress = (message: string) => {
       if (!isQuiet()) process.stderr.write(`${tag}: ${message}\n`);
     };
     if (!spec) {
-      const failed = unmeasuredModel(model, o.weights ?? 'n/a', unknownModelError(model).message);
+      const failed = unmeasuredModel(model, o.weights ?? 'n/a', error ?? unknownModelError(model).message);
       failed.backend = backend;
       report.models.push(failed);
       log.error(`${model}${backends.length > 1 ? ` on ${backend}` : ''} failed: ${failed.error}`);

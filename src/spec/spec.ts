@@ -91,7 +91,7 @@ function checkAlpha(alpha: number | undefined, card: ModelCard | undefined, mode
   if (!card) throw usageError(`--alpha applies to zoo MobileNets; ${model} is a model file with its own width.`);
   const widths = ALPHAS[card.architecture];
   if (!widths || card.architectureOptions?.alpha === undefined) throw usageError(`--alpha only applies to MobileNets; ${card.name} has no width multiplier.`);
-  if (!widths.includes(alpha)) throw usageError(`--alpha ${alpha} is not a width ${card.architecture} is built at: use ${widths.join(', ')}.`);
+  if (!widths.includes(alpha)) throw usageError(`--alpha ${alpha} is not a width ${card.architecture} is built at: use ${widths.map((w) => (Number.isInteger(w) ? w.toFixed(1) : String(w))).join(', ')}.`);
 }
 
 async function checkBackground(css: string): Promise<string> {
