@@ -288,7 +288,6 @@ test('kill -9 during queue export leaves the earlier file intact; the export is 
   assert.equal(first.code, 3, first.stderr);
   const good = readFileSync(out);
   assert.equal(parseJsonl(good.toString()).length, 20_001);
-  assert.ok(existsSync(`${out}.spec.json`));
   await redis.rpush(paths, '/shared/photos/one-more.jpg');
   await new Promise<void>((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env() }, stdio: 'ignore' });
@@ -301,6 +300,7 @@ test('kill -9 during queue export leaves the earlier file intact; the export is 
     });
   });
   assert.ok(readFileSync(out).equals(good), 'the finished file is byte for byte what the first export wrote');
+  assert.ok(existsSync(`${out}.spec.json`), 'the export records its spec');
   // The lock the killed export left is stale: the next export takes it over and finishes.
   const after = await runCli(args, { env: env() });
   assert.equal(after.code, 3, after.stderr);

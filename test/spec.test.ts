@@ -165,11 +165,11 @@ test('a killed run\'s partial file is not continued by a run made differently', 
     });
   });
   const partial = readFileSync(`${out}.partial`);
-  assert.ok(existsSync(`${out}.spec.json.partial`), 'the spec is written before the first record');
   const r = await runCli([...args, '--resume', '--l2'], { env: env() });
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /f\.jsonl\.partial was made differently \(l2 false → true\)/);
   assert.ok(readFileSync(`${out}.partial`).equals(partial), 'the partial file is left as it was');
+  assert.ok(existsSync(`${out}.spec.json.partial`), 'the spec is written before the first record');
   const resumed = await runCli([...args, '--resume'], { env: env() });
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.equal(parseJsonl(readFileSync(out, 'utf8')).length, 60);
