@@ -7,6 +7,7 @@ import { BackbonesError, EXIT } from '../errors.js';
 import { log } from '../log.js';
 import { resolveCacheDir } from '../weights/cache.js';
 import { calibrationImages } from '../zoo/backbone.js';
+import { layerProblem } from '../tasks/layers.js';
 import { checkFolder, resolveSpec, type SpecOptions } from '../spec/spec.js';
 import { loadForSpec } from '../spec/load.js';
 import { networkFields } from '../spec/fingerprint.js';
@@ -43,8 +44,8 @@ export async function runQuantize(model: string, o: QuantizeRunOptions): Promise
   if (info.source === 'graph-model') throw new BackbonesError('E_MODEL', `${model} is a graph model; the quantizer works on the ONNX export of Keras layers models.`);
   if (info.weights.kind === 'random') log.warn('random weights: the int8 model is fine for speed, its accuracy figures mean nothing.');
   const network = backbone.model as tf.LayersModel;
-  const missing = (layers ?? []).filter((l) => !backbone.hasLayer(l));
-  if (missing.length > 0) throw new BackbonesError('E_USAGE', `${info.name} has no layer ${missing.map((l) => `"${l}"`).join(', ')}; list them with \`backbones models info ${info.name} --layers\`.`);
+  const problem = (layers ?? []).map((l) => layerProblem({ name: info.name, layers: backbone.layers() }, l, 'none')).find((p) => p !== null);
+  if (problem) throw new BackbonesError('E_USAGE', problem);
   const subject = {
     model: network,
     name: model,

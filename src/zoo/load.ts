@@ -3,7 +3,6 @@
 // (assigned strictly), a model file is opened (model-file.ts); either becomes a Backbone
 // on the given engine. classify, extract, bench, serve and `models info` all come through here.
 import { tf } from '../tf.js';
-import { BackbonesError } from '../errors.js';
 import { log } from '../log.js';
 import type { ModelCard, WeightsSource } from './card.js';
 import type { PreprocessMode } from '../images/preprocess.js';
@@ -55,9 +54,6 @@ export async function loadBackbone(spec: string, options: LoadOptions): Promise<
 
 /** A zoo model: the card's architecture with the planned weights. */
 async function buildZooModel(card: ModelCard, options: LoadOptions): Promise<{ model: tf.LayersModel; info: BackboneInfo }> {
-  if (options.alpha !== undefined && card.architectureOptions?.alpha === undefined) {
-    throw new BackbonesError('E_USAGE', `--alpha only applies to MobileNets; ${card.name} has no width multiplier.`);
-  }
   const includeTop = options.includeTop ?? true;
   const inputSize = options.inputSize ?? card.inputSize;
   // Find (or download) the weights before building: a missing file fails in a second, not after VGG16 is built.
