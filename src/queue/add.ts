@@ -51,7 +51,9 @@ export async function runQueueAdd(inputs: string[], o: QueueAddOptions): Promise
     }
   }
   await client.set(keys.spec, JSON.stringify(expected));
-  const template: Omit<ExtractJobData, 'items'> = { prefix, spec, expected, overwrite: Boolean(o.overwrite) };
+  // Each worker reads weights from its own --cache-dir, not from this machine's.
+  const { cacheDir: _here, ...jobSpec } = spec;
+  const template: Omit<ExtractJobData, 'items'> = { prefix, spec: jobSpec, expected, overwrite: Boolean(o.overwrite) };
   let jobs = 0;
   try {
     for (let start = 0; start < readable.length; start += o.jobSize) {
