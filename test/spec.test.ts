@@ -230,3 +230,34 @@ test('int8: a file made from another network is refused before it loads; the hea
   assert.equal(cached.code, 0, cached.stderr);
   assert.match(cached.stderr, /precision: int8, int8 model .*onnx[/\\]int8[/\\].*\.onnx, calibrated on 4 images/);
 });
+
+test('serve: the model metadata carries the spec its answers are made with, as the header says', { skip }, async () => {
+  const child = spawn(process.execPath, [BIN, '--backend', 'onnx', 'serve', ...MODEL, '--port', '0', '--decode', 'fast'], { env: { ...process.env, ...env(), NO_COLOR: '1' } });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const until = async (what: string, done: () => Promise<boolean>) => {
+    for (let i = 0; i < 1200; i++) {
+      if (await done().catch(() => false)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.fail(`timed out waiting for ${what}: ${stderr}`);
+  };
+  try {
+    await until('the listening line', async () => /Server listening at http:\/\/127\.0\.0\.1:\d+/.test(stderr));
+    const url = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)![1]!;
+    await until('ready', async () => (await fetch(`${url}/v2/health/ready`)).status === 200);
+    const meta = (await (await fetch(`${url}/v2/models/mobilenet_0.25`)).json()) as { parameters: Record<string, string> };
+    const fingerprint = /spec ([0-9a-f]{16}): model mobilenet_0\.25/.exec(stderr)?.[1];
+    assert.ok(fingerprint, stderr);
+    assert.equal(meta.parameters.spec, fingerprint);
+    assert.equal(meta.parameters.spec_model, 'mobilenet_0.25');
+    assert.equal(meta.parameters.spec_decode, 'fast');
+    assert.equal(meta.parameters.spec_precision, 'fp32');
+    assert.match(stderr, /precision: fp32/);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});

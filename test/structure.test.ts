@@ -112,6 +112,11 @@ const OPTION_TYPE = /^\s*(?:export\s+)?(?:interface|type)\s+(\w*(?:Options|Confi
 
 const stripComments = (text: string) => text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
 
+test('int8 goes through the engine seam: nothing in src/zoo imports src/onnx', () => {
+  const through = edges.filter((e) => unit(e.from) === 'zoo' && unit(e.to) === 'onnx').map((e) => `${path.relative(SRC, e.from)} imports ${path.relative(SRC, e.to)}`);
+  assert.deepEqual(through, [], 'the engine obtains what it runs (PrepareSpec.precision); zoo asks the engine');
+});
+
 test('entry points take the spec: no option type of their own declares a spec field', () => {
   const found: string[] = [];
   for (const file of files.filter((f) => ENTRY_POINTS.includes(unit(f)))) {

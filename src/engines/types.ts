@@ -4,6 +4,8 @@ import type { tf } from '../tf.js';
 import type { Precision } from './precision.js';
 import type { Int8Origin, Int8Source, Int8Subject } from '../onnx/quantize/index.js';
 
+export type { Int8Origin };
+
 export type Device = 'cpu' | 'gpu';
 export type DeviceRequest = 'auto' | Device;
 

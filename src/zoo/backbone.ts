@@ -7,9 +7,8 @@ import type { PreprocessMode } from '../images/preprocess.js';
 import type { Interpolation, ResizeMode } from '../images/resize.js';
 import { imagenetLabels, type Label } from './labels.js';
 import { log } from '../log.js';
-import type { Engine, PreparedModel, PrecisionRequest } from '../engines/types.js';
+import type { Engine, Int8Origin, PreparedModel, PrecisionRequest } from '../engines/types.js';
 import type { Precision } from '../engines/precision.js';
-import type { Int8Origin } from '../onnx/quantize/index.js';
 
 export interface WeightsInfo {
   /** imagenet: the card's pretrained weights; random: seeded init; file: --weights PATH; model: the model file's own. */
