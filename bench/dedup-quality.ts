@@ -9,8 +9,8 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startEngine } from '../src/engines/select.js';
-import { loadBackbone } from '../src/zoo/load.js';
-import { imageSettings } from '../src/pipeline/decode-one.js';
+import { resolveSpec } from '../src/spec/spec.js';
+import { imageSettingsOf, loadForSpec } from '../src/spec/load.js';
 import { vectorsOf } from '../src/actions/spec-model.js';
 import { normalizeRows } from '../src/search/dedup.js';
 import { plantVariants } from '../test/helpers/planted.js';
@@ -52,12 +52,12 @@ async function main() {
     let positives = 0;
     for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (images[i]!.scene === images[j]!.scene) positives += 1;
     console.error(`${photos.length} photos + ${n - photos.length} planted variants = ${n} images, ${positives} duplicate pairs of ${(n * (n - 1)) / 2}`);
-    const engine = await startEngine({ backend: 'onnx', device: 'cpu' });
     const results = [];
     for (const m of MODELS) {
-      const backbone = await loadBackbone(m.model, { engine, weights: m.weights, preprocess: m.weights ? undefined : 'unit' });
+      const spec = await resolveSpec({ model: m.model, weights: m.weights, ...(m.weights ? {} : { preprocess: 'unit' as const }), backend: 'onnx', device: 'cpu' });
+      const backbone = await loadForSpec(spec, await startEngine(spec.engine));
       const layer = m.layer ?? backbone.info.featureLayer!;
-      const settings = imageSettings(backbone.info, { background: 'white' });
+      const settings = imageSettingsOf(spec, backbone.info);
       const vecs = await vectorsOf({ backbone, settings, task: { kind: 'extract', layer, pool: m.pool ?? 'none', l2: false } }, images.map((i) => ({ path: i.path })));
       backbone.dispose();
       const failed = vecs.filter((v) => 'error' in v);

@@ -142,7 +142,12 @@ export class SchemaReader {
       const t = this.checker.getTypeFromTypeNode(node);
       if (t.isLiteral()) return `\`${JSON.stringify(t.value)}\``;
     }
-    if (ts.isTypeReferenceNode(node)) return `\`${node.typeName.getText()}\``;
+    if (ts.isTypeReferenceNode(node)) {
+      // A named union of string literals (Precision, from its table): its values, as written inline.
+      const t = this.checker.getTypeFromTypeNode(node);
+      if (t.isUnion() && t.types.every((m) => m.isStringLiteral())) return t.types.map((m) => `\`"${(m as ts.StringLiteralType).value}"\``).join(' | ');
+      return `\`${node.typeName.getText()}\``;
+    }
     throw new Error(`bench/schema.ts: cannot describe the type ${node.getText()}`);
   }
 

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ANN_DEFAULTS, LanceStore, lanceTarget, type IndexKind, type StoredRow } from '../src/store/lance.js';
-import type { Provenance } from '../src/store/provenance.js';
+import type { StoredSpec } from '../src/store/stored-spec.js';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -57,10 +57,10 @@ async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
 
 async function main() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bb-search-scale-'));
-  const provenance: Provenance = { model: 'synthetic', weights: 'random', weightsSource: '', weightsHash: 'synthetic', precision: 'fp32', layer: 'x', pool: 'none', l2: false, inputSize: [1, 1], preprocess: 'raw', resize: 'squash', interpolation: 'bilinear', background: 'white', decode: 'exact', kerasCompat: false };
+  const synthetic: StoredSpec = { record: { fingerprint: 'synthetic', fields: { model: 'synthetic' } }, options: {} };
   try {
     const target = lanceTarget(path.join(dir, 'scale.lance'), '--to');
-    const store = await LanceStore.create(target, provenance, DIM);
+    const store = await LanceStore.create(target, synthetic, DIM);
     const CHUNK = 10_000;
     let insertMs = 0;
     // Every vector is kept here too: the exact answers are computed in this process, independently of LanceDB.

@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { BackbonesError, EXIT, errorMessage } from './errors.js';
 import { VERSION } from './version.js';
+import type { SpecOptions } from './spec/types.js';
 import { configureLog, isDebug, log } from './log.js';
 import { BACKEND_CHOICES } from './engines/backends.js';
 import { DEVICE_CHOICES } from './engines/devices.js';
@@ -21,14 +22,10 @@ import { registerSearch } from './commands/search.js';
 import { registerDedup } from './commands/dedup.js';
 import { registerStore } from './commands/store.js';
 
-export interface GlobalOptions {
-  backend: string;
-  device: string;
-  provider?: string;
-  threads?: number;
+/** The global options: the spec's engine options and cache, and how much to say. */
+export interface GlobalOptions extends Pick<SpecOptions, 'backend' | 'device' | 'provider' | 'threads' | 'cacheDir'> {
   quiet?: boolean;
   debug?: boolean;
-  cacheDir?: string;
 }
 
 export function buildProgram(): Command {

@@ -17,7 +17,11 @@ import type { BackendRequest } from './engines/backends.js';
 import { loadBackbone, type LoadOptions } from './zoo/load.js';
 import type { Backbone, BackboneInfo } from './zoo/backbone.js';
 import type { Pooling } from './zoo/card.js';
-import { loadImageForModel, type LoadImageOptions } from './images/index.js';
+import { loadImageForModel } from './images/index.js';
+import { resolveSpec, type RunSpec, type SpecOptions } from './spec/spec.js';
+import { imageSettingsOf, loadForSpec, recordOf } from './spec/load.js';
+import type { SpecRecord } from './spec/fingerprint.js';
+import { layerProblem } from './tasks/layers.js';
 import { classifyBatch } from './tasks/classify.js';
 import { extractBatch } from './tasks/extract.js';
 import { assertFinite, resultValues } from './tasks/finite.js';
@@ -26,6 +30,13 @@ import type { Prediction } from './output/records.js';
 export interface Model {
   readonly info: BackboneInfo;
   readonly backend: BackendChoice;
+  /** The resolved, checked spec the model was loaded with. */
+  readonly spec: RunSpec;
+  /**
+   * What to record with a result of this model (its fingerprint and fields, see README
+   * "Run spec and fingerprint"); pass the extract options to include the task.
+   */
+  record(task?: { layer?: string; pool?: Pooling; l2?: boolean }): SpecRecord;
   /** Top-k labels for an image file or its bytes. */
   classify(image: string | Buffer, topK?: number): Promise<Prediction[]>;
   /** The vector of a layer (default: the card's feature layer) for an image. */
@@ -35,40 +46,34 @@ export interface Model {
   dispose(): void;
 }
 
-export interface ModelOptions extends Omit<LoadOptions, 'engine'> {
-  /** An engine to share between models; else one is started from backend/device/providers/threads. */
+/** The spec's options (checked as the CLI checks them: a bad value throws before anything starts), and an engine to share. */
+export interface ModelOptions extends Omit<SpecOptions, 'model' | 'layer' | 'pool' | 'l2' | 'topK' | 'batchSize' | 'workers' | 'decodeThreads' | 'prefetchMb'> {
+  /** An engine to share between models; else one is started from backend/device/provider/threads. */
   engine?: Engine;
-  backend?: BackendRequest;
-  /** auto (default; BACKBONES_DEVICE), cpu, or gpu (an error when no GPU works). */
-  device?: DeviceRequest;
-  /** ONNX Runtime execution providers in order (default: BACKBONES_ONNX_PROVIDERS, else chosen by device). */
-  providers?: string[];
-  /** ONNX Runtime intra-op threads. */
-  threads?: number;
-  /** Image handling; defaults come from the model card. */
-  image?: Partial<Omit<LoadImageOptions, 'size' | 'preprocess'>>;
+  /** false: never download weights. */
+  allowDownload?: boolean;
 }
 
 /** Loads a zoo model by name ('vgg16', 'mobilenet', …) or any TF.js model.json path/URL. */
 export async function load(model = 'mobilenet', options: ModelOptions = {}): Promise<Model> {
-  const { backend: requested, device, providers, threads, ...loadOptions } = options;
-  const engine = options.engine ?? (await startEngine({ backend: requested, device, providers, threads }));
+  const { engine: given, allowDownload, ...rest } = options;
+  // The same spec and checks as the CLI's: a bad option throws before anything starts.
+  const spec = await resolveSpec({ ...rest, model });
+  const engine = given ?? (await startEngine(spec.engine));
   const backend = engine.choice;
-  const backbone: Backbone = await loadBackbone(model, { ...loadOptions, engine });
+  const backbone: Backbone = await loadForSpec(spec, engine, allowDownload !== undefined ? { allowDownload } : {});
   const info = backbone.info;
+  const settings = imageSettingsOf(spec, info);
   const toBatch = async (image: string | Buffer) => {
-    const img = await loadImageForModel(image, {
-      resize: info.resize,
-      interpolation: info.interpolation,
-      ...options.image,
-      size: info.inputSize,
-      preprocess: info.preprocess,
-    });
+    const img = await loadImageForModel(image, settings);
     return tf.tensor4d(img.input, [1, ...img.shape]);
   };
   return {
     info,
     backend,
+    spec,
+    record: (task) =>
+      recordOf(task ? { ...spec, task: { kind: 'extract', layer: task.layer ?? info.featureLayer ?? undefined, pool: task.pool ?? 'none', l2: Boolean(task.l2) } } : spec, backbone),
     async classify(image, topK = 5) {
       const batch = await toBatch(image);
       try {
@@ -81,10 +86,11 @@ export async function load(model = 'mobilenet', options: ModelOptions = {}): Pro
     },
     async extract(image, { layer, pool = 'none', l2 = false } = {}) {
       const name = layer ?? info.featureLayer;
-      if (!name) throw new BackbonesError('E_USAGE', `${info.name} has no default feature layer: pass { layer }.`);
+      const problem = layerProblem({ name: info.name, layers: backbone.layers() }, name, pool, `pool: '${pool}'`);
+      if (problem) throw new BackbonesError('E_USAGE', problem);
       const batch = await toBatch(image);
       try {
-        const { vector } = (await extractBatch(backbone, batch, name, pool, l2))[0]!;
+        const { vector } = (await extractBatch(backbone, batch, name!, pool, l2))[0]!;
         assertFinite(info.name, 'the image', vector);
         return vector;
       } finally {
@@ -96,7 +102,9 @@ export async function load(model = 'mobilenet', options: ModelOptions = {}): Pro
   };
 }
 
-export { loadBackbone, startEngine, loadImageForModel, classifyBatch, extractBatch };
+export { loadBackbone, startEngine, loadImageForModel, classifyBatch, extractBatch, resolveSpec };
+export { specFields, fingerprintOf, specRecord, differences, type SpecFields, type SpecRecord } from './spec/fingerprint.js';
+export type { RunSpec, SpecOptions };
 export { probeEngines, engineLine } from './engines/select.js';
 export { BACKENDS, BACKEND_CHOICES } from './engines/backends.js';
 export { DEVICE_CHOICES } from './engines/devices.js';

@@ -257,6 +257,7 @@ test('CLI: --decode-threads 2 --verbose gives the rate and the limiting stage; -
   // A run cut after 10 records, resumed with the pool: the same file as one whole run.
   const cut = path.join(dir, 'cut.jsonl');
   writeFileSync(cut, readFileSync(out, 'utf8').split('\n').slice(0, 10).join('\n') + '\n{"path":"torn');
+  writeFileSync(`${cut}.spec.json`, readFileSync(`${out}.spec.json`)); // how its rows were made, as a killed run leaves it
   const resumed = await runCli(['extract', images, ...model, '--decode-threads', '3', '-o', cut, '--resume']);
   assert.equal(resumed.code, 3, resumed.stderr);
   assert.match(resumed.stderr, /Resuming: 10 inputs already/);

@@ -7,7 +7,7 @@ import { newRunId, storeKey } from '../src/store/keys.js';
 import { hashFields, recordFromHash, type StoreSpec } from '../src/store/redis.js';
 import { checkRedisUrl, reconnectAttempts, redactUrl } from '../src/store/connection.js';
 
-const spec: StoreSpec = { kind: 'extract', model: 'vgg16', layer: 'block5_pool', pool: 'avg', l2: false, preprocess: 'caffe', weights: 'imagenet' };
+const spec: StoreSpec = { kind: 'extract', model: 'vgg16', layer: 'block5_pool', pool: 'avg', l2: false, preprocess: 'caffe', weights: 'imagenet', record: { fingerprint: '0123456789abcdef', fields: { model: 'vgg16' } } };
 
 test('key = <prefix>:<model>:<layer>:<sha1 hex of the absolute path>; relative paths are made absolute first', () => {
   const abs = '/data/photos/cat 1.jpg';
@@ -24,6 +24,7 @@ test('a vector goes in as little-endian float32 bytes with dtype and pooled shap
   assert.equal(h.shape, '[512]', 'after --pool avg');
   assert.equal(h.path, path.resolve('a.jpg'));
   assert.equal(h.l2, '0');
+  assert.equal(h.spec, '0123456789abcdef', 'the run spec\'s fingerprint is recorded with every result');
   const bytes = h.vector as Buffer;
   assert.equal(bytes.length, vector.length * 4);
   assert.equal(bytes.readFloatLE(8), 1.5);

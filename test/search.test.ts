@@ -63,7 +63,7 @@ test('dedup grouping is transitive, and the keeper is the largest image, then th
   assert.equal(keeperOf([img('small', 10, 10, 1), img('big-new', 20, 20, 9), img('big-old', 20, 20, 5)]).path, 'big-old');
 });
 
-test('extract --to PATH.lance: one row per image, vectors bit-identical to the .npy, provenance in the schema', { skip }, async () => {
+test('extract --to PATH.lance: one row per image, vectors bit-identical to the .npy, the run spec in the schema', { skip }, async () => {
   const store = path.join(dir, 'photos.lance');
   const npy = path.join(dir, 'photos.npy');
   const [a, b] = await Promise.all([
@@ -85,28 +85,36 @@ test('extract --to PATH.lance: one row per image, vectors bit-identical to the .
     const meta = await sharp(row.path).metadata();
     assert.deepEqual([row.width, row.height], [meta.width, meta.height]);
     assert.ok(row.bytes > 0 && row.mtime > 0 && /^\d{8}T\d{6}Z-[0-9a-f]{6}$/.test(row.run));
-    assert.equal(row.fingerprint, metadata.get('backbones.fingerprint'));
+    assert.equal(row.fingerprint, JSON.parse(metadata.get('backbones.spec')!).fingerprint);
   }
-  const provenance = JSON.parse(metadata.get('backbones.provenance')!);
-  assert.equal(provenance.model, 'mobilenet_0.25');
-  assert.equal(provenance.layer, 'global_average_pooling2d_1');
-  assert.deepEqual([provenance.pool, provenance.l2, provenance.preprocess, provenance.resize, provenance.interpolation], ['none', false, 'tf', 'squash', 'bilinear']);
-  assert.match(provenance.weightsHash, /^[0-9a-f]{64}$/);
+  // The store records the same spec as the .npy's FILE.spec.json, and the options that resolve it again.
+  const spec = JSON.parse(metadata.get('backbones.spec')!) as { fingerprint: string; fields: Record<string, string> };
+  const npySpec = JSON.parse(readFileSync(`${npy}.spec.json`, 'utf8')) as { fingerprint: string; fields: Record<string, string> };
+  assert.equal(spec.fingerprint, npySpec.fingerprint);
+  assert.deepEqual(spec.fields, npySpec.fields);
+  assert.deepEqual([spec.fields.model, spec.fields.layer, spec.fields.pool, spec.fields.l2, spec.fields.preprocess, spec.fields.resize, spec.fields.interpolation], ['mobilenet_0.25', 'global_average_pooling2d_1', 'none', 'false', 'tf', 'squash', 'bilinear']);
+  const options = JSON.parse(metadata.get('backbones.spec_options')!) as Record<string, unknown>;
+  assert.deepEqual([options.model, options.weights, options.layer, options.precision], ['mobilenet_0.25', 'imagenet', 'global_average_pooling2d_1', 'fp32']);
 
   // store import of the .npy: the same rows under the same fingerprint, nothing recomputed.
   const imported = path.join(dir, 'imported.lance');
   const imp = await runCli(['store', 'import', npy, '--to', imported, '-m', 'mobilenet_0.25'], { env: env() });
   assert.equal(imp.code, 0, imp.stderr);
   const back = await readLance(imported);
-  assert.equal(back.metadata.get('backbones.fingerprint'), metadata.get('backbones.fingerprint'));
+  assert.equal(JSON.parse(back.metadata.get('backbones.spec')!).fingerprint, spec.fingerprint);
   assert.deepEqual(new Map(back.rows.map((r) => [r.path, bits(r.vector)])), new Map(rows.map((r) => [r.path, bits(r.vector)])));
-  // The source's own claims are checked: a JSONL of another layer is refused.
+  // The source's FILE.spec.json is checked field by field: a JSONL of another layer is refused.
   const jsonl = path.join(dir, 'one.jsonl');
   const one = await runCli(['extract', originals()[0]!, '-m', 'mobilenet_0.25', '--layer', 'conv_pw_13_relu', '--pool', 'avg', '-o', jsonl], { env: env() });
   assert.equal(one.code, 0, one.stderr);
   const wrong = await runCli(['store', 'import', jsonl, '--to', imported, '-m', 'mobilenet_0.25'], { env: env() });
   assert.equal(wrong.code, 2, wrong.stderr);
-  assert.match(wrong.stderr, /says its vectors were made with layer conv_pw_13_relu, but the options say global_average_pooling2d_1/);
+  assert.match(wrong.stderr, /was made differently from what the options say \(layer conv_pw_13_relu → global_average_pooling2d_1; pool avg → none\)/);
+  // A file from before the spec was recorded (no sidecar): what its records say is still checked.
+  rmSync(`${jsonl}.spec.json`);
+  const old = await runCli(['store', 'import', jsonl, '--to', imported, '-m', 'mobilenet_0.25'], { env: env() });
+  assert.equal(old.code, 2, old.stderr);
+  assert.match(old.stderr, /says its vectors were made with layer conv_pw_13_relu, but the options say global_average_pooling2d_1/);
 });
 
 test('search: each photo finds its own 6 variants first; an image file not in the store finds its stored twin', { skip }, async () => {
@@ -169,7 +177,7 @@ test('a store refuses what would mix: paths already stored without --resume, ano
   assert.match(again.stderr, /3 of the inputs are already in .*resume\.lance .*pass --resume/);
   const other = await runCli(['extract', photos, '-m', 'mobilenet_0.25', '--l2', '--resume', '--to', store], { env: env() });
   assert.equal(other.code, 2);
-  assert.match(other.stderr, /holds vectors made differently: l2 false \(stored\) vs true \(now\)/);
+  assert.match(other.stderr, /holds vectors made differently \(l2 false → true\)/);
   const rest = await runCli(['extract', photos, '-m', 'mobilenet_0.25', '--resume', '--to', store], { env: env() });
   assert.equal(rest.code, 0, rest.stderr);
   assert.match(rest.stderr, /Resuming: 3 inputs already in the store/);
@@ -221,7 +229,7 @@ test('Parquet: read back by DuckDB bit-identical to the .npy, fingerprint in the
   }
   const meta = (await db.runAndReadAll(`SELECT key::VARCHAR AS k, value::VARCHAR AS v FROM parquet_kv_metadata('${parquet}')`)).getRowObjectsJS() as { k: string; v: string }[];
   const lance = await readLance(path.join(dir, 'photos.lance'));
-  assert.equal(meta.find((m) => m.k === 'backbones.fingerprint')?.v, lance.metadata.get('backbones.fingerprint'));
+  assert.equal(JSON.parse(meta.find((m) => m.k === 'backbones.spec')!.v).fingerprint, JSON.parse(lance.metadata.get('backbones.spec')!).fingerprint);
   // --resume: a file of 3 rows grows to every input once; the failed input is tried again.
   const part = path.join(dir, 'part.parquet');
   assert.equal((await runCli(['extract', ...originals(), '-m', 'mobilenet_0.25', '-o', part], { env: env() })).code, 0);
@@ -233,7 +241,7 @@ test('Parquet: read back by DuckDB bit-identical to the .npy, fingerprint in the
   // (The failed input is tried again, so there is work to do: a file made differently is refused before it.)
   const l2 = await runCli(['extract', photos, broken, '-m', 'mobilenet_0.25', '--l2', '-o', part, '--resume'], { env: env() });
   assert.equal(l2.code, 2);
-  assert.match(l2.stderr, /holds vectors made differently: l2 false \(stored\) vs true \(now\)/);
+  assert.match(l2.stderr, /--resume: .*part\.parquet was made differently \(l2 false → true\)/);
   db.closeSync?.();
 });
 
@@ -277,15 +285,15 @@ test('serve --search: POST /v1/search answers the nearest stored images, with th
   // The served model must make the store's vectors: another model is refused before listening.
   const other = await runCli(['serve', '-m', 'mobilenet', '--port', '0', '--search', store], { env: env() });
   assert.equal(other.code, 2);
-  assert.match(other.stderr, /holds vectors of mobilenet_0\.25; serve it with -m mobilenet_0\.25/);
+  assert.match(other.stderr, /holds vectors made differently from what serve would make \(model mobilenet_0\.25 → mobilenet; .*\); serve with the options that made them/);
 });
 
 test('store index: IVF-PQ and IVF-HNSW-SQ indexes answer like exact search (k above the HNSW candidate list too)', async () => {
   const { LanceStore, lanceTarget } = await import('../src/store/lance.js');
   const base = mkdtempSync(path.join(os.tmpdir(), 'bb-index-'));
   try {
-    const provenance = { model: 'synthetic', weights: 'random', weightsSource: '', weightsHash: 'x', precision: 'fp32', layer: 'x', pool: 'none' as const, l2: false, inputSize: [1, 1] as [number, number], preprocess: 'raw', resize: 'squash', interpolation: 'bilinear', background: 'white', decode: 'exact', kerasCompat: false };
-    const store = await LanceStore.create(lanceTarget(path.join(base, 'idx.lance'), '--to'), provenance, 16);
+    const synthetic = { record: { fingerprint: 'synthetic', fields: { model: 'synthetic' } }, options: {} };
+    const store = await LanceStore.create(lanceTarget(path.join(base, 'idx.lance'), '--to'), synthetic, 16);
     // 20 well-separated clusters of 25 points (deterministic).
     const rows = Array.from({ length: 500 }, (_, i) => ({
       path: `/p/${i}`,

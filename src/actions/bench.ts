@@ -1,7 +1,6 @@
 // `backbones bench`: runs each model in its own child process, then prints the
 // comparison and writes the report (rewritten after every model, so a crash in a
 // later model leaves the earlier results on disk).
-import type { DecodeMode } from '../images/index.js';
 import { writeFileAtomic, checkOutputFile } from '../output/staged.js';
 import { VERSION } from '../version.js';
 import { BackbonesError, EXIT } from '../errors.js';
@@ -15,39 +14,40 @@ import { warningLines } from '../measure/export/format.js';
 import { benchFormats, exporterFor, TableExporter, type ExportFormat } from '../measure/export/index.js';
 import { runModelInChild } from '../measure/runner.js';
 import type { WorkerConfig } from '../measure/protocol.js';
-import { engineRequest, resolveRequest } from '../engines/request.js';
-import { modelSelection, type ModelSelection } from '../zoo/load.js';
-import { resolvePrecision } from '../zoo/int8.js';
-import { isKnownModel, unknownModelError } from '../zoo/registry.js';
+import type { Precision } from '../engines/precision.js';
+import type { BackendRequest } from '../engines/backends.js';
+import { findCard, isKnownModel, unknownModelError } from '../zoo/registry.js';
+import { resolveSpec, type RunSpec, type SpecOptions } from '../spec/spec.js';
 import { int8NotFaster } from '../measure/precision.js';
 import { createRequire } from 'node:module';
 
 const TFJS_VERSION: string = (createRequire(import.meta.url)('@tensorflow/tfjs/package.json') as { version: string }).version;
 
-export interface BenchOptions extends ModelSelection {
-  backend: string;
-  backends?: string[];
-  device?: string;
-  provider?: string;
-  precisions?: Array<'fp32' | 'int8'>;
-  threads?: number;
+/** bench: the spec's options (without --weights: imagenet when cached, else random) and the measurement's own. */
+export interface BenchOptions extends SpecOptions {
+  backends?: BackendRequest[];
+  precisions?: Precision[];
   batchSizes: number[];
   warmup: number;
   iterations?: number;
   duration?: number;
   gpuPollMs: number;
   images?: string;
-  decode?: DecodeMode;
-  decodeThreads?: number;
-  prefetchMb?: number;
   format?: string;
   output?: string;
   plot?: string;
 }
 
-function validate(models: string[], o: BenchOptions): { format: ExportFormat; fileFormat?: ExportFormat } {
-  // Contradictions (--provider webgpu --backends wasm, --device cpu --provider webgpu) fail here, before any child starts.
-  for (const backend of o.backends ?? [o.backend]) resolveRequest(engineRequest({ ...o, backend }));
+/** One child run: a model on a backend at a precision, its spec resolved, or why that model cannot run. */
+interface BenchJob {
+  model: string;
+  backend: BackendRequest;
+  precision: Precision;
+  spec?: RunSpec;
+  error?: string;
+}
+
+async function validate(models: string[], o: BenchOptions): Promise<{ format: ExportFormat; fileFormat?: ExportFormat; jobs: BenchJob[] }> {
   // An unknown name among known ones is reported as that model's failure after the others ran;
   // with no known model at all there is nothing to run.
   const unknown = models.filter((m) => !isKnownModel(m));
@@ -57,11 +57,31 @@ function validate(models: string[], o: BenchOptions): { format: ExportFormat; fi
   if (o.output) checkOutputFile(o.output);
   if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new BackbonesError('E_USAGE', `--plot needs a file ending in .svg or .png. Received: ${o.plot}`);
   if (o.plot) checkOutputFile(o.plot, '--plot');
-  return formats;
+  // Every spec before any child starts: contradictions (--provider webgpu --backends wasm), bad values, foreign int8 files.
+  const backends = o.backends ?? [o.backend ?? 'auto'];
+  const precisions: Precision[] = o.precisions ?? [o.precision ?? (o.calibrate !== undefined || o.int8Model !== undefined ? 'int8' : 'fp32')];
+  const jobs: BenchJob[] = [];
+  for (const model of models) {
+    for (const backend of backends) {
+      for (const precision of precisions) {
+        // The fp32 runs of --precisions fp32,int8 ignore the int8 sources.
+        // --weights is for the zoo models of the list; a model file carries its own.
+        const asked = { ...o, model, backend, precision, ...(findCard(model) ? {} : { weights: undefined }), ...(precision === 'fp32' ? { calibrate: undefined, int8Model: undefined } : {}) };
+        try {
+          jobs.push({ model, backend, precision, spec: await resolveSpec(asked, { weightsDefault: 'cached-or-random', batch: { flag: '--batch-sizes', sizes: o.batchSizes } }) });
+        } catch (e) {
+          // A model that is unknown or cannot be read is that model's failure; the others still run.
+          if (!(e instanceof BackbonesError) || (e.code !== 'E_UNKNOWN_MODEL' && e.code !== 'E_NOT_FOUND')) throw e;
+          jobs.push({ model, backend, precision, error: e.message });
+        }
+      }
+    }
+  }
+  return { ...formats, jobs };
 }
 
 export async function runBench(models: string[], o: BenchOptions): Promise<number> {
-  const { format, fileFormat } = validate(models, o);
+  const { format, fileFormat, jobs } = await validate(models, o);
   const [machine, gpus] = await Promise.all([machineInfo(), queryGpus({ timeoutMs: 3000 })]);
   const report: BenchReport = {
     schemaVersion: BENCH_SCHEMA_VERSION,
@@ -87,17 +107,16 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
   const exportFile = () => {
     if (o.output && fileFormat) writeFileAtomic(o.output, exporterFor(fileFormat).serialize(report));
   };
-  const backends = o.backends ?? [o.backend];
-  const precisions = o.precisions ?? [resolvePrecision(o)];
-  const jobs = models.flatMap((model) => backends.flatMap((backend) => precisions.map((precision) => ({ model, backend, precision }))));
+  const backends = o.backends ?? [o.backend ?? 'auto'];
+  const precisions = new Set(jobs.map((j) => j.precision));
   const runtimes: string[] = [];
-  for (const [i, { model, backend, precision }] of jobs.entries()) {
-    const tag = `[${i + 1}/${jobs.length}] ${model}${backends.length > 1 ? ` on ${backend}` : ''}${precisions.length > 1 ? ` ${precision}` : ''}`;
+  for (const [i, { model, backend, precision, spec, error }] of jobs.entries()) {
+    const tag = `[${i + 1}/${jobs.length}] ${model}${backends.length > 1 ? ` on ${backend}` : ''}${precisions.size > 1 ? ` ${precision}` : ''}`;
     const progress = (message: string) => {
       if (!isQuiet()) process.stderr.write(`${tag}: ${message}\n`);
     };
-    if (!isKnownModel(model)) {
-      const failed = unmeasuredModel(model, o.weights ?? 'n/a', unknownModelError(model).message);
+    if (!spec) {
+      const failed = unmeasuredModel(model, o.weights ?? 'n/a', error ?? unknownModelError(model).message);
       failed.backend = backend;
       report.models.push(failed);
       log.error(`${model}${backends.length > 1 ? ` on ${backend}` : ''} failed: ${failed.error}`);
@@ -105,23 +124,13 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       continue;
     }
     const config: WorkerConfig = {
-      ...modelSelection(o),
+      spec,
       model,
       batchSizes: o.batchSizes,
       warmup: o.warmup,
-      iterations: o.iterations,
-      durationS: o.duration,
-      images: o.images,
-      decode: o.decode,
-      decodeThreads: o.decodeThreads,
-      prefetchMb: o.prefetchMb,
-      backend,
-      device: o.device,
-      provider: o.provider,
-      threads: o.threads,
-      precision,
-      // The fp32 runs of --precisions fp32,int8 ignore the int8 sources.
-      ...(precision === 'fp32' ? { calibrate: undefined, int8Model: undefined } : {}),
+      ...(o.iterations !== undefined ? { iterations: o.iterations } : {}),
+      ...(o.duration !== undefined ? { durationS: o.duration } : {}),
+      ...(o.images !== undefined ? { images: o.images } : {}),
     };
     const result: ModelResult = await runModelInChild(config, {
       gpuPollMs: o.gpuPollMs,

@@ -4,78 +4,86 @@ import path from 'node:path';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log } from '../log.js';
 import { startEngine, engineLine } from '../engines/select.js';
-import { engineRequest, type EngineOptions } from '../engines/request.js';
-import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.js';
 import { resolveModel } from '../zoo/registry.js';
 import { expandInputs, parseExtensions } from '../images/inputs.js';
-import { checkImageHandling, imageSettings, type ImageHandlingOptions } from '../pipeline/decode-one.js';
+import { resolveSpec, type SpecOptions } from '../spec/spec.js';
+import { imageSettingsOf, loadForSpec } from '../spec/load.js';
 import type { StoredImage } from '../store/lance.js';
-import { provenanceOf, type Provenance } from '../store/provenance.js';
 import { duplicateGroups, type DuplicateGroup } from '../search/dedup.js';
 import { rowWriter, type RowFormat } from '../search/rows.js';
 import { imageFacts } from './lance-run.js';
-import { openStoreWithProvenance } from './search.js';
+import { openStoreWithSpec } from './search.js';
 import { vectorsOf } from './spec-model.js';
 
-export interface DedupOptions extends EngineOptions, ModelSelection, ImageHandlingOptions {
+export interface DedupOptions extends SpecOptions {
   in?: string;
-  model: string;
   threshold?: number;
   format?: RowFormat;
   ext: string;
-  batchSize: number;
+}
+
+/** What made the vectors, as far as the threshold cares (a spec record's fields). */
+export interface VectorsOf {
+  model: string;
+  /** The spec's weights identity: the card's threshold holds for its imagenet weights only. */
+  weights: string;
+  layer: string;
+  pool: string;
 }
 
 /** The threshold: --threshold, else the model card's measured default for its feature layer. */
-export function dedupThreshold(p: Provenance, given: number | undefined): { threshold: number; source: string } {
+export function dedupThreshold(p: VectorsOf, given: number | undefined): { threshold: number; source: string } {
   if (given !== undefined) return { threshold: given, source: '--threshold' };
   const resolved = resolveModel(p.model);
   const card = 'card' in resolved ? resolved.card : null;
   const measured = card?.dedup;
   if (!card || !measured) throw new BackbonesError('E_USAGE', `${p.model} has no measured duplicate threshold in its model card (see bench/dedup-quality.ts): pass --threshold, a cosine similarity (imagededup uses 0.9 with MobileNet).`);
+  if (p.weights !== 'imagenet') throw new BackbonesError('E_USAGE', `The ${p.model} card's duplicate threshold was measured with its ImageNet weights; these vectors come from weights ${p.weights}: pass --threshold.`);
   if (measured.layer !== p.layer || p.pool !== 'none') {
     throw new BackbonesError('E_USAGE', `The ${p.model} card's duplicate threshold (${measured.threshold}) was measured on layer ${measured.layer}; these vectors come from ${p.layer}${p.pool !== 'none' ? ` ${p.pool}-pooled` : ''}: pass --threshold.`);
   }
   return { threshold: measured.threshold, source: `the ${p.model} model card` };
 }
 
-async function fromStore(o: DedupOptions): Promise<{ images: StoredImage[]; vectors: Float32Array; provenance: Provenance; where: string }> {
-  const { target, store, provenance } = await openStoreWithProvenance(o.in!, '--in');
+async function fromStore(o: DedupOptions): Promise<{ images: StoredImage[]; vectors: Float32Array; made: VectorsOf; where: string }> {
+  const { target, store, stored } = await openStoreWithSpec(o.in!, '--in');
   try {
-    dedupThreshold(provenance, o.threshold); // before reading every vector
+    const f = stored.record.fields;
+    const made = { model: f.model ?? '', weights: f.weights ?? '', layer: f.layer ?? '', pool: f.pool ?? 'none' };
+    dedupThreshold(made, o.threshold); // before reading every vector
     const { images, vectors } = await store.readAll();
-    return { images, vectors, provenance, where: target.given };
+    return { images, vectors, made, where: target.given };
   } finally {
     store.close();
   }
 }
 
-async function fromInputs(inputs: string[], o: DedupOptions): Promise<{ images: StoredImage[]; vectors: Float32Array; provenance: Provenance; where: string; failed: number }> {
-  resolveModel(o.model);
+async function fromInputs(inputs: string[], o: DedupOptions): Promise<{ images: StoredImage[]; vectors: Float32Array; made: VectorsOf; where: string; failed: number }> {
+  // The card's feature layer, unpooled and unnormalised: what the card's threshold was measured on.
+  const spec = await resolveSpec({ ...o, layer: undefined, pool: 'none', l2: false }, { task: 'extract' });
   const extensions = parseExtensions(o.ext);
-  checkImageHandling(o);
-  const engine = await startEngine(engineRequest(o));
-  log.info(`backend: ${engineLine(engine.choice)}`);
   const entries = await expandInputs(inputs, { extensions });
   if (entries.length === 0) throw new BackbonesError('E_NO_INPUTS', `No images to process in ${inputs.join(', ')}.`);
-  const backbone = await loadBackbone(o.model, { ...modelSelection(o), engine });
+  const engine = await startEngine(spec.engine);
+  log.info(`backend: ${engineLine(engine.choice)}`);
+  const backbone = await loadForSpec(spec, engine);
   try {
-    const layer = backbone.info.featureLayer;
+    const layer = spec.task?.kind === 'extract' ? spec.task.layer : undefined;
     if (!layer) throw new BackbonesError('E_USAGE', `${backbone.name} has no default feature layer to compare images with.`);
-    const settings = imageSettings(backbone.info, o);
+    const settings = imageSettingsOf(spec, backbone.info);
     const task = { kind: 'extract' as const, layer, pool: 'none' as const, l2: false };
-    if (backbone.precision === 'fp32' && o.precision === 'int8') await backbone.prepare([layer]);
-    const provenance = await provenanceOf(backbone, task, settings, o);
-    dedupThreshold(provenance, o.threshold);
+    if (spec.precision !== 'fp32') await backbone.prepare([layer]);
+    const made = { model: spec.model, weights: spec.identity.weights, layer, pool: 'none' };
+    dedupThreshold(made, o.threshold);
     log.info(`extracting ${layer} of ${entries.length} images with ${backbone.name} …`);
-    const results = await vectorsOf({ backbone, settings, task }, entries, o.batchSize);
+    const results = await vectorsOf({ backbone, settings, task }, entries, spec.run.batchSize);
     const ok = results.filter((r): r is { path: string; vector: Float32Array } => 'vector' in r);
     for (const r of results) if ('error' in r) log.error(`${r.path}: ${r.error}`);
     const dim = ok[0]?.vector.length ?? 0;
     const vectors = new Float32Array(ok.length * dim);
     ok.forEach((r, i) => vectors.set(r.vector, i * dim));
     const images = await Promise.all(ok.map(async (r) => ({ path: r.path, run: '', ...(await imageFacts(path.resolve(r.path))) })));
-    return { images, vectors, provenance, where: inputs.join(', '), failed: results.length - ok.length };
+    return { images, vectors, made, where: inputs.join(', '), failed: results.length - ok.length };
   } finally {
     backbone.dispose();
   }
@@ -88,7 +96,7 @@ export async function runDedup(inputs: string[], o: DedupOptions): Promise<numbe
   if (!o.in && inputs.length === 0) throw new BackbonesError('E_USAGE', 'dedup needs --in STORE or image folders to read.');
   if (o.threshold !== undefined && !(o.threshold > 0 && o.threshold <= 1)) throw new BackbonesError('E_USAGE', `--threshold is a cosine similarity in (0, 1]; received ${o.threshold}.`);
   const got = o.in ? { ...(await fromStore(o)), failed: 0 } : await fromInputs(inputs, o);
-  const { threshold, source } = dedupThreshold(got.provenance, o.threshold);
+  const { threshold, source } = dedupThreshold(got.made, o.threshold);
   const dim = got.images.length > 0 ? got.vectors.length / got.images.length : 0;
   const groups = duplicateGroups(got.images, got.vectors, dim, threshold);
   writeGroups(groups, o.format ?? (process.stdout.isTTY ? 'table' : 'jsonl'));

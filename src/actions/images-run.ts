@@ -1,193 +1,136 @@
-// What classify and extract share: backend, model, inputs, resume, output writer,
-// progress bar, and the final summary and exit code.
+// What classify and extract share: the spec (every check first), the output (openOutput)
+// or the feature store, the engine and model, the batches, the progress bar, and the
+// final summary and exit code.
 import { performance } from 'node:perf_hooks';
 import { tf } from '../tf.js';
 import { startEngine, engineLine } from '../engines/select.js';
-import { engineRequest } from '../engines/request.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, progressEnabled, colorLevelFor } from '../log.js';
-import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.js';
-import { resolvePrecision } from '../zoo/int8.js';
-import { resolveModel } from '../zoo/registry.js';
 import type { Backbone } from '../zoo/backbone.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../images/inputs.js';
-import { emptyPipelineStats, runBatches, type ImageSettings } from '../pipeline/batches.js';
-import { checkImageHandling, imageSettings, type ImageHandlingOptions } from '../pipeline/decode-one.js';
+import { emptyPipelineStats, runBatches } from '../pipeline/batches.js';
 import { startDecodePool } from '../pipeline/decode-pool.js';
 import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
 import { stageLine, stageReport } from '../pipeline/stages.js';
-import { checkOutput, writerFor, formatFromExtension, outputFiles, recordsProvenance, resumeReaderFor, type ResumeState } from '../output/index.js';
-import { provenanceDifferences, provenanceFromMetadata, provenanceMetadata, provenanceOf } from '../store/provenance.js';
-import { stdoutSink } from '../output/sink.js';
-import { checkOutputFile, outputTarget, stageForAppend, StagedFiles } from '../output/staged.js';
-import { fileSink } from '../output/sink.js';
-import { acquireOutputLock, type OutputLock } from '../output/lock.js';
+import { openOutput, planOutput } from '../output/open.js';
+import type { OutputRecord, RecordKind } from '../output/records.js';
+import type { RecordWriter } from '../output/writer.js';
 import { RunProgress } from './progress.js';
-import type { RecordKind } from '../output/records.js';
 import { computeFor, recordFor, type Task, type TaskResult } from '../tasks/task.js';
 import { assertFinite, resultValues } from '../tasks/finite.js';
-import { loadRequest, runInWorkers } from '../pipeline/pool.js';
-import type { RunStore, StoreRunOptions } from './store-run.js';
+import { runInWorkers } from '../pipeline/pool.js';
+import { resolveSpec, type RunSpec, type SpecOptions } from '../spec/spec.js';
+import { headerLines, imageSettingsOf, loadForSpec, recordOf } from '../spec/load.js';
+import { expectedSpec } from '../spec/fingerprint.js';
+import type { StoreRunOptions } from './store-run.js';
 
-export interface ImageRunOptions extends ModelSelection, ImageHandlingOptions, Omit<StoreRunOptions, 'batchSize'> {
-  backend: string;
-  device?: string;
-  provider?: string;
-  threads?: number;
-  model: string;
+/** classify/extract: the spec's options, plus where results go and which files to take. */
+export interface ImageRunOptions extends SpecOptions, StoreRunOptions {
   ext: string;
-  batchSize: number;
   output?: string;
   resume?: boolean;
   format?: string;
-  /** Worker threads, each with its own backend instance and model copy. */
-  workers?: number;
-  /** Decode-pool threads; undefined: defaultDecodeThreads() for the engine; 0: the main thread. */
-  decodeThreads?: number;
-  /** Prefetch memory budget, MiB (default DEFAULT_PREFETCH_MB). */
-  prefetchMb?: number;
   /** Report stage times and the limiting stage. */
   verbose?: boolean;
 }
 
-export interface Prepared {
-  backbone: Backbone;
-  entries: InputEntry[];
-  skipped: number;
-  settings: ImageSettings;
-  format: string;
-  /** What --resume found in the output file (undefined without --resume). */
-  resume?: ResumeState;
-  /** The lock on -o FILE, held until the run ends. */
-  lock?: OutputLock;
-  /** Where -o really writes (a symlink followed; a device or FIFO in place). */
-  target?: { path: string; special: boolean };
-  /** --to redis://…: the feature store the run writes to instead of a file. */
-  store?: RunStore;
-  /** The engine computes on a GPU (sizes the decode pool). */
-  engineOnGpu: boolean;
+/** The task a spec asks for (the spec resolved the layer). */
+function taskOf(spec: RunSpec): Task {
+  const t = spec.task!;
+  return t.kind === 'classify' ? t : { kind: 'extract', layer: t.layer!, pool: t.pool, l2: t.l2 };
 }
 
-/** Nothing to run: the exit code and why (already told on stderr). */
-export interface NothingToDo {
-  exitCode: number;
-}
-
-/** How to load the model again, in this thread or a worker. */
-/** Every check on the options that needs neither the model nor the inputs: done before anything is touched. */
-function checkOptions(o: ImageRunOptions, kind: RecordKind, format: string): void {
-  resolveModel(o.model); // an unknown name fails before a backend starts or a file is touched
-  if (o.resume && !o.output && !o.to) throw new BackbonesError('E_USAGE', '--resume needs -o FILE or --to redis://… or --to PATH.lance: it skips the inputs already there.');
-  // A device or FIFO (-o /dev/stdout) is streamed in place, so only formats written front to back.
-  const special = o.output !== undefined && outputTarget(o.output).special;
-  checkOutput(format, kind, { output: o.output, special, resume: Boolean(o.resume && !o.to) });
-  parseExtensions(o.ext);
-  checkImageHandling(o);
-  if (o.output && !special) checkOutputFile(o.output);
-}
-
-export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: RecordKind, defaultFormat: string): Promise<Prepared | NothingToDo> {
-  const format = o.format ?? formatFromExtension(o.output) ?? defaultFormat;
-  checkOptions(o, kind, format);
+/** Runs classify or extract over the inputs, one record per input in order; returns the exit code. */
+export async function runImages(inputs: string[], o: ImageRunOptions, kind: RecordKind, defaultFormat: string): Promise<number> {
+  // Every check before anything starts: no backend, no file, no connection yet.
+  const spec = await resolveSpec(o, { task: kind });
+  if (o.resume && !o.output && !o.to) throw new BackbonesError('E_USAGE', '--resume needs -o FILE, --to redis://… or --to PATH.lance: it skips the inputs already there.');
+  const extensions = parseExtensions(o.ext);
+  const plan = o.to ? undefined : planOutput({ output: o.output, format: o.format, defaultFormat, kind, resume: o.resume, overwrite: o.overwrite });
   // The store connects before anything else: an unreachable server fails at once.
-  const store = o.to ? await (await import('./store-run.js')).openRunStore(o, kind) : undefined;
-  // From here on the output file is ours until the run ends: a second run is refused at once.
-  const target = o.output ? outputTarget(o.output) : undefined;
-  const lock = target && !target.special ? acquireOutputLock(target.path) : undefined;
+  const store = o.to ? await (await import('./store-run.js')).openRunStore(o, kind, spec.run.batchSize) : undefined;
+  // The output's lock and what --resume continues (a file made differently is refused here).
+  const out = plan ? await openOutput(plan, expectedSpec(spec)) : undefined;
+  let backbone: Backbone | undefined;
   try {
     // The backend first: a backend that cannot start is a setup error, whatever the inputs.
-    const engine = await startEngine(engineRequest(o));
+    const engine = await startEngine(spec.engine);
     log.info(`backend: ${engineLine(engine.choice)}`);
-    const extensions = parseExtensions(o.ext);
     let entries = await expandInputs(inputs, { extensions });
     if (entries.length === 0) {
       log.warn(`No images to process in ${inputs.join(', ')} (looked for ${extensions.map((e) => `.${e}`).join(', ')}; --ext changes that); nothing was written.`, { evenQuiet: true });
-      lock?.release();
-      return { exitCode: EXIT.noInputs };
+      await out?.abandon();
+      return EXIT.noInputs;
     }
     let skipped = 0;
-    let resume: ResumeState | undefined;
-    if (o.resume && target) {
-      resume = await resumeReaderFor(format)(target.path);
+    if (out && out.done.size > 0) {
       const before = entries.length;
-      entries = entries.filter((e) => !resume!.done.has(e.path));
+      entries = entries.filter((e) => !out.done.has(e.path));
       skipped = before - entries.length;
-      if (skipped > 0) log.info(`Resuming: ${skipped} input${skipped === 1 ? '' : 's'} already in ${resume.files[0]?.source ?? o.output}.`);
-      if (entries.length === 0 && !resume.fromPartial) {
+      if (skipped > 0) log.info(`Resuming: ${skipped} input${skipped === 1 ? '' : 's'} already in ${out.resumedFrom ?? o.output}.`);
+      if (entries.length === 0 && !out.fromPartial) {
         log.info(`Nothing left to do: every input is already in ${o.output}.`);
-        lock?.release();
-        return { exitCode: EXIT.ok };
+        await out.abandon();
+        return EXIT.ok;
       }
     }
     const t0 = performance.now();
-    const backbone = await loadBackbone(o.model, { ...modelSelection(o), engine });
+    backbone = await loadForSpec(spec, engine);
     const info = backbone.info;
     log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights.description} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     if (info.weights.kind === 'random') log.warn('random weights: outputs are not meaningful predictions.');
-    const settings = imageSettings(info, o);
-    return { backbone, entries, skipped, settings, format, resume, lock, target, store, engineOnGpu: engineOnGpu(engine.choice) };
+    const task = taskOf(spec);
+    if (task.kind === 'extract') log.info(`layer: ${task.layer}${task.pool !== 'none' ? `, ${task.pool}-pooled` : ''}${task.l2 ? ', L2-normalised' : ''}`);
+    // int8 setup (calibration, a missing or wrong int8 model) fails the run before any output is opened, not image by
+    // image; with --workers it also calibrates once here, and the workers find the result in the cache.
+    if (spec.precision !== 'fp32') await backbone.prepare(task.kind === 'extract' ? [task.layer] : []);
+    for (const line of headerLines(spec, backbone)) log.info(line);
+    const record = recordOf(spec, backbone);
+    const storeWriter = await store?.begin({ spec, backbone, entries, skipped }, task, record);
+    if (storeWriter) {
+      entries = storeWriter.entries;
+      skipped = storeWriter.skipped;
+    }
+    out?.start(record, { colour: !o.output && colorLevelFor(process.stdout) > 0 });
+    const writer: RecordWriter = storeWriter?.writer ?? { write: (r) => out!.write(r), close: () => out!.commit() };
+    const run = await execute({ spec, backbone, entries, skipped, task, writer, output: o.output, verbose: o.verbose });
+    backbone = undefined; // disposed by execute
+    return run;
   } catch (e) {
-    lock?.release();
+    await out?.abandon();
+    backbone?.dispose();
     throw e;
   }
 }
 
-/** Ends a prepared run that will not execute (a check after loading failed). */
-export function abandonRun(prepared: Prepared): void {
-  prepared.backbone.dispose();
-  prepared.lock?.release();
+interface Execution {
+  spec: RunSpec;
+  backbone: Backbone;
+  entries: InputEntry[];
+  skipped: number;
+  task: Task;
+  writer: RecordWriter;
+  output?: string;
+  verbose?: boolean;
 }
 
-/** Runs the task over every entry, writing one record per input in order; returns the exit code. */
-export async function executeRun(prepared: Prepared, o: ImageRunOptions, task: Task): Promise<number> {
-  try {
-    return await execute(prepared, o, task);
-  } finally {
-    prepared.lock?.release();
-  }
-}
-
-/** The provenance a file format records (Parquet); --resume into a file made differently is refused. */
-async function outputProvenance(prepared: Prepared, o: ImageRunOptions, task: Extract<Task, { kind: 'extract' }>, resume: ResumeState | undefined): Promise<Map<string, string>> {
-  const now = await provenanceOf(prepared.backbone, task, prepared.settings, o);
-  if (resume?.metadata && resume.files.length > 0) {
-    const stored = provenanceFromMetadata(resume.metadata);
-    const differs = stored ? provenanceDifferences(stored, now) : ['no provenance recorded in it'];
-    if (differs.length > 0) throw new BackbonesError('E_USAGE', `--resume: ${o.output} holds vectors made differently: ${differs.join(', ')}; use the same options or another file.`);
-  }
-  return provenanceMetadata(now);
-}
-
-async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Promise<number> {
-  const kind: RecordKind = task.kind;
-  const model = prepared.backbone.name;
-  // int8 setup (calibration, a missing or wrong int8 model) fails the run before any output is opened, not image by
-  // image; with --workers it also calibrates once here, and the workers find the result in the cache.
-  if (resolvePrecision(o) === 'int8') await prepared.backbone.prepare(task.kind === 'extract' ? [task.layer] : []);
-  // Before entries are read: --resume against the store filters them.
-  const storeWriter = await prepared.store?.begin(prepared, task);
-  const { entries, settings, format, resume, target } = prepared;
-  // Before any file is staged: a --resume into a file made differently is refused with the file untouched.
-  const metadata = !storeWriter && task.kind === 'extract' && recordsProvenance(format) ? await outputProvenance(prepared, o, task, resume) : undefined;
-  // A file output is written to FILE.partial and renamed over FILE at the end.
-  const staged = target && !target.special ? new StagedFiles(outputFiles(format, target.path)) : undefined;
-  const appending = Boolean(resume && resume.files.length > 0);
-  if (appending) for (const f of resume!.files) stageForAppend(f.file, f.source, f.keepBytes);
-  const sink = staged && target ? staged.open(target.path, { append: appending }) : target ? fileSink(target.path) : stdoutSink();
-  const toTerminal = !o.output && Boolean(process.stdout.isTTY);
-  const colour = !o.output && colorLevelFor(process.stdout) > 0;
-  const writer = storeWriter ?? writerFor(format)(sink, { kind, colour, appending, resumed: resume, metadata, file: target?.path, open: staged ? (f, opts) => staged.open(f, opts) : undefined });
+async function execute(x: Execution): Promise<number> {
+  const { spec, backbone, entries, task, writer } = x;
+  const model = backbone.name;
+  const settings = imageSettingsOf(spec, backbone.info);
   const pipeline = emptyPipelineStats();
   // --verbose: the stage that limits the run, on the bar (or every few seconds without one).
   const limit = () => {
-    const stage = o.verbose ? stageReport(pipeline).limitingStage : undefined;
+    const stage = x.verbose ? stageReport(pipeline).limitingStage : undefined;
     return stage ? ` | limited by ${stage}` : '';
   };
   const progress = new RunProgress(entries.length, progressEnabled() && entries.length > 1, process.stderr, limit);
   const started = performance.now();
-  const ticker = o.verbose && !progress.visible ? setInterval(() => log.info(`${progress.line()}${limit()}`), 5000) : undefined;
+  const ticker = x.verbose && !progress.visible ? setInterval(() => log.info(`${progress.line()}${limit()}`), 5000) : undefined;
   ticker?.unref();
   const tensorsBefore = tf.memory().numTensors;
+  const toTerminal = !x.output && Boolean(process.stdout.isTTY);
+  const write = (record: OutputRecord) => (toTerminal ? progress.interrupt(() => writer.write(record)) : writer.write(record));
   const onItem = (item: { path: string; error?: string }, result: TaskResult | undefined) => {
     if (result === undefined) {
       const error = item.error ?? 'no result';
@@ -200,22 +143,21 @@ async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Prom
     }
     progress.tick();
   };
-  const write = (record: Parameters<typeof writer.write>[0]) => (toTerminal ? progress.interrupt(() => writer.write(record)) : writer.write(record));
-  const workers = o.workers ?? 1;
-  const prefetchBytes = (o.prefetchMb ?? DEFAULT_PREFETCH_MB) * 1024 * 1024;
+  const workers = spec.run.workers;
+  const prefetchBytes = (spec.run.prefetchMb ?? DEFAULT_PREFETCH_MB) * 1024 * 1024;
   let stats;
   try {
     if (workers > 1) {
-      // Each worker thread loads its own copy; this thread's copy was only needed to check the options.
-      prepared.backbone.dispose();
-      stats = await runInWorkers(entries, { workers, batchSize: o.batchSize, settings, task, load: loadRequest(o), prefetchBytes: prefetchBytes / workers }, onItem);
+      // Each worker thread loads its own copy; this thread's copy was only needed to check the spec.
+      backbone.dispose();
+      stats = await runInWorkers(entries, { settings, task, spec, prefetchBytes: prefetchBytes / workers }, onItem);
     } else {
       // The decode pool: worth its start-up only with two images or more.
       const decodable = entries.filter((e) => !e.error).length;
-      const threads = decodable < 2 ? 0 : (o.decodeThreads ?? defaultDecodeThreads(prepared.engineOnGpu));
+      const threads = decodable < 2 ? 0 : (spec.run.decodeThreads ?? defaultDecodeThreads(engineOnGpu(backbone.currentEngine.choice)));
       const loader = threads > 0 ? await startDecodePool(threads, settings) : undefined;
       try {
-        stats = await runBatches(entries, settings, o.batchSize, computeFor(task, prepared.backbone), onItem, { loader, prefetchBytes, stats: pipeline });
+        stats = await runBatches(entries, settings, spec.run.batchSize, computeFor(task, backbone), onItem, { loader, prefetchBytes, stats: pipeline });
       } finally {
         await loader?.close();
       }
@@ -223,13 +165,10 @@ async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Prom
     if (ticker) clearInterval(ticker);
     progress.stop();
     await writer.close();
-    await staged?.commit();
   } catch (e) {
     if (ticker) clearInterval(ticker);
     progress.stop();
-    // Keep what was written as FILE.partial: --resume continues from it.
-    await staged?.abandon();
-    if (workers <= 1) prepared.backbone.dispose();
+    if (workers <= 1) backbone.dispose();
     throw e;
   }
   const leaked = tf.memory().numTensors - tensorsBefore;
@@ -238,11 +177,10 @@ async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Prom
   log.info(
     `${stats.images - stats.failed} of ${stats.images} images done in ${seconds.toFixed(1)} s (${((stats.images - stats.failed) / Math.max(seconds, 1e-3)).toFixed(1)} img/s)` +
       (stats.failed > 0 ? `, ${stats.failed} failed` : '') +
-      (prepared.skipped > 0 ? `, ${prepared.skipped} skipped (--resume)` : '') +
-      (o.output ? ` → ${o.output}` : ''),
+      (x.skipped > 0 ? `, ${x.skipped} skipped (--resume)` : '') +
+      (x.output ? ` → ${x.output}` : ''),
   );
-  if (o.verbose && workers <= 1) log.info(stageLine(pipeline));
-  if (workers <= 1) prepared.backbone.dispose();
+  if (x.verbose && workers <= 1) log.info(stageLine(pipeline));
+  if (workers <= 1) backbone.dispose();
   return stats.failed > 0 ? EXIT.partial : EXIT.ok;
 }
-

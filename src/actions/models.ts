@@ -7,12 +7,10 @@ import { log, out } from '../log.js';
 import { listModels, getCard, findCard } from '../zoo/registry.js';
 import { resolveCacheDir } from '../weights/cache.js';
 import { locateImagenet, pullSource, sourcesWithStatus } from '../weights/resolve.js';
-import type { PreprocessMode } from '../images/preprocess.js';
+import type { SpecOptions } from '../spec/types.js';
 
-interface CommonOptions {
+interface CommonOptions extends Pick<SpecOptions, 'cacheDir'> {
   json?: boolean;
-  cacheDir?: string;
-  backend?: string;
 }
 
 const fmtParams = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : `${(n / 1e3).toFixed(0)} k`);
@@ -80,10 +78,9 @@ export async function runModelsList(filter: string | undefined, o: CommonOptions
 
 export async function runModelsInfo(
   spec: string,
-  o: CommonOptions & { layers?: boolean; weights?: string; alpha?: number; inputSize?: [number, number]; preprocess?: PreprocessMode; labels?: string; labelOffset?: number; seed?: number },
+  o: CommonOptions & SpecOptions & { layers?: boolean },
 ): Promise<number> {
   const cacheDir = resolveCacheDir(o.cacheDir);
-  const { loadBackbone } = await import('../zoo/load.js');
   const card = findCard(spec);
   let layers: { name: string; className: string; outputShape: number[] | null; parameters: number }[] | undefined;
   let loaded: { parameters: number; macs: number | null; inputSize: [number, number]; preprocess: string; source: string } | undefined;
@@ -91,17 +88,21 @@ export async function runModelsInfo(
     // Layers need the built network; random weights avoid any download for a zoo name.
     // Layers only need the built network: TensorFlow.js on the CPU, whatever --backend/--device say.
     const { startEngine } = await import('../engines/select.js');
-    const engine = await startEngine({ backend: 'cpu', device: 'cpu', providers: [] });
-    const backbone = await loadBackbone(spec, {
-      engine,
+    const { resolveSpec } = await import('../spec/spec.js');
+    const { loadForSpec } = await import('../spec/load.js');
+    const run = await resolveSpec({
+      ...o,
+      model: spec,
       weights: card ? 'random' : undefined,
-      alpha: o.alpha,
-      inputSize: o.inputSize,
       preprocess: o.preprocess ?? (card ? undefined : 'raw'),
-      labels: o.labels,
-      labelOffset: o.labelOffset,
-      cacheDir: o.cacheDir,
+      backend: 'cpu',
+      device: 'cpu',
+      provider: '',
+      precision: 'fp32',
+      calibrate: undefined,
+      int8Model: undefined,
     });
+    const backbone = await loadForSpec(run, await startEngine(run.engine));
     // A model file is loaded to describe it; its layers are listed only when asked for.
     if (o.layers) layers = backbone.layers();
     loaded = { parameters: backbone.info.parameters, macs: backbone.info.macs, inputSize: backbone.info.inputSize, preprocess: backbone.info.preprocess, source: backbone.info.source };

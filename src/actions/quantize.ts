@@ -5,16 +5,19 @@ import { performance } from 'node:perf_hooks';
 import { startEngine } from '../engines/select.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log } from '../log.js';
-import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.js';
 import { resolveCacheDir } from '../weights/cache.js';
+import { calibrationImages } from '../zoo/backbone.js';
+import { layerProblem } from '../tasks/layers.js';
+import { checkFolder, resolveSpec, type SpecOptions } from '../spec/spec.js';
+import { loadForSpec } from '../spec/load.js';
+import { networkFields } from '../spec/fingerprint.js';
 import { writeAtomically } from '../onnx/cache.js';
 import { weightsHash } from '../onnx/hash.js';
 import type { tf } from '../tf.js';
 import { formatQuantizeReport, type QuantizeReport } from './quantize-report.js';
 
-export interface QuantizeRunOptions extends ModelSelection {
-  threads?: number;
-  calibrate: string;
+/** quantize: the spec's options for the fp32 network (its --calibrate is the quantizer's own), and the quantizer's. */
+export interface QuantizeRunOptions extends SpecOptions {
   evaluate?: string;
   output?: string;
   method: 'percentile' | 'minmax';
@@ -23,28 +26,38 @@ export interface QuantizeRunOptions extends ModelSelection {
   format?: 'table' | 'json';
 }
 
-export async function runQuantize(spec: string, o: QuantizeRunOptions): Promise<number> {
+export async function runQuantize(model: string, o: QuantizeRunOptions): Promise<number> {
   const q = await import('../onnx/quantize/index.js');
   if (o.percentile <= 50 || o.percentile > 100) throw new BackbonesError('E_USAGE', `--percentile must be in (50, 100]. Received: ${o.percentile}`);
-  // Quantizing needs ONNX Runtime whatever --backend says; tfjs (cpu) only builds the model.
-  const engine = await startEngine({ backend: 'onnx', device: 'cpu', providers: ['cpu'], ...(o.threads !== undefined ? { threads: o.threads } : {}) });
+  // The network quantized, checked like any run's. Quantizing needs ONNX Runtime whatever
+  // --backend says; tfjs (cpu) only builds the model.
+  // --calibrate is the quantizer's folder here, --layer the layers (comma-separated) to expose besides the feature layer.
+  const { calibrate = '', layer, ...rest } = o;
+  const layers = layer?.split(',').map((l) => l.trim()).filter(Boolean);
+  const spec = await resolveSpec({ ...rest, model, precision: 'fp32', int8Model: undefined, backend: 'onnx', device: 'cpu', provider: 'cpu' });
+  checkFolder(calibrate, '--calibrate');
+  if (o.evaluate !== undefined) checkFolder(o.evaluate, '--evaluate');
+  const engine = await startEngine(spec.engine);
   const threads = engine.choice.threads;
-  const { precision: _p, calibrate: _c, int8Model: _m, ...selection } = modelSelection(o);
-  const backbone = await loadBackbone(spec, { ...selection, allowDownload: true, engine });
+  const backbone = await loadForSpec(spec, engine, { allowDownload: true });
   const info = backbone.info;
-  if (info.source === 'graph-model') throw new BackbonesError('E_MODEL', `${spec} is a graph model; the quantizer works on the ONNX export of Keras layers models.`);
+  if (info.source === 'graph-model') throw new BackbonesError('E_MODEL', `${model} is a graph model; the quantizer works on the ONNX export of Keras layers models.`);
   if (info.weights.kind === 'random') log.warn('random weights: the int8 model is fine for speed, its accuracy figures mean nothing.');
-  const model = backbone.model as tf.LayersModel;
+  const network = backbone.model as tf.LayersModel;
+  const problem = (layers ?? []).map((l) => layerProblem({ name: info.name, layers: backbone.layers() }, l, 'none')).find((p) => p !== null);
+  if (problem) throw new BackbonesError('E_USAGE', problem);
   const subject = {
-    model,
-    name: spec,
+    model: network,
+    name: model,
     featureLayer: info.featureLayer,
-    images: { size: info.inputSize, preprocess: info.preprocess, resize: info.resize, interpolation: info.interpolation },
+    images: calibrationImages(info),
     weightsDescription: info.weights.description,
+    // What it is made from: a run with --int8-model checks it against its own -m/-w.
+    source: networkFields(spec),
   };
-  const folder = await q.calibrationFolder(subject, o.calibrate);
+  const folder = await q.calibrationFolder(subject, calibrate);
   const evalFolder = o.evaluate ? await q.openImageFolder(o.evaluate, '--evaluate', subject.images) : undefined;
-  const outputs = q.int8ExportOutputs(subject, []);
+  const outputs = q.int8ExportOutputs(subject, layers ?? []);
   const cpu = await q.thisCpu();
   const opts = {
     ...q.DEFAULT_QUANTIZE_OPTIONS,
@@ -55,9 +68,9 @@ export async function runQuantize(spec: string, o: QuantizeRunOptions): Promise<
     threads,
     cpu,
   };
-  const wh = await weightsHash(model);
+  const wh = await weightsHash(network);
   const t0 = performance.now();
-  log.info(`${spec}: calibrating on ${folder.files.length} images in ${o.calibrate} (${o.method}${o.method === 'percentile' ? ` ${o.percentile}` : ''})…`);
+  log.info(`${model}: calibrating on ${folder.files.length} images in ${calibrate} (${o.method}${o.method === 'percentile' ? ` ${o.percentile}` : ''})…`);
   let made;
   try {
     made = await q.makeInt8(subject, folder, outputs, opts, wh);
@@ -67,15 +80,15 @@ export async function runQuantize(spec: string, o: QuantizeRunOptions): Promise<
   const quantizeMs = performance.now() - t0;
   backbone.dispose();
   const optimized = await q.inspectOptimized(made.bytes, threads);
-  if (optimized.integerKernels === 0) log.warn(`${spec}: ONNX Runtime fused no integer kernel on this machine; int8 will not be faster here.`);
+  if (optimized.integerKernels === 0) log.warn(`${model}: ONNX Runtime fused no integer kernel on this machine; int8 will not be faster here.`);
 
   let bytes = made.bytes;
   let evaluation: Awaited<ReturnType<typeof q.evaluateInt8>> | undefined;
   if (evalFolder) {
     const { batches, failed } = await q.decodeFolder(evalFolder, subject.images, 8, '--evaluate');
     for (const f of failed) log.warn(`evaluation: skipped ${f.path}: ${f.error}`);
-    log.info(`${spec}: evaluating int8 against fp32 on ${batches.reduce((s, b) => s + b.shape[0], 0)} images…`);
-    const classifier = model.outputs.length === 1 ? model.outputs[0]!.sourceLayer.name : null;
+    log.info(`${model}: evaluating int8 against fp32 on ${batches.reduce((s, b) => s + b.shape[0], 0)} images…`);
+    const classifier = network.outputs.length === 1 ? network.outputs[0]!.sourceLayer.name : null;
     evaluation = await q.evaluateInt8(made.fp32, made.bytes, batches, { classifierOutput: classifier, featureOutput: info.featureLayer, threads });
     const m = q.readModel(bytes);
     q.setMetadata(m, { [q.META.evaluation]: JSON.stringify({ ...evaluation, evaluationHash: evalFolder.hash, evaluatedOn: evalFolder.dir }) });
@@ -87,9 +100,9 @@ export async function runQuantize(spec: string, o: QuantizeRunOptions): Promise<
   await writeAtomically(cacheFile, bytes);
   const described = q.describeInt8(bytes);
   await q.writeSidecar(cacheFile, {
-    model: spec,
+    model,
     weights: info.weights.description,
-    calibration: { dir: o.calibrate, images: made.calibrationImages, hash: folder.hash },
+    calibration: { dir: calibrate, images: made.calibrationImages, hash: folder.hash },
     outputs: described.outputs,
     summary: described.summary,
     integerKernels: optimized.integerKernels,
@@ -100,9 +113,9 @@ export async function runQuantize(spec: string, o: QuantizeRunOptions): Promise<
   if (o.output) await writeAtomically(o.output, bytes);
 
   const report: QuantizeReport = {
-    model: spec,
+    model,
     weights: info.weights.description,
-    calibration: { dir: o.calibrate, images: made.calibrationImages, skipped: made.skipped.length, method: o.method, ...(o.method === 'percentile' ? { percentile: o.percentile } : {}) },
+    calibration: { dir: calibrate, images: made.calibrationImages, skipped: made.skipped.length, method: o.method, ...(o.method === 'percentile' ? { percentile: o.percentile } : {}) },
     quantizedConvs: (described.summary as { quantizedConvs: number }).quantizedConvs,
     floatLayers: (described.summary as { floatLayers: Array<{ layer: string; op: string; why: string }> }).floatLayers,
     optimizedGraph: { integerKernels: optimized.integerKernels, leftoverQdq: optimized.leftoverQdq, floatConvs: optimized.floatConvs },

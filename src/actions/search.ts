@@ -5,37 +5,34 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log } from '../log.js';
-import type { EngineOptions } from '../engines/request.js';
 import { LanceStore, lanceTarget, type LanceTarget } from '../store/lance.js';
-import type { Provenance } from '../store/provenance.js';
+import type { StoredSpec } from '../store/stored-spec.js';
 import { rowWriter, type RowFormat } from '../search/rows.js';
-import { loadSpecModel, vectorsOf } from './spec-model.js';
+import { loadStoredSpec, vectorsOf, type EngineChoice } from './spec-model.js';
 
-export interface SearchOptions extends EngineOptions {
+export interface SearchOptions extends EngineChoice {
   in: string;
   k: number;
   format?: RowFormat;
   exact?: boolean;
-  cacheDir?: string;
-  batchSize: number;
 }
 
 export const SEARCH_COLUMNS = ['query', 'rank', 'path', 'similarity', 'distance'];
 
-/** The store named by --in, with its provenance; a usage error when there is none. */
-export async function openStoreWithProvenance(value: string, flag: string): Promise<{ target: LanceTarget; store: LanceStore; provenance: Provenance }> {
+/** The store named by --in, with the spec its vectors were made with; a usage error when there is none. */
+export async function openStoreWithSpec(value: string, flag: string): Promise<{ target: LanceTarget; store: LanceStore; stored: StoredSpec }> {
   const target = lanceTarget(value, flag);
   const store = await LanceStore.open(target);
   if (!store) throw new BackbonesError('E_NOT_FOUND', `${flag} ${value}: there is no vector store there; make one with \`backbones extract DIR --to ${value}\`.`);
-  if (!store.provenance) {
+  if (!store.spec) {
     store.close();
-    throw new BackbonesError('E_USAGE', `${flag} ${value} was not written by backbones (no provenance in its metadata), so a query cannot be extracted to match it.`);
+    throw new BackbonesError('E_USAGE', `${flag} ${value} was not written by backbones (no spec in its metadata), so a query cannot be extracted to match it.`);
   }
-  return { target, store, provenance: store.provenance };
+  return { target, store, stored: store.spec };
 }
 
 export async function runSearch(queries: string[], o: SearchOptions): Promise<number> {
-  const { target, store, provenance } = await openStoreWithProvenance(o.in, '--in');
+  const { target, store, stored: storedSpec } = await openStoreWithSpec(o.in, '--in');
   try {
     // Every query is sorted out before a model loads: stored path, image file, or an error.
     const stored = new Map<string, Float32Array>();
@@ -49,9 +46,9 @@ export async function runSearch(queries: string[], o: SearchOptions): Promise<nu
     let failed = 0;
     const vectors = new Map(stored);
     if (files.length > 0) {
-      const model = await loadSpecModel(provenance, target.given, o);
+      const model = await loadStoredSpec(storedSpec, target.given, o);
       try {
-        for (const r of await vectorsOf(model, files.map((f) => ({ path: f })), o.batchSize)) {
+        for (const r of await vectorsOf(model, files.map((f) => ({ path: f })), model.spec.run.batchSize)) {
           if ('vector' in r) vectors.set(r.path, r.vector);
           else {
             failed += 1;

@@ -10,25 +10,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { BackbonesError, EXIT, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { startEngine, engineLine } from '../engines/select.js';
-import { engineRequest, type EngineOptions } from '../engines/request.js';
-import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.js';
-import { resolveModel } from '../zoo/registry.js';
-import { imageSettings, checkImageHandling, type ImageHandlingOptions } from '../pipeline/decode-one.js';
+import { resolveSpec, type SpecOptions } from '../spec/spec.js';
+import { loadForSpec } from '../spec/load.js';
 import { completeLines } from '../output/jsonl.js';
 import { readNpyHeader, sidecarPaths } from '../output/npy.js';
-import type { Pooling } from '../zoo/card.js';
 import { newRunId } from '../store/keys.js';
 import { DEFAULT_INDEX_KIND, INDEX_THRESHOLD, LanceStore, lanceTarget, type IndexKind, type StoredRow } from '../store/lance.js';
-import { fingerprintOf, provenanceOf, type Provenance } from '../store/provenance.js';
+import type { StoredSpec } from '../store/stored-spec.js';
+import { storedSpecOf } from '../spec/stored.js';
+import { differences, specSidecar, type SpecRecord } from '../output/spec-record.js';
 import { imageFacts, storeFor } from './lance-run.js';
-import { openStoreWithProvenance } from './search.js';
+import { openStoreWithSpec } from './search.js';
 
-export interface StoreImportOptions extends EngineOptions, ModelSelection, ImageHandlingOptions {
+export interface StoreImportOptions extends SpecOptions {
   to: string;
   model: string;
-  layer?: string;
-  pool: Pooling;
-  l2?: boolean;
   keyPrefix: string;
 }
 
@@ -71,7 +67,7 @@ function* jsonlRows(file: string, claims: Claims[]): Generator<SourceRow> {
   }
 }
 
-async function redisRows(url: string, prefix: string, p: Provenance, claims: Claims[]): Promise<SourceRow[]> {
+async function redisRows(url: string, prefix: string, p: { model: string; layer: string }, claims: Claims[]): Promise<SourceRow[]> {
   const { checkRedisUrl, connectRedis } = await import('../store/connection.js');
   const { FeatureStore, recordFromHash, RECORD_FIELDS } = await import('../store/redis.js');
   const store = new FeatureStore(await connectRedis(checkRedisUrl(url, 'store import'), { idleUnref: true }), prefix);
@@ -100,8 +96,7 @@ async function redisRows(url: string, prefix: string, p: Provenance, claims: Cla
 }
 
 /** What the source says against what the options say: the first difference, named. */
-function checkClaims(source: string, claims: Claims[], p: Provenance): void {
-  const want: Claims = { model: p.model, layer: p.layer, pool: p.pool, l2: String(p.l2), preprocess: p.preprocess, weights: p.weights };
+function checkClaims(source: string, claims: Claims[], want: Claims): void {
   for (const c of claims) {
     for (const [k, v] of Object.entries(c) as [keyof Claims, string | undefined][]) {
       if (v !== undefined && v !== want[k]) {
@@ -111,28 +106,46 @@ function checkClaims(source: string, claims: Claims[], p: Provenance): void {
   }
 }
 
+/** FILE.spec.json beside an output file (written since the run spec is recorded): its fields against the options'. */
+function checkSourceSpec(source: string, now: SpecRecord): void {
+  const sidecar = specSidecar(source);
+  if (!existsSync(sidecar)) return;
+  let recorded: SpecRecord;
+  try {
+    recorded = JSON.parse(readFileSync(sidecar, 'utf8')) as SpecRecord;
+  } catch {
+    throw new BackbonesError('E_USAGE', `${sidecar} cannot be read as the record of how ${source} was made.`);
+  }
+  const diff = differences(recorded.fields ?? {}, now.fields);
+  if (diff.length > 0) throw new BackbonesError('E_USAGE', `${source} was made differently from what the options say (${diff.join('; ')}): pass the options that made it.`);
+}
+
 export async function runStoreImport(source: string, o: StoreImportOptions): Promise<number> {
   const target = lanceTarget(o.to, '--to');
   const isRedis = /^rediss?:\/\//i.test(source);
   if (!isRedis && !existsSync(source)) throw new BackbonesError('E_NOT_FOUND', `Input not found: ${source}`);
   if (!isRedis && !/\.(npy|jsonl|ndjson)$/i.test(source)) throw new BackbonesError('E_USAGE', `store import reads a .npy (with its .paths.jsonl), an extract .jsonl, or a redis:// URL; received ${source}.`);
-  resolveModel(o.model);
-  checkImageHandling(o);
-  const engine = await startEngine(engineRequest(o));
+  // The options that made the vectors, checked like any run's (the layer once the model is loaded).
+  const spec = await resolveSpec(o, { task: 'extract' });
+  const engine = await startEngine(spec.engine);
   log.info(`backend: ${engineLine(engine.choice)}`);
-  const backbone = await loadBackbone(o.model, { ...modelSelection(o), engine });
-  let provenance: Provenance;
+  const backbone = await loadForSpec(spec, engine);
+  let made: StoredSpec;
+  let want: Claims;
   try {
-    const layer = o.layer ?? backbone.info.featureLayer;
-    if (!layer || !backbone.hasLayer(layer)) throw new BackbonesError('E_USAGE', `${backbone.name} has no layer "${layer ?? '(default)'}"; pass the --layer that made the vectors.`);
-    provenance = await provenanceOf(backbone, { layer, pool: o.pool, l2: Boolean(o.l2) }, imageSettings(backbone.info, o), o);
+    const task = spec.task?.kind === 'extract' ? spec.task : undefined;
+    if (!task?.layer || !backbone.hasLayer(task.layer)) throw new BackbonesError('E_USAGE', `${backbone.name} has no layer "${task?.layer ?? '(default)'}"; pass the --layer that made the vectors.`);
+    made = storedSpecOf(spec, backbone);
+    want = { model: backbone.name, layer: task.layer, pool: task.pool, l2: String(task.l2), preprocess: backbone.info.preprocess, weights: backbone.info.weights.kind };
   } finally {
     backbone.dispose();
   }
+  // A file written since the spec was recorded says exactly how it was made: every field must agree.
+  if (!isRedis) checkSourceSpec(source, made.record);
   const claims: Claims[] = [];
-  const rows: SourceRow[] = isRedis ? await redisRows(source, o.keyPrefix, provenance, claims) : [...(/\.npy$/i.test(source) ? npyRows(source) : jsonlRows(source, claims))];
-  checkClaims(source, claims, provenance);
-  let store = await storeFor(target, provenance);
+  const rows: SourceRow[] = isRedis ? await redisRows(source, o.keyPrefix, { model: want.model!, layer: want.layer! }, claims) : [...(/\.npy$/i.test(source) ? npyRows(source) : jsonlRows(source, claims))];
+  checkClaims(source, claims, want);
+  let store = await storeFor(target, made);
   const done = store ? await store.paths() : new Set<string>();
   const todo = rows.filter((r) => !done.has(path.resolve(r.path)));
   if (todo.length < rows.length) log.info(`${rows.length - todo.length} of ${rows.length} paths are already in ${target.given}: skipped.`);
@@ -148,7 +161,7 @@ export async function runStoreImport(source: string, o: StoreImportOptions): Pro
           return { path: abs, vector: r.vector, run, ...(await imageFacts(abs)) };
         }),
       );
-      store ??= await LanceStore.create(target, provenance, chunk[0]!.vector.length);
+      store ??= await LanceStore.create(target, made, chunk[0]!.vector.length);
       await store.add(chunk);
       stored += chunk.length;
     }
@@ -157,7 +170,7 @@ export async function runStoreImport(source: string, o: StoreImportOptions): Pro
       log.info(`${target.given} has ${total} rows (≥ ${INDEX_THRESHOLD}): building its ANN index …`);
       await store.createIndex(DEFAULT_INDEX_KIND);
     }
-    log.info(`imported ${stored} vectors from ${source} into ${target.given} in ${((performance.now() - t0) / 1000).toFixed(1)} s (${total} in all; fingerprint ${fingerprintOf(provenance)}, run ${run})`);
+    log.info(`imported ${stored} vectors from ${source} into ${target.given} in ${((performance.now() - t0) / 1000).toFixed(1)} s (${total} in all; fingerprint ${made.record.fingerprint}, run ${run})`);
   } catch (e) {
     if (e instanceof BackbonesError) throw e;
     throw new BackbonesError('E_STORE', `Importing into ${target.given} failed after ${stored} vectors: ${errorMessage(e)}`, { cause: e });
@@ -168,7 +181,7 @@ export async function runStoreImport(source: string, o: StoreImportOptions): Pro
 }
 
 export async function runStoreIndex(value: string, o: { kind: IndexKind }): Promise<number> {
-  const { target, store } = await openStoreWithProvenance(value, 'store index');
+  const { target, store } = await openStoreWithSpec(value, 'store index');
   try {
     const rows = await store.count();
     const t0 = performance.now();

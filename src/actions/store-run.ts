@@ -8,52 +8,61 @@ import { log } from '../log.js';
 import type { OutputRecord } from '../output/records.js';
 import type { RecordWriter } from '../output/writer.js';
 import type { InputEntry } from '../images/inputs.js';
-import type { Backbone } from '../zoo/backbone.js';
+import type { SpecRecord } from '../output/spec-record.js';
 import { checkRedisUrl, connectRedis, redactUrl } from '../store/connection.js';
+import { isLanceTarget } from '../store/lance.js';
+import type { Backbone } from '../zoo/backbone.js';
+import type { RunSpec } from '../spec/spec.js';
 import { FeatureStore, lostConnection, type StoreSpec } from '../store/redis.js';
 import { CLASSIFY_LAYER, DEFAULT_KEY_PREFIX, newRunId, runListKey, runsKey } from '../store/keys.js';
 import type { Task } from '../tasks/task.js';
-import type { ImageSettings } from '../pipeline/batches.js';
-import { isLanceTarget } from '../store/lance.js';
 
 export interface StoreRunOptions {
   to?: string;
-  weights?: string;
-  seed?: number;
   keyPrefix?: string;
+  /** --to: replace keys made differently; with --resume into a file: start a file made differently again. */
   overwrite?: boolean;
   resume?: boolean;
   output?: string;
-  batchSize: number;
 }
 
 export interface RunStore {
-  /** Filters `prepared.entries` for --resume, refuses conflicts, and returns the writer. */
-  begin(prepared: { backbone: Backbone; entries: InputEntry[]; skipped: number; settings: ImageSettings }, task: Task): Promise<RecordWriter>;
+  /** Refuses keys made differently, skips what is stored (--resume), and returns the writer and the entries left. */
+  begin(run: StoreRun, task: Task, record: SpecRecord): Promise<{ writer: RecordWriter; entries: InputEntry[]; skipped: number }>;
+}
+
+/** What a store needs of the run: its spec, the loaded model, and the inputs left. */
+export interface StoreRun {
+  spec: RunSpec;
+  backbone: Backbone;
+  entries: InputEntry[];
+  skipped: number;
 }
 
 /** Checks the options and connects; called before the backend and model load. */
-export async function openRunStore(o: StoreRunOptions, kind: 'classify' | 'extract'): Promise<RunStore> {
+export async function openRunStore(o: StoreRunOptions, kind: 'classify' | 'extract', batchSize: number): Promise<RunStore> {
   // A .lance path or an object-store URI: the vector store (LanceDB, loaded only then).
-  if (isLanceTarget(o.to!)) return (await import('./lance-run.js')).openLanceRunStore(o, kind);
+  if (isLanceTarget(o.to!)) return (await import('./lance-run.js')).openLanceRunStore(o, kind, batchSize);
   if (!/^rediss?:\/\//i.test(o.to!)) throw new BackbonesError('E_USAGE', `--to takes a redis://… URL or a vector store PATH.lance (or s3://, gs://, az:// …/NAME.lance); received ${redactUrl(o.to!)}.`);
   const url = checkRedisUrl(o.to!, '--to');
   if (o.output) throw new BackbonesError('E_USAGE', '--to and -o are exclusive: write either to Redis or to a file.');
   const store = new FeatureStore(await connectRedis(url, { idleUnref: true }), o.keyPrefix ?? DEFAULT_KEY_PREFIX);
   log.info(`store: ${store.connection.where}, keys ${store.prefix}:<model>:<layer>:<sha1 of path>`);
   return {
-    async begin(prepared, task) {
+    async begin(run, task, record) {
       const spec: StoreSpec = {
         kind: task.kind,
-        model: prepared.backbone.name,
+        model: run.backbone.name,
         layer: task.kind === 'extract' ? task.layer : CLASSIFY_LAYER,
         pool: task.kind === 'extract' ? task.pool : 'none',
         l2: task.kind === 'extract' ? task.l2 : false,
-        preprocess: prepared.settings.preprocess,
-        weights: prepared.backbone.info.weights.kind,
+        preprocess: record.fields.preprocess!,
+        weights: run.backbone.info.weights.kind,
+        record,
       };
+      let { entries, skipped } = run;
       try {
-        const keys = prepared.entries.map((e) => store.key(spec, e.path));
+        const keys = entries.map((e) => store.key(spec, e.path));
         const { done, conflicts } = await store.existing(keys, spec);
         if (conflicts.size > 0 && !o.overwrite) {
           const [key, what] = conflicts.entries().next().value!;
@@ -63,16 +72,16 @@ export async function openRunStore(o: StoreRunOptions, kind: 'classify' | 'extra
           );
         }
         if (o.resume && done.size > 0) {
-          const before = prepared.entries.length;
-          prepared.entries = prepared.entries.filter((_, i) => !done.has(keys[i]!));
-          prepared.skipped += before - prepared.entries.length;
-          log.info(`Resuming: ${before - prepared.entries.length} input${before - prepared.entries.length === 1 ? '' : 's'} already in the store.`);
+          const before = entries.length;
+          entries = entries.filter((_, i) => !done.has(keys[i]!));
+          skipped += before - entries.length;
+          log.info(`Resuming: ${before - entries.length} input${before - entries.length === 1 ? '' : 's'} already in the store.`);
         }
       } catch (e) {
         await store.close();
         throw e;
       }
-      return storeWriter(store, spec, o.batchSize);
+      return { writer: storeWriter(store, spec, batchSize), entries, skipped };
     },
   };
 }
@@ -121,3 +130,4 @@ function storeWriter(store: FeatureStore, spec: StoreSpec, batchSize: number): R
     },
   };
 }
+

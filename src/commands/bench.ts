@@ -2,9 +2,10 @@
 import type { Command } from 'commander';
 import { BACKEND_CHOICES } from '../engines/backends.js';
 import { usageError } from '../errors.js';
-import { PRECISION_CHOICES, addPrecisionOptions, addModelOptions, choiceOption, parseIntList, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from './options.js';
+import { addPrecisionOptions, addModelOptions, choiceOption, parseIntList, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from './options.js';
 import { addPipelineOptions } from './pipeline-options.js';
 import { EXPORT_FORMATS } from '../measure/export/index.js';
+import { PRECISIONS, type Precision } from '../engines/precision.js';
 
 function parseBackendList(value: string): string[] {
   const list = value.split(',').map((b) => b.trim().toLowerCase()).filter(Boolean);
@@ -13,11 +14,11 @@ function parseBackendList(value: string): string[] {
   return [...new Set(list)];
 }
 
-function parsePrecisionList(value: string): Array<'fp32' | 'int8'> {
+function parsePrecisionList(value: string): Precision[] {
   const list = value.split(',').map((p) => p.trim().toLowerCase()).filter(Boolean);
-  const bad = list.filter((p) => !(PRECISION_CHOICES as readonly string[]).includes(p));
-  if (list.length === 0 || bad.length > 0) throw usageError(`--precisions takes a comma-separated list of ${PRECISION_CHOICES.join(', ')}. Received: ${value}`);
-  return [...new Set(list)] as Array<'fp32' | 'int8'>;
+  const bad = list.filter((p) => !(PRECISIONS as readonly string[]).includes(p));
+  if (list.length === 0 || bad.length > 0) throw usageError(`--precisions takes a comma-separated list of ${PRECISIONS.join(', ')}. Received: ${value}`);
+  return [...new Set(list)] as Precision[];
 }
 
 export const DEFAULT_BENCH_MODELS = ['vgg16', 'mobilenet'];

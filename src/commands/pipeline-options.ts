@@ -1,25 +1,19 @@
 // Options of the decode pipeline (decode pool, prefetch budget, fast decoding): shared
 // by classify, extract and bench.
-import { DECODE_MODES, type DecodeMode } from '../images/index.js';
+import { DECODE_MODES } from '../images/index.js';
 import type { Command } from 'commander';
 import { choiceOption, parseNonNegativeInt, parsePositiveNumber } from './options.js';
 import { DEFAULT_PREFETCH_MB } from '../pipeline/decode-threads.js';
 
-
-export interface PipelineCliOptions {
-  decode: DecodeMode;
-  /** undefined: defaultDecodeThreads() for the engine. */
-  decodeThreads?: number;
-  prefetchMb: number;
-  verbose?: boolean;
+/** --decode (classify, extract, bench, serve, queue add). */
+export function decodeModeOption() {
+  return choiceOption('--decode <mode>', 'exact: full decode, Keras/Pillow/TF pixel parity; fast: JPEG/WebP shrink on load to >= 2x the input size first (several times cheaper for big photos)', DECODE_MODES, 'exact');
 }
 
 /** --decode and --decode-threads (classify, extract, bench, serve). */
 export function addDecodeOptions(cmd: Command): Command {
   return cmd
-    .addOption(
-      choiceOption('--decode <mode>', 'exact: full decode, Keras/Pillow/TF pixel parity; fast: JPEG/WebP shrink on load to >= 2x the input size first (several times cheaper for big photos)', DECODE_MODES, 'exact'),
-    )
+    .addOption(decodeModeOption())
     .option('--decode-threads <n>', 'threads that decode and preprocess (default: cores - 1 for a CPU engine, every core for a GPU one; 0 = the main thread)', parseNonNegativeInt('--decode-threads'));
 }
 

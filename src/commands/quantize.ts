@@ -20,6 +20,7 @@ export function registerQuantize(program: Command): void {
     .option('-o, --output <file>', 'also write the int8 model here (e.g. model.int8.onnx)')
     .addOption(choiceOption('--method <m>', 'activation ranges: percentile (clip rare outliers) or minmax', RANGE_METHOD_CHOICES, 'percentile'))
     .option('--percentile <p>', 'percentile method: share of values kept inside each range', parsePositiveNumber('--percentile'), 99.999)
+    .option('-l, --layer <layers>', 'comma-separated layers to expose besides the feature layer, for `extract --layer` with this int8 model')
     .option('--keep-float <layers>', 'comma-separated layer names to leave in fp32 (the classifier always is)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .addOption(choiceOption('-f, --format <format>', 'report format (default: table on a terminal, json when piped)', QUANTIZE_FORMATS));
   addModelOptions(cmd, { multiple: true });

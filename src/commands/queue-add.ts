@@ -1,6 +1,7 @@
 // `backbones queue add INPUTS… --redis URL -m MODEL [--layer L] [--job-size N]`.
 import type { Command } from 'commander';
-import { addExtensionOption, addImageHandlingOptions, addModelOptions, choiceOption, parseNonNegativeInt, parsePositiveInt } from './options.js';
+import { addExtensionOption, addImageHandlingOptions, addModelOptions, addPrecisionOptions, choiceOption, parseNonNegativeInt, parsePositiveInt } from './options.js';
+import { decodeModeOption } from './pipeline-options.js';
 import { addQueueLocationOptions } from './queue-options.js';
 import { POOLINGS } from '../zoo/card.js';
 
@@ -13,6 +14,9 @@ export function registerQueueAdd(queue: Command): void {
   addQueueLocationOptions(cmd);
   addModelOptions(cmd);
   addImageHandlingOptions(addExtensionOption(cmd));
+  // The workers decode and run as the job says; the decode threads are each worker's own.
+  cmd.addOption(decodeModeOption());
+  addPrecisionOptions(cmd);
   cmd
     .option('-l, --layer <name>', "layer to read (default: the model card's feature layer)")
     .addOption(choiceOption('--pool <kind>', 'reduce spatial layers [h,w,c] to [c]', POOLINGS, 'none'))
@@ -21,7 +25,7 @@ export function registerQueueAdd(queue: Command): void {
     .option('-b, --batch-size <n>', 'images per inference batch in the worker', parsePositiveInt('--batch-size'), 8)
     .option('--attempts <n>', 'tries per job before it is reported failed (model cannot load, Redis lost)', parsePositiveInt('--attempts'), 3)
     .option('--backoff <ms>', 'wait before the first retry of a failed job, doubled each time', parseNonNegativeInt('--backoff'), 2000)
-    .option('--overwrite', 'let workers replace keys that hold a result made with another model, layer or pooling')
+    .option('--overwrite', 'let workers replace keys that hold a result made another way (any field of the run spec), and enqueue into a queue that holds jobs made another way')
     .addOption(choiceOption('-f, --format <format>', 'json: print {queue, prefix, images, jobs} on stdout', ['json']))
     .addHelpText('after', `
 Example:

@@ -7,5 +7,5 @@ export function addStoreOptions(cmd: Command): Command {
   return cmd
     .option('--to <url>', 'write each result to the Redis feature store at redis://[user:password@]host:port/db (or rediss://), or (extract) each vector to the LanceDB vector store PATH.lance (or s3://, gs://, az:// …/NAME.lance), instead of a file')
     .option('--key-prefix <prefix>', 'with --to: first part of every key (<prefix>:<model>:<layer>:<sha1 of path>)', DEFAULT_KEY_PREFIX)
-    .option('--overwrite', 'with --to: replace keys that hold a result made with another model, layer, pooling or preprocessing');
+    .option('--overwrite', 'with --to: replace keys that hold a result made another way; with --resume: start a file made another way again');
 }

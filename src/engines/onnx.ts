@@ -2,38 +2,24 @@
 // providers: cpu (MLAS), webgpu (bundled; Vulkan on Linux, Metal, D3D12), and cuda /
 // tensorrt when their provider libraries were installed into the package.
 import os from 'node:os';
-import path from 'node:path';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tf } from '../tf.js';
 import { BackbonesError, usageError } from '../errors.js';
 import { log } from '../log.js';
-import { GPU_PROVIDERS } from './devices.js';
+import { GPU_PROVIDERS, providerLibraryInstalled } from './devices.js';
 import { TfjsEngine, cpuName, plural, startCpuBackend, tfjsPrepared } from './tfjs-common.js';
 import { switchTfjsToWasm } from './tfjs-wasm.js';
 import { describeAdapter, probeWebgpu } from './webgpu-probe.js';
-import type { BackendChoice, BackendProbe, Engine, EngineDeps, Model, OnnxProbe, PreparedModel, PrepareSpec } from './types.js';
+import type { BackendChoice, BackendProbe, Engine, EngineDeps, Model, OnnxProbe, PreparedModel, PrecisionRequest, PrepareSpec } from './types.js';
 import type { EngineFamily, StartContext, StartResult } from './family.js';
 import type { OnnxEngine as OnnxSession } from '../onnx/engine.js';
 
-const require = createRequire(import.meta.url);
 const PKG = 'onnxruntime-node';
 
 /** Loaded on demand: onnxruntime-node and the protobuf code are not needed for --help. */
 const defaultOnnxProbe: OnnxProbe = async () => (await import('../onnx/ort.js')).onnxAvailable();
 
-/**
- * Whether ONNX Runtime's CUDA provider library was installed into onnxruntime-node (the
- * package lists cuda/tensorrt but ships them only after `script/install --onnxruntime-node-install=cuda12`).
- */
-export function cudaProviderInstalled(): boolean {
-  try {
-    const dir = path.join(path.dirname(require.resolve(`${PKG}/package.json`)), 'bin', 'napi-v6', process.platform, process.arch);
-    return existsSync(path.join(dir, 'libonnxruntime_providers_cuda.so'));
-  } catch {
-    return false;
-  }
-}
+/** Whether ONNX Runtime's CUDA provider library was installed into onnxruntime-node. */
+export const cudaProviderInstalled = (): boolean => providerLibraryInstalled('cuda');
 
 type Providers = { providers: string[]; adapter: string; gpu: boolean };
 type Refusal = { refused: string };
@@ -107,28 +93,52 @@ async function runSession(session: OnnxSession, batch: tf.Tensor4D, output: stri
 export class OnnxRuntimeEngine implements Engine {
   constructor(readonly choice: BackendChoice) {}
 
-  /** Exports the model (or reuses the cached .onnx) and opens a session exposing spec.outputs. */
+  /** Exports the model (or reuses the cached .onnx), or obtains its int8 model, and opens a session exposing spec.outputs. */
   async prepare(model: Model, spec: PrepareSpec): Promise<PreparedModel> {
     if (!(model instanceof tf.LayersModel)) return this.fallback(model, spec, 'graph models cannot be exported to ONNX (the exporter reads Keras layers)');
     const { OnnxEngine, OnnxExportError, weightsHash, onnxCacheKey } = await import('../onnx/index.js');
     const onnx = this.choice.onnx!;
     try {
-      const cacheKey = !spec.prebuilt && spec.cacheDir ? onnxCacheKey({ weightsHash: await weightsHash(model), architecture: spec.architecture, outputs: spec.outputs }) : undefined;
+      const int8 = spec.precision?.precision === 'int8' ? await this.int8Model(model, spec, spec.precision) : undefined;
+      const cacheKey = !int8 && spec.cacheDir ? onnxCacheKey({ weightsHash: await weightsHash(model), architecture: spec.architecture, outputs: spec.outputs }) : undefined;
       const session = await OnnxEngine.create(model, {
         outputs: spec.outputs,
         threads: onnx.threads,
         executionProviders: onnx.executionProviders,
-        ...(spec.prebuilt ? { prebuilt: spec.prebuilt } : cacheKey ? { cacheKey, cacheDir: spec.cacheDir } : {}),
+        ...(int8 ? { prebuilt: int8.bytes } : cacheKey ? { cacheKey, cacheDir: spec.cacheDir } : {}),
       });
-      log.debug(`${spec.name}: ONNX ${spec.prebuilt ? 'int8 model' : session.exported ? 'exported' : 'reused from cache'}${session.modelPath ? ` (${session.modelPath})` : ''}, ${session.threads} threads, providers ${session.executionProviders.join(',')}`);
+      log.debug(`${spec.name}: ONNX ${int8 ? `int8 model ${int8.origin.made ? 'made and cached at' : 'from'} ${int8.origin.file}` : session.exported ? 'exported' : 'reused from cache'}${session.modelPath ? ` (${session.modelPath})` : ''}, ${session.threads} threads, providers ${session.executionProviders.join(',')}`);
       return {
         engineName: 'onnx',
         ownsWeights: true,
+        precision: int8 ? 'int8' : 'fp32',
+        ...(int8 ? { int8: int8.origin } : {}),
         run: (batch, output) => runSession(session, batch, output ?? session.outputNames[0]!),
         dispose: () => session.dispose(),
       };
     } catch (e) {
       if (e instanceof OnnxExportError) return this.fallback(model, spec, e.message);
+      throw e;
+    }
+  }
+
+  /**
+   * The int8 model (onnx/quantize: read from --int8-model or the cache, or calibrated now).
+   * Under auto, a model the quantizer cannot handle runs fp32 with a warning (undefined).
+   */
+  private async int8Model(model: tf.LayersModel, spec: PrepareSpec, request: PrecisionRequest) {
+    const { int8ModelFor, int8ForThisCpu } = await import('../onnx/quantize/index.js');
+    try {
+      const found = await int8ModelFor({ model, ...request.subject }, request.int8 ?? {}, spec.outputs, this.choice.onnx!.threads);
+      // Weights in the encoding this CPU computes exactly (a file made on another kind of CPU is re-encoded, or refused).
+      const fitted = await int8ForThisCpu(found.bytes, found.origin.file);
+      if (fitted.note) log.info(fitted.note);
+      return { ...found, bytes: fitted.bytes };
+    } catch (e) {
+      if (request.fallback && e instanceof BackbonesError && e.code === 'E_MODEL') {
+        log.warn(`${spec.name} runs in fp32: ${e.message}`);
+        return undefined;
+      }
       throw e;
     }
   }

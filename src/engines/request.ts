@@ -5,20 +5,6 @@ import { BACKENDS, parseBackendRequest, type BackendRequest } from './backends.j
 import { GPU_PROVIDERS, parseDeviceRequest, parseProviderList } from './devices.js';
 import type { DeviceRequest, EngineRequest } from './types.js';
 
-/** How commands and workers carry an engine request: plain data, it crosses processes and threads. */
-export interface EngineOptions {
-  backend?: string;
-  device?: string;
-  /** Comma-separated ONNX Runtime providers (--provider). */
-  provider?: string;
-  threads?: number;
-}
-
-export function engineRequest(o: EngineOptions): EngineRequest {
-  const providers = parseProviderList(o.provider);
-  return { backend: o.backend, device: o.device, threads: o.threads, ...(providers ? { providers } : {}) };
-}
-
 export interface ResolvedRequest extends EngineRequest {
   backend: BackendRequest;
   device: DeviceRequest;

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { tf } from '../tf.js';
 import { BackbonesError, errorMessage } from '../errors.js';
+import { log } from '../log.js';
 import type { BackendChoice, BackendProbe, Engine, Model, NativeImporter, PreparedModel, PrepareSpec } from './types.js';
 
 const require = createRequire(import.meta.url);
@@ -69,14 +70,28 @@ function isLayersModel(m: Model): m is tf.LayersModel {
   return m instanceof tf.LayersModel;
 }
 
+/**
+ * A precision TensorFlow.js does not run (int8 is ONNX Runtime's): fp32 with a warning
+ * under auto, else an error (the spec refuses an explicit tfjs backend with int8 first).
+ */
+function tfjsPrecision(spec: Pick<PrepareSpec, 'name' | 'precision'>): void {
+  const asked = spec.precision;
+  if (!asked || asked.precision === 'fp32') return;
+  const why = `--precision ${asked.precision} runs on the onnx engine, and ${spec.name} runs on TensorFlow.js (${tf.getBackend()})`;
+  if (!asked.fallback) throw new BackbonesError('E_USAGE', `${why}; use --backend onnx (or auto).`);
+  log.warn(`${why}: running fp32.`);
+}
+
 /** A model run by TensorFlow.js itself; `run(batch, layer)` builds that layer's sub-model once. */
-export function tfjsPrepared(model: Model, spec: Pick<PrepareSpec, 'name'>, fallback?: PreparedModel['fallback']): PreparedModel {
+export function tfjsPrepared(model: Model, spec: Pick<PrepareSpec, 'name' | 'precision'>, fallback?: PreparedModel['fallback']): PreparedModel {
+  tfjsPrecision(spec);
   const extractors = new Map<string, tf.LayersModel>();
   return {
     get engineName() {
       return tf.getBackend();
     },
     ownsWeights: false,
+    precision: 'fp32',
     ...(fallback ? { fallback } : {}),
     async run(batch, output) {
       if (output === undefined) {

@@ -1,6 +1,10 @@
 // The engine seam: what every backend (TensorFlow.js builds, ONNX Runtime and its execution
 // providers) offers the rest of the program. Types only: importing this loads nothing.
 import type { tf } from '../tf.js';
+import type { Precision } from './precision.js';
+import type { Int8Origin, Int8Source, Int8Subject } from '../onnx/quantize/index.js';
+
+export type { Int8Origin };
 
 export type Device = 'cpu' | 'gpu';
 export type DeviceRequest = 'auto' | Device;
@@ -97,6 +101,21 @@ export interface PreparedModel {
   dispose(): Promise<void>;
   /** Set when the engine could not take the model and another engine runs it instead. */
   readonly fallback?: { engine: Engine; reason: string };
+  /** The precision it runs at (fp32 when the one asked for could not be had under auto). */
+  readonly precision: Precision;
+  /** int8: which int8 model runs, and how it was made. */
+  readonly int8?: Int8Origin;
+}
+
+/** A precision other than fp32, as the spec asks it of an engine. */
+export interface PrecisionRequest {
+  precision: Precision;
+  /** int8: where its model comes from (--int8-model, --calibrate, the cache). */
+  int8?: Int8Source;
+  /** What calibration needs to know of the model besides its layers. */
+  subject: Omit<Int8Subject, 'model'>;
+  /** --backend auto: an engine that cannot run it runs fp32 with a warning; else that is an error. */
+  fallback: boolean;
 }
 
 export interface PrepareSpec {
@@ -108,8 +127,8 @@ export interface PrepareSpec {
   architecture: string;
   /** Where an engine may cache what it derives from the model (pretrained weights only; undefined: do not cache). */
   cacheDir?: string;
-  /** A ready ONNX model to run instead of an export (the int8 model of --precision int8). */
-  prebuilt?: Uint8Array;
+  /** Run at this precision (default fp32); the engine obtains what it needs (int8: the int8 model). */
+  precision?: PrecisionRequest;
 }
 
 /** One running backend: prepares models, describes itself, is disposed at the end. */

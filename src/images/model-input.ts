@@ -48,6 +48,9 @@ export interface LoadImageOptions {
   cpuClock?: () => number;
 }
 
+/** How images reach one model in a run: built by the spec (src/spec/load.ts imageSettingsOf) and nowhere else; the per-image fields (its header, the thread's CPU clock) excluded. */
+export type ImageSettings = Omit<LoadImageOptions, 'cropPct' | 'keepExifOrientation' | 'source' | 'cpuClock'>;
+
 export const DECODE_MODES = ['exact', 'fast'] as const;
 export type DecodeMode = (typeof DECODE_MODES)[number];
 /**

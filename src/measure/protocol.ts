@@ -1,32 +1,19 @@
 // Messages between `backbones bench` (parent) and the one child process per model.
-import type { DecodeMode } from '../images/index.js';
 import type { ModelResult } from './result.js';
-import type { ModelSelection } from '../zoo/load.js';
+import type { RunSpec } from '../spec/spec.js';
 
-export interface WorkerConfig extends ModelSelection {
+/** What the child measures: the spec of one model × backend × precision (resolved by the parent), and how. */
+export interface WorkerConfig {
+  spec: RunSpec;
+  /** The model as the report names it. */
   model: string;
-  /** undefined: imagenet when cached, else random. */
-  weights?: string;
   batchSizes: number[];
   warmup: number;
   /** Fixed number of timed runs; else adaptive (at least MIN_RUNS and MIN_SECONDS, see worker.ts). */
   iterations?: number;
   durationS?: number;
-  /** Folder of real images for the end-to-end measurement. */
+  /** Folder of real images for the end-to-end measurement (decoded as the spec says). */
   images?: string;
-  /** End-to-end decoding: 'exact' (default) or 'fast'. */
-  decode?: DecodeMode;
-  /** Decode-pool threads; undefined: the default for the engine. */
-  decodeThreads?: number;
-  /** Prefetch budget, MiB. */
-  prefetchMb?: number;
-  backend: string;
-  /** --device: auto, cpu or gpu. */
-  device?: string;
-  /** --provider: ONNX Runtime execution providers, comma-separated. */
-  provider?: string;
-  /** onnx intra-op threads (default: every core). */
-  threads?: number;
 }
 
 export type WorkerMessage =

@@ -158,7 +158,7 @@ export function runModelInChild(config: WorkerConfig, options: RunModelOptions):
       if (result) return resolve(result);
       const why = describeExit(code, signal);
       const lastLine = stderr.trim().split('\n').pop();
-      resolve(unmeasuredModel(config.model, config.weights ?? 'n/a', lastLine ? `${why}: ${lastLine}` : why));
+      resolve(unmeasuredModel(config.model, config.spec.weights, lastLine ? `${why}: ${lastLine}` : why));
     });
   });
 }

@@ -4,13 +4,9 @@
 import { performance } from 'node:perf_hooks';
 import { tf } from '../tf.js';
 import { startEngine } from '../engines/select.js';
-import { engineRequest } from '../engines/request.js';
 import { configureLog } from '../log.js';
 import { errorMessage } from '../errors.js';
-import { loadBackbone, modelSelection } from '../zoo/load.js';
-import { findCard } from '../zoo/registry.js';
-import { resolveCacheDir } from '../weights/cache.js';
-import { imagenetCached } from '../weights/resolve.js';
+import { imageSettingsOf, loadForSpec } from '../spec/load.js';
 import { ProcessSampler, maxRssByte, startCpuUsage } from '../monitor/process.js';
 import { summarize } from './stats.js';
 import { MIN_RUNS, MIN_SECONDS, MAX_RUNS, unmeasuredModel, type BatchResult, type BenchWarning, type EndToEndResult, type ModelResult } from './result.js';
@@ -22,7 +18,6 @@ import type { Backbone } from '../zoo/backbone.js';
 import { expandInputs } from '../images/inputs.js';
 import { DEFAULT_EXTENSIONS } from '../images/formats.js';
 import { runBatches } from '../pipeline/batches.js';
-import { imageSettings } from '../pipeline/decode-one.js';
 import { startDecodePool } from '../pipeline/decode-pool.js';
 import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
 import { stageReport } from '../pipeline/stages.js';
@@ -40,14 +35,6 @@ function send(msg: WorkerMessage): Promise<void> {
 let pendingAck: (() => void) | null = null;
 function waitForAck(): Promise<void> {
   return new Promise((resolve) => (pendingAck = resolve));
-}
-
-/** Which weights to use: as forced, else imagenet when cached (no download), else random. */
-async function chooseWeights(config: WorkerConfig): Promise<string> {
-  if (config.weights) return config.weights;
-  const card = findCard(config.model);
-  if (!card) return 'imagenet'; // a model file carries its own weights
-  return (await imagenetCached(card, resolveCacheDir(config.cacheDir))) ? 'imagenet' : 'random';
 }
 
 async function timeOne(backbone: Backbone, input: tf.Tensor4D): Promise<number> {
@@ -133,10 +120,10 @@ async function benchBatch(backbone: Backbone, config: WorkerConfig, batchSize: n
 async function endToEnd(backbone: Backbone, config: WorkerConfig, batchSize: number, modelImagesPerSecond: number, modelCpuMsPerImage: number): Promise<EndToEndResult> {
   const dir = config.images!;
   const entries = (await expandInputs([dir], { extensions: DEFAULT_EXTENSIONS })).filter((e) => !e.error);
-  const info = backbone.info;
-  const settings = imageSettings(info, { decode: config.decode });
-  const threads = config.decodeThreads ?? defaultDecodeThreads(engineOnGpu(backbone.currentEngine.choice));
-  const prefetchBytes = (config.prefetchMb ?? DEFAULT_PREFETCH_MB) * 1024 * 1024;
+  const { spec } = config;
+  const settings = imageSettingsOf(spec, backbone.info);
+  const threads = spec.run.decodeThreads ?? defaultDecodeThreads(engineOnGpu(backbone.currentEngine.choice));
+  const prefetchBytes = (spec.run.prefetchMb ?? DEFAULT_PREFETCH_MB) * 1024 * 1024;
   const compute = async (batch: tf.Tensor4D) => {
     const out = await backbone.infer(batch);
     await out.data(); // wait for the result: GPU backends compute asynchronously
@@ -194,9 +181,10 @@ async function endToEnd(backbone: Backbone, config: WorkerConfig, batchSize: num
 }
 
 async function run(config: WorkerConfig): Promise<void> {
-  const partial: ModelResult = unmeasuredModel(config.model, config.weights ?? 'imagenet');
+  const { spec } = config;
+  const partial: ModelResult = unmeasuredModel(config.model, spec.weights);
   try {
-    const engine = await startEngine(engineRequest(config));
+    const engine = await startEngine(spec.engine);
     const choice = engine.choice;
     await send({
       type: 'runtime',
@@ -210,16 +198,9 @@ async function run(config: WorkerConfig): Promise<void> {
       adapter: choice.adapter,
     });
     Object.assign(partial, { device: choice.device, provider: choice.provider, adapter: choice.adapter });
-    const weights = await chooseWeights(config);
-    partial.weights = weights;
-    await send({ type: 'progress', message: `loading (${weights} weights)` });
+    await send({ type: 'progress', message: `loading (${spec.source === 'zoo' ? spec.weights : "the model's own"} weights)` });
     const t0 = performance.now();
-    const backbone = await loadBackbone(config.model, {
-      ...modelSelection(config),
-      weights: findCard(config.model) ? weights : undefined,
-      allowDownload: false,
-      engine,
-    });
+    const backbone = await loadForSpec(spec, engine, { allowDownload: false });
     // With ONNX Runtime the export and session creation are part of loading; its own
     // copy of the weights then replaces the tfjs one, so memory counts one copy.
     await backbone.prepare();

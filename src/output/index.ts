@@ -73,11 +73,6 @@ export function resumeReaderFor(format: string): ResumeReader | AsyncResumeReade
   return reader;
 }
 
-/** Whether a format records how the vectors were made (and so needs the run's provenance). */
-export function recordsProvenance(format: string): boolean {
-  return Boolean(formatOf(format).recordsProvenance);
-}
-
 /** Every file an output written to `file` consists of, the main file first. */
 export function outputFiles(format: string, file: string): string[] {
   return formatOf(format).files?.(file) ?? [file];

@@ -1,7 +1,8 @@
 // Apache Parquet: one row per input, columns path (string), vector (fixed-size list of
 // float32, null for a failed input) and error (null for a vector), read by pandas,
-// pyarrow, Polars and DuckDB. How the vectors were made (provenance and fingerprint)
-// is in the file's key-value metadata. Written with Apache Arrow + parquet-wasm (the
+// pyarrow, Polars and DuckDB. How the vectors were made (the run spec's fields and
+// fingerprint) is in the file's key-value metadata under backbones.spec, as in FILE.spec.json.
+// Written with Apache Arrow + parquet-wasm (the
 // Rust parquet crate), both loaded only when a Parquet file is written or resumed.
 // Parquet puts its footer at the end, so rows are held in memory and the file is
 // written when the run ends: a killed run leaves nothing to continue; --resume
@@ -92,9 +93,13 @@ async function parquetBytes(rows: Rows, file: string): Promise<Uint8Array> {
   return pq.writeParquet(pq.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')), props);
 }
 
-export const parquetWriter: WriterFactory = (sink, { kind, appending, metadata, file }) => {
+/** The key-value metadata key holding the spec record ({fingerprint, fields}). */
+export const PARQUET_SPEC_KEY = 'backbones.spec';
+
+export const parquetWriter: WriterFactory = (sink, { kind, appending, spec, file }) => {
   if (kind !== 'extract' || !file || !sink.writeAt) throw new Error('the parquet writer needs extract records and a file sink');
-  const rows: Rows = { paths: [], vectors: [], errors: [], metadata: metadata ?? new Map() };
+  const metadata = new Map<string, string>(spec ? [[PARQUET_SPEC_KEY, JSON.stringify(spec)]] : []);
+  const rows: Rows = { paths: [], vectors: [], errors: [], metadata };
   return {
     write: (record) => {
       if (isError(record)) {
@@ -137,7 +142,6 @@ export const readParquetResume: AsyncResumeReader = async (file) => {
   rows.paths.forEach((p, i) => {
     if (rows.errors[i] === null) state.done.add(p);
   });
-  state.metadata = rows.metadata;
   state.files.push({ file, source, keepBytes: statSync(source).size });
   return state;
 };
@@ -149,5 +153,4 @@ export const parquetFormat: OutputFormat = {
   needsFile: 'it writes its footer at the end',
   writer: parquetWriter,
   resume: readParquetResume,
-  recordsProvenance: true,
 };

@@ -2,7 +2,7 @@
 // over it only when the run has finished, so a killed run never leaves a half-written
 // file under the final name, nor destroys the good file an earlier run left there.
 // `--resume` continues from the partial file of a killed run (or a copy of the final one).
-import { accessSync, closeSync, constants, copyFileSync, existsSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, copyFileSync, existsSync, fsyncSync, lstatSync, openSync, readlinkSync, renameSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BackbonesError } from '../errors.js';
 import { fileSink, type Sink } from './sink.js';
@@ -42,18 +42,30 @@ export function checkOutputFile(file: string, flag = '-o'): void {
 /**
  * Where an output named `file` really goes. A device, FIFO or terminal (`-o /dev/stdout`
  * on a pipe) is written in place (`special`): nothing can be renamed over it. A symlink
- * to a file is followed, so the rename at the end replaces the file, not the link.
+ * is followed, also when it dangles (its target does not exist yet), so the rename at the
+ * end writes the file it points to and the link stays.
  */
 export function outputTarget(file: string): { path: string; special: boolean } {
-  if (!existsSync(file)) return { path: file, special: false };
-  const st = statSync(file);
-  if (!st.isFile()) return { path: file, special: !st.isDirectory() };
-  if (!lstatSync(file).isSymbolicLink()) return { path: file, special: false };
-  try {
-    return { path: realpathSync(file), special: false };
-  } catch {
-    return { path: file, special: true };
+  const resolved = followLinks(file);
+  if (!existsSync(resolved)) return { path: resolved, special: false };
+  const st = statSync(resolved);
+  return { path: resolved, special: !st.isFile() && !st.isDirectory() };
+}
+
+/** The path a chain of symlinks ends at (the path itself when it is none); a loop is left as it is. */
+function followLinks(file: string): string {
+  let current = file;
+  for (let hops = 0; hops < 40; hops++) {
+    let isLink = false;
+    try {
+      isLink = lstatSync(current).isSymbolicLink();
+    } catch {
+      return current; // nothing there: written as named
+    }
+    if (!isLink) return current;
+    current = path.resolve(path.dirname(current), readlinkSync(current));
   }
+  return file;
 }
 
 /** Writes a whole file atomically: a temporary file in the same folder, then a rename. */

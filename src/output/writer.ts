@@ -1,5 +1,6 @@
 // The interface every output format implements: records in, bytes to a sink; and,
 // for the formats --resume can continue, how to read back what a file already holds.
+import type { SpecRecord } from './spec-record.js';
 import type { OutputRecord, RecordKind } from './records.js';
 import type { Sink } from './sink.js';
 
@@ -19,8 +20,8 @@ export interface WriterOptions {
   resumed?: ResumeState;
   /** The output's final file name; absent for stdout. */
   file?: string;
-  /** How the vectors were made (provenance and fingerprint), for formats that record it. */
-  metadata?: Map<string, string>;
+  /** How the records are made (the run spec's fields and fingerprint): formats that can carry it inside the file do (Parquet's key-value metadata); every file output also has it in FILE.spec.json. */
+  spec?: SpecRecord;
   /** Opens a sidecar file of this output (staged like the main file); absent for stdout. */
   open?: (file: string, options: { append?: boolean }) => Sink;
 }
@@ -45,8 +46,6 @@ export interface ResumeState {
   columns?: number;
   /** True when the source is the partial file a killed run left. */
   fromPartial: boolean;
-  /** The metadata the file records (formats with recordsProvenance): compared with the run's before appending. */
-  metadata?: Map<string, string>;
 }
 
 /** Reads (never modifies) an output file for --resume; throws a usage error for a file it cannot continue. */
@@ -72,6 +71,4 @@ export interface OutputFormat {
   resume?: ResumeReader | AsyncResumeReader;
   /** Every file one output consists of, the main file first (default: just the file). */
   files?: (file: string) => string[];
-  /** It stores how the vectors were made (WriterOptions.metadata); --resume refuses a file made differently. */
-  recordsProvenance?: boolean;
 }

@@ -1,38 +1,12 @@
 // One input entry -> its model input (or its error), the unit of work of every loader.
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { ImageDecodeError, loadImageForModel, readCounts, type LoadImageOptions, type SourceInfo } from '../images/index.js';
-import { BackbonesError, errorMessage } from '../errors.js';
+import { ImageDecodeError, loadImageForModel, readCounts, type ImageSettings, type SourceInfo } from '../images/index.js';
+import { errorMessage } from '../errors.js';
 import { threadCpuClock } from '../monitor/threads.js';
 import type { InputEntry } from '../images/inputs.js';
 
-export type ImageSettings = Omit<LoadImageOptions, 'cropPct' | 'keepExifOrientation' | 'source' | 'cpuClock'>;
-
-/** The image-handling options as the commands parse them (--resize, --interpolation, --background, --keras-compat, --decode). */
-export interface ImageHandlingOptions extends Pick<ImageSettings, 'resize' | 'interpolation' | 'kerasCompat' | 'decode'> {
-  background: string;
-}
-
-/** Refuses contradictory image options (every command that takes them calls this before touching anything). */
-export function checkImageHandling(o: Pick<ImageHandlingOptions, 'decode' | 'kerasCompat'>): void {
-  if (o.decode === 'fast' && o.kerasCompat) throw new BackbonesError('E_USAGE', "--decode fast cannot be combined with --keras-compat, which reproduces Keras' full decode exactly.");
-}
-
-/** How images reach a model: the card's defaults, overridden by the image options (classify, extract, serve, bench --images). */
-export function imageSettings(
-  info: { inputSize: ImageSettings['size']; preprocess: ImageSettings['preprocess']; resize: ImageSettings['resize']; interpolation: ImageSettings['interpolation'] },
-  o: Pick<ImageSettings, 'resize' | 'interpolation' | 'background' | 'kerasCompat' | 'decode'>,
-): ImageSettings {
-  return {
-    size: info.inputSize,
-    preprocess: info.preprocess,
-    resize: o.resize ?? info.resize,
-    interpolation: o.interpolation ?? info.interpolation,
-    background: o.background,
-    kerasCompat: Boolean(o.kerasCompat),
-    decode: o.decode ?? 'exact',
-  };
-}
+export type { ImageSettings };
 
 export interface StageTimings {
   decodeMs: number;

@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { configureLog } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { startEngine } from '../engines/select.js';
-import { loadBackbone } from '../zoo/load.js';
+import { loadForSpec } from '../spec/load.js';
 import { computeFor } from '../tasks/task.js';
 import { runBatches } from './batches.js';
 import type { InputEntry } from '../images/inputs.js';
@@ -15,13 +15,13 @@ const post = (msg: PoolMessage) => port.postMessage(msg);
 
 configureLog({ quiet: true });
 try {
-  const engine = await startEngine(init.load.engine);
+  const engine = await startEngine(init.spec.engine);
   // The parent already fetched the weights: never download from a worker.
-  const backbone = await loadBackbone(init.load.model, { ...init.load.options, allowDownload: false, engine });
+  const backbone = await loadForSpec(init.spec, engine, { allowDownload: false });
   const compute = computeFor(init.task, backbone);
   port.on('message', async (msg: { type: 'job'; id: number; entries: InputEntry[] }) => {
     const items: PoolItem[] = [];
-    const stats = await runBatches(msg.entries, init.settings, init.batchSize, compute, (item, result) => {
+    const stats = await runBatches(msg.entries, init.settings, init.spec.run.batchSize, compute, (item, result) => {
       items.push(result === undefined ? { path: item.path, error: item.error ?? 'no result' } : { path: item.path, result });
     }, { prefetchBytes: init.prefetchBytes });
     post({ type: 'done', id: msg.id, items, inferenceMs: stats.inferenceMs });

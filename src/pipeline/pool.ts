@@ -5,29 +5,16 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BackbonesError } from '../errors.js';
-import { modelSelection, type ModelSelection } from '../zoo/load.js';
-import type { EngineRequest } from '../engines/types.js';
-import { engineRequest, type EngineOptions } from '../engines/request.js';
+import type { RunSpec } from '../spec/spec.js';
 import type { Task, TaskResult } from '../tasks/task.js';
 import type { ImageSettings, BatchStats } from './batches.js';
 import type { InputEntry } from '../images/inputs.js';
 
-export interface LoadRequest {
-  engine: EngineRequest;
-  model: string;
-  options: ModelSelection;
-}
-
-/** How a model is described to another thread (--workers threads, serve's inference thread): plain data. */
-export function loadRequest(o: EngineOptions & ModelSelection & { model: string }): LoadRequest {
-  return { engine: engineRequest(o), model: o.model, options: modelSelection(o) };
-}
-
 export interface PoolInit {
-  load: LoadRequest;
+  /** The run's spec: each worker starts its engine and loads its model from it. */
+  spec: RunSpec;
   settings: ImageSettings;
   task: Task;
-  batchSize: number;
   /** Prefetch budget of each worker's own decoding, bytes. */
   prefetchBytes?: number;
 }
@@ -50,13 +37,14 @@ function workerUrl(): URL {
 
 export async function runInWorkers(
   entries: InputEntry[],
-  options: { workers: number; batchSize: number; settings: ImageSettings; task: Task; load: LoadRequest; prefetchBytes?: number },
+  options: { settings: ImageSettings; task: Task; spec: RunSpec; prefetchBytes?: number },
   emit: (item: PoolItem, result: TaskResult | undefined) => void,
 ): Promise<BatchStats> {
   const chunks: InputEntry[][] = [];
-  for (let i = 0; i < entries.length; i += options.batchSize) chunks.push(entries.slice(i, i + options.batchSize));
-  const count = Math.max(1, Math.min(options.workers, chunks.length));
-  const init: PoolInit = { load: options.load, settings: options.settings, task: options.task, batchSize: options.batchSize, prefetchBytes: options.prefetchBytes };
+  const { batchSize } = options.spec.run;
+  for (let i = 0; i < entries.length; i += batchSize) chunks.push(entries.slice(i, i + batchSize));
+  const count = Math.max(1, Math.min(options.spec.run.workers, chunks.length));
+  const init: PoolInit = { spec: options.spec, settings: options.settings, task: options.task, prefetchBytes: options.prefetchBytes };
   const stats: BatchStats = { images: 0, failed: 0, inferenceMs: 0 };
   const finished = new Map<number, PoolItem[]>();
   let nextJob = 0;

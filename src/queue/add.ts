@@ -1,28 +1,22 @@
 // `backbones queue add`: expands the inputs, records them in input order, and
 // enqueues jobs of --job-size paths. Nothing is loaded here: the workers load the model.
-import type { ImageHandlingOptions } from '../pipeline/decode-one.js';
 import path from 'node:path';
 import { Queue } from 'bullmq';
-import { BackbonesError } from '../errors.js';
+import { BackbonesError, EXIT } from '../errors.js';
 import { log } from '../log.js';
 import { expandInputs, parseExtensions } from '../images/inputs.js';
 import { checkRedisUrl, connectRedis } from '../store/connection.js';
 import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
-import { modelSelection, type ModelSelection } from '../zoo/load.js';
-import { isKnownModel, unknownModelError } from '../zoo/registry.js';
-import type { Pooling } from '../zoo/card.js';
+import { resolveSpec, type SpecOptions } from '../spec/spec.js';
+import { differences, expectedSpec, type ExpectedSpec } from '../spec/fingerprint.js';
 import { DEFAULT_QUEUE, JOB_NAME, queueKeys, type ExtractJobData } from './jobs.js';
 
-export interface QueueAddOptions extends ModelSelection, ImageHandlingOptions {
+/** queue add: the spec's options (an extract task) and where and how jobs are enqueued. */
+export interface QueueAddOptions extends SpecOptions {
   redis: string;
   queue?: string;
   keyPrefix?: string;
-  model: string;
-  layer?: string;
-  pool: Pooling;
-  l2?: boolean;
   ext: string;
-  batchSize: number;
   jobSize: number;
   attempts: number;
   backoff: number;
@@ -34,10 +28,10 @@ export async function runQueueAdd(inputs: string[], o: QueueAddOptions): Promise
   const url = checkRedisUrl(o.redis, '--redis');
   const name = o.queue ?? DEFAULT_QUEUE;
   const prefix = o.keyPrefix ?? DEFAULT_KEY_PREFIX;
-  // A typo in a zoo name fails here, not in every worker (a path is the workers' to read).
-  if (!isKnownModel(o.model)) {
-    throw unknownModelError(o.model);
-  }
+  // Every check before a job is enqueued; the files the spec names are hashed here
+  // (the workers must see them under the same paths, like the images).
+  const spec = await resolveSpec(o, { task: 'extract' });
+  const expected = expectedSpec(spec);
   const entries = await expandInputs(inputs, { extensions: parseExtensions(o.ext) });
   const readable = entries.filter((e) => !e.error);
   for (const e of entries) if (e.error) log.warn(`${e.path}: ${e.error} (not enqueued)`);
@@ -45,18 +39,21 @@ export async function runQueueAdd(inputs: string[], o: QueueAddOptions): Promise
   const { client, where } = await connectRedis(url);
   const queue = new Queue(name, { connection: client });
   const keys = queueKeys(prefix, name);
-  const { cacheDir: _workersUseTheirOwn, ...selection } = modelSelection(o);
-  const template: Omit<ExtractJobData, 'items'> = {
-    prefix,
-    model: o.model,
-    selection,
-    layer: o.layer,
-    pool: o.pool,
-    l2: Boolean(o.l2),
-    image: { resize: o.resize, interpolation: o.interpolation, background: o.background, kerasCompat: Boolean(o.kerasCompat) },
-    batchSize: o.batchSize,
-    overwrite: Boolean(o.overwrite),
-  };
+  // One queue, one spec: queue export writes its results as one file.
+  const recorded = await client.get(keys.spec).catch(() => null);
+  if (recorded) {
+    const before = JSON.parse(recorded) as ExpectedSpec;
+    const diff = differences(before.fields, expected.fields, [...(before.pending ?? []), ...(expected.pending ?? [])]);
+    if (diff.length > 0 && !o.overwrite) {
+      await queue.close();
+      await client.quit().catch(() => client.disconnect());
+      throw new BackbonesError('E_USAGE', `Queue "${name}" at ${where} holds jobs made another way (${diff.join('; ')}); use another --queue, or --overwrite to enqueue these anyway (queue export then refuses results made the earlier way).`);
+    }
+  }
+  await client.set(keys.spec, JSON.stringify(expected));
+  // Each worker reads weights from its own --cache-dir, not from this machine's.
+  const { cacheDir: _here, ...jobSpec } = spec;
+  const template: Omit<ExtractJobData, 'items'> = { prefix, spec: jobSpec, expected, overwrite: Boolean(o.overwrite) };
   let jobs = 0;
   try {
     for (let start = 0; start < readable.length; start += o.jobSize) {
@@ -74,5 +71,5 @@ export async function runQueueAdd(inputs: string[], o: QueueAddOptions): Promise
   }
   if (o.format === 'json') process.stdout.write(JSON.stringify({ queue: name, prefix, images: readable.length, jobs }) + '\n');
   log.info(`enqueued ${readable.length} image${readable.length === 1 ? '' : 's'} in ${jobs} job${jobs === 1 ? '' : 's'} on queue "${name}" at ${where} (results under ${prefix}:)`);
-  return entries.length > readable.length ? 3 : 0;
+  return entries.length > readable.length ? EXIT.partial : EXIT.ok;
 }

@@ -1,13 +1,16 @@
 // `backbones queue export -o feats.npy|feats.jsonl|feats.csv`: the queue's results
-// read back from the store in input order, written by the normal output writers.
-// An image without a result (not processed yet, or its job failed) is an error record.
-import { BackbonesError } from '../errors.js';
+// read back from the store in input order, written through the one output lifecycle
+// (lock, FILE.partial renamed at the end, FILE.spec.json). An image without a result
+// (not processed yet, or its job failed) is an error record. Results made with another
+// spec than the queue's (or than each other) are refused before anything is written.
+import { BackbonesError, EXIT } from '../errors.js';
 import { log } from '../log.js';
-import { checkOutput, extensionsHolding, formatFromExtension, formatsHolding, writerFor } from '../output/index.js';
-import { fileSink } from '../output/sink.js';
+import { openOutput, planOutput } from '../output/open.js';
+import { differences, type ExpectedSpec, type SpecRecord } from '../output/spec-record.js';
+import type { OutputRecord } from '../output/records.js';
 import { checkRedisUrl, connectRedis } from '../store/connection.js';
 import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
-import { execOrThrow, RECORD_FIELDS, recordFromHash } from '../store/redis.js';
+import { execOrThrow, FeatureStore, RECORD_FIELDS, recordFromHash } from '../store/redis.js';
 import { DEFAULT_QUEUE, queueKeys } from './jobs.js';
 
 export interface QueueExportOptions {
@@ -21,42 +24,87 @@ export interface QueueExportOptions {
 const CHUNK = 500;
 
 export async function runQueueExport(o: QueueExportOptions): Promise<number> {
-  const format = o.format ?? formatFromExtension(o.output);
-  if (!format || !formatsHolding('extract').includes(format)) {
-    throw new BackbonesError('E_USAGE', `queue export writes ${extensionsHolding('extract').join(', ')}; cannot tell the format of ${o.output} (pass --format).`);
-  }
-  checkOutput(format, 'extract', { output: o.output });
+  // Every rule of the output before anything is touched.
+  const plan = planOutput({ output: o.output, format: o.format, kind: 'extract' });
   const name = o.queue ?? DEFAULT_QUEUE;
-  const keys = queueKeys(o.keyPrefix ?? DEFAULT_KEY_PREFIX, name);
-  const { client, where } = await connectRedis(checkRedisUrl(o.redis, '--redis'));
+  const prefix = o.keyPrefix ?? DEFAULT_KEY_PREFIX;
+  const keys = queueKeys(prefix, name);
+  const connection = await connectRedis(checkRedisUrl(o.redis, '--redis'));
+  const { client, where } = connection;
+  const store = new FeatureStore(connection, prefix);
   let rows = 0;
   let missing = 0;
   try {
     const total = await client.llen(keys.paths);
     if (total === 0) throw new BackbonesError('E_NOT_FOUND', `Queue "${name}" at ${where} has no inputs under ${keys.paths} (check --queue and --key-prefix).`);
-    const writer = writerFor(format)(fileSink(o.output), { kind: 'extract', colour: false, appending: false, file: o.output, open: (f, opts) => fileSink(f, opts) });
-    for (let start = 0; start < total; start += CHUNK) {
-      const paths = await client.lrange(keys.paths, start, start + CHUNK - 1);
-      const indexes = paths.map((_, i) => String(start + i));
-      const storeKeys = await client.hmget(keys.keys, ...indexes);
-      const pipe = client.pipeline();
-      for (const k of storeKeys) if (k) pipe.hmgetBuffer(k, ...RECORD_FIELDS);
-      const replies = (await execOrThrow(pipe)) as (Buffer | null)[][];
-      let r = 0;
-      paths.forEach((p, i) => {
-        const values = storeKeys[i] ? replies[r++]! : null;
-        const record = values && values.some((v) => v !== null)
-          ? recordFromHash(Object.fromEntries(RECORD_FIELDS.map((f, j) => [f, values[j] ?? null])), p)
-          : { path: p, error: 'no result in the store yet (not processed, or its job failed)' };
-        if ('error' in record) missing += 1;
-        else rows += 1;
-        writer.write(record);
-      });
+    const record = await oneSpec(store, keys, total, name);
+    const out = await openOutput(plan);
+    try {
+      out.start(record, { colour: false });
+      for (let start = 0; start < total; start += CHUNK) {
+        const chunk = await readChunk(store, keys, start);
+        for (const r of chunk) {
+          if ('error' in r) missing += 1;
+          else rows += 1;
+          out.write(r);
+        }
+      }
+      await out.commit();
+    } catch (e) {
+      await out.abandon();
+      throw e;
     }
-    await writer.close();
   } finally {
     await client.quit().catch(() => client.disconnect());
   }
   log.info(`exported ${rows} row${rows === 1 ? '' : 's'} in input order to ${o.output}${missing > 0 ? `; ${missing} input${missing === 1 ? '' : 's'} without a vector (failed, or not processed yet)` : ''}`);
-  return missing > 0 ? 3 : 0;
+  return missing > 0 ? EXIT.partial : EXIT.ok;
+}
+
+/** The store keys of the queue's inputs from `start` on, and what each holds, in input order. */
+async function readChunk(store: FeatureStore, keys: ReturnType<typeof queueKeys>, start: number): Promise<OutputRecord[]> {
+  const { client } = store;
+  const paths = await client.lrange(keys.paths, start, start + CHUNK - 1);
+  if (paths.length === 0) return [];
+  const storeKeys = await client.hmget(keys.keys, ...paths.map((_, i) => String(start + i)));
+  const pipe = client.pipeline();
+  for (const k of storeKeys) if (k) pipe.hmgetBuffer(k, ...RECORD_FIELDS);
+  const replies = (await execOrThrow(pipe)) as (Buffer | null)[][];
+  let r = 0;
+  return paths.map((p, i) => {
+    const values = storeKeys[i] ? replies[r++]! : null;
+    return values && values.some((v) => v !== null)
+      ? recordFromHash(Object.fromEntries(RECORD_FIELDS.map((f, j) => [f, values[j] ?? null])), p)
+      : { path: p, error: 'no result in the store yet (not processed, or its job failed)' };
+  });
+}
+
+/**
+ * The one spec the queue's results were made with: every stored result's fingerprint must
+ * be the same, and agree with the fields queue add recorded; else the export is refused,
+ * naming the fields that differ.
+ */
+async function oneSpec(store: FeatureStore, keys: ReturnType<typeof queueKeys>, total: number, name: string): Promise<SpecRecord> {
+  const { client } = store;
+  const queued = await client.get(keys.spec);
+  const expected: ExpectedSpec | null = queued ? (JSON.parse(queued) as ExpectedSpec) : null;
+  const seen = new Set<string>();
+  for (let start = 0; start < total; start += CHUNK) {
+    const storeKeys = (await client.hmget(keys.keys, ...Array.from({ length: Math.min(CHUNK, total - start) }, (_, i) => String(start + i)))).filter((k): k is string => k !== null);
+    if (storeKeys.length === 0) continue;
+    const pipe = client.pipeline();
+    for (const k of storeKeys) pipe.hget(k, 'spec');
+    for (const fp of (await execOrThrow(pipe)) as (string | null)[]) if (fp) seen.add(fp);
+  }
+  const records: SpecRecord[] = [];
+  for (const fingerprint of seen) records.push({ fingerprint, fields: (await store.specFields(fingerprint)) ?? {} });
+  const [first, second] = records;
+  if (second) {
+    throw new BackbonesError('E_USAGE', `The results of queue "${name}" were made ${records.length} ways (${differences(first!.fields, second.fields).join('; ')}), so they cannot go in one file; export after re-running them one way.`);
+  }
+  if (first && expected) {
+    const diff = differences(first.fields, expected.fields, expected.pending);
+    if (diff.length > 0) throw new BackbonesError('E_USAGE', `The results of queue "${name}" were made another way than its jobs ask (${diff.join('; ')}); re-run them, or export the queue they were made for.`);
+  }
+  return first ?? { fingerprint: '', fields: expected?.fields ?? {} };
 }

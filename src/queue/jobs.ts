@@ -1,11 +1,11 @@
 // What travels on the BullMQ queue and the few keys the queue keeps next to the
-// feature store. A job is N image paths plus everything a worker needs to load the
-// model and preprocess the images exactly as `extract` would; workers write results
-// to the store under job.prefix. Paths are absolute and must be readable by every
-// worker (a shared filesystem).
-import type { ModelSelection } from '../zoo/load.js';
-import type { Interpolation, ResizeMode } from '../images/resize.js';
-import type { Pooling } from '../zoo/card.js';
+// feature store. A job is N image paths plus the run spec queue add resolved (model,
+// weights identity, layer, image handling, decoding, precision): a worker loads the model
+// and preprocesses the images exactly as `extract` would, on its own engine, and writes
+// results to the store under job.prefix. Paths are absolute and must be readable by
+// every worker (a shared filesystem).
+import type { RunSpec } from '../spec/spec.js';
+import type { ExpectedSpec } from '../output/spec-record.js';
 
 export const DEFAULT_QUEUE = 'backbones';
 export const JOB_NAME = 'extract';
@@ -13,15 +13,10 @@ export const JOB_NAME = 'extract';
 export interface ExtractJobData {
   /** Feature store key prefix. */
   prefix: string;
-  model: string;
-  /** The model options (weights, alpha, input size, preprocess, seed); the worker's own --cache-dir applies. */
-  selection: Omit<ModelSelection, 'cacheDir'>;
-  /** undefined: the model card's feature layer. */
-  layer?: string;
-  pool: Pooling;
-  l2: boolean;
-  image: { resize?: ResizeMode; interpolation?: Interpolation; background: string; kerasCompat: boolean };
-  batchSize: number;
+  /** The run spec (an extract task); the worker's own engine options and --cache-dir apply. */
+  spec: RunSpec;
+  /** Its fingerprint fields as queue add knew them (the int8 model a worker picks is pending). */
+  expected: ExpectedSpec;
   /** Replace keys that hold a result of another model/layer/pooling. */
   overwrite: boolean;
   /** index: the image's position in the queue's input order (for export). */
@@ -46,5 +41,7 @@ export function queueKeys(prefix: string, queue: string) {
     keys: `${base}:keys`,
     /** HASH: images, stored, failed (counters), first_ms, last_ms (for images/s). */
     stats: `${base}:stats`,
+    /** STRING: the spec's fields (JSON ExpectedSpec) its jobs were enqueued with; export compares the results with it. */
+    spec: `${base}:spec`,
   };
 }

@@ -12,11 +12,12 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { BackbonesError, EXIT, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { startEngine, engineLine } from '../engines/select.js';
-import { engineRequest } from '../engines/request.js';
 import type { Engine } from '../engines/types.js';
-import { loadBackbone } from '../zoo/load.js';
 import type { Backbone } from '../zoo/backbone.js';
 import { runBatches, type ImageSettings } from '../pipeline/batches.js';
+import { resolveEngine, type RunSpec, type SpecOptions } from '../spec/spec.js';
+import { headerLines, imageSettingsOf, loadForSpec, recordOf } from '../spec/load.js';
+import type { SpecRecord } from '../output/spec-record.js';
 import { computeFor, recordFor, type Task } from '../tasks/task.js';
 import { assertFinite, resultValues } from '../tasks/finite.js';
 import type { OutputRecord } from '../output/records.js';
@@ -24,40 +25,42 @@ import { checkRedisUrl, connectRedis, type Connection } from '../store/connectio
 import { FeatureStore, lostConnection, type StoreSpec } from '../store/redis.js';
 import { DEFAULT_QUEUE, queueKeys, type ExtractJobData, type ExtractJobResult } from './jobs.js';
 
-export interface WorkerOptions {
+/** worker: its own engine options and cache (from the spec's options), and the queue it serves. */
+export interface WorkerOptions extends Pick<SpecOptions, 'backend' | 'device' | 'provider' | 'threads' | 'cacheDir'> {
   redis: string;
   queue?: string;
   concurrency: number;
   lockDuration: number;
   stalledInterval: number;
-  backend: string;
-  device?: string;
-  provider?: string;
-  threads?: number;
-  cacheDir?: string;
 }
 
 interface LoadedModel {
   backbone: Backbone;
   settings: ImageSettings;
+  /** What is recorded with its results (the job's spec, with the int8 model this worker runs). */
+  record: SpecRecord;
 }
 
 export async function runWorker(o: WorkerOptions): Promise<number> {
   const url = checkRedisUrl(o.redis, '--redis');
   const name = o.queue ?? DEFAULT_QUEUE;
+  // This worker's engine request, checked before it connects.
+  const request = await resolveEngine(o);
   const queueConnection = await connectRedis(url);
   const storeConnection = await connectRedis(url);
   const store = (prefix: string) => new FeatureStore(storeConnection, prefix);
-  const engine = await startEngine(engineRequest(o));
+  const engine = await startEngine(request);
   log.info(`backend: ${engineLine(engine.choice)}`);
 
   // Each model spec is loaded once, on its first job, and kept.
   const models = new Map<string, Promise<LoadedModel>>();
   const modelFor = (data: ExtractJobData): Promise<LoadedModel> => {
-    const id = JSON.stringify([data.model, data.selection, data.image]);
+    if (!data.spec) throw new UnrecoverableError('this job was enqueued by an older backbones (it carries no run spec); enqueue it again.');
+    const { run: _counts, engine: _theirs, cacheDir: _theirCache, ...what } = data.spec;
+    const id = JSON.stringify(what);
     let m = models.get(id);
     if (!m) {
-      m = loadModel(data, engine, o.cacheDir);
+      m = loadModel({ ...data.spec, engine: request }, engine, o.cacheDir);
       models.set(id, m);
       // A failed load is retried by the job's next attempt, not cached.
       m.catch(() => models.delete(id));
@@ -69,14 +72,11 @@ export async function runWorker(o: WorkerOptions): Promise<number> {
   const started = performance.now();
   const process_ = async (job: Job<ExtractJobData, ExtractJobResult>): Promise<ExtractJobResult> => {
     const data = job.data;
-    const { backbone, settings } = await modelFor(data);
-    const layer = data.layer ?? backbone.info.featureLayer;
-    if (!layer || !backbone.hasLayer(layer)) {
-      // Retrying cannot help: fail the job at once with the reason.
-      throw new UnrecoverableError(`${backbone.name} has no layer "${layer ?? '(no default feature layer: pass --layer)'}".`);
-    }
-    const spec: StoreSpec = { kind: 'extract', model: backbone.name, layer, pool: data.pool, l2: data.l2, preprocess: settings.preprocess, weights: backbone.info.weights.kind };
-    const task: Task = { kind: 'extract', layer, pool: data.pool, l2: data.l2 };
+    const { backbone, settings, record } = await modelFor(data);
+    const t = data.spec.task as Extract<RunSpec['task'], { kind: 'extract' }>;
+    const task: Task = { kind: 'extract', layer: t.layer!, pool: t.pool, l2: t.l2 };
+    const batchSize = data.spec.run.batchSize;
+    const spec: StoreSpec = { kind: 'extract', model: backbone.name, layer: task.layer, pool: task.pool, l2: task.l2, preprocess: settings.preprocess, weights: backbone.info.weights.kind, record };
     const fs = store(data.prefix);
     const keys = queueKeys(data.prefix, name);
     const keyOf = new Map(data.items.map((it) => [it.path, fs.key(spec, it.path)]));
@@ -114,13 +114,13 @@ export async function runWorker(o: WorkerOptions): Promise<number> {
       stored += ok;
       await job.updateProgress(result.skipped + result.stored + result.failed);
     };
-    await runBatches(todo.map((it) => ({ path: it.path })), settings, data.batchSize, computeFor(task, backbone), async (item, res) => {
+    await runBatches(todo.map((it) => ({ path: it.path })), settings, batchSize, computeFor(task, backbone), async (item, res) => {
       // Per-image failures are records in the store (with "error"), not job failures.
       // Non-finite outputs are the model's fault, not the image's: the job fails (and is retried).
       if (res !== undefined) assertFinite(backbone.name, item.path, resultValues(res));
       const record: OutputRecord = res === undefined ? { path: item.path, error: item.error ?? 'no result' } : recordFor(task, backbone.name, item.path, res);
       buffer.push({ key: keyOf.get(item.path)!, record, index: indexOf.get(item.path)! });
-      if (buffer.length >= data.batchSize) await flush();
+      if (buffer.length >= batchSize) await flush();
     });
     await flush();
     log.info(`job ${job.id}: ${result.stored} stored, ${result.skipped} already there, ${result.failed} failed`);
@@ -179,23 +179,19 @@ async function closeQuietly(c: Connection): Promise<void> {
   await c.client.quit().catch(() => c.client.disconnect());
 }
 
-async function loadModel(data: ExtractJobData, engine: Engine, cacheDir: string | undefined): Promise<LoadedModel> {
+async function loadModel(spec: RunSpec, engine: Engine, cacheDir: string | undefined): Promise<LoadedModel> {
   const t0 = performance.now();
   let backbone: Backbone;
   try {
-    backbone = await loadBackbone(data.model, { ...data.selection, cacheDir, engine });
+    backbone = await loadForSpec(spec, engine, { ...(cacheDir !== undefined ? { cacheDir } : {}) });
+    if (spec.precision !== 'fp32') await backbone.prepare(spec.task?.kind === 'extract' && spec.task.layer ? [spec.task.layer] : []);
   } catch (e) {
-    throw new BackbonesError('E_MODEL', `cannot load ${data.model}: ${errorMessage(e)}`, { cause: e });
+    // A spec the model cannot meet (no such layer, --pool on a flat layer, a foreign int8 model): retrying cannot help.
+    if (e instanceof BackbonesError && e.code === 'E_USAGE') throw new UnrecoverableError(e.message);
+    throw new BackbonesError('E_MODEL', `cannot load ${spec.model}: ${errorMessage(e)}`, { cause: e });
   }
   const info = backbone.info;
   log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights.kind} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-  const settings: ImageSettings = {
-    size: info.inputSize,
-    preprocess: info.preprocess,
-    resize: data.image.resize ?? info.resize,
-    interpolation: data.image.interpolation ?? info.interpolation,
-    background: data.image.background,
-    kerasCompat: data.image.kerasCompat,
-  };
-  return { backbone, settings };
+  for (const line of headerLines(spec, backbone)) log.info(line);
+  return { backbone, settings: imageSettingsOf(spec, info), record: recordOf(spec, backbone) };
 }

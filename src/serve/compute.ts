@@ -9,6 +9,7 @@ import { classifyBatch } from '../tasks/classify.js';
 import { extractBatch, type Features } from '../tasks/extract.js';
 import { assertFinite, resultValues } from '../tasks/finite.js';
 import type { Pooling } from '../zoo/card.js';
+import type { SpecRecord } from '../output/spec-record.js';
 
 export type Pool = Pooling;
 
@@ -32,34 +33,29 @@ export interface ModelInfo {
   engineName: string;
   inputSize: [number, number];
   preprocess: Backbone['info']['preprocess'];
-  resize: Backbone['info']['resize'];
-  interpolation: Backbone['info']['interpolation'];
   featureLayer: string | null;
   layers: LayerInfo[];
   randomWeights: boolean;
   weights: string;
   /** The engine computes on a GPU (so every core may decode). */
   onGpu: boolean;
-  /** fp32 or int8, as the engine runs it. */
-  precision?: string;
-  /** sha256 of the weights (src/onnx/hash.ts), when the server was asked for it (serve --search compares it with the store's). */
-  weightsHash?: string;
+  /** The run spec's fingerprint and fields (serve's model metadata); absent for a model handed in directly. */
+  spec?: SpecRecord;
 }
 
-export function modelInfo(backbone: Backbone): ModelInfo {
+export function modelInfo(backbone: Backbone, spec?: SpecRecord): ModelInfo {
   const i = backbone.info;
   return {
     name: backbone.name,
     engineName: backbone.engineName,
     inputSize: i.inputSize,
     preprocess: i.preprocess,
-    resize: i.resize,
-    interpolation: i.interpolation,
     featureLayer: i.featureLayer,
     layers: backbone.layers(),
     randomWeights: i.weights.kind === 'random',
     onGpu: engineOnGpu(backbone.currentEngine.choice),
     weights: i.weights.description,
+    ...(spec ? { spec } : {}),
   };
 }
 

@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { configureLog } from '../log.js';
 import { BackbonesError, errorMessage } from '../errors.js';
 import { startEngine, engineLine } from '../engines/select.js';
-import { loadBackbone } from '../zoo/load.js';
+import { headerLines, loadForSpec, recordOf } from '../spec/load.js';
 import { computeBatch, modelInfo, type Ask } from './compute.js';
 import type { EngineInit, EngineMessage } from './engine.js';
 
@@ -14,10 +14,10 @@ const post = (msg: EngineMessage, transfer: ArrayBuffer[] = []) => port.postMess
 
 configureLog({ quiet: true });
 try {
-  const engine = await startEngine(init.load.engine);
-  const backbone = await loadBackbone(init.load.model, { ...init.load.options, engine });
-  // Create the ONNX session now, so "loaded" means ready to run.
-  await backbone.prepare();
+  const engine = await startEngine(init.spec.engine);
+  const backbone = await loadForSpec(init.spec, engine);
+  // Create the ONNX session now, so "loaded" means ready to run (and the int8 model is known).
+  await backbone.prepare(init.spec.defaultLayer ? [init.spec.defaultLayer] : []);
   // Batches run strictly one after another (messages are queued; each awaits the last).
   let last: Promise<void> = Promise.resolve();
   port.on('message', (msg: { type: 'run'; id: number; asks: Ask[]; data: Float32Array }) => {
@@ -29,8 +29,7 @@ try {
       }
     });
   });
-  const weightsHash = init.hashWeights && 'layers' in backbone.model ? await (await import('../onnx/hash.js')).weightsHash(backbone.model) : undefined;
-  post({ type: 'ready', info: { ...modelInfo(backbone), precision: backbone.precision, weightsHash }, backend: engineLine(engine.choice) });
+  post({ type: 'ready', info: modelInfo(backbone, recordOf(init.spec, backbone)), backend: engineLine(engine.choice), header: headerLines(init.spec, backbone) });
 } catch (e) {
   post({
     type: 'failed',

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BackbonesError, type ErrorCode } from '../errors.js';
-import type { LoadRequest } from '../pipeline/pool.js';
+import type { RunSpec } from '../spec/spec.js';
 import type { Backbone } from '../zoo/backbone.js';
 import type { Answer, Ask, ModelInfo } from './compute.js';
 
@@ -20,15 +20,13 @@ export interface Engine {
 }
 
 export type EngineMessage =
-  | { type: 'ready'; info: ModelInfo; backend: string }
+  | { type: 'ready'; info: ModelInfo; backend: string; header: string[] }
   | { type: 'failed'; code: ErrorCode | null; message: string; exitCode: number | null }
   | { type: 'done'; id: number; answers: Answer[] }
   | { type: 'error'; id: number; code: ErrorCode | null; message: string };
 
 export interface EngineInit {
-  load: LoadRequest;
-  /** Report the weights hash in ModelInfo (serve --search checks it against the store's). */
-  hashWeights?: boolean;
+  spec: RunSpec;
 }
 
 /** An engine over a model this thread already holds (tests, the library). */
@@ -46,9 +44,9 @@ function workerUrl(): URL {
   return existsSync(fileURLToPath(js)) ? js : new URL('./engine-worker.ts', import.meta.url);
 }
 
-/** Starts the inference thread and loads the model there; resolves once it is loaded. */
-export function workerEngine(load: LoadRequest, onBackend: (label: string) => void = () => {}, options: { hashWeights?: boolean } = {}): Promise<Engine> {
-  const worker = new Worker(workerUrl(), { workerData: { load, hashWeights: options.hashWeights } satisfies EngineInit });
+/** Starts the inference thread and loads the spec's model there; resolves once it is loaded. `onReady` gets the backend line and the run's header. */
+export function workerEngine(spec: RunSpec, onReady: (backend: string, header: string[]) => void = () => {}): Promise<Engine> {
+  const worker = new Worker(workerUrl(), { workerData: { spec } satisfies EngineInit });
   const pending = new Map<number, { resolve(a: Answer[]): void; reject(e: unknown): void }>();
   let nextId = 0;
   let exited = false;
@@ -60,7 +58,7 @@ export function workerEngine(load: LoadRequest, onBackend: (label: string) => vo
     };
     worker.on('message', (msg: EngineMessage) => {
       if (msg.type === 'ready') {
-        onBackend(msg.backend);
+        onReady(msg.backend, msg.header);
         resolve({
           info: msg.info,
           run(asks, data) {

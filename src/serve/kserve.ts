@@ -160,6 +160,8 @@ function metadata(ctx: ServeContext) {
     name: ctx.modelName,
     versions: [MODEL_VERSION],
     platform: `backbones_${info.engineName}`,
+    // The run spec (src/spec/fingerprint.ts): what every answer of this server is made with.
+    ...(info.spec ? { parameters: { spec: info.spec.fingerprint, ...Object.fromEntries(Object.entries(info.spec.fields).map(([k, v]) => [`spec_${k}`, v])) } } : {}),
     inputs: [
       { name: 'input', datatype: INPUTS.input, shape: [-1, h, w, 3], parameters: { preprocess: settings.preprocess, layout: 'NHWC' } },
       { name: 'images', datatype: INPUTS.images, shape: [-1], parameters: { content: 'encoded images (JPEG, PNG, WebP, ...): base64 strings in JSON, raw bytes in binary' } },

@@ -4,11 +4,10 @@
 import path from 'node:path';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log } from '../log.js';
-import type { ModelSelection } from '../zoo/load.js';
-import { isModelPath, resolveModel } from '../zoo/registry.js';
+import { isModelPath } from '../zoo/registry.js';
 import { VERSION } from '../version.js';
-import { loadRequest } from '../pipeline/pool.js';
-import { checkImageHandling, imageSettings, type ImageHandlingOptions } from '../pipeline/decode-one.js';
+import { resolveSpec, type SpecOptions } from '../spec/spec.js';
+import { imageSettingsOf } from '../spec/load.js';
 import { workerEngine } from './engine.js';
 import { ServeMetrics } from './metrics.js';
 import { ModelService, type Loaded } from './service.js';
@@ -17,11 +16,8 @@ import { trimAllocator, tuneAllocatorForServing } from '../images/allocator.js';
 
 const TRIM_EVERY_MS = 1000;
 
-export interface ServeOptions extends ModelSelection, ImageHandlingOptions {
-  backend: string;
-  threads?: number;
-  model: string;
-  layer?: string;
+/** serve: the spec's options (--layer is extract's default layer) and the server's own. */
+export interface ServeOptions extends SpecOptions {
   port: number;
   host: string;
   name?: string;
@@ -32,7 +28,6 @@ export interface ServeOptions extends ModelSelection, ImageHandlingOptions {
   maxBodyMb: number;
   maxPixels: number;
   decodeConcurrency?: number;
-  decodeThreads?: number;
   apiKey?: string;
   graceMs: number;
   logLevel: string;
@@ -66,23 +61,28 @@ export function listenError(e: NodeJS.ErrnoException, host: string, port: number
 }
 
 export async function runServe(o: ServeOptions): Promise<number> {
-  checkImageHandling(o);
-  resolveModel(o.model); // an unknown name fails before the server listens
+  // Every check before the server listens.
+  const spec = await resolveSpec(o, { defaultLayer: true, batch: { flag: '--max-batch', sizes: [o.maxBatch] } });
+  // --search: the store opens (and its model is checked) before the server listens.
+  const search = o.search ? await (await import('./search-store.js')).openSearchStore(o.search, spec) : undefined;
   // Before any thread starts: memory a burst of big images freed goes back to the system.
   tuneAllocatorForServing();
-  // --search: the store opens (and its model is checked) before the server listens.
-  const search = o.search ? await (await import('./search-store.js')).openSearchStore(o.search, o.model) : undefined;
   const metrics = new ServeMetrics();
   const load = async (): Promise<Loaded> => {
     // The inference thread loads the model once; this thread never holds a copy.
-    const engine = await workerEngine(loadRequest(o), (backend) => log.info(`backend: ${backend}`), { hashWeights: Boolean(search) });
+    let header: string[] = [];
+    const engine = await workerEngine(spec, (backend, lines) => {
+      log.info(`backend: ${backend}`);
+      header = lines;
+    });
     const info = engine.info;
     log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights}`);
+    for (const line of header) log.info(line);
     if (info.randomWeights) log.warn('random weights: outputs are not meaningful predictions.');
-    const settings = imageSettings(info, o);
+    const settings = imageSettingsOf(spec, info);
     if (search) {
       try {
-        (await import('./search-store.js')).checkServedModel(search, info, settings);
+        (await import('./search-store.js')).checkServedModel(search, info.spec);
       } catch (e) {
         await engine.dispose();
         throw e;
@@ -99,18 +99,18 @@ export async function runServe(o: ServeOptions): Promise<number> {
     maxDelayMs: o.maxDelayMs,
     maxPixels: o.maxPixels,
     decodeConcurrency: o.decodeConcurrency,
-    decodeThreads: o.decodeThreads,
+    decodeThreads: spec.run.decodeThreads,
     onDecoded: (t) => {
       decodedSinceTrim = true;
       metrics.decoded(t);
     },
-    layer: o.layer,
+    layer: spec.defaultLayer,
     observer: metrics.observer,
   });
   const app = await buildServer({
     service,
     metrics,
-    modelName: o.name ?? servedName(o.model),
+    modelName: o.name ?? servedName(o.model ?? spec.model),
     version: VERSION,
     maxQueue: o.maxQueue,
     timeoutMs: o.timeoutMs,

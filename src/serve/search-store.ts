@@ -1,46 +1,43 @@
-// serve --search STORE: opens the vector store before the server listens and checks
-// that the served model makes the same vectors as the store's (model name at once;
-// weights hash, precision and image settings once the model has loaded).
+// serve --search STORE: opens the vector store before the server listens and checks that
+// the served spec makes the same vectors as the store's: every field of the spec before
+// listening (model, weights, input, preprocessing, image handling, precision), and the
+// record of what loaded (the int8 model, a precision auto fell back from) once it has.
 import { BackbonesError } from '../errors.js';
 import { log } from '../log.js';
-import { resolveModel } from '../zoo/registry.js';
-import type { ImageSettings } from '../pipeline/batches.js';
 import { LanceStore, lanceTarget } from '../store/lance.js';
-import { provenanceDifferences, type Provenance } from '../store/provenance.js';
-import type { ModelInfo } from './compute.js';
+import { storedDifferences } from '../store/stored-spec.js';
+import type { SpecRecord } from '../output/spec-record.js';
+import { specRecord } from '../spec/fingerprint.js';
+import type { RunSpec } from '../spec/spec.js';
+import type { Pooling } from '../zoo/card.js';
 import type { SearchIndex } from './search.js';
 
-export async function openSearchStore(value: string, model: string): Promise<SearchIndex> {
+export async function openSearchStore(value: string, served: RunSpec): Promise<SearchIndex> {
   const target = lanceTarget(value, '--search');
   const store = await LanceStore.open(target);
   if (!store) throw new BackbonesError('E_NOT_FOUND', `--search ${value}: there is no vector store there; make one with \`backbones extract DIR --to ${value}\`.`);
-  const provenance = store.provenance;
-  const name = 'card' in resolveModel(model) ? model.toLowerCase() : model;
-  if (!provenance || provenance.model !== name) {
+  const stored = store.spec;
+  const f = stored?.record.fields;
+  if (!stored || !f?.layer) {
     store.close();
-    throw new BackbonesError('E_USAGE', provenance ? `--search ${value} holds vectors of ${provenance.model}; serve it with -m ${provenance.model} (now -m ${model}).` : `--search ${value} was not written by backbones (no provenance in its metadata).`);
+    throw new BackbonesError('E_USAGE', `--search ${value} was not written by backbones (no spec in its metadata).`);
+  }
+  const task = { kind: 'extract' as const, layer: f.layer, pool: (f.pool ?? 'none') as Pooling, l2: f.l2 === 'true' };
+  // The served spec with the store's task: every field must agree (the int8 model once loaded).
+  const now = specRecord({ ...served, task });
+  const differs = storedDifferences(stored, now).filter((d) => !d.startsWith('int8 '));
+  if (differs.length > 0) {
+    store.close();
+    throw new BackbonesError('E_USAGE', `--search ${value} holds vectors made differently from what serve would make (${differs.join('; ')}); serve with the options that made them.`);
   }
   const index = await store.indexed();
-  log.info(`search: ${value} (${await store.count()} vectors, ${index ? `${index} index` : 'exact'}; layer ${provenance.layer})`);
-  return { store, provenance, index };
+  log.info(`search: ${value} (${await store.count()} vectors, ${index ? `${index} index` : 'exact'}; layer ${task.layer})`);
+  return { store, spec: stored, task, index };
 }
 
-/** Throws when the loaded model or the image settings differ from what made the store. */
-export function checkServedModel(search: SearchIndex, info: ModelInfo, settings: ImageSettings): void {
-  const p = search.provenance;
-  const now: Provenance = {
-    ...p,
-    model: info.name,
-    weightsHash: info.weightsHash ?? 'unhashed',
-    precision: info.precision ?? 'fp32',
-    inputSize: settings.size,
-    preprocess: settings.preprocess,
-    resize: settings.resize ?? 'squash',
-    interpolation: settings.interpolation ?? 'bilinear',
-    background: settings.background ?? 'white',
-    decode: settings.decode ?? 'exact',
-    kerasCompat: Boolean(settings.kerasCompat),
-  };
-  const differs = provenanceDifferences(p, now);
-  if (differs.length > 0) throw new BackbonesError('E_USAGE', `The served model does not make the vectors stored in ${search.store.target.given}: ${differs.join(', ')}.`);
+/** Once the model has loaded: what runs (precision, int8 model) must be what made the store. */
+export function checkServedModel(search: SearchIndex, served: SpecRecord | undefined): void {
+  if (!served) return;
+  const differs = storedDifferences(search.spec, served, true).filter((d) => /^(precision|int8) /.test(d));
+  if (differs.length > 0) throw new BackbonesError('E_USAGE', `The served model does not make the vectors stored in ${search.store.target.given} (${differs.join('; ')}).`);
 }

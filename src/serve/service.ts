@@ -11,6 +11,7 @@ import { defaultDecodeThreads } from '../pipeline/decode-threads.js';
 import { inThreadLoader, type ImageLoader } from '../pipeline/loaders.js';
 import type { StageTimings } from '../pipeline/decode-one.js';
 import { Limiter } from './limiter.js';
+import { layerProblem } from '../tasks/layers.js';
 import type { ImageSettings } from '../pipeline/batches.js';
 import { BackbonesError, errorMessage } from '../errors.js';
 import { Batcher, type BatchObserver, type Submitted } from './batcher.js';
@@ -52,8 +53,6 @@ export interface ServiceOptions {
 
 export type State = 'loading' | 'ready' | 'failed';
 
-const POOL_NEEDS_RANK = 3;
-
 export class ModelService {
   state: State = 'loading';
   failure: string | null = null;
@@ -77,7 +76,8 @@ export class ModelService {
       this.loader = threads > 0 ? await startDecodePool(threads, settings) : inThreadLoader(settings);
       this.decoding = new Limiter(this.options.decodeConcurrency ?? 2 * Math.max(1, threads));
       const layer = this.defaultLayer;
-      if (layer && !this.hasLayer(layer)) throw new BackbonesError('E_USAGE', `${this.info.name} has no layer "${layer}" (--layer); list them with \`backbones models info ${this.info.name} --layers\`.`);
+      const problem = layer ? layerProblem(this.info, layer, 'none') : null;
+      if (problem) throw new BackbonesError('E_USAGE', problem);
       const [h, w] = this.loaded.settings.size;
       const zeros = () => new Float32Array(h * w * 3);
       const warmUp = async (ask: Ask) => {
@@ -139,13 +139,8 @@ export class ModelService {
 
   /** Checks an extract request against the model before it can reach a batch. */
   checkExtract(layer: string, pool: Pool): void {
-    const { name } = this.info;
-    if (!this.hasLayer(layer)) throw new HttpError(400, `${name} has no layer "${layer}"; list them with \`backbones models info ${name} --layers\`.`);
-    if (pool === 'none') return;
-    const shape = this.info.layers.find((l) => l.name === layer)?.outputShape;
-    if (shape && shape.length !== POOL_NEEDS_RANK) {
-      throw new HttpError(400, `pool=${pool} needs a spatial layer [h, w, c]; ${layer} gives [${shape.join(', ')}].`);
-    }
+    const problem = layerProblem(this.info, layer, pool, `pool=${pool}`);
+    if (problem) throw new HttpError(400, problem);
   }
 
   /** Queues one decoded image (or a client's tensor row); the answer comes when its batch has run. */

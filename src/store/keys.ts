@@ -29,3 +29,5 @@ export function newRunId(now = new Date()): string {
 export const runListKey = (prefix: string, runId: string) => `${prefix}:run:${runId}`;
 export const runsKey = (prefix: string) => `${prefix}:runs`;
 
+/** The fields of a run spec, under its fingerprint: what a result's `spec` field refers to. */
+export const specKey = (prefix: string, fingerprint: string) => `${prefix}:spec:${fingerprint}`;

@@ -1,14 +1,14 @@
 // The vector store: a LanceDB table (a Lance dataset folder, PATH.lance, locally or on
 // object storage) with one row per image: path, vector (fixed-size list of float32),
-// image size, file size and mtime, run id and the spec fingerprint; the provenance
-// (provenance.ts) is in the table's schema metadata. LanceDB and Apache Arrow are
+// image size, file size and mtime, run id and the spec fingerprint; the spec record and
+// its options (stored-spec.ts) are in the table's schema metadata. LanceDB and Apache Arrow are
 // loaded at first use (require at call time): the rest of the tool starts without them.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BackbonesError, errorMessage } from '../errors.js';
-import { FINGERPRINT_KEY, fingerprintOf, provenanceFromMetadata, provenanceMetadata, type Provenance } from './provenance.js';
+import { storedSpecFromMetadata, storedSpecMetadata, type StoredSpec } from './stored-spec.js';
 
 type LanceDb = typeof import('@lancedb/lancedb');
 type Arrow = typeof import('apache-arrow');
@@ -144,12 +144,13 @@ export class LanceStore {
   private constructor(
     readonly target: LanceTarget,
     private readonly table: Table,
-    readonly provenance: Provenance | null,
+    /** How its vectors were made; null for a Lance dataset backbones did not write. */
+    readonly spec: StoredSpec | null,
     readonly dim: number,
   ) {}
 
   get fingerprint(): string | null {
-    return this.provenance ? fingerprintOf(this.provenance) : null;
+    return this.spec?.record.fingerprint ?? null;
   }
 
   private static async connect(target: LanceTarget) {
@@ -179,11 +180,11 @@ export class LanceStore {
     if (!dim || !schema.fields.some((f) => f.name === 'path')) {
       throw new BackbonesError('E_USAGE', `${target.given} is a Lance dataset without the path and vector columns backbones writes.`);
     }
-    return new LanceStore(target, table, provenanceFromMetadata(schema.metadata), dim);
+    return new LanceStore(target, table, storedSpecFromMetadata(schema.metadata), dim);
   }
 
-  /** A new, empty store for vectors of `dim` values made as `provenance` says. */
-  static async create(target: LanceTarget, provenance: Provenance, dim: number): Promise<LanceStore> {
+  /** A new, empty store for vectors of `dim` values made as `spec` says. */
+  static async create(target: LanceTarget, spec: StoredSpec, dim: number): Promise<LanceStore> {
     const { arrow } = lanceModules();
     const db = await LanceStore.connect(target);
     const schema = new arrow.Schema(
@@ -197,11 +198,11 @@ export class LanceStore {
         new arrow.Field('run', new arrow.Utf8(), false),
         new arrow.Field('fingerprint', new arrow.Utf8(), false),
       ],
-      provenanceMetadata(provenance),
+      storedSpecMetadata(spec),
     );
     try {
       const table = await db.createEmptyTable(target.table, schema, { mode: 'create', existOk: true });
-      return new LanceStore(target, table, provenance, dim);
+      return new LanceStore(target, table, spec, dim);
     } catch (e) {
       throw new BackbonesError('E_STORE', `Cannot create the store ${target.given}: ${errorMessage(e)}`, { cause: e });
     }
@@ -339,4 +340,3 @@ function imageOf(r: Record<string, unknown>): StoredImage {
   };
 }
 
-export { FINGERPRINT_KEY };

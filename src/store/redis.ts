@@ -6,8 +6,9 @@ import path from 'node:path';
 import type { ChainableCommander } from 'ioredis';
 import { BackbonesError, errorMessage } from '../errors.js';
 import type { OutputRecord, Prediction } from '../output/records.js';
+import { differences, type SpecFields, type SpecRecord } from '../output/spec-record.js';
 import { holdOpen, type Connection } from './connection.js';
-import { storeKey } from './keys.js';
+import { specKey, storeKey } from './keys.js';
 import type { Pooling } from '../zoo/card.js';
 
 /** What produced a stored result; a key holding another spec is a conflict. */
@@ -20,9 +21,11 @@ export interface StoreSpec {
   preprocess: string;
   /** imagenet, random, file or model: random and pretrained vectors must not mix. */
   weights: string;
+  /** The run spec's fingerprint and fields (src/spec): the `spec` field, compared with what a key holds. */
+  record: SpecRecord;
 }
 
-/** Hash fields compared to decide whether a key holds the same kind of result. */
+/** Hash fields compared for keys written before the `spec` field was (they hold no fingerprint). */
 const SPEC_FIELDS = ['model', 'layer', 'pool', 'l2', 'preprocess', 'weights'] as const;
 
 function specFields(spec: StoreSpec): Record<(typeof SPEC_FIELDS)[number], string> {
@@ -31,7 +34,7 @@ function specFields(spec: StoreSpec): Record<(typeof SPEC_FIELDS)[number], strin
 
 /** The hash fields of one record (vector as raw float32 little-endian bytes). */
 export function hashFields(spec: StoreSpec, record: OutputRecord, time: string, run: string): Record<string, string | Buffer> {
-  const base = { ...specFields(spec), path: path.resolve(record.path), time, run };
+  const base = { ...specFields(spec), spec: spec.record.fingerprint, path: path.resolve(record.path), time, run };
   if ('error' in record) return { ...base, error: record.error };
   if ('predictions' in record) return { ...base, predictions: JSON.stringify(record.predictions) };
   const v = record.vector;
@@ -95,28 +98,51 @@ export class FeatureStore {
     return storeKey(this.prefix, spec.model, spec.layer, imagePath);
   }
 
-  /** Which keys already hold a result of this spec, and which hold another one; pipelined in chunks. */
+  /** Which keys already hold a result of this spec, and which hold another one (what differs, by field); pipelined in chunks. */
   async existing(keys: string[], spec: StoreSpec): Promise<Existing> {
     const want = specFields(spec);
+    const fingerprint = spec.record.fingerprint;
     const out: Existing = { done: new Set(), conflicts: new Map() };
+    const foreign = new Map<string, string[]>(); // fingerprint -> keys holding it
     const CHUNK = 1000;
     for (let start = 0; start < keys.length; start += CHUNK) {
       const chunk = keys.slice(start, start + CHUNK);
       const pipe = this.client.pipeline();
-      for (const key of chunk) pipe.hmget(key, ...SPEC_FIELDS, 'error');
+      for (const key of chunk) pipe.hmget(key, ...SPEC_FIELDS, 'spec', 'error');
       const replies = await holdOpen(execOrThrow(pipe));
       chunk.forEach((key, i) => {
         const values = replies[i] as (string | null)[];
         if (values.every((v) => v === null)) return;
+        const stored = values[SPEC_FIELDS.length];
+        const error = values[SPEC_FIELDS.length + 1];
+        if (stored) {
+          if (stored !== fingerprint) foreign.set(stored, [...(foreign.get(stored) ?? []), key]);
+          else if (error === null) out.done.add(key);
+          return;
+        }
         const differs = SPEC_FIELDS.filter((f, j) => values[j] !== want[f]);
         if (differs.length > 0) {
-          out.conflicts.set(key, differs.map((f) => `${f} ${values[SPEC_FIELDS.indexOf(f)] ?? '(none)'} (now ${want[f]})`).join(', '));
-        } else if (values[SPEC_FIELDS.length] === null) {
+          out.conflicts.set(key, differs.map((f) => `${f} ${values[SPEC_FIELDS.indexOf(f)] ?? '(none)'} → ${want[f]}`).join('; '));
+        } else if (error === null) {
           out.done.add(key);
         }
       });
     }
+    for (const [other, holders] of foreign) {
+      const what = describeDifference(await this.specFields(other), spec.record.fields);
+      for (const key of holders) out.conflicts.set(key, what);
+    }
     return out;
+  }
+
+  /** The fields of a fingerprint this store has recorded (<prefix>:spec:<fingerprint>), or null. */
+  async specFields(fingerprint: string): Promise<SpecFields | null> {
+    const json = await holdOpen(this.client.get(specKey(this.prefix, fingerprint)));
+    try {
+      return json ? (JSON.parse(json) as SpecRecord).fields : null;
+    } catch {
+      return null;
+    }
   }
 
   /**
@@ -127,6 +153,8 @@ export class FeatureStore {
     if (records.length === 0 && !extra) return;
     const time = new Date().toISOString();
     const pipe = this.client.multi();
+    // The fields behind the fingerprint, once per spec: what a conflict or queue export names.
+    pipe.set(specKey(this.prefix, spec.record.fingerprint), JSON.stringify(spec.record));
     for (const { key, record } of records) {
       pipe.del(key);
       pipe.hset(key, hashFields(spec, record, time, run));
@@ -161,4 +189,11 @@ export function lostConnection(where: string, cause: unknown, stored: number, re
     `Lost the connection to Redis at ${where} (${errorMessage(cause).replace(/\.$/, '')}) and it did not come back; ${stored} image${stored === 1 ? '' : 's'} were stored before that. ${resumeHint}`,
     { cause },
   );
+}
+
+/** What differs between a stored spec and the current one, for messages. */
+export function describeDifference(stored: SpecFields | null, current: SpecFields): string {
+  if (!stored) return 'made with a spec this store has no record of';
+  const diff = differences(stored, current);
+  return diff.length > 0 ? diff.join('; ') : 'the same fields, another fingerprint';
 }

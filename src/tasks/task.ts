@@ -22,3 +22,4 @@ export function recordFor(task: Task, model: string, path: string, result: TaskR
   const f = result as Features;
   return { path, model, layer: task.layer, shape: f.shape, vector: f.vector };
 }
+

@@ -83,11 +83,21 @@ export async function imagenetCached(card: CardWeights, cacheDir: string): Promi
   return false;
 }
 
-function variantDiffers(card: CardWeights, request: WeightsRequest): boolean {
+function variantDiffers(card: CardWeights, request: Pick<WeightsRequest, 'alpha' | 'inputSize'>): boolean {
   const alpha = card.architectureOptions?.alpha;
   const alphaDiffers = request.alpha !== undefined && request.alpha !== alpha;
   const sizeDiffers = request.inputSize !== undefined && (request.inputSize[0] !== card.inputSize[0] || request.inputSize[1] !== card.inputSize[1]);
   return alphaDiffers || sizeDiffers;
+}
+
+/** imagenet weights exist for the card's own width and size only: another --alpha or --input-size needs other weights. */
+export function checkImagenetVariant(card: CardWeights, request: Pick<WeightsRequest, 'alpha' | 'inputSize'>): void {
+  if (variantDiffers(card, request)) {
+    throw new BackbonesError(
+      'E_WEIGHTS',
+      `No imagenet weights for ${card.name} with that --alpha/--input-size in the zoo; use --weights PATH, --weights random, or a card that has them (backbones models list).`,
+    );
+  }
 }
 
 /**
@@ -98,12 +108,7 @@ export async function planWeights(card: CardWeights, request: WeightsRequest): P
   const choice = request.weights ?? 'imagenet';
   if (choice === 'random') return { kind: 'random', seed: request.seed ?? 42 };
   if (choice === 'imagenet') {
-    if (variantDiffers(card, request)) {
-      throw new BackbonesError(
-        'E_WEIGHTS',
-        `No imagenet weights for ${card.name} with that --alpha/--input-size in the zoo; use --weights PATH, --weights random, or a card that has them (backbones models list).`,
-      );
-    }
+    checkImagenetVariant(card, request);
     const file = await imagenetFile(card, request);
     return { kind: 'imagenet', location: file.path, format: file.source.format, origin: file.source.url };
   }

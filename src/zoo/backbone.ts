@@ -7,8 +7,8 @@ import type { PreprocessMode } from '../images/preprocess.js';
 import type { Interpolation, ResizeMode } from '../images/resize.js';
 import { imagenetLabels, type Label } from './labels.js';
 import { log } from '../log.js';
-import type { Engine, PreparedModel } from '../engines/types.js';
-import { int8ModelBytes, type Int8Settings } from './int8.js';
+import type { Engine, Int8Origin, PreparedModel, PrecisionRequest } from '../engines/types.js';
+import type { Precision } from '../engines/precision.js';
 
 export interface WeightsInfo {
   /** imagenet: the card's pretrained weights; random: seeded init; file: --weights PATH; model: the model file's own. */
@@ -56,8 +56,8 @@ export class Backbone {
   /** Prepared models by the outputs they expose ('' = the model's own). */
   private readonly prepared = new Map<string, Promise<PreparedModel>>();
   private warnedFallback = false;
-  /** 'int8' once an engine runs an int8 model. */
-  private runningPrecision: 'fp32' | 'int8' = 'fp32';
+  /** What the engine runs: set once a model is prepared. */
+  private running: { precision: Precision; int8?: Int8Origin } = { precision: 'fp32' };
   private released = false;
   /** Whether the model's output is already probabilities; decided once. */
   private outputIsProbabilities: boolean | undefined;
@@ -65,14 +65,14 @@ export class Backbone {
   /**
    * `engine` runs the model (it may hand over to another engine for a model it cannot
    * take: ONNX Runtime → TensorFlow.js under auto). `cacheDir`: where the engine may
-   * cache what it derives from pretrained weights (the ONNX export). `int8`: --precision
-   * int8 on ONNX Runtime (where the int8 model comes from).
+   * cache what it derives from pretrained weights (the ONNX export). `precision`: what
+   * else than fp32 the engine is asked to run (it obtains the int8 model itself).
    */
   constructor(
     readonly info: BackboneInfo,
     readonly model: Model,
     private engine: Engine,
-    private readonly options: { cacheDir?: string; int8?: Int8Settings } = {},
+    private readonly options: { cacheDir?: string; precision?: ModelPrecision } = {},
   ) {
     if (isLayersModel(model)) {
       const last = model.layers[model.layers.length - 1]!;
@@ -136,9 +136,7 @@ export class Backbone {
 
   /** Output of a named layer for the batch (e.g. fc2 [n, 4096], block5_pool [n, 7, 7, 512]). */
   async features(batch: tf.Tensor4D, layer: string): Promise<tf.Tensor> {
-    if (!this.hasLayer(layer)) {
-      throw new BackbonesError('E_USAGE', `${this.name} has no layer "${layer}"; list them with \`backbones models info ${this.name} --layers\`.`);
-    }
+    // Callers check the layer first (tasks/task.ts layerProblem), each with its own error.
     const prepared = await this.preparedFor([layer]);
     this.checkWeights(prepared);
     return prepared.run(batch, layer);
@@ -176,9 +174,14 @@ export class Backbone {
   private async prepareOn(outputs: string[]): Promise<PreparedModel> {
     if (this.released) throw new BackbonesError('E_INTERNAL', `${this.name}: the TensorFlow.js weights were released before the model could be prepared for ${this.engineName}.`);
     const cacheDir = this.info.weights.kind !== 'random' ? this.options.cacheDir : undefined;
-    const prebuilt = await this.int8Model(outputs);
-    const prepared = await this.engine.prepare(this.model, { name: this.name, outputs, architecture: this.info.card?.architecture ?? this.name, ...(cacheDir ? { cacheDir } : {}), ...(prebuilt ? { prebuilt } : {}) });
-    if (prebuilt && !prepared.fallback) this.runningPrecision = 'int8';
+    const prepared = await this.engine.prepare(this.model, {
+      name: this.name,
+      outputs,
+      architecture: this.info.card?.architecture ?? this.name,
+      ...(cacheDir ? { cacheDir } : {}),
+      ...(this.options.precision ? { precision: this.precisionRequest(this.options.precision) } : {}),
+    });
+    this.running = { precision: prepared.precision, ...(prepared.int8 ? { int8: prepared.int8 } : {}) };
     if (prepared.fallback) {
       if (!this.warnedFallback) log.warn(`${this.name} runs on TensorFlow.js (${tf.getBackend()}) instead of ONNX Runtime: ${prepared.fallback.reason}.`);
       this.warnedFallback = true;
@@ -187,21 +190,25 @@ export class Backbone {
     return prepared;
   }
 
-  /**
-   * --precision int8 on ONNX Runtime: the int8 model's bytes (made by calibrating, or read
-   * from --int8-model or the cache). Under auto, a model the quantizer cannot handle runs
-   * fp32 with a warning (undefined).
-   */
-  private async int8Model(outputs: string[]): Promise<Uint8Array | undefined> {
-    const int8 = this.options.int8;
-    const onnx = this.engine.choice.onnx;
-    if (!int8 || !onnx || !isLayersModel(this.model)) return undefined;
-    return int8ModelBytes(this.info, this.model, { ...int8, cacheDir: this.options.cacheDir, threads: onnx.threads }, outputs, this.engine.choice.requested === 'auto');
+  /** What calibration needs to know of this model besides its layers; the int8 cache lives beside the ONNX one. */
+  private precisionRequest(asked: ModelPrecision): PrecisionRequest {
+    const { source, ...request } = asked;
+    const cacheDir = this.options.cacheDir;
+    return {
+      ...request,
+      ...(request.int8 || cacheDir ? { int8: { ...request.int8, ...(cacheDir ? { cacheDir } : {}) } } : {}),
+      subject: { name: this.name, featureLayer: this.info.featureLayer, images: calibrationImages(this.info), weightsDescription: this.info.weights.description, ...(source ? { source } : {}) },
+    };
   }
 
-  /** fp32, or int8 once an int8 ONNX model runs (--precision int8). */
-  get precision(): 'fp32' | 'int8' {
-    return this.runningPrecision;
+  /** fp32, or the precision the engine runs once the model is prepared. */
+  get precision(): Precision {
+    return this.running.precision;
+  }
+
+  /** The int8 model the engine runs (--precision int8), once prepared. */
+  get int8(): Int8Origin | undefined {
+    return this.running.int8;
   }
 
   /** Which engine runs inference now: 'onnx' or the tfjs backend's name. */
@@ -230,6 +237,18 @@ export class Backbone {
     if (!this.released) this.model.dispose();
     this.released = true;
   }
+}
+
+/** A precision other than fp32 as the loader asks it (the Backbone adds what calibration needs of the model). */
+export type ModelPrecision = Omit<PrecisionRequest, 'subject'> & { source?: Record<string, string> };
+
+/**
+ * How calibration and evaluation images reach the model: its own size, preprocessing,
+ * resize and interpolation (a run's --resize or --background do not change which int8
+ * model fits the network, and the cache keys on these).
+ */
+export function calibrationImages(info: Pick<BackboneInfo, 'inputSize' | 'preprocess' | 'resize' | 'interpolation'>) {
+  return { size: info.inputSize, preprocess: info.preprocess, resize: info.resize, interpolation: info.interpolation };
 }
 
 function looksLikeProbabilities(out: tf.Tensor2D): boolean {

@@ -3,7 +3,6 @@
 // (assigned strictly), a model file is opened (model-file.ts); either becomes a Backbone
 // on the given engine. classify, extract, bench, serve and `models info` all come through here.
 import { tf } from '../tf.js';
-import { BackbonesError } from '../errors.js';
 import { log } from '../log.js';
 import type { ModelCard, WeightsSource } from './card.js';
 import type { PreprocessMode } from '../images/preprocess.js';
@@ -11,9 +10,8 @@ import { resolveModel } from './registry.js';
 import { buildArchitecture } from './architectures.js';
 import { countMacs } from './macs.js';
 import { randomizeWeights } from './random.js';
-import { Backbone, type BackboneInfo, type WeightsInfo } from './backbone.js';
+import { Backbone, type BackboneInfo, type ModelPrecision, type WeightsInfo } from './backbone.js';
 import type { Engine } from '../engines/types.js';
-import { int8Settings } from './int8.js';
 import { openModelFile } from './model-file.js';
 import { imagenetLabels, readLabelsFile } from './labels.js';
 import { resolveCacheDir } from '../weights/cache.js';
@@ -23,7 +21,7 @@ import { readTfjsLayersWeights } from '../weights/tfjs.js';
 import { assignWeights, describeReport } from '../weights/assign.js';
 import type { WeightsFile } from '../weights/types.js';
 
-/** How a model is chosen and fed: the options classify, extract, bench and models share. */
+/** How a model is chosen and fed: what the loader takes (src/spec builds it from a RunSpec; `models info` from its flags). */
 export interface ModelSelection {
   /** imagenet (default), random, or a path/URL to a Keras .h5 or TF.js model.json. */
   weights?: string;
@@ -35,23 +33,13 @@ export interface ModelSelection {
   labelOffset?: number;
   seed?: number;
   cacheDir?: string;
-  /** onnx engine: fp32 (default) or int8 (needs calibrate, int8Model or a cached int8 model). */
-  precision?: 'fp32' | 'int8';
-  /** int8: folder of representative images to calibrate on. */
-  calibrate?: string;
-  /** int8: a model written by `backbones quantize`. */
-  int8Model?: string;
-}
-
-/** Just the ModelSelection fields of a larger options object (to hand to a worker). */
-export function modelSelection(o: ModelSelection): ModelSelection {
-  const { weights, alpha, inputSize, preprocess, labels, labelOffset, seed, cacheDir, precision, calibrate, int8Model } = o;
-  return { weights, alpha, inputSize, preprocess, labels, labelOffset, seed, cacheDir, precision, calibrate, int8Model };
 }
 
 export interface LoadOptions extends ModelSelection {
   /** The engine that runs the model (startEngine in src/engines). */
   engine: Engine;
+  /** Default fp32. */
+  precision?: ModelPrecision;
   /** Build without the classifier head (features only). */
   includeTop?: boolean;
   /** false: never download (bench uses cached-or-random). */
@@ -61,14 +49,11 @@ export interface LoadOptions extends ModelSelection {
 export async function loadBackbone(spec: string, options: LoadOptions): Promise<Backbone> {
   const resolved = resolveModel(spec);
   const { model, info } = 'card' in resolved ? await buildZooModel(resolved.card, options) : await openModelFile(resolved.path, options);
-  return new Backbone(info, model, options.engine, { cacheDir: resolveCacheDir(options.cacheDir), int8: int8Settings(options, options.engine) });
+  return new Backbone(info, model, options.engine, { cacheDir: resolveCacheDir(options.cacheDir), precision: options.precision });
 }
 
 /** A zoo model: the card's architecture with the planned weights. */
 async function buildZooModel(card: ModelCard, options: LoadOptions): Promise<{ model: tf.LayersModel; info: BackboneInfo }> {
-  if (options.alpha !== undefined && card.architectureOptions?.alpha === undefined) {
-    throw new BackbonesError('E_USAGE', `--alpha only applies to MobileNets; ${card.name} has no width multiplier.`);
-  }
   const includeTop = options.includeTop ?? true;
   const inputSize = options.inputSize ?? card.inputSize;
   // Find (or download) the weights before building: a missing file fails in a second, not after VGG16 is built.

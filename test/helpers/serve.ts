@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { IMAGES, REPO_ROOT, skipWithoutData } from './data.js';
 import { cacheWithMobilenet025 } from './cache.js';
 import { startEngine } from '../../src/engines/select.js';
-import { loadBackbone } from '../../src/zoo/load.js';
-import { imageSettings } from '../../src/pipeline/decode-one.js';
+import { resolveSpec } from '../../src/spec/spec.js';
+import { imageSettingsOf, loadForSpec } from '../../src/spec/load.js';
 import { ModelService, type Loaded } from '../../src/serve/service.js';
 import { inProcessEngine } from '../../src/serve/engine.js';
 import type { Backbone } from '../../src/zoo/backbone.js';
@@ -25,9 +25,9 @@ let shared: Promise<{ backbone: Backbone; loaded: Loaded }> | undefined;
 /** The model most tests share, loaded once in this thread. */
 export function sharedModel() {
   shared ??= (async () => {
-    const engine = await startEngine({ backend: 'onnx', device: 'cpu' });
-    const backbone = await loadBackbone(MODEL, { cacheDir: cache, engine });
-    return { backbone, loaded: { engine: await inProcessEngine(backbone), settings: imageSettings(backbone.info, { background: 'white' }) } };
+    const spec = await resolveSpec({ model: MODEL, cacheDir: cache, backend: 'onnx', device: 'cpu' }, { defaultLayer: true });
+    const backbone = await loadForSpec(spec, await startEngine(spec.engine));
+    return { backbone, loaded: { engine: await inProcessEngine(backbone), settings: imageSettingsOf(spec, backbone.info) } };
   })();
   return shared;
 }
@@ -37,8 +37,9 @@ export const loadShared = async () => (await sharedModel()).loaded;
 export async function loadInWorker(): Promise<Loaded> {
   // The built engine (npm test builds first): a worker thread cannot load .ts sources.
   const { workerEngine } = (await import(path.join(REPO_ROOT, 'dist', 'serve', 'engine.js'))) as typeof import('../../src/serve/engine.js');
-  const engine = await workerEngine({ engine: { backend: 'onnx', device: 'cpu' }, model: MODEL, options: { cacheDir: cache } });
-  return { engine, settings: imageSettings(engine.info, { background: 'white' }) };
+  const spec = await resolveSpec({ model: MODEL, cacheDir: cache, backend: 'onnx', device: 'cpu' }, { defaultLayer: true });
+  const engine = await workerEngine(spec);
+  return { engine, settings: imageSettingsOf(spec, engine.info) };
 }
 
 export interface ServeTestOptions {

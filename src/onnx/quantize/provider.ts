@@ -1,5 +1,7 @@
 // The int8 model for a loaded Keras model: a file given with --int8-model, the cached one
 // for the same weights and calibration folder, or a fresh quantization (then cached).
+// Every int8 model a run uses comes from int8ModelFor: the one place int8 bytes are obtained.
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { BackbonesError, errorMessage } from '../../errors.js';
 import { log } from '../../log.js';
@@ -9,10 +11,7 @@ import { exportToOnnx, EXPORTER_VERSION } from '../export.js';
 import { weightsHash } from '../hash.js';
 import { cachedInt8Models, int8CachePath, writeSidecar } from './cache.js';
 import { decodeFolder, openImageFolder, type ImageFolder, type ImageFolderSettings } from './images.js';
-import { DEFAULT_QUANTIZE_OPTIONS, META, QUANTIZER_VERSION, UnquantizableModelError, describeInt8, encodeQuantized, quantizeOnnx, type QuantizeOptions } from './quantize.js';
-
-export const PRECISIONS = ['fp32', 'int8'] as const;
-export type Precision = (typeof PRECISIONS)[number];
+import { DEFAULT_QUANTIZE_OPTIONS, META, QUANTIZER_VERSION, UnquantizableModelError, calibrationNote, describeInt8, encodeQuantized, quantizeOnnx, type QuantizeOptions } from './quantize.js';
 
 /** How to get an int8 model: the CLI's --calibrate / --int8-model, and the cache. */
 export interface Int8Source {
@@ -30,13 +29,29 @@ export interface Int8Subject {
   images: ImageFolderSettings;
   /** For the cache's sidecar (`models info`): where the weights came from. */
   weightsDescription?: string;
+  /** The spec fields of the network (src/spec/fingerprint.ts networkFields), recorded in a model made here. */
+  source?: Record<string, string>;
+}
+
+/** Which int8 model runs: for the run's header and the spec's fingerprint. */
+export interface Int8Origin {
+  /** The file it was read from or cached at ('(not cached)' without a cache). */
+  file: string;
+  /** sha256 of its bytes, hex: the int8 model's identity. */
+  sha256: string;
+  /** Quantized by this run (--calibrate with nothing cached). */
+  made: boolean;
+  /** How it was calibrated, e.g. "calibrated on 13 images of calib/, percentile 99.999". */
+  calibration: string;
 }
 
 export interface PreparedInt8 {
   bytes: Uint8Array;
-  /** Where it came from, for logs: a path. */
-  source: string;
-  made: boolean;
+  origin: Int8Origin;
+}
+
+function prepared(bytes: Uint8Array, file: string, made: boolean): PreparedInt8 {
+  return { bytes, origin: { file, made, sha256: createHash('sha256').update(bytes).digest('hex'), calibration: calibrationNote(describeInt8(bytes)) } };
 }
 
 function missingOutputs(outputs: string[], have: string[]): string[] {
@@ -75,6 +90,8 @@ export async function makeInt8(
   const { model, summary } = await quantizeOnnx(fp32, iterate(), opts, {
     [META.weightsHash]: weightsHash,
     [META.calibrationHash]: folder.hash,
+    [META.calibration]: JSON.stringify({ dir: folder.dir, images: folder.files.length - failed.length }),
+    ...(subject.source ? { [META.source]: JSON.stringify(subject.source) } : {}),
   });
   return { bytes: encodeQuantized(model), fp32, calibrationImages: summary.calibrationImages, skipped: failed };
 }
@@ -106,17 +123,19 @@ export async function int8ModelFor(subject: Int8Subject, source: Int8Source, out
     } catch (e) {
       throw new BackbonesError('E_USAGE', `--int8-model ${source.int8Model}: cannot read it (${errorMessage(e)}).`);
     }
-    let have: string[];
+    let described;
     try {
-      have = describeInt8(bytes).outputs;
+      described = describeInt8(bytes);
     } catch (e) {
       throw new BackbonesError('E_MODEL', `--int8-model ${source.int8Model} is not an ONNX model (${errorMessage(e)}).`);
     }
-    const missing = missingOutputs(outputs, have);
-    if (missing.length > 0) {
-      throw new BackbonesError('E_USAGE', `--int8-model ${source.int8Model} has no output ${missing.join(', ')}; quantize again with that layer (its outputs: ${have.join(', ')}).`);
+    const missing = missingOutputs(outputs, described.outputs);
+    if (missing.length > 0) throw missingOutputError(source.int8Model, subject.name, missing, described.outputs);
+    // The spec compared what the file says it was made from; its weights hash settles it for older files too.
+    if (described.weightsHash !== undefined && described.weightsHash !== (await weightsHash(subject.model))) {
+      throw new BackbonesError('E_USAGE', `--int8-model ${source.int8Model} was made from other weights than ${subject.name} has here (${subject.weightsDescription ?? 'these weights'}); quantize this model with \`backbones quantize\`.`);
     }
-    return { bytes, source: source.int8Model, made: false };
+    return prepared(bytes, source.int8Model, false);
   }
   const exportOutputs = int8ExportOutputs(subject, outputs);
   const wh = await weightsHash(subject.model);
@@ -124,10 +143,7 @@ export async function int8ModelFor(subject: Int8Subject, source: Int8Source, out
   if (source.calibrate) {
     const folder = await calibrationFolder(subject, source.calibrate);
     const file = source.cacheDir ? int8CachePath(source.cacheDir, wh, int8CacheParts(folder.hash, exportOutputs, opts)) : undefined;
-    if (file && (await cachedFileExists(file))) {
-      const bytes = await readFile(file);
-      return { bytes, source: file, made: false };
-    }
+    if (file && (await cachedFileExists(file))) return prepared(await readFile(file), file, false);
     log.info(`${subject.name}: quantizing to int8, calibrating on ${source.calibrate}…`);
     let made: MakeInt8Result;
     try {
@@ -148,13 +164,13 @@ export async function int8ModelFor(subject: Int8Subject, source: Int8Source, out
         createdAt: new Date().toISOString(),
       });
     }
-    return { bytes: made.bytes, source: file ?? '(not cached)', made: true };
+    return prepared(made.bytes, file ?? '(not cached)', true);
   }
   if (source.cacheDir) {
     for (const file of await cachedInt8Models(source.cacheDir, wh)) {
       try {
         const bytes = await readFile(file);
-        if (missingOutputs(outputs, describeInt8(bytes).outputs).length === 0) return { bytes, source: file, made: false };
+        if (missingOutputs(outputs, describeInt8(bytes).outputs).length === 0) return prepared(bytes, file, false);
       } catch {
         // A damaged cache file is skipped, not fatal.
       }
@@ -163,5 +179,13 @@ export async function int8ModelFor(subject: Int8Subject, source: Int8Source, out
   throw new BackbonesError(
     'E_USAGE',
     `--precision int8 needs calibration: no int8 model of ${subject.name} is cached${outputs.length ? ` with output ${outputs.join(', ')}` : ''}; pass --calibrate DIR (a folder of representative images) or --int8-model FILE (made by \`backbones quantize\`).`,
+  );
+}
+
+/** An int8 file without a layer the run reads: say how to make one that has it. */
+export function missingOutputError(file: string, model: string, missing: string[], have: string[]): BackbonesError {
+  return new BackbonesError(
+    'E_USAGE',
+    `--int8-model ${file} has no output ${missing.join(', ')} (its outputs: ${have.join(', ')}); make one with \`backbones quantize ${model} --calibrate DIR --layer ${missing.join(',')} -o FILE\`.`,
   );
 }

@@ -48,6 +48,10 @@ export const META = {
   outputs: 'backbones.outputs',
   evaluation: 'backbones.evaluation',
   ...ENCODING_META,
+  /** JSON {dir, images}: the calibration folder as it was named, and how many of its images were read. */
+  calibration: 'backbones.calibration',
+  /** JSON: the spec fields of the network it was made from (model, weights, alpha, input…; src/spec/fingerprint.ts). */
+  source: 'backbones.source',
 } as const;
 
 export { UnquantizableModelError };
@@ -89,16 +93,21 @@ export function encodeQuantized(model: QuantModel): Uint8Array {
 }
 
 /** What an int8 file says about itself (undefined fields when absent). */
-export function describeInt8(bytes: Uint8Array): {
+export interface Int8Description {
   int8: boolean;
   outputs: string[];
   summary?: unknown;
   evaluation?: unknown;
   weightsHash?: string;
   calibrationHash?: string;
+  calibration?: { dir?: string; images?: number };
+  /** The spec fields of the network it was made from (files written before this was recorded have none). */
+  source?: Record<string, string>;
   /** The weights' encoding and the CPU it was chosen for (absent in files made before they were recorded). */
   encoding: { scheme?: WeightScheme; madeFor?: Int8Cpu };
-} {
+}
+
+export function describeInt8(bytes: Uint8Array): Int8Description {
   const model = readModel(bytes);
   const json = (key: string) => {
     const v = getMetadata(model, key);
@@ -112,5 +121,16 @@ export function describeInt8(bytes: Uint8Array): {
     weightsHash: getMetadata(model, META.weightsHash),
     calibrationHash: getMetadata(model, META.calibrationHash),
     encoding: encodingMetadata(model),
+    calibration: json(META.calibration) as Int8Description['calibration'],
+    source: json(META.source) as Int8Description['source'],
   };
+}
+
+/** How an int8 model was calibrated, for the run's header: "13 images of calib/, percentile 99.999". */
+export function calibrationNote(d: Int8Description): string {
+  const summary = (d.summary ?? {}) as { calibrationImages?: number; method?: string; percentile?: number };
+  const images = d.calibration?.images ?? summary.calibrationImages;
+  const where = d.calibration?.dir ? ` of ${d.calibration.dir}` : '';
+  const method = summary.method ? `, ${summary.method}${summary.method === 'percentile' && summary.percentile !== undefined ? ` ${summary.percentile}` : ''}` : '';
+  return images !== undefined ? `calibrated on ${images} images${where}${method}` : 'calibration not recorded';
 }
