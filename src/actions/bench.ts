@@ -19,7 +19,9 @@ import { engineRequest, resolveRequest } from '../engines/request.js';
 import { modelSelection, type ModelSelection } from '../zoo/load.js';
 import { resolvePrecision } from '../zoo/int8.js';
 import { isKnownModel, unknownModelError } from '../zoo/registry.js';
-import { int8NotFaster } from '../measure/precision.js';
+import { precisionNotFaster } from '../measure/precision.js';
+import { checkPrecisionRequest } from '../zoo/precision.js';
+import type { Precision } from '../onnx/precision.js';
 import { createRequire } from 'node:module';
 
 const TFJS_VERSION: string = (createRequire(import.meta.url)('@tensorflow/tfjs/package.json') as { version: string }).version;
@@ -29,7 +31,7 @@ export interface BenchOptions extends ModelSelection {
   backends?: string[];
   device?: string;
   provider?: string;
-  precisions?: Array<'fp32' | 'int8'>;
+  precisions?: Precision[];
   threads?: number;
   batchSizes: number[];
   warmup: number;
@@ -47,7 +49,11 @@ export interface BenchOptions extends ModelSelection {
 
 function validate(models: string[], o: BenchOptions): { format: ExportFormat; fileFormat?: ExportFormat } {
   // Contradictions (--provider webgpu --backends wasm, --device cpu --provider webgpu) fail here, before any child starts.
-  for (const backend of o.backends ?? [o.backend]) resolveRequest(engineRequest({ ...o, backend }));
+  for (const backend of o.backends ?? [o.backend]) {
+    resolveRequest(engineRequest({ ...o, backend }));
+    // --precisions fp16 with --device cpu: refused here, not once per child.
+    for (const precision of o.precisions ?? [resolvePrecision(o)]) checkPrecisionRequest({ ...o, backend }, precision);
+  }
   // An unknown name among known ones is reported as that model's failure after the others ran;
   // with no known model at all there is nothing to run.
   const unknown = models.filter((m) => !isKnownModel(m));
@@ -120,8 +126,8 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       provider: o.provider,
       threads: o.threads,
       precision,
-      // The fp32 runs of --precisions fp32,int8 ignore the int8 sources.
-      ...(precision === 'fp32' ? { calibrate: undefined, int8Model: undefined } : {}),
+      // Only the int8 runs of --precisions fp32,int8,fp16 use the int8 sources.
+      ...(precision !== 'int8' ? { calibrate: undefined, int8Model: undefined } : {}),
     };
     const result: ModelResult = await runModelInChild(config, {
       gpuPollMs: o.gpuPollMs,
@@ -151,7 +157,7 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
     }
     exportFile();
   }
-  for (const w of int8NotFaster(report)) log.warn(w);
+  for (const w of precisionNotFaster(report)) log.warn(w);
   const text =
     format === 'table'
       ? new TableExporter({ color: colorLevelFor(process.stdout) > 0 }).serialize(report)

@@ -8,6 +8,7 @@ import { BackbonesError, EXIT } from '../errors.js';
 import { log, progressEnabled, colorLevelFor } from '../log.js';
 import { loadBackbone, modelSelection, type ModelSelection } from '../zoo/load.js';
 import { resolvePrecision } from '../zoo/int8.js';
+import { checkPrecisionOnEngine, checkPrecisionRequest } from '../zoo/precision.js';
 import { resolveModel } from '../zoo/registry.js';
 import type { Backbone } from '../zoo/backbone.js';
 import { expandInputs, parseExtensions, type InputEntry } from '../images/inputs.js';
@@ -82,6 +83,7 @@ function checkOptions(o: ImageRunOptions, kind: RecordKind, format: string): voi
   checkOutput(format, kind, { output: o.output, special, resume: Boolean(o.resume && !o.to) });
   parseExtensions(o.ext);
   checkImageHandling(o);
+  checkPrecisionRequest(o);
   if (o.output && !special) checkOutputFile(o.output);
 }
 
@@ -97,6 +99,7 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
     // The backend first: a backend that cannot start is a setup error, whatever the inputs.
     const engine = await startEngine(engineRequest(o));
     log.info(`backend: ${engineLine(engine.choice)}`);
+    checkPrecisionOnEngine(resolvePrecision(o), engine);
     const extensions = parseExtensions(o.ext);
     let entries = await expandInputs(inputs, { extensions });
     if (entries.length === 0) {
@@ -121,8 +124,18 @@ export async function prepareRun(inputs: string[], o: ImageRunOptions, kind: Rec
     const t0 = performance.now();
     const backbone = await loadBackbone(o.model, { ...modelSelection(o), engine });
     const info = backbone.info;
-    log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights.description} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    const precision = resolvePrecision(o);
+    log.info(`model: ${info.name} ${info.inputSize.join('x')}${precision !== 'fp32' ? `, ${precision}` : ''}, preprocess ${info.preprocess}, weights ${info.weights.description} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     if (info.weights.kind === 'random') log.warn('random weights: outputs are not meaningful predictions.');
+    const plan = await backbone.batchPlan(o.batchSize);
+    if (plan) {
+      const ips = (b: number) => `${plan.table.imagesPerSecond[String(b)]!.toFixed(1)} img/s`;
+      const largest = Math.max(...Object.keys(plan.table.imagesPerSecond).map(Number).filter((b) => b <= o.batchSize));
+      log.info(
+        `batch ${o.batchSize} runs as sub-batches of ${plan.size}: on this engine and adapter batch ${plan.size} measured ${ips(plan.size)}, batch ${largest} ${ips(largest)} ` +
+          `(${plan.table.measuredAt.slice(0, 10)}, ${plan.table.file}; \`backbones bench\` with --batch-sizes measures again)`,
+      );
+    }
     const settings = imageSettings(info, o);
     return { backbone, entries, skipped, settings, format, resume, lock, target, store, engineOnGpu: engineOnGpu(engine.choice) };
   } catch (e) {
@@ -149,9 +162,10 @@ export async function executeRun(prepared: Prepared, o: ImageRunOptions, task: T
 async function execute(prepared: Prepared, o: ImageRunOptions, task: Task): Promise<number> {
   const kind: RecordKind = task.kind;
   const model = prepared.backbone.name;
-  // int8 setup (calibration, a missing or wrong int8 model) fails the run before any output is opened, not image by
-  // image; with --workers it also calibrates once here, and the workers find the result in the cache.
-  if (resolvePrecision(o) === 'int8') await prepared.backbone.prepare(task.kind === 'extract' ? [task.layer] : []);
+  // int8 and fp16 setup (calibration, a missing int8 model, an fp16 export ONNX Runtime refuses) fails the run before
+  // any output is opened, not image by image; with --workers it also calibrates or exports once here, and the
+  // workers find the result in the cache.
+  if (resolvePrecision(o) !== 'fp32') await prepared.backbone.prepare(task.kind === 'extract' ? [task.layer] : []);
   // Before entries are read: --resume against the store filters them.
   const storeWriter = await prepared.store?.begin(prepared, task);
   const { entries, settings, format, resume, target } = prepared;

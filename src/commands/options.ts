@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 import { usageError } from '../errors.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../images/preprocess.js';
 import { INTERPOLATIONS, RESIZE_MODES } from '../images/resize.js';
+import { PRECISION_NAMES } from '../onnx/precision.js';
 
 export function parsePositiveInt(flag: string) {
   return (value: string): number => {
@@ -91,7 +92,7 @@ export function addImageOptions(cmd: Command): Command {
     .option('--resume', 'with -o (jsonl, csv, npy): skip inputs already in the output (or the .partial file a killed run left) and append the rest');
 }
 
-export const PRECISION_CHOICES = ['fp32', 'int8'] as const;
+export const PRECISION_CHOICES = PRECISION_NAMES;
 
 /**
  * --precision and where an int8 model comes from: classify, extract and bench (and any
@@ -100,7 +101,7 @@ export const PRECISION_CHOICES = ['fp32', 'int8'] as const;
  */
 export function addPrecisionOptions(cmd: Command): Command {
   return cmd
-    .addOption(choiceOption('--precision <p>', 'onnx engine: fp32, or int8 (needs --calibrate, --int8-model, or an int8 model cached by `backbones quantize`)', PRECISION_CHOICES))
+    .addOption(choiceOption('--precision <p>', 'onnx engine: fp32; int8 (needs --calibrate, --int8-model, or an int8 model cached by `backbones quantize`); fp16 (a GPU engine; webgpu needs shader-f16)', PRECISION_CHOICES))
     .option('--calibrate <dir>', 'int8: folder of representative images to calibrate activation ranges on (the result is cached)')
     .option('--int8-model <file>', 'int8: a model written by `backbones quantize -o`');
 }

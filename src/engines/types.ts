@@ -1,6 +1,7 @@
 // The engine seam: what every backend (TensorFlow.js builds, ONNX Runtime and its execution
 // providers) offers the rest of the program. Types only: importing this loads nothing.
 import type { tf } from '../tf.js';
+import type { ExportPrecision } from '../onnx/export.js';
 
 export type Device = 'cpu' | 'gpu';
 export type DeviceRequest = 'auto' | Device;
@@ -82,6 +83,8 @@ export interface BackendChoice {
   adapter: string;
   /** Native build or provider uses a GPU device (also true on a software WebGPU adapter: see adapter). */
   gpu: boolean;
+  /** The WebGPU adapter the webgpu provider runs on, as the probe found it (features: shader-f16…); only with webgpu. */
+  webgpuAdapter?: WebgpuAdapter;
 }
 
 export type Model = tf.LayersModel | tf.GraphModel;
@@ -110,6 +113,10 @@ export interface PrepareSpec {
   cacheDir?: string;
   /** A ready ONNX model to run instead of an export (the int8 model of --precision int8). */
   prebuilt?: Uint8Array;
+  /** The precision of the export (fp16: --precision fp16 on a GPU engine); default fp32. */
+  precision?: ExportPrecision;
+  /** The size a batch of n images runs as (the measured best batch, batch-plan.ts); default n. */
+  subBatch?: (n: number) => number;
 }
 
 /** One running backend: prepares models, describes itself, is disposed at the end. */

@@ -124,8 +124,8 @@ export interface ModelResult {
   provider?: string;
   /** The processor: the CPU model, `CUDA device`, or the WebGPU adapter as `description (vendor, architecture, software|hardware)`. */
   adapter?: string;
-  /** Arithmetic of the onnx engine: `fp32`, or `int8` (`--precision int8`); absent in reports from before it existed. */
-  precision?: 'fp32' | 'int8';
+  /** Arithmetic of the onnx engine: `fp32`, `int8` (`--precision int8`) or `fp16` (`--precision fp16`, GPU); absent in reports from before it existed. */
+  precision?: 'fp32' | 'int8' | 'fp16';
   /** `"failed"` when loading or any batch size threw; `runs` then holds the batch sizes that finished. */
   status: 'ok' | 'failed';
   /** The error message of a failed model. */

@@ -10,15 +10,23 @@ import { ConvertContext } from './context.js';
 import { OnnxExportError } from './errors.js';
 import { kerasLayout, type KerasShape } from './layout.js';
 import { CONVERTERS } from './ops/index.js';
-import type { Dim } from './proto.js';
+import { encodeModel, type Dim } from './proto.js';
+import { FP16_VERSION, toFloat16, type Fp16Policy } from './fp16.js';
 import { producerOf, walkGraph, type LayerNode, type SymbolicTensor } from './walk.js';
 
 /** Bumped whenever the exported graph for the same model changes (it keys the .onnx cache). */
 export const EXPORTER_VERSION = 1;
 
+/** The precisions an export itself can compute in (int8 is made from the fp32 export by quantize/). */
+export type ExportPrecision = 'fp32' | 'fp16';
+
 export interface ExportOptions {
   /** Layer names to expose as extra graph outputs, NHWC like tfjs (e.g. 'block5_pool'). */
   outputs?: string[];
+  /** fp16: weights and activations in float16, input and outputs still float32 (fp16.ts). Default fp32. */
+  precision?: ExportPrecision;
+  /** fp16: what stays float32 (default DEFAULT_FP16_POLICY). */
+  fp16Policy?: Fp16Policy;
 }
 
 export interface OnnxExport {
@@ -119,6 +127,7 @@ export function exportToOnnx(model: tf.LayersModel, opts: ExportOptions = {}): O
     g.addOutput(t.name, dims(t.tensor.shape, t.name));
   }
 
-  const bytes = g.encode(model.name, `onnx-exporter ${EXPORTER_VERSION}`);
+  const proto = g.toModel(model.name, `onnx-exporter ${EXPORTER_VERSION}${opts.precision === 'fp16' ? ` fp16 ${FP16_VERSION}` : ''}`);
+  const bytes = encodeModel(opts.precision === 'fp16' ? toFloat16(proto, opts.fp16Policy) : proto);
   return { bytes, inputName, outputNames: targets.map((t) => t.name) };
 }

@@ -9,6 +9,8 @@ import { imagenetLabels, type Label } from './labels.js';
 import { log } from '../log.js';
 import type { Engine, PreparedModel } from '../engines/types.js';
 import { int8ModelBytes, type Int8Settings } from './int8.js';
+import type { Precision } from '../onnx/precision.js';
+import { batchIdentity, batchPlanApplies, readBatchTable, subBatchSize, type BatchTable } from '../engines/batch-plan.js';
 
 export interface WeightsInfo {
   /** imagenet: the card's pretrained weights; random: seeded init; file: --weights PATH; model: the model file's own. */
@@ -56,8 +58,8 @@ export class Backbone {
   /** Prepared models by the outputs they expose ('' = the model's own). */
   private readonly prepared = new Map<string, Promise<PreparedModel>>();
   private warnedFallback = false;
-  /** 'int8' once an engine runs an int8 model. */
-  private runningPrecision: 'fp32' | 'int8' = 'fp32';
+  /** 'int8' / 'fp16' once an engine runs such a model. */
+  private runningPrecision: Precision = 'fp32';
   private released = false;
   /** Whether the model's output is already probabilities; decided once. */
   private outputIsProbabilities: boolean | undefined;
@@ -66,13 +68,14 @@ export class Backbone {
    * `engine` runs the model (it may hand over to another engine for a model it cannot
    * take: ONNX Runtime → TensorFlow.js under auto). `cacheDir`: where the engine may
    * cache what it derives from pretrained weights (the ONNX export). `int8`: --precision
-   * int8 on ONNX Runtime (where the int8 model comes from).
+   * int8 on ONNX Runtime (where the int8 model comes from). `fp16`: --precision fp16 (an fp16
+   * export; loadBackbone checked that the engine can run it).
    */
   constructor(
     readonly info: BackboneInfo,
     readonly model: Model,
     private engine: Engine,
-    private readonly options: { cacheDir?: string; int8?: Int8Settings } = {},
+    private readonly options: { cacheDir?: string; int8?: Int8Settings; fp16?: boolean; splitBatches?: boolean } = {},
   ) {
     if (isLayersModel(model)) {
       const last = model.layers[model.layers.length - 1]!;
@@ -177,8 +180,19 @@ export class Backbone {
     if (this.released) throw new BackbonesError('E_INTERNAL', `${this.name}: the TensorFlow.js weights were released before the model could be prepared for ${this.engineName}.`);
     const cacheDir = this.info.weights.kind !== 'random' ? this.options.cacheDir : undefined;
     const prebuilt = await this.int8Model(outputs);
-    const prepared = await this.engine.prepare(this.model, { name: this.name, outputs, architecture: this.info.card?.architecture ?? this.name, ...(cacheDir ? { cacheDir } : {}), ...(prebuilt ? { prebuilt } : {}) });
+    const fp16 = this.options.fp16 === true && !prebuilt;
+    const table = await this.batchTable();
+    const prepared = await this.engine.prepare(this.model, {
+      name: this.name,
+      outputs,
+      architecture: this.info.card?.architecture ?? this.name,
+      ...(cacheDir ? { cacheDir } : {}),
+      ...(prebuilt ? { prebuilt } : {}),
+      ...(fp16 ? { precision: 'fp16' as const } : {}),
+      ...(table ? { subBatch: (n: number) => subBatchSize(table.imagesPerSecond, n) } : {}),
+    });
     if (prebuilt && !prepared.fallback) this.runningPrecision = 'int8';
+    if (fp16 && !prepared.fallback) this.runningPrecision = 'fp16';
     if (prepared.fallback) {
       if (!this.warnedFallback) log.warn(`${this.name} runs on TensorFlow.js (${tf.getBackend()}) instead of ONNX Runtime: ${prepared.fallback.reason}.`);
       this.warnedFallback = true;
@@ -199,8 +213,30 @@ export class Backbone {
     return int8ModelBytes(this.info, this.model, { ...int8, cacheDir: this.options.cacheDir, threads: onnx.threads }, outputs, this.engine.choice.requested === 'auto');
   }
 
-  /** fp32, or int8 once an int8 ONNX model runs (--precision int8). */
-  get precision(): 'fp32' | 'int8' {
+  private measuredBatches?: Promise<(BatchTable & { file: string }) | undefined>;
+
+  /** The batch sizes measured for this model on this engine (bench wrote them), when batches may be split. */
+  private batchTable(): Promise<(BatchTable & { file: string }) | undefined> {
+    const choice = this.engine.choice;
+    if (this.options.splitBatches === false || !batchPlanApplies(choice) || !this.options.cacheDir) return Promise.resolve(undefined);
+    const precision: Precision = this.options.fp16 ? 'fp16' : this.options.int8 ? 'int8' : 'fp32';
+    this.measuredBatches ??= readBatchTable(this.options.cacheDir, batchIdentity(this.info, precision, choice));
+    return this.measuredBatches;
+  }
+
+  /**
+   * How a batch of `requested` images runs: as sub-batches of `size` when a smaller size was
+   * measured faster per image on this engine (the table bench wrote); undefined: as asked.
+   */
+  async batchPlan(requested: number): Promise<{ size: number; requested: number; table: BatchTable & { file: string } } | undefined> {
+    const table = await this.batchTable();
+    if (!table) return undefined;
+    const size = subBatchSize(table.imagesPerSecond, requested);
+    return size < requested ? { size, requested, table } : undefined;
+  }
+
+  /** fp32, or int8 / fp16 once such an ONNX model runs (--precision). */
+  get precision(): Precision {
     return this.runningPrecision;
   }
 

@@ -6,6 +6,7 @@ import type { tf } from '../tf.js';
 import type { Engine } from '../engines/types.js';
 import type { PreprocessMode } from '../images/preprocess.js';
 import type { Interpolation, ResizeMode } from '../images/resize.js';
+import type { Precision } from '../onnx/precision.js';
 
 export interface Int8Settings {
   calibrate?: string;
@@ -14,13 +15,13 @@ export interface Int8Settings {
 
 /** The precision options of a model selection (--precision, --calibrate, --int8-model). */
 export interface PrecisionOptions extends Int8Settings {
-  precision?: 'fp32' | 'int8';
+  precision?: Precision;
 }
 
 /** --calibrate / --int8-model alone mean int8; with an explicit fp32 they are a usage error. */
-export function resolvePrecision(o: PrecisionOptions): 'fp32' | 'int8' {
+export function resolvePrecision(o: PrecisionOptions): Precision {
   const int8Source = o.calibrate !== undefined || o.int8Model !== undefined;
-  if (o.precision === 'fp32' && int8Source) throw new BackbonesError('E_USAGE', '--calibrate and --int8-model are for --precision int8, not fp32.');
+  if (o.precision !== undefined && o.precision !== 'int8' && int8Source) throw new BackbonesError('E_USAGE', `--calibrate and --int8-model are for --precision int8, not ${o.precision}.`);
   return o.precision ?? (int8Source ? 'int8' : 'fp32');
 }
 

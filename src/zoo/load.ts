@@ -13,7 +13,9 @@ import { countMacs } from './macs.js';
 import { randomizeWeights } from './random.js';
 import { Backbone, type BackboneInfo, type WeightsInfo } from './backbone.js';
 import type { Engine } from '../engines/types.js';
-import { int8Settings } from './int8.js';
+import { int8Settings, resolvePrecision } from './int8.js';
+import { checkPrecisionOnEngine } from './precision.js';
+import type { Precision } from '../onnx/precision.js';
 import { openModelFile } from './model-file.js';
 import { imagenetLabels, readLabelsFile } from './labels.js';
 import { resolveCacheDir } from '../weights/cache.js';
@@ -35,8 +37,8 @@ export interface ModelSelection {
   labelOffset?: number;
   seed?: number;
   cacheDir?: string;
-  /** onnx engine: fp32 (default) or int8 (needs calibrate, int8Model or a cached int8 model). */
-  precision?: 'fp32' | 'int8';
+  /** onnx engine: fp32 (default), int8 (needs calibrate, int8Model or a cached int8 model), fp16 (a GPU engine). */
+  precision?: Precision;
   /** int8: folder of representative images to calibrate on. */
   calibrate?: string;
   /** int8: a model written by `backbones quantize`. */
@@ -56,12 +58,21 @@ export interface LoadOptions extends ModelSelection {
   includeTop?: boolean;
   /** false: never download (bench uses cached-or-random). */
   allowDownload?: boolean;
+  /** false: run every batch as given, never as sub-batches of a measured best size (bench measures the sizes themselves). */
+  splitBatches?: boolean;
 }
 
 export async function loadBackbone(spec: string, options: LoadOptions): Promise<Backbone> {
   const resolved = resolveModel(spec);
+  const precision = resolvePrecision(options);
+  checkPrecisionOnEngine(precision, options.engine);
   const { model, info } = 'card' in resolved ? await buildZooModel(resolved.card, options) : await openModelFile(resolved.path, options);
-  return new Backbone(info, model, options.engine, { cacheDir: resolveCacheDir(options.cacheDir), int8: int8Settings(options, options.engine) });
+  return new Backbone(info, model, options.engine, {
+    cacheDir: resolveCacheDir(options.cacheDir),
+    int8: int8Settings(options, options.engine),
+    ...(precision === 'fp16' ? { fp16: true } : {}),
+    ...(options.splitBatches === false ? { splitBatches: false } : {}),
+  });
 }
 
 /** A zoo model: the card's architecture with the planned weights. */
