@@ -118,17 +118,17 @@ export function toFloat16(model: ModelMsg, policy: Fp16Policy = DEFAULT_FP16_POL
     if (keepOps.has(node.op_type) || node === classifier || graphOutput) d = 'fp32';
     else if (PASSTHROUGH.has(node.op_type) && data !== undefined && !isFloatInit(data)) d = domain.get(data) === 'fp32' && !g.input.some((i) => i.name === data) ? 'fp32' : 'fp16';
     else d = 'fp16';
-    const input = node.input.map((name) => {
-      if (name === '') return name;
-      if (inits.has(name)) return isFloatInit(name) ? initFor(name, d) : name;
-      const from = domain.get(name);
-      if (from === undefined) throw new OnnxExportError(`fp16: value ${name} used before it is produced`);
-      return from === d ? name : cast(name, d);
-    });
-    if (graphOutput && node.op_type === 'Identity' && domain.get(node.input[0]!) === 'fp16') {
+    if (graphOutput && node.op_type === 'Identity' && domain.get(data!) === 'fp16') {
       // An output of fp16 data: one Cast that writes the output itself, instead of Cast + Identity.
-      nodes.push({ ...node, op_type: 'Cast', input: [node.input[0]!], attribute: [attr.int('to', DataType.FLOAT)] });
+      nodes.push({ ...node, op_type: 'Cast', name: unique(node.name.replace(/:Identity$/, ':Cast')), attribute: [attr.int('to', DataType.FLOAT)] });
     } else {
+      const input = node.input.map((name) => {
+        if (name === '') return name;
+        if (inits.has(name)) return isFloatInit(name) ? initFor(name, d) : name;
+        const from = domain.get(name);
+        if (from === undefined) throw new OnnxExportError(`fp16: value ${name} used before it is produced`);
+        return from === d ? name : cast(name, d);
+      });
       nodes.push({ ...node, input });
     }
     for (const o of node.output) domain.set(o, d);
