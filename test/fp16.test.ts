@@ -4,7 +4,7 @@
 // a CPU engine, an adapter without shader-f16, a request that cannot reach a GPU.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { tf } from '../src/tf.js';
@@ -252,5 +252,62 @@ describe('CLI: fp16 on lavapipe, a batch split by a measured table, bench --prec
     assert.equal(tables.length, 2, tables.join(', '));
     assert.ok(tables.some((f) => /-fp16-/.test(f)) && tables.some((f) => /-fp32-/.test(f)), tables.join(', '));
     assert.match(r.stderr, /fp16: (batch sizes recorded in|batch 2 is slower per image than batch 1)/);
+  });
+});
+
+describe('quantize --precision fp16: the fp16 model, its figures against fp32, kept for models info and -o', { skip: skipGpu }, () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'bb-fp16-quantize-'));
+    mkdirSync(path.join(dir, 'holdout'));
+    for (const p of ['cat_tabby_chelsea__skimage.png', 'coffee_espresso_cup__skimage.png', 'apple_red__opencv.jpg', 'mandrill_baboon__opencv.jpg']) symlinkSync(IMAGES(p), path.join(dir, 'holdout', p));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('evaluates on lavapipe, caches the export where --precision fp16 finds it, writes -o with the figures', async () => {
+    const env = { BACKBONES_CACHE: path.join(dir, 'cache') };
+    const file = path.join(dir, 'm.fp16.onnx');
+    const r = await runCli(['--provider', 'webgpu', 'quantize', MODEL, '--preprocess', 'tf', '--precision', 'fp16', '--evaluate', path.join(dir, 'holdout'), '--layer', FEATURES, '-o', file, '-f', 'json'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.deepEqual(report.keptFloat32, ['conv_preds', 'act_softmax']);
+    const e = report.evaluation;
+    assert.equal(e.images, 4);
+    assert.equal(e.top1Agreement, 1);
+    assert.ok(e.featureCosineWorst >= 0.999, `feature cosine worst ${e.featureCosineWorst}`);
+    assert.equal(e.featureLayer, FEATURES);
+    assert.deepEqual(e.providers, ['webgpu']);
+    // fp32 on the same provider agrees with the CPU to float32 rounding: the differences above are fp16's.
+    assert.ok(e.fp32OnProviders.maxProbabilityDiff < 1e-4, `fp32 on webgpu: ${e.fp32OnProviders.maxProbabilityDiff}`);
+    assert.ok(e.speedup > 0 && e.speed.runs >= 5);
+    // The sidecar (read here as plain JSON) and models info list the figures.
+    const sidecar = JSON.parse(readFileSync(`${report.cacheFile}.json`, 'utf8'));
+    assert.equal(sidecar.precision, 'fp16');
+    assert.equal(sidecar.evaluation.top1Agreement, 1);
+    const info = await runCli(['models', 'info', MODEL, '--preprocess', 'tf', '--json'], { env });
+    assert.equal(info.code, 0, info.stderr);
+    assert.equal(JSON.parse(info.stdout).fp16[0].evaluation.images, 4);
+    // -o: the fp16 graph with the figures in its metadata, read back with the ONNX schema.
+    const written = decodeModel(readFileSync(file)) as ReturnType<typeof decodeModel> & { metadata_props: Array<{ key: string; value: string }> };
+    const meta = Object.fromEntries(written.metadata_props.map((m) => [m.key, m.value]));
+    assert.equal(meta['backbones.precision'], 'fp16');
+    assert.equal(JSON.parse(meta['backbones.evaluation']!).top1Agreement, 1);
+    assert.ok(written.graph.initializer.some((t) => t.data_type === DataType.FLOAT16));
+    // extract --precision fp16 of that layer runs the cached export instead of exporting again.
+    const x = await runCli(['--provider', 'webgpu', '--debug', 'extract', IMAGES('cat_tabby_chelsea__skimage.png'), '-m', MODEL, '--preprocess', 'tf', '--layer', FEATURES, '--precision', 'fp16', '-f', 'jsonl'], { env });
+    assert.equal(x.code, 0, x.stderr);
+    assert.match(x.stderr, new RegExp(`fp16 export reused from cache \\(${report.cacheFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)`));
+  });
+
+  test('refused on a CPU engine before the model loads; int8 still needs --calibrate', async () => {
+    const cpu = await runCli(['--device', 'cpu', 'quantize', MODEL, '--preprocess', 'tf', '--precision', 'fp16']);
+    assert.equal(cpu.code, 2, cpu.stderr);
+    assert.match(cpu.stderr, /^Error: --precision fp16 needs a GPU engine, and the engine computes on the CPU/m);
+    const int8 = await runCli(['quantize', MODEL, '--preprocess', 'tf']);
+    assert.equal(int8.code, 2, int8.stderr);
+    assert.match(int8.stderr, /^Error: quantize --precision int8 needs --calibrate DIR: a folder of representative images\.$/m);
+    const mixed = await runCli(['--provider', 'webgpu', 'quantize', MODEL, '--precision', 'fp16', '--calibrate', dir]);
+    assert.equal(mixed.code, 2, mixed.stderr);
+    assert.match(mixed.stderr, /^Error: --calibrate, --method and --keep-float are for --precision int8; fp16 needs no calibration\.$/m);
   });
 });

@@ -2,6 +2,7 @@
 // hold; no logic of its own beyond formatting.
 import type { Int8Evaluation } from '../onnx/quantize/evaluate.js';
 import type { Int8Sidecar } from '../onnx/quantize/cache.js';
+import type { Fp16Sidecar } from '../onnx/fp16-evaluate.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, out } from '../log.js';
 import { listModels, getCard, findCard } from '../zoo/registry.js';
@@ -109,8 +110,9 @@ export async function runModelsInfo(
   }
   const sources = card ? await sourcesWithStatus(card, cacheDir) : [];
   const int8 = await (await import('../onnx/quantize/cache.js')).int8ModelsFor(cacheDir, spec);
+  const fp16 = await (await import('../onnx/fp16-evaluate.js')).fp16ExportsFor(cacheDir, spec);
   if (o.json) {
-    process.stdout.write(JSON.stringify({ ...(card ?? { name: spec, ...loaded }), weights: card ? sources : undefined, int8, layers }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ ...(card ?? { name: spec, ...loaded }), weights: card ? sources : undefined, int8, fp16, layers }, null, 2) + '\n');
     return EXIT.ok;
   }
   const lines: string[] = [];
@@ -142,6 +144,7 @@ export async function runModelsInfo(
     );
   }
   if (int8.length > 0) lines.push(out.bold('int8 (cached, newest first)'), ...int8.map(int8Line));
+  if (fp16.length > 0) lines.push(out.bold('fp16 (cached by `quantize --precision fp16`, newest first)'), ...fp16.map(fp16Line));
   if (layers) {
     lines.push(out.bold('layers') + out.dim('  (name, type, output shape without batch, parameters)'));
     const w = Math.max(...layers.map((l) => l.name.length));
@@ -162,6 +165,16 @@ function int8Line(m: Int8Sidecar & { file: string }): string {
     ? `top-1 agreement ${pct(e.top1Agreement)}, top-5 overlap ${pct(e.top5Overlap)}, feature cosine mean ${e.featureCosineMean?.toFixed(4) ?? 'n/a'} worst ${e.featureCosineWorst?.toFixed(4) ?? 'n/a'}, ${e.speedup.toFixed(2)}x fp32 speed (${e.images} held-out images)`
     : 'not evaluated (run `backbones quantize … --evaluate DIR`)';
   return `  ${m.createdAt.slice(0, 19).replace('T', ' ')}  ${m.weights}\n    calibrated on ${m.calibration.images} images (${m.calibration.dir}); ${figures}\n    → ${m.file}`;
+}
+
+/** One cached fp16 export: what stays fp32 and, when `quantize --precision fp16 --evaluate` measured them, its figures. */
+function fp16Line(m: Fp16Sidecar & { file: string }): string {
+  const e = m.evaluation;
+  const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)} %`);
+  const figures = e
+    ? `on ${m.adapter}: top-1 agreement ${pct(e.top1Agreement)}, top-5 overlap ${pct(e.top5Overlap)}, feature cosine mean ${e.featureCosineMean?.toFixed(4) ?? 'n/a'} worst ${e.featureCosineWorst?.toFixed(4) ?? 'n/a'}, ${e.speedup.toFixed(2)}x fp32 speed on ${e.providers[0]} (${e.images} held-out images)`
+    : 'not evaluated (run `backbones quantize … --precision fp16 --evaluate DIR`)';
+  return `  ${m.createdAt.slice(0, 19).replace('T', ' ')}  ${m.weights}\n    fp32 kept: ${m.keptFloat32.join(', ') || 'none'}; ${figures}\n    → ${m.file}`;
 }
 
 export async function runModelsPull(names: string[], o: CommonOptions & { top?: boolean }): Promise<number> {

@@ -20,7 +20,16 @@ export interface QuantizeRunOptions extends ModelSelection {
   method: 'percentile' | 'minmax';
   percentile: number;
   keepFloat?: string[];
+  /** The layer whose features are compared (default: the card's feature layer). */
+  layer?: string;
   format?: 'table' | 'json';
+}
+
+/** --layer (checked to exist), else the card's feature layer. */
+export function comparedLayer(backbone: { hasLayer(name: string): boolean; name: string; info: { featureLayer: string | null } }, layer: string | undefined): string | null {
+  if (layer === undefined) return backbone.info.featureLayer;
+  if (!backbone.hasLayer(layer)) throw new BackbonesError('E_USAGE', `${backbone.name} has no layer "${layer}"; list them with \`backbones models info ${backbone.name} --layers\`.`);
+  return layer;
 }
 
 export async function runQuantize(spec: string, o: QuantizeRunOptions): Promise<number> {
@@ -35,10 +44,11 @@ export async function runQuantize(spec: string, o: QuantizeRunOptions): Promise<
   if (info.source === 'graph-model') throw new BackbonesError('E_MODEL', `${spec} is a graph model; the quantizer works on the ONNX export of Keras layers models.`);
   if (info.weights.kind === 'random') log.warn('random weights: the int8 model is fine for speed, its accuracy figures mean nothing.');
   const model = backbone.model as tf.LayersModel;
+  const featureLayer = comparedLayer(backbone, o.layer);
   const subject = {
     model,
     name: spec,
-    featureLayer: info.featureLayer,
+    featureLayer,
     images: { size: info.inputSize, preprocess: info.preprocess, resize: info.resize, interpolation: info.interpolation },
     weightsDescription: info.weights.description,
   };
@@ -74,7 +84,7 @@ export async function runQuantize(spec: string, o: QuantizeRunOptions): Promise<
     for (const f of failed) log.warn(`evaluation: skipped ${f.path}: ${f.error}`);
     log.info(`${spec}: evaluating int8 against fp32 on ${batches.reduce((s, b) => s + b.shape[0], 0)} images…`);
     const classifier = model.outputs.length === 1 ? model.outputs[0]!.sourceLayer.name : null;
-    evaluation = await q.evaluateInt8(made.fp32, made.bytes, batches, { classifierOutput: classifier, featureOutput: info.featureLayer, threads });
+    evaluation = await q.evaluateInt8(made.fp32, made.bytes, batches, { classifierOutput: classifier, featureOutput: featureLayer, threads });
     const m = q.readModel(bytes);
     q.setMetadata(m, { [q.META.evaluation]: JSON.stringify({ ...evaluation, evaluationHash: evalFolder.hash, evaluatedOn: evalFolder.dir }) });
     bytes = q.writeModel(m);

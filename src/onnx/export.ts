@@ -36,6 +36,8 @@ export interface OnnxExport {
   inputName: string;
   /** Graph outputs: the model's outputs (named after their layers), then the extra ones. */
   outputNames: string[];
+  /** fp16: the nodes that still compute in float32 (the policy's), by node name without the op. */
+  keptFloat32?: string[];
 }
 
 interface Target {
@@ -128,6 +130,10 @@ export function exportToOnnx(model: tf.LayersModel, opts: ExportOptions = {}): O
   }
 
   const proto = g.toModel(model.name, `onnx-exporter ${EXPORTER_VERSION}${opts.precision === 'fp16' ? ` fp16 ${FP16_VERSION}` : ''}`);
-  const bytes = encodeModel(opts.precision === 'fp16' ? toFloat16(proto, opts.fp16Policy) : proto);
-  return { bytes, inputName, outputNames: targets.map((t) => t.name) };
+  const outputNames = targets.map((t) => t.name);
+  if (opts.precision === 'fp16') {
+    const half = toFloat16(proto, opts.fp16Policy);
+    return { bytes: encodeModel(half.model), inputName, outputNames, keptFloat32: half.keptFloat32 };
+  }
+  return { bytes: encodeModel(proto), inputName, outputNames };
 }

@@ -62,9 +62,9 @@ function classifierNode(nodes: NodeMsg[], output: string, keepOps: Set<string>):
 
 /**
  * The fp16 version of an exported model. The graph input and every graph output stay
- * float32 (a Cast at each end); kept nodes compute in float32.
+ * float32 (a Cast at each end); kept nodes compute in float32 (`keptFloat32`: their names).
  */
-export function toFloat16(model: ModelMsg, policy: Fp16Policy = DEFAULT_FP16_POLICY): ModelMsg {
+export function toFloat16(model: ModelMsg, policy: Fp16Policy = DEFAULT_FP16_POLICY): { model: ModelMsg; keptFloat32: string[] } {
   const g = model.graph;
   const keepOps = new Set(policy.keepOps);
   const outputs = new Set(g.output.map((o) => o.name));
@@ -82,6 +82,7 @@ export function toFloat16(model: ModelMsg, policy: Fp16Policy = DEFAULT_FP16_POL
   const domain = new Map<string, Domain>(g.input.map((i) => [i.name, 'fp32' as Domain]));
   const isFloatInit = (name: string) => inits.get(name)?.data_type === DataType.FLOAT;
   const nodes: NodeMsg[] = [];
+  const keptFloat32: string[] = [];
   const casts = new Map<string, string>();
   const cast = (value: string, to: Domain): string => {
     const key = `${value}>${to}`;
@@ -115,7 +116,10 @@ export function toFloat16(model: ModelMsg, policy: Fp16Policy = DEFAULT_FP16_POL
     const data = node.input[0];
     const graphOutput = node.output.some((o) => outputs.has(o));
     let d: Domain;
-    if (keepOps.has(node.op_type) || node === classifier || graphOutput) d = 'fp32';
+    if (keepOps.has(node.op_type) || node === classifier) {
+      d = 'fp32';
+      keptFloat32.push(node.name.replace(/:[A-Za-z]+$/, ''));
+    } else if (graphOutput) d = 'fp32';
     else if (PASSTHROUGH.has(node.op_type) && data !== undefined && !isFloatInit(data)) d = domain.get(data) === 'fp32' && !g.input.some((i) => i.name === data) ? 'fp32' : 'fp16';
     else d = 'fp16';
     if (graphOutput && node.op_type === 'Identity' && domain.get(data!) === 'fp16') {
@@ -140,5 +144,5 @@ export function toFloat16(model: ModelMsg, policy: Fp16Policy = DEFAULT_FP16_POL
     if (half) initializer.push(toFp16Tensor(t, half));
     if (!half || usedAsFloat32.has(t.name) || !isFloatInit(t.name)) initializer.push(t);
   }
-  return { ...model, graph: { ...g, node: nodes, initializer } };
+  return { model: { ...model, graph: { ...g, node: nodes, initializer } }, keptFloat32 };
 }
