@@ -12,6 +12,7 @@ import { batchIdentity, batchPlanApplies, batchTableKey, batchTablePath, readBat
 import type { BackendChoice } from '../src/engines/types.js';
 import { loadBackbone } from '../src/zoo/load.js';
 import { loadImageForModel } from '../src/images/index.js';
+import { OnnxEngine } from '../src/onnx/engine.js';
 import { IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
 import { fakeProber, HARDWARE, HOPPER, LLVMPIPE, skipWithoutLavapipe } from './helpers/webgpu.js';
 import { runCli } from './helpers/cli.js';
@@ -137,7 +138,7 @@ describe('a model on a GPU engine finds the table measured for its adapter only'
     }
   });
 
-  test('a batch run as sub-batches gives the outputs of the whole batch (ONNX Runtime, real model)', async () => {
+  test('a batch run as sub-batches gives the outputs of the whole batch, fed as views of the stacked array (ONNX Runtime, real model)', async () => {
     const cpu = await startEngine({ providers: ['cpu'] });
     const backbone = await loadBackbone(MODEL, { preprocess: 'tf', engine: cpu });
     const names = ['cat_tabby_chelsea__skimage.png', 'coffee_espresso_cup__skimage.png', 'apple_red__opencv.jpg', 'cameraman_tripod_gray__skimage.png', 'mandrill_baboon__opencv.jpg'];
@@ -149,6 +150,22 @@ describe('a model on a GPU engine finds the table measured for its adapter only'
     const spec = { name: 'm', outputs: ['conv_pw_13_relu'], architecture: 'm' };
     const whole = await cpu.prepare(backbone.model, spec);
     const split = await cpu.prepare(backbone.model, { ...spec, subBatch: (n: number) => (asked.push(n), 2) });
+    // What ONNX Runtime is handed: the stacked array itself, or views of it (no copy on the way in).
+    const fed: Float32Array[] = [];
+    const run = OnnxEngine.prototype.run;
+    OnnxEngine.prototype.run = function (input, shape, outputs) {
+      fed.push(input);
+      return run.call(this, input, shape, outputs);
+    };
+    try {
+      (await whole.run(batch)).dispose();
+      (await split.run(batch)).dispose();
+    } finally {
+      OnnxEngine.prototype.run = run;
+    }
+    assert.equal(fed[0], data, 'the whole batch: the very array the images were stacked into');
+    assert.deepEqual(fed.slice(1).map((x) => [x.buffer === data.buffer, x.byteOffset / (224 * 224 * 3 * 4), x.length / (224 * 224 * 3)]), [[true, 0, 2], [true, 2, 2], [true, 4, 1]]);
+    asked.length = 0;
     try {
       for (const output of [undefined, 'conv_pw_13_relu']) {
         const [a, b] = [await whole.run(batch, output), await split.run(batch, output)];
