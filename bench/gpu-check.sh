@@ -26,6 +26,8 @@ case "${1:-}" in
   '') ;;
   *) echo "usage: bash bench/gpu-check.sh [--pack | --dry]" >&2; exit 2 ;;
 esac
+# run.sh cds from the working tree (where .device/ is) into the unpacked project: OLDPWD still names it.
+caller_dir=${OLDPWD:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
@@ -67,14 +69,14 @@ started=$SECONDS
 bb=(node bin/backbones.js)
 
 # The photos and real models: ../shared/data in a rehearsal, else the tarball --pack made. run.sh cds
-# into the unpacked project, so the tarball is found next to run.sh through OLDPWD (or GPU_CHECK_DATA).
+# into the unpacked project, so the tarball is found next to run.sh through caller_dir (or GPU_CHECK_DATA).
 data=""
 if [ "$mode" = dry ]; then
   data=${BACKBONES_TEST_DATA:-../shared/data}
   photos="$OUT/photos"; rm -rf "$photos"; mkdir -p "$photos"
   for p in "${PHOTOS[@]}"; do ln -s "$(cd "$data/images" && pwd)/$p" "$photos/$p"; done
 else
-  for t in "${GPU_CHECK_DATA:-}" "${OLDPWD:-/nonexistent}/.device/gpu-check-data.tar.xz" "$root/.device/gpu-check-data.tar.xz"; do
+  for t in "${GPU_CHECK_DATA:-}" "${caller_dir:-/nonexistent}/.device/gpu-check-data.tar.xz" "$root/.device/gpu-check-data.tar.xz"; do
     if [ -n "$t" ] && [ -f "$t" ]; then
       rm -rf /tmp/bb-gpu-check-data && mkdir -p /tmp/bb-gpu-check-data && tar xJf "$t" -C /tmp/bb-gpu-check-data && data=/tmp/bb-gpu-check-data
       break

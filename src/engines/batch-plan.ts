@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeAtomically } from '../onnx/cache.js';
-import { EXPORTER_VERSION } from '../onnx/export.js';
+import { EXPORTER_VERSION } from '../onnx/version.js';
 import type { Precision } from '../onnx/precision.js';
 import type { BackendChoice } from './types.js';
 

@@ -12,13 +12,15 @@ import { kerasLayout, type KerasShape } from './layout.js';
 import { CONVERTERS } from './ops/index.js';
 import { encodeModel, type Dim } from './proto.js';
 import { FP16_VERSION, toFloat16, type Fp16Policy } from './fp16.js';
+import type { Precision } from './precision.js';
 import { producerOf, walkGraph, type LayerNode, type SymbolicTensor } from './walk.js';
 
-/** Bumped whenever the exported graph for the same model changes (it keys the .onnx cache). */
-export const EXPORTER_VERSION = 1;
+import { EXPORTER_VERSION } from './version.js';
+
+export { EXPORTER_VERSION };
 
 /** The precisions an export itself can compute in (int8 is made from the fp32 export by quantize/). */
-export type ExportPrecision = 'fp32' | 'fp16';
+export type ExportPrecision = Extract<Precision, 'fp32' | 'fp16'>;
 
 export interface ExportOptions {
   /** Layer names to expose as extra graph outputs, NHWC like tfjs (e.g. 'block5_pool'). */

@@ -1,5 +1,5 @@
 // int8 post-training quantization of exported models (QDQ format for ONNX Runtime).
-export { PRECISIONS, type Precision, type Int8Source, type Int8Subject, int8ModelFor, makeInt8, calibrationFolder, int8CacheParts, int8ExportOutputs, asModelError } from './provider.js';
+export { type Int8Source, type Int8Subject, int8ModelFor, makeInt8, calibrationFolder, int8CacheParts, int8ExportOutputs, asModelError } from './provider.js';
 export { quantizeOnnx, describeInt8, encodeQuantized, DEFAULT_QUANTIZE_OPTIONS, QUANTIZER_VERSION, META, UnquantizableModelError, type QuantizeOptions, type QuantizeSummary } from './quantize.js';
 export { evaluateInt8, type Int8Evaluation } from './evaluate.js';
 export { inspectOptimized, INTEGER_KERNELS, type OptimizedGraph } from './kernels.js';

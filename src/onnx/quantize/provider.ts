@@ -11,9 +11,6 @@ import { cachedInt8Models, int8CachePath, writeSidecar } from './cache.js';
 import { decodeFolder, openImageFolder, type ImageFolder, type ImageFolderSettings } from './images.js';
 import { DEFAULT_QUANTIZE_OPTIONS, META, QUANTIZER_VERSION, UnquantizableModelError, describeInt8, encodeQuantized, quantizeOnnx, type QuantizeOptions } from './quantize.js';
 
-export const PRECISIONS = ['fp32', 'int8'] as const;
-export type Precision = (typeof PRECISIONS)[number];
-
 /** How to get an int8 model: the CLI's --calibrate / --int8-model, and the cache. */
 export interface Int8Source {
   calibrate?: string;
