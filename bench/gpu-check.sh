@@ -64,7 +64,7 @@ export BACKBONES_CACHE=${BACKBONES_CACHE:-/tmp/bb-gpu-check-cache}
 export UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE:-$(nproc)}
 # A rehearsal on lavapipe computes on the CPU: its limits are 4x (it says nothing about speed anyway).
 scale=1; [ "$mode" = dry ] && scale=4
-BUDGET_S=${GPU_CHECK_BUDGET_S:-$((465 * scale))}
+BUDGET_S=${GPU_CHECK_BUDGET_S:-$((470 * scale))}
 started=$SECONDS
 bb=(node bin/backbones.js)
 
@@ -124,7 +124,7 @@ step() {
 
 command -v nvidia-smi >/dev/null && step nvidia-smi 20 nvidia-smi.txt nvidia-smi
 step doctor 60 doctor.json "${bb[@]}" doctor --json
-step bench 270 "" "${bb[@]}" "${engine[@]}" bench "${BENCH_MODELS[@]}" --weights random "${BENCH_ARGS[@]}" --format json -o "$OUT/bench.json"
+step bench 300 "" "${bb[@]}" "${engine[@]}" bench "${BENCH_MODELS[@]}" --weights random "${BENCH_ARGS[@]}" --format json -o "$OUT/bench.json"
 if [ -n "$data" ]; then
   for m in "${MODELS_USED[@]}"; do
     case $m in mobilenet_v1_0.25_224) pre=tf; layer=global_average_pooling2d_1 ;; *) pre=unit; layer=out_relu ;; esac
