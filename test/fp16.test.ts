@@ -242,7 +242,7 @@ describe('CLI: fp16 on lavapipe, a batch split by a measured table, bench --prec
   after(() => rmSync(cache, { recursive: true, force: true }));
 
   test('bench --precisions fp32,fp16 --batch-sizes 1,2 measures both and records a batch table per precision', async () => {
-    const r = await runCli(['--provider', 'webgpu', 'bench', MODEL, '--preprocess', 'tf', '--precisions', 'fp32,fp16', '--batch-sizes', '1,2', '-n', '2', '--warmup', '1', '-f', 'json'], {
+    const r = await runCli(['--provider', 'webgpu', 'bench', MODEL, '--preprocess', 'tf', '--precisions', 'fp32,fp16', '--batch-sizes', '1,2', '-n', '1', '--warmup', '0', '-f', 'json'], {
       env: { BACKBONES_CACHE: cache },
     });
     assert.equal(r.code, 0, r.stderr);
@@ -297,7 +297,7 @@ describe('quantize --precision fp16: the fp16 model, its figures against fp32, k
     // extract --precision fp16 of that layer runs the cached export instead of exporting again.
     const x = await runCli(['--provider', 'webgpu', '--debug', 'extract', IMAGES('cat_tabby_chelsea__skimage.png'), '-m', MODEL, '--preprocess', 'tf', '--layer', FEATURES, '--precision', 'fp16', '-f', 'jsonl'], { env });
     assert.equal(x.code, 0, x.stderr);
-    assert.match(x.stderr, new RegExp(`fp16 export reused from cache \\(${report.cacheFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)`));
+    assert.match(x.stderr, new RegExp(`ONNX reused from cache \\(fp16\\) \\(${report.cacheFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)`));
   });
 
   test('refused on a CPU engine before the model loads; int8 still needs --calibrate', async () => {

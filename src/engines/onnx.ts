@@ -151,7 +151,7 @@ export class OnnxRuntimeEngine implements Engine {
         executionProviders: onnx.executionProviders,
         ...(spec.prebuilt ? { prebuilt: spec.prebuilt } : cacheKey ? { cacheKey, cacheDir: spec.cacheDir } : {}),
       });
-      log.debug(`${spec.name}: ONNX ${spec.prebuilt ? 'int8 model' : session.exported ? `${precision} export` : `${precision} export reused from cache`}${session.modelPath ? ` (${session.modelPath})` : ''}, ${session.threads} threads, providers ${session.executionProviders.join(',')}`);
+      log.debug(`${spec.name}: ONNX ${spec.prebuilt ? 'int8 model' : session.exported ? 'exported' : 'reused from cache'}${precision !== 'fp32' ? ` (${precision})` : ''}${session.modelPath ? ` (${session.modelPath})` : ''}, ${session.threads} threads, providers ${session.executionProviders.join(',')}`);
       return {
         engineName: 'onnx',
         ownsWeights: true,
