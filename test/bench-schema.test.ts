@@ -27,5 +27,5 @@ test('the page documents what the types declare, nested fields flattened', () =>
   for (const f of ['schemaVersion', 'machine.gpus[].name', 'models[].precision', 'models[].runs[].endToEnd.limitingStage', 'models[].runs[].gpu.utilizationMeanPercent', 'models[].warnings[].kind']) {
     assert.ok(documented.has(f), f);
   }
-  assert.match(readFileSync(SCHEMA_FILE, 'utf8'), /^\| `precision` \| `"fp32"` \\\| `"int8"`, optional \| /m);
+  assert.match(readFileSync(SCHEMA_FILE, 'utf8'), /^\| `precision` \| `"fp32"` \\\| `"int8"` \\\| `"fp16"`, optional \| /m);
 });

@@ -21,7 +21,7 @@ import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
 import { IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
 import { splitPhotos } from './helpers/photos.js';
 import { fakeReport } from './helpers/bench-fixtures.js';
-import { int8NotFaster } from '../src/measure/precision.js';
+import { precisionNotFaster } from '../src/measure/precision.js';
 import type { BenchReport } from '../src/measure/result.js';
 
 const skip = skipWithoutData();
@@ -273,7 +273,7 @@ describe('bench --precisions', { skip }, () => {
       { ...base, model: 'm', backend: 'onnx', precision: 'fp32' },
       { ...base, model: 'm', backend: 'onnx', precision: 'int8', runs: base.runs.map((r, i) => ({ ...r, imagesPerSecond: i === 0 ? r.imagesPerSecond * 0.9 : r.imagesPerSecond * 2 })) },
     ];
-    const warnings = int8NotFaster(report);
+    const warnings = precisionNotFaster(report);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /^m batch 1: int8 is not faster than fp32 on this machine/);
   });

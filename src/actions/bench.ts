@@ -14,11 +14,11 @@ import { warningLines } from '../measure/export/format.js';
 import { benchFormats, exporterFor, TableExporter, type ExportFormat } from '../measure/export/index.js';
 import { runModelInChild } from '../measure/runner.js';
 import type { WorkerConfig } from '../measure/protocol.js';
-import type { Precision } from '../engines/precision.js';
+import type { Precision } from '../onnx/precision.js';
 import type { BackendRequest } from '../engines/backends.js';
 import { findCard, isKnownModel, unknownModelError } from '../zoo/registry.js';
 import { resolveSpec, type RunSpec, type SpecOptions } from '../spec/spec.js';
-import { int8NotFaster } from '../measure/precision.js';
+import { precisionNotFaster } from '../measure/precision.js';
 import { createRequire } from 'node:module';
 
 const TFJS_VERSION: string = (createRequire(import.meta.url)('@tensorflow/tfjs/package.json') as { version: string }).version;
@@ -64,9 +64,9 @@ async function validate(models: string[], o: BenchOptions): Promise<{ format: Ex
   for (const model of models) {
     for (const backend of backends) {
       for (const precision of precisions) {
-        // The fp32 runs of --precisions fp32,int8 ignore the int8 sources.
+        // Only the int8 runs of --precisions fp32,int8,fp16 use the int8 sources.
         // --weights is for the zoo models of the list; a model file carries its own.
-        const asked = { ...o, model, backend, precision, ...(findCard(model) ? {} : { weights: undefined }), ...(precision === 'fp32' ? { calibrate: undefined, int8Model: undefined } : {}) };
+        const asked = { ...o, model, backend, precision, ...(findCard(model) ? {} : { weights: undefined }), ...(precision !== 'int8' ? { calibrate: undefined, int8Model: undefined } : {}) };
         try {
           jobs.push({ model, backend, precision, spec: await resolveSpec(asked, { weightsDefault: 'cached-or-random', batch: { flag: '--batch-sizes', sizes: o.batchSizes } }) });
         } catch (e) {
@@ -160,7 +160,7 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
     }
     exportFile();
   }
-  for (const w of int8NotFaster(report)) log.warn(w);
+  for (const w of precisionNotFaster(report)) log.warn(w);
   const text =
     format === 'table'
       ? new TableExporter({ color: colorLevelFor(process.stdout) > 0 }).serialize(report)

@@ -77,14 +77,24 @@ export async function runImages(inputs: string[], o: ImageRunOptions, kind: Reco
     const t0 = performance.now();
     backbone = await loadForSpec(spec, engine);
     const info = backbone.info;
-    log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights.description} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    log.info(`model: ${info.name} ${info.inputSize.join('x')}${spec.precision !== 'fp32' ? `, ${spec.precision}` : ''}, preprocess ${info.preprocess}, weights ${info.weights.description} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     if (info.weights.kind === 'random') log.warn('random weights: outputs are not meaningful predictions.');
     const task = taskOf(spec);
     if (task.kind === 'extract') log.info(`layer: ${task.layer}${task.pool !== 'none' ? `, ${task.pool}-pooled` : ''}${task.l2 ? ', L2-normalised' : ''}`);
-    // int8 setup (calibration, a missing or wrong int8 model) fails the run before any output is opened, not image by
-    // image; with --workers it also calibrates once here, and the workers find the result in the cache.
+    // int8 and fp16 setup (calibration, a missing int8 model, an fp16 export ONNX Runtime refuses) fails the run before
+    // any output is opened, not image by image; with --workers it also calibrates or exports once here, and the
+    // workers find the result in the cache.
     if (spec.precision !== 'fp32') await backbone.prepare(task.kind === 'extract' ? [task.layer] : []);
     for (const line of headerLines(spec, backbone)) log.info(line);
+    const batching = await backbone.batchPlan(spec.run.batchSize);
+    if (batching) {
+      const ips = (b: number) => `${batching.table.imagesPerSecond[String(b)]!.toFixed(1)} img/s`;
+      const largest = Math.max(...Object.keys(batching.table.imagesPerSecond).map(Number).filter((b) => b <= spec.run.batchSize));
+      log.info(
+        `batch ${spec.run.batchSize} runs as sub-batches of ${batching.size}: on this engine and adapter batch ${batching.size} measured ${ips(batching.size)}, batch ${largest} ${ips(largest)} ` +
+          `(${batching.table.measuredAt.slice(0, 10)}, ${batching.table.file}; \`backbones bench\` with --batch-sizes measures again)`,
+      );
+    }
     const record = recordOf(spec, backbone);
     const storeWriter = await store?.begin({ spec, backbone, entries, skipped }, task, record);
     if (storeWriter) {

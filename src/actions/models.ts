@@ -2,6 +2,7 @@
 // hold; no logic of its own beyond formatting.
 import type { Int8Evaluation } from '../onnx/quantize/evaluate.js';
 import type { Int8Sidecar } from '../onnx/quantize/cache.js';
+import type { Fp16Sidecar } from '../onnx/fp16-evaluate.js';
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, out } from '../log.js';
 import { listModels, getCard, findCard } from '../zoo/registry.js';
@@ -111,8 +112,9 @@ export async function runModelsInfo(
   const sources = card ? await sourcesWithStatus(card, cacheDir) : [];
   const int8 = await (await import('../onnx/quantize/cache.js')).int8ModelsFor(cacheDir, spec);
   const encodingText = int8.length > 0 ? encodingLine(await import('../onnx/quantize/index.js')) : () => '';
+  const fp16 = await (await import('../onnx/fp16-evaluate.js')).fp16ExportsFor(cacheDir, spec);
   if (o.json) {
-    process.stdout.write(JSON.stringify({ ...(card ?? { name: spec, ...loaded }), weights: card ? sources : undefined, int8, layers }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ ...(card ?? { name: spec, ...loaded }), weights: card ? sources : undefined, int8, fp16, layers }, null, 2) + '\n');
     return EXIT.ok;
   }
   const lines: string[] = [];
@@ -144,6 +146,7 @@ export async function runModelsInfo(
     );
   }
   if (int8.length > 0) lines.push(out.bold('int8 (cached, newest first)'), ...int8.map((m) => int8Line(m, encodingText)));
+  if (fp16.length > 0) lines.push(out.bold('fp16 (cached by `quantize --precision fp16`, newest first)'), ...fp16.map(fp16Line));
   if (layers) {
     lines.push(out.bold('layers') + out.dim('  (name, type, output shape without batch, parameters)'));
     const w = Math.max(...layers.map((l) => l.name.length));
@@ -173,6 +176,16 @@ function encodingLine(q: Pick<typeof import('../onnx/quantize/index.js'), 'descr
     if (!e?.scheme) return 'weight encoding not recorded (made before it was: int8 weights, re-encoded where a CPU needs uint8)';
     return `weight encoding ${q.schemeLabel(e.scheme)}, made for ${e.madeFor ? q.describeCpu(e.madeFor) : 'an unrecorded CPU'}`;
   };
+}
+
+/** One cached fp16 export: what stays fp32 and, when `quantize --precision fp16 --evaluate` measured them, its figures. */
+function fp16Line(m: Fp16Sidecar & { file: string }): string {
+  const e = m.evaluation;
+  const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)} %`);
+  const figures = e
+    ? `on ${m.adapter}: top-1 agreement ${pct(e.top1Agreement)}, top-5 overlap ${pct(e.top5Overlap)}, feature cosine mean ${e.featureCosineMean?.toFixed(4) ?? 'n/a'} worst ${e.featureCosineWorst?.toFixed(4) ?? 'n/a'}, ${e.speedup.toFixed(2)}x fp32 speed on ${e.providers[0]} (${e.images} held-out images)`
+    : 'not evaluated (run `backbones quantize … --precision fp16 --evaluate DIR`)';
+  return `  ${m.createdAt.slice(0, 19).replace('T', ' ')}  ${m.weights}\n    fp32 kept: ${m.keptFloat32.join(', ') || 'none'}; ${figures}\n    → ${m.file}`;
 }
 
 export async function runModelsPull(names: string[], o: CommonOptions & { top?: boolean }): Promise<number> {

@@ -26,6 +26,14 @@ export interface QuantizeRunOptions extends SpecOptions {
   format?: 'table' | 'json';
 }
 
+/** --layer a,b: the layers a quantized model keeps as outputs besides the card's feature layer; --evaluate compares the first (default: the card's feature layer). */
+export function exposedLayers(backbone: { name: string; layers(): ReturnType<import('../zoo/backbone.js').Backbone['layers']> }, layer: string | undefined): string[] {
+  const layers = layer?.split(',').map((l) => l.trim()).filter(Boolean) ?? [];
+  const problem = layers.map((l) => layerProblem({ name: backbone.name, layers: backbone.layers() }, l, 'none')).find((p) => p !== null);
+  if (problem) throw new BackbonesError('E_USAGE', problem);
+  return layers;
+}
+
 export async function runQuantize(model: string, o: QuantizeRunOptions): Promise<number> {
   const q = await import('../onnx/quantize/index.js');
   if (o.percentile <= 50 || o.percentile > 100) throw new BackbonesError('E_USAGE', `--percentile must be in (50, 100]. Received: ${o.percentile}`);
@@ -33,7 +41,6 @@ export async function runQuantize(model: string, o: QuantizeRunOptions): Promise
   // --backend says; tfjs (cpu) only builds the model.
   // --calibrate is the quantizer's folder here, --layer the layers (comma-separated) to expose besides the feature layer.
   const { calibrate = '', layer, ...rest } = o;
-  const layers = layer?.split(',').map((l) => l.trim()).filter(Boolean);
   const spec = await resolveSpec({ ...rest, model, precision: 'fp32', int8Model: undefined, backend: 'onnx', device: 'cpu', provider: 'cpu' });
   checkFolder(calibrate, '--calibrate');
   if (o.evaluate !== undefined) checkFolder(o.evaluate, '--evaluate');
@@ -44,8 +51,7 @@ export async function runQuantize(model: string, o: QuantizeRunOptions): Promise
   if (info.source === 'graph-model') throw new BackbonesError('E_MODEL', `${model} is a graph model; the quantizer works on the ONNX export of Keras layers models.`);
   if (info.weights.kind === 'random') log.warn('random weights: the int8 model is fine for speed, its accuracy figures mean nothing.');
   const network = backbone.model as tf.LayersModel;
-  const problem = (layers ?? []).map((l) => layerProblem({ name: info.name, layers: backbone.layers() }, l, 'none')).find((p) => p !== null);
-  if (problem) throw new BackbonesError('E_USAGE', problem);
+  const layers = exposedLayers(backbone, layer);
   const subject = {
     model: network,
     name: model,
@@ -57,7 +63,7 @@ export async function runQuantize(model: string, o: QuantizeRunOptions): Promise
   };
   const folder = await q.calibrationFolder(subject, calibrate);
   const evalFolder = o.evaluate ? await q.openImageFolder(o.evaluate, '--evaluate', subject.images) : undefined;
-  const outputs = q.int8ExportOutputs(subject, layers ?? []);
+  const outputs = q.int8ExportOutputs(subject, layers);
   const cpu = await q.thisCpu();
   const opts = {
     ...q.DEFAULT_QUANTIZE_OPTIONS,
@@ -89,7 +95,7 @@ export async function runQuantize(model: string, o: QuantizeRunOptions): Promise
     for (const f of failed) log.warn(`evaluation: skipped ${f.path}: ${f.error}`);
     log.info(`${model}: evaluating int8 against fp32 on ${batches.reduce((s, b) => s + b.shape[0], 0)} images…`);
     const classifier = network.outputs.length === 1 ? network.outputs[0]!.sourceLayer.name : null;
-    evaluation = await q.evaluateInt8(made.fp32, made.bytes, batches, { classifierOutput: classifier, featureOutput: info.featureLayer, threads });
+    evaluation = await q.evaluateInt8(made.fp32, made.bytes, batches, { classifierOutput: classifier, featureOutput: layers[0] ?? info.featureLayer, threads });
     const m = q.readModel(bytes);
     q.setMetadata(m, { [q.META.evaluation]: JSON.stringify({ ...evaluation, evaluationHash: evalFolder.hash, evaluatedOn: evalFolder.dir }) });
     bytes = q.writeModel(m);

@@ -5,7 +5,7 @@ import { usageError } from '../errors.js';
 import { addPrecisionOptions, addModelOptions, choiceOption, parseIntList, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from './options.js';
 import { addPipelineOptions } from './pipeline-options.js';
 import { EXPORT_FORMATS } from '../measure/export/index.js';
-import { PRECISIONS, type Precision } from '../engines/precision.js';
+import { PRECISIONS, type Precision } from '../onnx/precision.js';
 
 function parseBackendList(value: string): string[] {
   const list = value.split(',').map((b) => b.trim().toLowerCase()).filter(Boolean);
@@ -34,7 +34,7 @@ export function registerBench(program: Command): void {
     .argument('[models...]', 'zoo names or model.json paths', DEFAULT_BENCH_MODELS)
     .option('--batch-sizes <list>', 'batch sizes to measure', parseIntList('--batch-sizes'), [1, 8])
     .option('--backends <list>', 'run every model on each of these backends, e.g. wasm,onnx (default: --backend)', parseBackendList)
-    .option('--precisions <list>', 'onnx engine: run every model at each precision, e.g. fp32,int8 (int8 needs --calibrate or a cached int8 model)', parsePrecisionList)
+    .option('--precisions <list>', 'onnx engine: run every model at each precision, e.g. fp32,int8 (int8 needs --calibrate or a cached int8 model) or fp32,fp16 (a GPU engine)', parsePrecisionList)
     .option('--warmup <n>', 'untimed runs before measuring', parseNonNegativeInt('--warmup'), 2)
     .option('-n, --iterations <n>', 'timed runs per batch size', parsePositiveInt('--iterations'))
     .option('--duration <seconds>', 'time budget per batch size instead of a fixed number of runs', parsePositiveNumber('--duration'))

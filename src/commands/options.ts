@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import { usageError } from '../errors.js';
 import { PREPROCESS_MODES, type PreprocessMode } from '../images/preprocess.js';
 import { INTERPOLATIONS, RESIZE_MODES } from '../images/resize.js';
-import { PRECISION_TABLE, PRECISIONS } from '../engines/precision.js';
+import { PRECISION_TABLE, PRECISIONS } from '../onnx/precision.js';
 
 export function parsePositiveInt(flag: string) {
   return (value: string): number => {

@@ -9,7 +9,8 @@ import { GPU_PROVIDERS, providerLibraryInstalled } from './devices.js';
 import { TfjsEngine, cpuName, plural, startCpuBackend, tfjsPrepared } from './tfjs-common.js';
 import { switchTfjsToWasm } from './tfjs-wasm.js';
 import { describeAdapter, probeWebgpu } from './webgpu-probe.js';
-import type { BackendChoice, BackendProbe, Engine, EngineDeps, Model, OnnxProbe, PreparedModel, PrecisionRequest, PrepareSpec } from './types.js';
+import { subBatches } from './batch-plan.js';
+import type { BackendChoice, BackendProbe, Engine, EngineDeps, Model, OnnxProbe, PreparedModel, PrecisionRequest, PrepareSpec, WebgpuAdapter } from './types.js';
 import type { EngineFamily, StartContext, StartResult } from './family.js';
 import type { OnnxEngine as OnnxSession } from '../onnx/engine.js';
 
@@ -21,7 +22,7 @@ const defaultOnnxProbe: OnnxProbe = async () => (await import('../onnx/ort.js'))
 /** Whether ONNX Runtime's CUDA provider library was installed into onnxruntime-node. */
 export const cudaProviderInstalled = (): boolean => providerLibraryInstalled('cuda');
 
-type Providers = { providers: string[]; adapter: string; gpu: boolean };
+type Providers = { providers: string[]; adapter: string; gpu: boolean; webgpuAdapter?: WebgpuAdapter };
 type Refusal = { refused: string };
 
 /** Providers for an explicit --provider list: every one must be listed, webgpu must really run. */
@@ -37,7 +38,7 @@ async function explicitProviders(requested: string[], listed: string[], ctx: Sta
     if (ctx.request.device === 'gpu' && (!adapter || adapter.software)) {
       return { refused: `--device gpu needs a hardware GPU, and there is ${report.reason ?? 'none'}; drop --device gpu to run webgpu on it anyway` };
     }
-    return { providers: requested, adapter: adapter ? describeAdapter(adapter) : 'unknown WebGPU adapter', gpu };
+    return { providers: requested, adapter: adapter ? describeAdapter(adapter) : 'unknown WebGPU adapter', gpu, ...(adapter ? { webgpuAdapter: adapter } : {}) };
   }
   return { providers: requested, adapter: gpu ? 'CUDA device' : cpuName(), gpu };
 }
@@ -49,7 +50,7 @@ async function gpuProviders(listed: string[], deps: EngineDeps): Promise<Provide
   const report = await (deps.probeWebgpu ?? probeWebgpu)({ ort: 'if-hardware' });
   const hardware = report.adapters.find((a) => !a.software);
   if (report.reason !== null || !hardware || report.ortRuns !== true) return { refused: `no GPU for ONNX Runtime: ${report.reason ?? 'no hardware WebGPU adapter'}` };
-  return { providers: ['webgpu', 'cpu'], adapter: describeAdapter(hardware), gpu: true };
+  return { providers: ['webgpu', 'cpu'], adapter: describeAdapter(hardware), gpu: true, webgpuAdapter: hardware };
 }
 
 async function start(ctx: StartContext): Promise<StartResult> {
@@ -78,16 +79,40 @@ async function start(ctx: StartContext): Promise<StartResult> {
       provider: chosen.providers[0]!,
       adapter: chosen.adapter,
       gpu: chosen.gpu,
+      ...(chosen.webgpuAdapter ? { webgpuAdapter: chosen.webgpuAdapter } : {}),
       onnx: { version: loaded.version, providers: loaded.providers, executionProviders: chosen.providers, threads },
     },
   };
 }
 
-/** One ONNX Runtime call on a tfjs batch; returns the named output as a tfjs tensor. */
-async function runSession(session: OnnxSession, batch: tf.Tensor4D, output: string): Promise<tf.Tensor> {
+/**
+ * ONNX Runtime on a tfjs batch; returns the named output as a tfjs tensor. tfjs' cpu
+ * backend hands over the batch's own Float32Array and wraps the output's without a copy,
+ * so the pixels are copied once, by ORT, into the session (onto the GPU with webgpu). A
+ * batch larger than its measured best size runs as sub-batches (views of the same array),
+ * their outputs written into one array.
+ */
+async function runSession(session: OnnxSession, batch: tf.Tensor4D, output: string, subBatch?: (n: number) => number): Promise<tf.Tensor> {
   const input = (await batch.data()) as Float32Array;
-  const out = (await session.run(input, batch.shape as [number, number, number, number], [output]))[output]!;
-  return tf.tensor(out.data, out.dims, 'float32');
+  const [n, ...rest] = batch.shape;
+  const size = Math.max(1, Math.min(n, subBatch?.(n) ?? n));
+  if (size >= n) {
+    const out = (await session.run(input, batch.shape as [number, number, number, number], [output]))[output]!;
+    return tf.tensor(out.data, out.dims, 'float32');
+  }
+  const per = input.length / n;
+  let data: Float32Array | undefined;
+  let dims: number[] = [];
+  for (const [start, end] of subBatches(n, size)) {
+    const out = (await session.run(input.subarray(start * per, end * per), [end - start, ...rest] as [number, number, number, number], [output]))[output]!;
+    const row = out.data.length / (end - start);
+    if (!data) {
+      data = new Float32Array(n * row);
+      dims = [n, ...out.dims.slice(1)];
+    }
+    data.set(out.data, start * row);
+  }
+  return tf.tensor(data!, dims, 'float32');
 }
 
 export class OnnxRuntimeEngine implements Engine {
@@ -95,29 +120,38 @@ export class OnnxRuntimeEngine implements Engine {
 
   /** Exports the model (or reuses the cached .onnx), or obtains its int8 model, and opens a session exposing spec.outputs. */
   async prepare(model: Model, spec: PrepareSpec): Promise<PreparedModel> {
-    if (!(model instanceof tf.LayersModel)) return this.fallback(model, spec, 'graph models cannot be exported to ONNX (the exporter reads Keras layers)');
+    if (!(model instanceof tf.LayersModel)) {
+      const why = 'graph models cannot be exported to ONNX (the exporter reads Keras layers)';
+      if (spec.precision?.precision === 'fp16') throw new BackbonesError('E_USAGE', `${spec.name} cannot run at --precision fp16: ${why}.`);
+      return this.fallback(model, spec, why);
+    }
     const { OnnxEngine, OnnxExportError, weightsHash, onnxCacheKey } = await import('../onnx/index.js');
     const onnx = this.choice.onnx!;
     try {
-      const int8 = spec.precision?.precision === 'int8' ? await this.int8Model(model, spec, spec.precision) : undefined;
-      const cacheKey = !int8 && spec.cacheDir ? onnxCacheKey({ weightsHash: await weightsHash(model), architecture: spec.architecture, outputs: spec.outputs }) : undefined;
+      const asked = spec.precision?.precision ?? 'fp32';
+      const int8 = asked === 'int8' ? await this.int8Model(model, spec, spec.precision!) : undefined;
+      // fp16 is an export of its own (cached beside fp32's); int8 is a model of its own.
+      const precision = asked === 'fp16' ? 'fp16' : 'fp32';
+      const cacheKey = !int8 && spec.cacheDir ? onnxCacheKey({ weightsHash: await weightsHash(model), architecture: spec.architecture, outputs: spec.outputs, precision }) : undefined;
       const session = await OnnxEngine.create(model, {
         outputs: spec.outputs,
+        precision,
         threads: onnx.threads,
         executionProviders: onnx.executionProviders,
         ...(int8 ? { prebuilt: int8.bytes } : cacheKey ? { cacheKey, cacheDir: spec.cacheDir } : {}),
       });
-      log.debug(`${spec.name}: ONNX ${int8 ? `int8 model ${int8.origin.made ? 'made and cached at' : 'from'} ${int8.origin.file}` : session.exported ? 'exported' : 'reused from cache'}${session.modelPath ? ` (${session.modelPath})` : ''}, ${session.threads} threads, providers ${session.executionProviders.join(',')}`);
+      log.debug(`${spec.name}: ONNX ${int8 ? `int8 model ${int8.origin.made ? 'made and cached at' : 'from'} ${int8.origin.file}` : session.exported ? 'exported' : 'reused from cache'}${precision !== 'fp32' ? ` (${precision})` : ''}${session.modelPath ? ` (${session.modelPath})` : ''}, ${session.threads} threads, providers ${session.executionProviders.join(',')}`);
       return {
         engineName: 'onnx',
         ownsWeights: true,
-        precision: int8 ? 'int8' : 'fp32',
+        precision: int8 ? 'int8' : precision,
         ...(int8 ? { int8: int8.origin } : {}),
-        run: (batch, output) => runSession(session, batch, output ?? session.outputNames[0]!),
+        run: (batch, output) => runSession(session, batch, output ?? session.outputNames[0]!, spec.subBatch),
         dispose: () => session.dispose(),
       };
     } catch (e) {
-      if (e instanceof OnnxExportError) return this.fallback(model, spec, e.message);
+      // fp16 exists only as an export: running fp32 on tfjs instead would not be what was asked.
+      if (e instanceof OnnxExportError && spec.precision?.precision !== 'fp16') return this.fallback(model, spec, e.message);
       throw e;
     }
   }

@@ -1,10 +1,10 @@
 // The engine seam: what every backend (TensorFlow.js builds, ONNX Runtime and its execution
 // providers) offers the rest of the program. Types only: importing this loads nothing.
 import type { tf } from '../tf.js';
-import type { Precision } from './precision.js';
+import type { Precision } from '../onnx/precision.js';
 import type { Int8Origin, Int8Source, Int8Subject } from '../onnx/quantize/index.js';
 
-export type { Int8Origin };
+export type { Int8Origin, Precision };
 
 export type Device = 'cpu' | 'gpu';
 export type DeviceRequest = 'auto' | Device;
@@ -86,6 +86,8 @@ export interface BackendChoice {
   adapter: string;
   /** Native build or provider uses a GPU device (also true on a software WebGPU adapter: see adapter). */
   gpu: boolean;
+  /** The WebGPU adapter the webgpu provider runs on, as the probe found it (features: shader-f16…); only with webgpu. */
+  webgpuAdapter?: WebgpuAdapter;
 }
 
 export type Model = tf.LayersModel | tf.GraphModel;
@@ -129,6 +131,8 @@ export interface PrepareSpec {
   cacheDir?: string;
   /** Run at this precision (default fp32); the engine obtains what it needs (int8: the int8 model). */
   precision?: PrecisionRequest;
+  /** The size a batch of n images runs as (the measured best batch, batch-plan.ts); default n. */
+  subBatch?: (n: number) => number;
 }
 
 /** One running backend: prepares models, describes itself, is disposed at the end. */

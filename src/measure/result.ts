@@ -6,7 +6,7 @@
 // Conventions (after hyperfine's BenchmarkResult): units are in the field names
 // (`Ms`, `Byte`, `Percent`, `S`), the raw samples are kept (`samplesMs`), and a
 // value that was not measured is `null` (printed "n/a"), never 0.
-import type { Precision } from '../engines/precision.js';
+import type { Precision } from '../onnx/precision.js';
 import type { GpuSummary } from '../monitor/nvidia-smi.js';
 import type { MachineInfo } from '../monitor/system.js';
 import type { LatencySummary } from './stats.js';
@@ -125,7 +125,7 @@ export interface ModelResult {
   provider?: string;
   /** The processor: the CPU model, `CUDA device`, or the WebGPU adapter as `description (vendor, architecture, software|hardware)`. */
   adapter?: string;
-  /** Arithmetic of the onnx engine: `fp32`, or `int8` (`--precision int8`); absent in reports from before it existed. */
+  /** Arithmetic of the onnx engine: `fp32`, `int8` (`--precision int8`) or `fp16` (`--precision fp16`, GPU); absent in reports from before it existed. */
   precision?: Precision;
   /** `"failed"` when loading or any batch size threw; `runs` then holds the batch sizes that finished. */
   status: 'ok' | 'failed';

@@ -21,6 +21,8 @@ import { runBatches } from '../pipeline/batches.js';
 import { startDecodePool } from '../pipeline/decode-pool.js';
 import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
 import { stageReport } from '../pipeline/stages.js';
+import { batchIdentity, batchPlanApplies, subBatchSize, writeBatchTable } from '../engines/batch-plan.js';
+import { resolveCacheDir } from '../weights/cache.js';
 
 
 
@@ -180,6 +182,28 @@ async function endToEnd(backbone: Backbone, config: WorkerConfig, batchSize: num
   }
 }
 
+/**
+ * Two or more batch sizes measured on ONNX Runtime on a GPU: kept as this model's batch table
+ * for this engine, precision and adapter, so classify, extract and serve run a batch that
+ * measured slower per image than a smaller one as sub-batches of the faster size.
+ */
+async function recordBatchTable(backbone: Backbone, config: WorkerConfig, runs: BatchResult[]): Promise<void> {
+  if (!batchPlanApplies(backbone.currentEngine.choice) || runs.length < 2) return;
+  const identity = batchIdentity(backbone.info, backbone.precision, backbone.currentEngine.choice);
+  const imagesPerSecond = Object.fromEntries(runs.map((r) => [String(r.batchSize), r.imagesPerSecond]));
+  const file = await writeBatchTable(resolveCacheDir(config.spec.cacheDir), { identity, imagesPerSecond, measuredAt: new Date().toISOString(), loadAverage: Math.round(os.loadavg()[0]! * 100) / 100 });
+  const largest = Math.max(...runs.map((r) => r.batchSize));
+  const size = subBatchSize(imagesPerSecond, largest);
+  const rate = (b: number) => `${imagesPerSecond[String(b)]!.toFixed(1)} img/s`;
+  await send({
+    type: 'progress',
+    message:
+      size < largest
+        ? `batch ${largest} is slower per image than batch ${size} here (${rate(largest)} vs ${rate(size)}): classify, extract and serve will run larger batches as sub-batches of ${size} (recorded in ${file})`
+        : `batch sizes recorded in ${file}`,
+  });
+}
+
 async function run(config: WorkerConfig): Promise<void> {
   const { spec } = config;
   const partial: ModelResult = unmeasuredModel(config.model, spec.weights);
@@ -200,7 +224,8 @@ async function run(config: WorkerConfig): Promise<void> {
     Object.assign(partial, { device: choice.device, provider: choice.provider, adapter: choice.adapter });
     await send({ type: 'progress', message: `loading (${spec.source === 'zoo' ? spec.weights : "the model's own"} weights)` });
     const t0 = performance.now();
-    const backbone = await loadForSpec(spec, engine, { allowDownload: false });
+    // bench measures each batch size as it is: never split into a measured best size.
+    const backbone = await loadForSpec(spec, engine, { allowDownload: false, splitBatches: false });
     // With ONNX Runtime the export and session creation are part of loading; its own
     // copy of the weights then replaces the tfjs one, so memory counts one copy.
     await backbone.prepare();
@@ -220,6 +245,7 @@ async function run(config: WorkerConfig): Promise<void> {
     for (const batchSize of config.batchSizes) {
       partial.runs.push(await benchBatch(backbone, config, batchSize, backbone.info.macs));
     }
+    await recordBatchTable(backbone, config, partial.runs);
     backbone.dispose();
     await send({ type: 'result', result: { ...partial, status: 'ok' } });
   } catch (e) {

@@ -7,7 +7,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { BackbonesError, usageError } from '../errors.js';
 import type { tf } from '../tf.js';
 import { cachedFileExists, onnxCachePath, writeAtomically } from './cache.js';
-import { exportToOnnx } from './export.js';
+import { exportToOnnx, type ExportPrecision } from './export.js';
 import { loadOrt, type Ort } from './ort.js';
 
 export interface OnnxEngineOptions {
@@ -28,6 +28,8 @@ export interface OnnxEngineOptions {
   executionProviders?: string[];
   /** A ready ONNX model for `model` (e.g. its int8 quantization) to run instead of exporting it; the cache is not used. */
   prebuilt?: Uint8Array;
+  /** The export's precision (default fp32); the cache key must say the same (onnxCacheKey's precision). */
+  precision?: ExportPrecision;
 }
 
 export interface OnnxOutput {
@@ -118,8 +120,9 @@ export class OnnxEngine {
       }
       return new OnnxEngine(ort, { ...state, session, exported: false });
     }
+    const exportOptions = { outputs, precision: opts.precision ?? 'fp32' };
     if (opts.cacheKey === undefined) {
-      const { bytes } = exportToOnnx(model, { outputs });
+      const { bytes } = exportToOnnx(model, exportOptions);
       const session = await ort.InferenceSession.create(bytes, options);
       return new OnnxEngine(ort, { ...state, session, exported: true });
     }
@@ -133,7 +136,7 @@ export class OnnxEngine {
       if (session && hasOutputs(session, outputs)) return new OnnxEngine(ort, { ...state, session, exported: false, modelPath });
       await session?.release();
     }
-    const { bytes } = exportToOnnx(model, { outputs });
+    const { bytes } = exportToOnnx(model, exportOptions);
     await writeAtomically(modelPath, bytes);
     const session = await ort.InferenceSession.create(bytes, options);
     return new OnnxEngine(ort, { ...state, session, exported: true, modelPath });

@@ -10,15 +10,25 @@ import { ConvertContext } from './context.js';
 import { OnnxExportError } from './errors.js';
 import { kerasLayout, type KerasShape } from './layout.js';
 import { CONVERTERS } from './ops/index.js';
-import type { Dim } from './proto.js';
+import { encodeModel, type Dim } from './proto.js';
+import { FP16_VERSION, toFloat16, type Fp16Policy } from './fp16.js';
+import type { Precision } from './precision.js';
 import { producerOf, walkGraph, type LayerNode, type SymbolicTensor } from './walk.js';
 
-/** Bumped whenever the exported graph for the same model changes (it keys the .onnx cache). */
-export const EXPORTER_VERSION = 1;
+import { EXPORTER_VERSION } from './version.js';
+
+export { EXPORTER_VERSION };
+
+/** The precisions an export itself can compute in (int8 is made from the fp32 export by quantize/). */
+export type ExportPrecision = Extract<Precision, 'fp32' | 'fp16'>;
 
 export interface ExportOptions {
   /** Layer names to expose as extra graph outputs, NHWC like tfjs (e.g. 'block5_pool'). */
   outputs?: string[];
+  /** fp16: weights and activations in float16, input and outputs still float32 (fp16.ts). Default fp32. */
+  precision?: ExportPrecision;
+  /** fp16: what stays float32 (default DEFAULT_FP16_POLICY). */
+  fp16Policy?: Fp16Policy;
 }
 
 export interface OnnxExport {
@@ -28,6 +38,8 @@ export interface OnnxExport {
   inputName: string;
   /** Graph outputs: the model's outputs (named after their layers), then the extra ones. */
   outputNames: string[];
+  /** fp16: the nodes that still compute in float32 (the policy's), by node name without the op. */
+  keptFloat32?: string[];
 }
 
 interface Target {
@@ -119,6 +131,11 @@ export function exportToOnnx(model: tf.LayersModel, opts: ExportOptions = {}): O
     g.addOutput(t.name, dims(t.tensor.shape, t.name));
   }
 
-  const bytes = g.encode(model.name, `onnx-exporter ${EXPORTER_VERSION}`);
-  return { bytes, inputName, outputNames: targets.map((t) => t.name) };
+  const proto = g.toModel(model.name, `onnx-exporter ${EXPORTER_VERSION}${opts.precision === 'fp16' ? ` fp16 ${FP16_VERSION}` : ''}`);
+  const outputNames = targets.map((t) => t.name);
+  if (opts.precision === 'fp16') {
+    const half = toFloat16(proto, opts.fp16Policy);
+    return { bytes: encodeModel(half.model), inputName, outputNames, keptFloat32: half.keptFloat32 };
+  }
+  return { bytes: encodeModel(proto), inputName, outputNames };
 }

@@ -11,7 +11,7 @@ import protobuf from 'protobufjs';
 import { ONNX_PROTO3 } from './onnx-proto3.js';
 
 /** TensorProto.DataType values the exporter writes. */
-export const DataType = { FLOAT: 1, INT64: 7 } as const;
+export const DataType = { FLOAT: 1, INT64: 7, FLOAT16: 10 } as const;
 
 /** AttributeProto.AttributeType values the exporter writes. */
 const AttrType = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const;

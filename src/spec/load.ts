@@ -3,6 +3,7 @@
 // the run's header says runs. The only place that builds image settings or loader
 // options from the options of a run.
 import { usageError } from '../errors.js';
+import { precisionRefusal } from '../onnx/precision.js';
 import type { ImageSettings } from '../images/model-input.js';
 import type { Engine } from '../engines/types.js';
 import { loadBackbone } from '../zoo/load.js';
@@ -17,10 +18,17 @@ export interface LoadSpecOptions {
   allowDownload?: boolean;
   /** This machine's cache (a queue worker's own --cache-dir), instead of the spec's. */
   cacheDir?: string;
+  /** false: run every batch as given, never as sub-batches of a measured best size (bench measures the sizes themselves). */
+  splitBatches?: boolean;
 }
 
 /** Loads the spec's model on `engine` and checks the task against it; nothing is written. */
 export async function loadForSpec(spec: RunSpec, engine: Engine, o: LoadSpecOptions = {}): Promise<Backbone> {
+  // The engine chosen must run the precision (fp16: a GPU adapter with shader-f16), before the model is built.
+  if (spec.precision !== 'fp32' && spec.precision !== 'int8') {
+    const why = precisionRefusal(spec.precision, engine.choice);
+    if (why) throw usageError(`${why}.`);
+  }
   const cacheDir = o.cacheDir ?? spec.cacheDir;
   const backbone = await loadBackbone(spec.model, {
     weights: spec.weights,
@@ -32,6 +40,7 @@ export async function loadForSpec(spec: RunSpec, engine: Engine, o: LoadSpecOpti
     labelOffset: spec.labelOffset,
     ...(cacheDir !== undefined ? { cacheDir } : {}),
     ...(o.allowDownload !== undefined ? { allowDownload: o.allowDownload } : {}),
+    ...(o.splitBatches === false ? { splitBatches: false } : {}),
     ...(spec.precision !== 'fp32'
       ? { precision: { precision: spec.precision, ...(spec.int8 ? { int8: spec.int8 } : {}), fallback: spec.engine.backend === 'auto', source: networkFields(spec) } }
       : {}),

@@ -15,7 +15,8 @@ import { BackbonesError, usageError } from '../errors.js';
 import { parseColour } from '../images/colour.js';
 import { resolveRequest, type ResolvedRequest } from '../engines/request.js';
 import { parseProviderList, providerLibraryInstalled, PROVIDER_LIBRARIES, ortLibraryDir } from '../engines/devices.js';
-import { backendRuns, PRECISIONS, precisionRow, type Precision } from '../engines/precision.js';
+import { backendRuns, PRECISIONS, precisionRequestRefusal, type Precision } from '../onnx/precision.js';
+import { GPU_PROVIDERS } from '../engines/devices.js';
 import type { ModelCard } from '../zoo/card.js';
 import { resolveModel } from '../zoo/registry.js';
 import { readLabelsFile } from '../zoo/labels.js';
@@ -260,8 +261,11 @@ export async function resolveSpec(o: SpecOptions, purpose: SpecPurpose = {}): Pr
   const precision = resolvePrecision(o);
   const backend = engine.providers ? 'onnx' : engine.backend;
   if (!backendRuns(precision, backend)) {
-    throw usageError(`--precision ${precision} runs on the ${precisionRow(precision).backends!.join(' or ')} engine, and --backend ${backend} was asked for; use --backend onnx (or auto).`);
+    throw usageError(`--precision ${precision} runs on the onnx engine, and --backend ${backend} was asked for; use --backend onnx (or auto).`);
   }
+  // A precision that needs a GPU (fp16), asked with --device cpu or CPU-only providers.
+  const gpuRefusal = precisionRequestRefusal(precision, engine, GPU_PROVIDERS);
+  if (gpuRefusal) throw usageError(`${gpuRefusal}.`);
   if (o.calibrate !== undefined) checkFolder(o.calibrate, '--calibrate');
 
   checkCounts(o, card, inputSize, purpose);

@@ -4,7 +4,7 @@ import type { DecodeMode } from '../images/model-input.js';
 import type { PreprocessMode } from '../images/preprocess.js';
 import type { Interpolation, ResizeMode } from '../images/resize.js';
 import type { ResolvedRequest } from '../engines/request.js';
-import type { Precision } from '../engines/precision.js';
+import type { Precision } from '../onnx/precision.js';
 import type { Pooling } from '../zoo/card.js';
 import type { BackendRequest } from '../engines/backends.js';
 import type { DeviceRequest } from '../engines/types.js';

@@ -7,8 +7,8 @@ import type { PreprocessMode } from '../images/preprocess.js';
 import type { Interpolation, ResizeMode } from '../images/resize.js';
 import { imagenetLabels, type Label } from './labels.js';
 import { log } from '../log.js';
-import type { Engine, Int8Origin, PreparedModel, PrecisionRequest } from '../engines/types.js';
-import type { Precision } from '../engines/precision.js';
+import type { Engine, Int8Origin, PreparedModel, Precision, PrecisionRequest } from '../engines/types.js';
+import { batchIdentity, batchPlanApplies, readBatchTable, subBatchSize, type BatchTable } from '../engines/batch-plan.js';
 
 export interface WeightsInfo {
   /** imagenet: the card's pretrained weights; random: seeded init; file: --weights PATH; model: the model file's own. */
@@ -66,13 +66,14 @@ export class Backbone {
    * `engine` runs the model (it may hand over to another engine for a model it cannot
    * take: ONNX Runtime → TensorFlow.js under auto). `cacheDir`: where the engine may
    * cache what it derives from pretrained weights (the ONNX export). `precision`: what
-   * else than fp32 the engine is asked to run (it obtains the int8 model itself).
+   * else than fp32 the engine is asked to run (it obtains the int8 model or the fp16
+   * export itself). `splitBatches` false: run every batch as given (bench measures sizes).
    */
   constructor(
     readonly info: BackboneInfo,
     readonly model: Model,
     private engine: Engine,
-    private readonly options: { cacheDir?: string; precision?: ModelPrecision } = {},
+    private readonly options: { cacheDir?: string; precision?: ModelPrecision; splitBatches?: boolean } = {},
   ) {
     if (isLayersModel(model)) {
       const last = model.layers[model.layers.length - 1]!;
@@ -174,12 +175,14 @@ export class Backbone {
   private async prepareOn(outputs: string[]): Promise<PreparedModel> {
     if (this.released) throw new BackbonesError('E_INTERNAL', `${this.name}: the TensorFlow.js weights were released before the model could be prepared for ${this.engineName}.`);
     const cacheDir = this.info.weights.kind !== 'random' ? this.options.cacheDir : undefined;
+    const table = await this.batchTable();
     const prepared = await this.engine.prepare(this.model, {
       name: this.name,
       outputs,
       architecture: this.info.card?.architecture ?? this.name,
       ...(cacheDir ? { cacheDir } : {}),
       ...(this.options.precision ? { precision: this.precisionRequest(this.options.precision) } : {}),
+      ...(table ? { subBatch: (n: number) => subBatchSize(table.imagesPerSecond, n) } : {}),
     });
     this.running = { precision: prepared.precision, ...(prepared.int8 ? { int8: prepared.int8 } : {}) };
     if (prepared.fallback) {
@@ -209,6 +212,27 @@ export class Backbone {
   /** The int8 model the engine runs (--precision int8), once prepared. */
   get int8(): Int8Origin | undefined {
     return this.running.int8;
+  }
+
+  private measuredBatches?: Promise<(BatchTable & { file: string }) | undefined>;
+
+  /** The batch sizes measured for this model on this engine (bench wrote them), when batches may be split. */
+  private batchTable(): Promise<(BatchTable & { file: string }) | undefined> {
+    const choice = this.engine.choice;
+    if (this.options.splitBatches === false || !batchPlanApplies(choice) || !this.options.cacheDir) return Promise.resolve(undefined);
+    this.measuredBatches ??= readBatchTable(this.options.cacheDir, batchIdentity(this.info, this.options.precision?.precision ?? 'fp32', choice));
+    return this.measuredBatches;
+  }
+
+  /**
+   * How a batch of `requested` images runs: as sub-batches of `size` when a smaller size was
+   * measured faster per image on this engine (the table bench wrote); undefined: as asked.
+   */
+  async batchPlan(requested: number): Promise<{ size: number; requested: number; table: BatchTable & { file: string } } | undefined> {
+    const table = await this.batchTable();
+    if (!table) return undefined;
+    const size = subBatchSize(table.imagesPerSecond, requested);
+    return size < requested ? { size, requested, table } : undefined;
   }
 
   /** Which engine runs inference now: 'onnx' or the tfjs backend's name. */

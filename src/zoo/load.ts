@@ -44,12 +44,18 @@ export interface LoadOptions extends ModelSelection {
   includeTop?: boolean;
   /** false: never download (bench uses cached-or-random). */
   allowDownload?: boolean;
+  /** false: run every batch as given, never as sub-batches of a measured best size (bench measures the sizes themselves). */
+  splitBatches?: boolean;
 }
 
 export async function loadBackbone(spec: string, options: LoadOptions): Promise<Backbone> {
   const resolved = resolveModel(spec);
   const { model, info } = 'card' in resolved ? await buildZooModel(resolved.card, options) : await openModelFile(resolved.path, options);
-  return new Backbone(info, model, options.engine, { cacheDir: resolveCacheDir(options.cacheDir), precision: options.precision });
+  return new Backbone(info, model, options.engine, {
+    cacheDir: resolveCacheDir(options.cacheDir),
+    ...(options.precision ? { precision: options.precision } : {}),
+    ...(options.splitBatches === false ? { splitBatches: false } : {}),
+  });
 }
 
 /** A zoo model: the card's architecture with the planned weights. */

@@ -41,8 +41,8 @@ export const BENCH_COLUMNS: readonly BenchColumn[] = [
   { csv: 'device', value: (m) => m.device, shown: left('device', { identity: true }) },
   { csv: 'provider', value: (m) => m.provider, shown: left('provider', { identity: true }) },
   { csv: 'adapter', value: (m) => m.adapter },
-  // fp32-only reports keep their shape: the column appears when a model ran int8.
-  { csv: 'precision', value: (m) => m.precision, shown: left('precision', { identity: true, when: (report) => report.models.some((m) => m.precision === 'int8') }) },
+  // fp32-only reports keep their shape: the column appears when a model ran at another precision.
+  { csv: 'precision', value: (m) => m.precision, shown: left('precision', { identity: true, when: (report) => report.models.some((m) => m.precision !== undefined && m.precision !== 'fp32') }) },
   { csv: 'status', value: (_, r) => (r ? 'ok' : 'failed') },
   { csv: 'weights', value: (m) => m.weights, shown: left('weights', { identity: true }) },
   { csv: 'parameters', value: (m) => m.parameters },
