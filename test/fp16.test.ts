@@ -148,7 +148,7 @@ describe('CLI: --precision fp16 refused before anything starts', { skip: skipDat
   for (const [flags, why] of [
     [['--device', 'cpu'], /^Error: --precision fp16 needs a GPU engine; --device cpu was asked for\.$/m],
     [['--provider', 'cpu'], /^Error: --precision fp16 needs a GPU provider \(webgpu, cuda, tensorrt\); --provider cpu has none\.$/m],
-    [['--backend', 'wasm'], /^Error: --precision fp16 runs on the onnx engine; --backend wasm was asked for\.$/m],
+    [['--backend', 'wasm'], /^Error: --precision fp16 runs on the onnx engine, and --backend wasm was asked for; use --backend onnx \(or auto\)\.$/m],
   ] as const) {
     test(`${flags.join(' ')}: exit 2, one sentence, no backend line`, async () => {
       const r = await runCli([...flags, ...args, '--precision', 'fp16']);
@@ -305,10 +305,11 @@ describe('quantize --precision fp16: the fp16 model, its figures against fp32, k
     assert.match(x.stderr, new RegExp(`ONNX reused from cache \\(fp16\\) \\(${report.cacheFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)`));
   });
 
-  test('refused on a CPU engine before the model loads; int8 still needs --calibrate', async () => {
+  test('refused on a CPU engine before anything starts; int8 still needs --calibrate', async () => {
     const cpu = await runCli(['--device', 'cpu', 'quantize', MODEL, '--preprocess', 'tf', '--precision', 'fp16']);
     assert.equal(cpu.code, 2, cpu.stderr);
-    assert.match(cpu.stderr, /^Error: --precision fp16 needs a GPU engine, and the engine computes on the CPU/m);
+    assert.match(cpu.stderr, /^Error: --precision fp16 needs a GPU engine; --device cpu was asked for\.$/m);
+    assert.doesNotMatch(cpu.stderr, /backend:/, 'refused before an engine starts');
     const int8 = await runCli(['quantize', MODEL, '--preprocess', 'tf']);
     assert.equal(int8.code, 2, int8.stderr);
     assert.match(int8.stderr, /^Error: quantize --precision int8 needs --calibrate DIR: a folder of representative images\.$/m);
