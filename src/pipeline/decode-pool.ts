@@ -23,9 +23,9 @@ export type DecodeReply = { type: 'ready'; tid: number | null } | { type: 'done'
  */
 function newWorker(settings: ImageSettings, libvipsThreads: number): Worker {
   const workerData = { settings, libvipsThreads };
-  const js = new URL('./decode-worker.js', import.meta.url);
+  const js = new URL('./decode-thread.js', import.meta.url);
   if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData });
-  const ts = new URL('./decode-worker.ts', import.meta.url).href;
+  const ts = new URL('./decode-thread.ts', import.meta.url).href;
   const bootstrap = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(ts)}); })`;
   return new Worker(bootstrap, { eval: true, workerData });
 }
