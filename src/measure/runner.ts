@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { GpuPoller } from '../monitor/nvidia-smi.js';
 import { unmeasuredModel, type ModelResult } from './result.js';
-import type { ParentMessage, WorkerConfig, WorkerMessage } from './protocol.js';
+import type { ParentMessage, ChildConfig, ChildMessage } from './protocol.js';
 
 export interface RuntimeInfo {
   backend: string;
@@ -30,10 +30,10 @@ export interface RunModelOptions {
   onRuntime?: (runtime: RuntimeInfo) => void;
 }
 
-/** The worker entry: compiled .js next to this file, or the .ts source under tsx. */
-function workerPath(): string {
-  const js = fileURLToPath(new URL('./worker.js', import.meta.url));
-  return existsSync(js) ? js : fileURLToPath(new URL('./worker.ts', import.meta.url));
+/** The child's entry: compiled .js next to this file, or the .ts source under tsx. */
+function childPath(): string {
+  const js = fileURLToPath(new URL('./child.js', import.meta.url));
+  return existsSync(js) ? js : fileURLToPath(new URL('./child.ts', import.meta.url));
 }
 
 /** VmRSS / VmHWM of a process from /proc (bytes); null where /proc is absent. */
@@ -88,9 +88,9 @@ function withDecodeThreadPool(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 /** Benchmarks one model in a child process. Never throws: failures come back as status 'failed'. */
-export function runModelInChild(config: WorkerConfig, options: RunModelOptions): Promise<ModelResult> {
+export function runModelInChild(config: ChildConfig, options: RunModelOptions): Promise<ModelResult> {
   return new Promise((resolve) => {
-    const child: ChildProcess = fork(workerPath(), [], {
+    const child: ChildProcess = fork(childPath(), [], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       env: withDecodeThreadPool(options.env ?? process.env),
       serialization: 'advanced',
@@ -106,7 +106,7 @@ export function runModelInChild(config: WorkerConfig, options: RunModelOptions):
       if (child.connected) child.send(msg);
     };
 
-    child.on('message', (msg: WorkerMessage) => {
+    child.on('message', (msg: ChildMessage) => {
       switch (msg.type) {
         case 'ready':
           post({ type: 'config', config });
