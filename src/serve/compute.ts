@@ -11,12 +11,10 @@ import { assertFinite, resultValues } from '../tasks/finite.js';
 import type { Pooling } from '../zoo/card.js';
 import type { SpecRecord } from '../output/spec-record.js';
 
-export type Pool = Pooling;
-
 /** What one image asks for; batches are homogeneous in everything but classify's k. */
 export type Ask =
   | { kind: 'classify'; k: number }
-  | { kind: 'extract'; layer: string; pool: Pool; l2: boolean }
+  | { kind: 'extract'; layer: string; pool: Pooling; l2: boolean }
   /** KServe: a raw output ('probabilities' or a layer name), unpooled. */
   | { kind: 'tensor'; output: string };
 

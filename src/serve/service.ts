@@ -16,10 +16,11 @@ import type { ImageSettings } from '../pipeline/batches.js';
 import { BackbonesError, errorMessage } from '../errors.js';
 import { Batcher, type BatchObserver, type Submitted } from './batcher.js';
 import { HttpError, unavailable } from './http-error.js';
-import type { Answer, Ask, ModelInfo, Pool } from './compute.js';
+import type { Answer, Ask, ModelInfo } from './compute.js';
+import type { Pooling } from '../zoo/card.js';
 import type { InferenceThread } from './inference.js';
 
-export type { Answer, Ask, Pool, Tensor } from './compute.js';
+export type { Answer, Ask, Tensor } from './compute.js';
 
 interface Item {
   input: Float32Array;
@@ -138,7 +139,7 @@ export class ModelService {
   }
 
   /** Checks an extract request against the model before it can reach a batch. */
-  checkExtract(layer: string, pool: Pool): void {
+  checkExtract(layer: string, pool: Pooling): void {
     const problem = layerProblem(this.info, layer, pool, `pool=${pool}`);
     if (problem) throw new HttpError(400, problem);
   }
