@@ -3,10 +3,10 @@
 // out-of-memory kill is only that model's failure. The parent polls nvidia-smi and
 // the child's RSS (from /proc, Linux) during each timed window: the child's own
 // event loop is blocked by synchronous kernels and could not poll reliably.
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { startChild } from '../spawn.js';
 import { GpuPoller } from '../monitor/nvidia-smi.js';
 import { unmeasuredModel, type ModelResult } from './result.js';
 import type { ParentMessage, ChildConfig, ChildMessage } from './protocol.js';
@@ -28,12 +28,6 @@ export interface RunModelOptions {
   env?: NodeJS.ProcessEnv;
   onProgress?: (message: string) => void;
   onRuntime?: (runtime: RuntimeInfo) => void;
-}
-
-/** The child's entry: compiled .js next to this file, or the .ts source under tsx. */
-function childPath(): string {
-  const js = fileURLToPath(new URL('./child.js', import.meta.url));
-  return existsSync(js) ? js : fileURLToPath(new URL('./child.ts', import.meta.url));
 }
 
 /** VmRSS / VmHWM of a process from /proc (bytes); null where /proc is absent. */
@@ -90,7 +84,7 @@ function withDecodeThreadPool(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 /** Benchmarks one model in a child process. Never throws: failures come back as status 'failed'. */
 export function runModelInChild(config: ChildConfig, options: RunModelOptions): Promise<ModelResult> {
   return new Promise((resolve) => {
-    const child: ChildProcess = fork(childPath(), [], {
+    const child: ChildProcess = startChild('./child.js', import.meta.url, {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       env: withDecodeThreadPool(options.env ?? process.env),
       serialization: 'advanced',

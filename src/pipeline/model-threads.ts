@@ -1,9 +1,8 @@
 // --workers N: N model threads, each with its own TensorFlow.js backend and model
 // copy, take batches from a queue; results come back in input order. This is how a
 // single-threaded backend (tfjs wasm runs one thread in Node) uses every core.
-import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from '../spawn.js';
 import { BackbonesError } from '../errors.js';
 import type { RunSpec } from '../spec/spec.js';
 import type { Task, TaskResult } from '../tasks/task.js';
@@ -30,11 +29,6 @@ export type ModelThreadMessage =
   | { type: 'failed'; error: string }
   | { type: 'done'; id: number; items: ModelThreadItem[]; inferenceMs: number };
 
-function workerUrl(): URL {
-  const js = new URL('./model-thread.js', import.meta.url);
-  return existsSync(fileURLToPath(js)) ? js : new URL('./model-thread.ts', import.meta.url);
-}
-
 export async function runInModelThreads(
   entries: InputEntry[],
   options: { settings: ImageSettings; task: Task; spec: RunSpec; prefetchBytes?: number },
@@ -50,7 +44,7 @@ export async function runInModelThreads(
   let nextJob = 0;
   let nextEmit = 0;
 
-  const threads = Array.from({ length: count }, () => new Worker(workerUrl(), { workerData: init }));
+  const threads = Array.from({ length: count }, () => startThread('./model-thread.js', import.meta.url, init));
   try {
     await new Promise<void>((resolve, reject) => {
       let ready = 0;

@@ -4,9 +4,7 @@
 // thread holding the one model (loaded once per process) and sends it batches;
 // the main thread only parses, decodes and answers. inferenceInThisThread serves tests
 // that already hold a model.
-import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { startThread } from '../spawn.js';
 import { BackbonesError, type ErrorCode } from '../errors.js';
 import type { RunSpec } from '../spec/spec.js';
 import type { Backbone } from '../zoo/backbone.js';
@@ -39,14 +37,9 @@ export async function inferenceInThisThread(backbone: Backbone): Promise<Inferen
   };
 }
 
-function threadUrl(): URL {
-  const js = new URL('./inference-thread.js', import.meta.url);
-  return existsSync(fileURLToPath(js)) ? js : new URL('./inference-thread.ts', import.meta.url);
-}
-
 /** Starts the inference thread and loads the spec's model there; resolves once it is loaded. `onReady` gets the backend line and the run's header. */
 export function startInferenceThread(spec: RunSpec, onReady: (backend: string, header: string[]) => void = () => {}): Promise<InferenceThread> {
-  const thread = new Worker(threadUrl(), { workerData: { spec } satisfies InferenceThreadInit });
+  const thread = startThread('./inference-thread.js', import.meta.url, { spec } satisfies InferenceThreadInit);
   const pending = new Map<number, { resolve(a: Answer[]): void; reject(e: unknown): void }>();
   let nextId = 0;
   let exited = false;
