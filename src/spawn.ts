@@ -16,8 +16,11 @@ function entryOf(entry: string, from: string): { url: URL; built: boolean } {
   return { url: new URL(entry.replace(/\.js$/, '.ts'), from), built: false };
 }
 
-/** Starts a worker thread running `entry` (resolved beside `from`) with `workerData`. */
-export function startThread(entry: string, from: string, workerData: unknown): Worker {
+/** A thread started here (Node's Worker). */
+export type Thread = Worker;
+
+/** Starts a thread running `entry` (resolved beside `from`) with `workerData`. */
+export function startThread(entry: string, from: string, workerData: unknown): Thread {
   const { url, built } = entryOf(entry, from);
   if (built) return new Worker(url, { workerData });
   const bootstrap = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;

@@ -2,8 +2,7 @@
 // and preprocess images, so the main thread only stacks batches and runs the engine.
 // Each job goes to the thread with the fewest outstanding jobs; a thread that dies
 // fails its outstanding jobs (as error items, never the run) and is replaced.
-import type { Worker } from 'node:worker_threads';
-import { startThread } from '../spawn.js';
+import { startThread, type Thread } from '../spawn.js';
 import type { DecodedItem, DecodeSource, ImageSettings } from './decode-one.js';
 import type { ImageLoader } from './loaders.js';
 import { threadPlan } from './decode-threads.js';
@@ -17,7 +16,7 @@ export interface DecodeJob {
 export type DecodeReply = { type: 'ready'; tid: number | null } | { type: 'done'; id: number; item: DecodedItem };
 
 interface Slot {
-  thread: Worker;
+  thread: Thread;
   tid: number | null;
   pending: Map<number, { entry: DecodeSource; resolve: (item: DecodedItem) => void }>;
 }

@@ -1,8 +1,7 @@
 // --workers N: N model threads, each with its own TensorFlow.js backend and model
 // copy, take batches from a queue; results come back in input order. This is how a
 // single-threaded backend (tfjs wasm runs one thread in Node) uses every core.
-import type { Worker } from 'node:worker_threads';
-import { startThread } from '../spawn.js';
+import { startThread, type Thread } from '../spawn.js';
 import { BackbonesError } from '../errors.js';
 import type { RunSpec } from '../spec/spec.js';
 import type { Task, TaskResult } from '../tasks/task.js';
@@ -48,7 +47,7 @@ export async function runInModelThreads(
   try {
     await new Promise<void>((resolve, reject) => {
       let ready = 0;
-      const dispatch = (w: Worker) => {
+      const dispatch = (w: Thread) => {
         if (nextJob < chunks.length) {
           const id = nextJob++;
           w.postMessage({ type: 'job', id, entries: chunks[id] });
