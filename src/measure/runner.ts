@@ -76,7 +76,7 @@ function describeExit(code: number | null, signal: NodeJS.Signals | null): strin
  * libuv sizes once at start-up (4 threads unless UV_THREADPOOL_SIZE says otherwise):
  * give the child one per core so that `--images` can decode on every core.
  */
-function withDecodeThreadPool(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+function withLibuvThreads(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   if (env.UV_THREADPOOL_SIZE) return env;
   return { ...env, UV_THREADPOOL_SIZE: String(Math.max(4, os.availableParallelism())) };
 }
@@ -86,7 +86,7 @@ export function runModelInChild(config: ChildConfig, options: RunModelOptions): 
   return new Promise((resolve) => {
     const child: ChildProcess = startChild('./child.js', import.meta.url, {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: withDecodeThreadPool(options.env ?? process.env),
+      env: withLibuvThreads(options.env ?? process.env),
       serialization: 'advanced',
     });
     let stderr = '';

@@ -84,8 +84,8 @@ export async function runBatches<R>(
   const budget = pipeline.prefetchBytes ?? DEFAULT_PREFETCH_MB * 1024 * 1024;
   stats.decodeThreads = loader.threads;
   stats.prefetchBudgetBytes = budget;
-  const poolThreads = new Set(loader.threadIds());
-  const cpu = new ThreadCpuMeter((tid, name) => poolThreads.has(tid) || isLibvipsThread(name)).start();
+  const decodeThreadIds = new Set(loader.threadIds());
+  const cpu = new ThreadCpuMeter((tid, name) => decodeThreadIds.has(tid) || isLibvipsThread(name)).start();
   const started = performance.now();
   // Two batches ahead keep the engine fed while the next one is decoded; more only costs memory.
   const window = Math.max(2 * batchSize, 2 * loader.threads, 4);

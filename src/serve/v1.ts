@@ -53,9 +53,9 @@ export function registerV1(app: FastifyInstance, ctx: ServeContext): void {
     const q = req.query as ImageQuery;
     const layer = q.layer ?? ctx.service.defaultLayer;
     if (!layer) throw new HttpError(400, `${ctx.service.info.name} has no default feature layer: pass ?layer=NAME.`);
-    const pool = q.pool ?? 'none';
-    ctx.service.checkExtract(layer, pool);
-    return answer(ctx, req, reply, { kind: 'extract', layer, pool, l2: q.l2 ?? false });
+    const pooling = q.pool ?? 'none';
+    ctx.service.checkExtract(layer, pooling);
+    return answer(ctx, req, reply, { kind: 'extract', layer, pool: pooling, l2: q.l2 ?? false });
   });
 }
 
