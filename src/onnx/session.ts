@@ -16,7 +16,7 @@ export interface OnnxSessionOptions {
   /** Intra-op threads; default os.availableParallelism(). */
   threads?: number;
   /**
-   * Let idle pool threads spin (ORT's default). Off by default: spinning burns CPU
+   * Let idle intra-op threads spin (ORT's default). Off by default: spinning burns CPU
    * between runs and makes CPU% measurements dishonest, for a small latency gain.
    */
   spinning?: boolean;
