@@ -1,6 +1,6 @@
 // One batch of one lane through the model: the same per-batch functions as
 // `backbones classify` and `extract`, so answers equal the CLI's. Runs wherever the
-// engine lives (the inference thread, or this thread in tests).
+// model lives (the inference thread, or this thread in tests).
 import { engineOnGpu } from '../pipeline/decode-threads.js';
 import { tf } from '../tf.js';
 import type { Backbone, LayerInfo } from '../zoo/backbone.js';
