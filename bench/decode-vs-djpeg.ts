@@ -94,7 +94,7 @@ async function main(): Promise<void> {
       stop: () => c.kill(),
     };
   }
-  const inWorker = { ours: startChild('ours'), sharp: startChild('sharp') };
+  const inChild = { ours: startChild('ours'), sharp: startChild('sharp') };
 
   const acc: Record<Scale, Record<'ours' | 'sharp' | 'djpeg' | 'djpegStartup', Measure>> = {
     full: { ours: { cpuMs: 0, faults: 0 }, sharp: { cpuMs: 0, faults: 0 }, djpeg: { cpuMs: 0, faults: 0 }, djpegStartup: { cpuMs: 0, faults: 0 } },
@@ -103,8 +103,8 @@ async function main(): Promise<void> {
   const load0 = os.loadavg();
   for (let r = 0; r <= rounds; r++) {
     for (const scale of ['full', 'fast'] as const) {
-      const ours = await inWorker.ours.measure(scale);
-      const viaSharp = await inWorker.sharp.measure(scale);
+      const ours = await inChild.ours.measure(scale);
+      const viaSharp = await inChild.sharp.measure(scale);
       const djpeg = djpegCpuMs(files.map((f) => ({ file: f.file, denom: denomOf(f.source, scale) })));
       const startup = djpegCpuMs(files.map(() => ({ file: tiny, denom: 1 })));
       if (r === 0) continue; // warm-up: file cache, code, buffers
@@ -119,8 +119,8 @@ async function main(): Promise<void> {
     }
   }
   rmSync(tmp, { recursive: true, force: true });
-  inWorker.ours.stop();
-  inWorker.sharp.stop();
+  inChild.ours.stop();
+  inChild.sharp.stop();
   const per = (x: number) => +(x / (rounds * files.length)).toFixed(2);
   const summary = Object.fromEntries(
     (['full', 'fast'] as const).map((scale) => {

@@ -14,7 +14,7 @@ import { tf } from '../src/tf.js';
 import { startEngine } from '../src/engines/select.js';
 import { loadBackbone } from '../src/zoo/load.js';
 import { exportToOnnx } from '../src/onnx/export.js';
-import { OnnxEngine } from '../src/onnx/engine.js';
+import { OnnxSession } from '../src/onnx/session.js';
 import { loadOrt } from '../src/onnx/ort.js';
 
 const { values } = parseArgs({
@@ -34,20 +34,20 @@ const data = new Float32Array(batchSize * h * w * 3).map((_, i) => Math.sin(i) *
 
 // Does the engine path hand ORT the stacked array itself?
 const seen: Float32Array[] = [];
-const run = OnnxEngine.prototype.run;
-OnnxEngine.prototype.run = function (input, shape, outputs) {
+const run = OnnxSession.prototype.run;
+OnnxSession.prototype.run = function (input, shape, outputs) {
   seen.push(input);
   return run.call(this, input, shape, outputs);
 };
 const probe = tf.tensor4d(data, [batchSize, h, w, 3]);
 (await backbone.infer(probe)).dispose();
 probe.dispose();
-OnnxEngine.prototype.run = run;
+OnnxSession.prototype.run = run;
 
 const ort = await loadOrt();
 const bytes = exportToOnnx(backbone.model as tf.LayersModel).bytes;
-const direct = await OnnxEngine.create(backbone.model as tf.LayersModel, { executionProviders: [values.provider!] });
-// The engine's session options (src/onnx/engine.ts), so that only the output binding differs.
+const direct = await OnnxSession.create(backbone.model as tf.LayersModel, { executionProviders: [values.provider!] });
+// The engine's session options (src/onnx/session.ts), so that only the output binding differs.
 const session = await ort.InferenceSession.create(bytes, {
   executionProviders: [values.provider!],
   intraOpNumThreads: os.availableParallelism(),

@@ -21,7 +21,7 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: '2' },
     runs: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
-    // Off by default, as in OnnxEngine: spinning threads inflate CPU% for little gain.
+    // Off by default, as in OnnxSession: spinning threads inflate CPU% for little gain.
     spinning: { type: 'boolean', default: false },
   },
 });

@@ -12,7 +12,7 @@ import { batchIdentity, batchPlanApplies, batchTableKey, batchTablePath, readBat
 import type { BackendChoice } from '../src/engines/types.js';
 import { loadBackbone } from '../src/zoo/load.js';
 import { loadImageForModel } from '../src/images/index.js';
-import { OnnxEngine } from '../src/onnx/engine.js';
+import { OnnxSession } from '../src/onnx/session.js';
 import { IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
 import { fakeProber, HARDWARE, HOPPER, LLVMPIPE, skipWithoutLavapipe } from './helpers/webgpu.js';
 import { runCli } from './helpers/cli.js';
@@ -152,8 +152,8 @@ describe('a model on a GPU engine finds the table measured for its adapter only'
     const split = await cpu.prepare(backbone.model, { ...spec, subBatch: (n: number) => (asked.push(n), 2) });
     // What ONNX Runtime is handed: the stacked array itself, or views of it (no copy on the way in).
     const fed: Float32Array[] = [];
-    const run = OnnxEngine.prototype.run;
-    OnnxEngine.prototype.run = function (input, shape, outputs) {
+    const run = OnnxSession.prototype.run;
+    OnnxSession.prototype.run = function (input, shape, outputs) {
       fed.push(input);
       return run.call(this, input, shape, outputs);
     };
@@ -161,7 +161,7 @@ describe('a model on a GPU engine finds the table measured for its adapter only'
       (await whole.run(batch)).dispose();
       (await split.run(batch)).dispose();
     } finally {
-      OnnxEngine.prototype.run = run;
+      OnnxSession.prototype.run = run;
     }
     assert.equal(fed[0], data, 'the whole batch: the very array the images were stacked into');
     assert.deepEqual(fed.slice(1).map((x) => [x.buffer === data.buffer, x.byteOffset / (224 * 224 * 3 * 4), x.length / (224 * 224 * 3)]), [[true, 0, 2], [true, 2, 2], [true, 4, 1]]);

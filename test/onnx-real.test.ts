@@ -10,7 +10,7 @@ import { startEngine } from '../src/engines/select.js';
 import { modelHandler } from '../src/weights/tfjs-artifacts.js';
 import { loadImageForModel } from '../src/images/index.js';
 import type { PreprocessMode } from '../src/images/preprocess.js';
-import { OnnxEngine } from '../src/onnx/engine.js';
+import { OnnxSession } from '../src/onnx/session.js';
 import { IMAGES, MODELS, skipWithoutData } from './helpers/data.js';
 import { maxRelDiff } from './helpers/compare.js';
 
@@ -41,12 +41,12 @@ describe('real TF.js models on ONNX Runtime', { skip }, () => {
     test(`${c.model}: same top-5 and probabilities on the cat photo`, async (t) => {
       const model = await tf.loadLayersModel(modelHandler(MODELS(c.model)));
       const extra = c.features ? [c.features] : [];
-      const engine = await OnnxEngine.create(model, { threads: 2, outputs: extra });
+      const session = await OnnxSession.create(model, { threads: 2, outputs: extra });
       try {
         const image = await loadImageForModel(IMAGES(CAT), { size: c.size, preprocess: c.preprocess });
         const shape: [number, number, number, number] = [1, c.size[0], c.size[1], 3];
         const reference = tf.tidy(() => (model.predict(tf.tensor4d(image.input, shape)) as tf.Tensor).dataSync());
-        const got = (await engine.run(image.input, shape))[engine.outputNames[0]!]!;
+        const got = (await session.run(image.input, shape))[session.outputNames[0]!]!;
         assert.equal(got.data.length, reference.length);
 
         const k = Math.min(5, reference.length);
@@ -60,12 +60,12 @@ describe('real TF.js models on ONNX Runtime', { skip }, () => {
         for (const layer of extra) {
           const probe = tf.model({ inputs: model.inputs, outputs: model.getLayer(layer).output as tf.SymbolicTensor });
           const ref = tf.tidy(() => (probe.predict(tf.tensor4d(image.input, shape)) as tf.Tensor).dataSync());
-          const rel = maxRelDiff(ref, (await engine.run(image.input, shape, [layer]))[layer]!.data);
+          const rel = maxRelDiff(ref, (await session.run(image.input, shape, [layer]))[layer]!.data);
           t.diagnostic(`${c.model} ${layer}: max rel diff ${rel.toExponential(2)}`);
           assert.ok(rel < 1e-4, `${layer}: max rel diff ${rel} >= 1e-4`);
         }
       } finally {
-        await engine.dispose();
+        await session.dispose();
         model.dispose();
       }
     });

@@ -9,7 +9,7 @@ import { startEngine } from '../src/engines/select.js';
 import { buildArchitecture } from '../src/zoo/architectures.js';
 import type { BuildOptions } from '../src/zoo/card.js';
 import { randomizeWeights } from '../src/zoo/random.js';
-import { OnnxEngine } from '../src/onnx/engine.js';
+import { OnnxSession } from '../src/onnx/session.js';
 import { maxRelDiff } from './helpers/compare.js';
 
 const TOLERANCE = 1e-4;
@@ -56,13 +56,13 @@ describe('ONNX export of the zoo matches tfjs (random weights)', () => {
     test(`${c.label}: outputs and ${c.extract.join(', ')}`, async (t) => {
       const model = buildArchitecture(c.arch, { ...c.opts, inputSize: c.size });
       randomizeWeights(model, 11);
-      const engine = await OnnxEngine.create(model, { outputs: c.extract, threads: 2 });
+      const session = await OnnxSession.create(model, { outputs: c.extract, threads: 2 });
       try {
         const names = [model.outputs[0]!.sourceLayer.name, ...c.extract];
-        assert.deepEqual(engine.outputNames, names);
+        assert.deepEqual(session.outputNames, names);
         const input = pixels(c.batch, c.size, 3);
         const shape: [number, number, number, number] = [c.batch, c.size[0], c.size[1], 3];
-        const got = await engine.run(input, shape);
+        const got = await session.run(input, shape);
 
         const probe = tf.model({ inputs: model.inputs, outputs: names.map((n) => model.getLayer(n).output as tf.SymbolicTensor) });
         const refs = tf.tidy(() => probe.predict(tf.tensor4d(input, shape)) as tf.Tensor[]);
@@ -75,7 +75,7 @@ describe('ONNX export of the zoo matches tfjs (random weights)', () => {
         }
         tf.dispose(refs);
       } finally {
-        await engine.dispose();
+        await session.dispose();
         model.dispose();
       }
     });

@@ -1,6 +1,6 @@
-// The ONNX exporter and engine on small hand-built models: TF 'same' padding at odd
+// The ONNX exporter and session (OnnxSession) on small hand-built models: TF 'same' padding at odd
 // sizes, every converter against tfjs, unsupported layers, the .onnx cache, and the
-// engine's checks. Zoo parity: onnx-zoo.test.ts; real models: onnx-real.test.ts.
+// session's checks. Zoo parity: onnx-zoo.test.ts; real models: onnx-real.test.ts.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { tf } from '../src/tf.js';
 import { startEngine } from '../src/engines/select.js';
 import { buildArchitecture } from '../src/zoo/architectures.js';
 import { randomizeWeights } from '../src/zoo/random.js';
-import { OnnxEngine, OnnxExportError, exportToOnnx, onnxAvailable, onnxCacheKey, weightsHash } from '../src/onnx/index.js';
+import { OnnxSession, OnnxExportError, exportToOnnx, onnxAvailable, onnxCacheKey, weightsHash } from '../src/onnx/index.js';
 import { decodeModel } from '../src/onnx/proto.js';
 import { samePadding } from '../src/onnx/layout.js';
 import { maxRelDiff } from './helpers/compare.js';
@@ -46,9 +46,9 @@ function randomize(model: tf.LayersModel, seed: number): void {
 
 /** Every graph output of the exported model against tfjs predict, one rel diff per output. */
 async function compare(model: tf.LayersModel, input: Float32Array, shape: Shape4): Promise<Record<string, number>> {
-  const engine = await OnnxEngine.create(model, { threads: 2 });
+  const session = await OnnxSession.create(model, { threads: 2 });
   try {
-    const got = await engine.run(input, shape);
+    const got = await session.run(input, shape);
     const refs = tf.tidy(() => {
       const out = model.predict(tf.tensor4d(input, shape));
       return Array.isArray(out) ? out : [out];
@@ -62,7 +62,7 @@ async function compare(model: tf.LayersModel, input: Float32Array, shape: Shape4
     tf.dispose(refs);
     return diffs;
   } finally {
-    await engine.dispose();
+    await session.dispose();
   }
 }
 
@@ -198,7 +198,7 @@ describe('unsupported layers', () => {
   });
 });
 
-describe('OnnxEngine', () => {
+describe('OnnxSession', () => {
   test('onnxAvailable reports the version and the cpu provider', async () => {
     const a = await onnxAvailable();
     assert.ok(a.ok, a.ok ? '' : a.reason);
@@ -229,7 +229,7 @@ describe('OnnxEngine', () => {
       const input = uniform(2 * 96 * 96 * 3, -1, 1, 8);
       const shape: Shape4 = [2, 96, 96, 3];
 
-      const first = await OnnxEngine.create(model, { cacheDir: dir, cacheKey, outputs, threads: 1 });
+      const first = await OnnxSession.create(model, { cacheDir: dir, cacheKey, outputs, threads: 1 });
       assert.equal(first.exported, true);
       const file = path.join(dir, 'onnx', `${cacheKey}.onnx`);
       assert.equal(first.modelPath, file);
@@ -237,7 +237,7 @@ describe('OnnxEngine', () => {
       const a = await first.run(input, shape);
       await first.dispose();
 
-      const second = await OnnxEngine.create(model, { cacheDir: dir, cacheKey, outputs, threads: 1 });
+      const second = await OnnxSession.create(model, { cacheDir: dir, cacheKey, outputs, threads: 1 });
       assert.equal(second.exported, false);
       assert.equal((await stat(file)).mtimeMs, mtime, 'the cached file is not rewritten');
       assert.deepEqual(second.outputNames, first.outputNames);
@@ -247,7 +247,7 @@ describe('OnnxEngine', () => {
       assert.deepEqual(await readdir(path.join(dir, 'onnx')), [`${cacheKey}.onnx`], 'no temp files left');
 
       await writeFile(file, 'not an onnx model');
-      const third = await OnnxEngine.create(model, { cacheDir: dir, cacheKey, outputs, threads: 1 });
+      const third = await OnnxSession.create(model, { cacheDir: dir, cacheKey, outputs, threads: 1 });
       assert.equal(third.exported, true, 'a corrupt cache entry is re-exported');
       assert.deepEqual((await third.run(input, shape))[outputs[0]!]!.data, a[outputs[0]!]!.data);
       await third.dispose();
@@ -259,19 +259,19 @@ describe('OnnxEngine', () => {
 
   test('run() checks the input size and output names; create() checks providers; spinning on works', async () => {
     const model = buildArchitecture('mobilenet', { alpha: 0.25, inputSize: [32, 32] });
-    const engine = await OnnxEngine.create(model, { threads: 1 });
+    const session = await OnnxSession.create(model, { threads: 1 });
     try {
-      assert.deepEqual(engine.outputNames, ['reshape_2']);
-      await assert.rejects(engine.run(new Float32Array(10), [1, 32, 32, 3]), /10 values/);
-      await assert.rejects(engine.run(new Float32Array(32 * 32 * 3), [1, 32, 32, 3], ['nope']), /no output named nope/);
-      await assert.rejects(OnnxEngine.create(model, { executionProviders: ['no-such-ep'] }), /no-such-ep.*lists: .*cpu/);
+      assert.deepEqual(session.outputNames, ['reshape_2']);
+      await assert.rejects(session.run(new Float32Array(10), [1, 32, 32, 3]), /10 values/);
+      await assert.rejects(session.run(new Float32Array(32 * 32 * 3), [1, 32, 32, 3], ['nope']), /no output named nope/);
+      await assert.rejects(OnnxSession.create(model, { executionProviders: ['no-such-ep'] }), /no-such-ep.*lists: .*cpu/);
       // spinning: true leaves the session config out entirely (an `extra: undefined` crashed the binding).
-      const spinning = await OnnxEngine.create(model, { threads: 1, spinning: true });
+      const spinning = await OnnxSession.create(model, { threads: 1, spinning: true });
       const input = uniform(32 * 32 * 3, -1, 1, 1);
-      assert.deepEqual((await spinning.run(input, [1, 32, 32, 3])).reshape_2!.data, (await engine.run(input, [1, 32, 32, 3])).reshape_2!.data);
+      assert.deepEqual((await spinning.run(input, [1, 32, 32, 3])).reshape_2!.data, (await session.run(input, [1, 32, 32, 3])).reshape_2!.data);
       await spinning.dispose();
     } finally {
-      await engine.dispose();
+      await session.dispose();
       model.dispose();
     }
   });

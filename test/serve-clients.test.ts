@@ -29,7 +29,7 @@ import { gzipSync } from 'node:zlib';
 import { randomUUID } from 'node:crypto';
 import { IMAGES } from './helpers/data.js';
 import { exchange, requestBytes, type RawAnswer } from './helpers/raw-http.js';
-import { assertClose, loadInWorker, loadShared, MODEL, photo, serve, sharedModel, skip } from './helpers/serve.js';
+import { assertClose, loadInThread, loadShared, MODEL, photo, serve, sharedModel, skip } from './helpers/serve.js';
 import { loadImageForModel } from '../src/images/index.js';
 import { tf } from '../src/tf.js';
 
@@ -320,7 +320,7 @@ test('errors reach both clients: exactly application/json with "error", 400 for 
 test('an FP32 tensor whose huge values overflow the model fails alone with 400; the photo batched with it is answered', { skip }, async () => {
   // Both wait for one batch of 2 (the delay is long): the tensor's outputs are NaN, the photo's are not.
   // The model runs in the server's inference thread, as in `backbones serve`.
-  const { port, started } = await serve({ load: loadInWorker, maxBatch: 2, maxDelayMs: 600_000 });
+  const { port, started } = await serve({ load: loadInThread, maxBatch: 2, maxDelayMs: 600_000 });
   await started;
   const huge = float32Bytes([new Float32Array(224 * 224 * 3).fill(3e38)]);
   const tensor = { inputs: [{ name: 'input', shape: [1, 224, 224, 3], datatype: 'FP32', parameters: { binary_data_size: huge.length } }], parameters: { binary_data_output: true } };

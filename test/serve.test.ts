@@ -10,13 +10,13 @@ import { IMAGES } from './helpers/data.js';
 import { parseJsonl } from './helpers/cache.js';
 import { loadImageForModel } from '../src/images/index.js';
 import type { Loaded } from '../src/serve/service.js';
-import { assertClose, cache, form, loadInWorker, loadShared, metric, photo, post, serve, skip, until } from './helpers/serve.js';
+import { assertClose, cache, form, loadInThread, loadShared, metric, photo, post, serve, skip, until } from './helpers/serve.js';
 
 const PHOTOS = ['cat_tabby_chelsea__skimage.png', 'coffee_espresso_cup__skimage.png', 'mandrill_baboon__opencv.jpg'];
 const TRUNCATED = 'truncated__skimage.jpg';
 
 test('classify and extract answer the records the CLI writes for the same photos', { skip }, async () => {
-  const { url, started } = await serve({ load: loadInWorker });
+  const { url, started } = await serve({ load: loadInThread });
   await started;
   const env = { BACKBONES_CACHE: cache };
   const [cli, cliExtract] = await Promise.all([
@@ -66,8 +66,8 @@ test('decoding: decode threads and the main thread answer byte-identically; --de
   const fastVectors = parseJsonl(cliFast.stdout);
 
   const loadFast = async (): Promise<Loaded> => {
-    const { engine, settings } = await loadShared();
-    return { engine, settings: { ...settings, decode: 'fast' } };
+    const { inference, settings } = await loadShared();
+    return { inference, settings: { ...settings, decode: 'fast' } };
   };
   const servers = await Promise.all([serve({ decodeThreads: 0 }), serve({ decodeThreads: 1 }), serve({ load: loadFast })]);
   await Promise.all(servers.map((s) => s.started));

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { REPO_ROOT } from './helpers/data.js';
 
 const LAYERS: string[][] = [
-  ['errors.ts', 'log.ts', 'version.ts', 'tf.ts'],
+  ['errors.ts', 'log.ts', 'version.ts', 'tf.ts', 'spawn.ts'],
   ['images', 'output', 'monitor'],
   ['weights'],
   ['onnx'],

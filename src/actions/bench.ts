@@ -13,7 +13,7 @@ import { warningMessage } from '../measure/warnings.js';
 import { warningLines } from '../measure/export/format.js';
 import { benchFormats, exporterFor, TableExporter, type ExportFormat } from '../measure/export/index.js';
 import { runModelInChild } from '../measure/runner.js';
-import type { WorkerConfig } from '../measure/protocol.js';
+import type { ChildConfig } from '../measure/protocol.js';
 import type { Precision } from '../onnx/precision.js';
 import type { BackendRequest } from '../engines/backends.js';
 import { findCard, isKnownModel, unknownModelError } from '../zoo/registry.js';
@@ -123,7 +123,7 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       exportFile();
       continue;
     }
-    const config: WorkerConfig = {
+    const config: ChildConfig = {
       spec,
       model,
       batchSizes: o.batchSizes,

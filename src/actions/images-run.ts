@@ -18,7 +18,7 @@ import type { RecordWriter } from '../output/writer.js';
 import { RunProgress } from './progress.js';
 import { computeFor, recordFor, type Task, type TaskResult } from '../tasks/task.js';
 import { assertFinite, resultValues } from '../tasks/finite.js';
-import { runInWorkers } from '../pipeline/pool.js';
+import { runInModelThreads } from '../pipeline/model-threads.js';
 import { resolveSpec, type RunSpec, type SpecOptions } from '../spec/spec.js';
 import { headerLines, imageSettingsOf, loadForSpec, recordOf } from '../spec/load.js';
 import { expectedSpec } from '../spec/fingerprint.js';
@@ -83,7 +83,7 @@ export async function runImages(inputs: string[], o: ImageRunOptions, kind: Reco
     if (task.kind === 'extract') log.info(`layer: ${task.layer}${task.pool !== 'none' ? `, ${task.pool}-pooled` : ''}${task.l2 ? ', L2-normalised' : ''}`);
     // int8 and fp16 setup (calibration, a missing int8 model, an fp16 export ONNX Runtime refuses) fails the run before
     // any output is opened, not image by image; with --workers it also calibrates or exports once here, and the
-    // workers find the result in the cache.
+    // model threads find the result in the cache.
     if (spec.precision !== 'fp32') await backbone.prepare(task.kind === 'extract' ? [task.layer] : []);
     for (const line of headerLines(spec, backbone)) log.info(line);
     const batching = await backbone.batchPlan(spec.run.batchSize);
@@ -153,14 +153,14 @@ async function execute(x: Execution): Promise<number> {
     }
     progress.tick();
   };
-  const workers = spec.run.workers;
+  const modelThreads = spec.run.workers;
   const prefetchBytes = (spec.run.prefetchMb ?? DEFAULT_PREFETCH_MB) * 1024 * 1024;
   let stats;
   try {
-    if (workers > 1) {
-      // Each worker thread loads its own copy; this thread's copy was only needed to check the spec.
+    if (modelThreads > 1) {
+      // Each model thread loads its own copy; this thread's copy was only needed to check the spec.
       backbone.dispose();
-      stats = await runInWorkers(entries, { settings, task, spec, prefetchBytes: prefetchBytes / workers }, onItem);
+      stats = await runInModelThreads(entries, { settings, task, spec, prefetchBytes: prefetchBytes / modelThreads }, onItem);
     } else {
       // The decode pool: worth its start-up only with two images or more.
       const decodable = entries.filter((e) => !e.error).length;
@@ -178,7 +178,7 @@ async function execute(x: Execution): Promise<number> {
   } catch (e) {
     if (ticker) clearInterval(ticker);
     progress.stop();
-    if (workers <= 1) backbone.dispose();
+    if (modelThreads <= 1) backbone.dispose();
     throw e;
   }
   const leaked = tf.memory().numTensors - tensorsBefore;
@@ -190,7 +190,7 @@ async function execute(x: Execution): Promise<number> {
       (x.skipped > 0 ? `, ${x.skipped} skipped (--resume)` : '') +
       (x.output ? ` → ${x.output}` : ''),
   );
-  if (x.verbose && workers <= 1) log.info(stageLine(pipeline));
-  if (workers <= 1) backbone.dispose();
+  if (x.verbose && modelThreads <= 1) log.info(stageLine(pipeline));
+  if (modelThreads <= 1) backbone.dispose();
   return stats.failed > 0 ? EXIT.partial : EXIT.ok;
 }

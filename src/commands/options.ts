@@ -87,7 +87,7 @@ export function addExtensionOption(cmd: Command): Command {
 export function addImageOptions(cmd: Command): Command {
   return addImageHandlingOptions(addExtensionOption(cmd))
     .option('-b, --batch-size <n>', 'images per inference batch', parsePositiveInt('--batch-size'), 8)
-    .option('--workers <n>', 'worker threads, each with its own backend and model copy (for single-threaded backends such as wasm)', parsePositiveInt('--workers'), 1)
+    .option('--workers <n>', 'model threads, each with its own backend and model copy (for single-threaded backends such as wasm)', parsePositiveInt('--workers'), 1)
     .option('-o, --output <file>', 'write results to a file instead of stdout')
     .option('--resume', 'with -o (jsonl, csv, npy, parquet) or --to: skip inputs already in the output (or the .partial file a killed run left) and append the rest');
 }

@@ -12,7 +12,7 @@ import { describeAdapter, probeWebgpu } from './webgpu-probe.js';
 import { subBatches } from './batch-plan.js';
 import type { BackendChoice, BackendProbe, Engine, EngineDeps, Model, OnnxProbe, PreparedModel, PrecisionRequest, PrepareSpec, WebgpuAdapter } from './types.js';
 import type { EngineFamily, StartContext, StartResult } from './family.js';
-import type { OnnxEngine as OnnxSession } from '../onnx/engine.js';
+import type { OnnxSession } from '../onnx/session.js';
 
 const PKG = 'onnxruntime-node';
 
@@ -125,7 +125,7 @@ export class OnnxRuntimeEngine implements Engine {
       if (spec.precision?.precision === 'fp16') throw new BackbonesError('E_USAGE', `${spec.name} cannot run at --precision fp16: ${why}.`);
       return this.fallback(model, spec, why);
     }
-    const { OnnxEngine, OnnxExportError, weightsHash, onnxCacheKey } = await import('../onnx/index.js');
+    const { OnnxSession, OnnxExportError, weightsHash, onnxCacheKey } = await import('../onnx/index.js');
     const onnx = this.choice.onnx!;
     try {
       const asked = spec.precision?.precision ?? 'fp32';
@@ -133,7 +133,7 @@ export class OnnxRuntimeEngine implements Engine {
       // fp16 is an export of its own (cached beside fp32's); int8 is a model of its own.
       const precision = asked === 'fp16' ? 'fp16' : 'fp32';
       const cacheKey = !int8 && spec.cacheDir ? onnxCacheKey({ weightsHash: await weightsHash(model), architecture: spec.architecture, outputs: spec.outputs, precision }) : undefined;
-      const session = await OnnxEngine.create(model, {
+      const session = await OnnxSession.create(model, {
         outputs: spec.outputs,
         precision,
         threads: onnx.threads,

@@ -75,7 +75,7 @@ export interface BackendChoice {
   reason: string;
   /** Every candidate tried, in order, with its outcome. */
   attempts: BackendProbe[];
-  /** Threads the backend computes with (wasm: its pool; cpu: 1; tensorflow: cores). */
+  /** Threads the backend computes with (wasm: its own threads; cpu: 1; tensorflow: cores). */
   threads: number;
   tfjsVersion: string;
   /** Where the model computes. */

@@ -104,9 +104,9 @@ export interface TurboPixels {
 /**
  * Decodes at 1/denom scale (DCT scaling) to RGB. Returns null when libjpeg warned or failed
  * (damaged data) or the colour space is not one it converts: sharp then decides, under its
- * failOn rules and with its messages, so a damaged file behaves exactly as before. In a
- * worker thread it decodes synchronously, so its CPU time is the thread's own; in the main
- * thread on libuv's pool, so the event loop stays free.
+ * failOn rules and with its messages, so a damaged file behaves exactly as before. Off the
+ * main thread (a decode thread) it decodes synchronously, so its CPU time is the thread's own; in the main
+ * thread on libuv's threads, so the event loop stays free.
  */
 export async function decodeJpegTurbo(bytes: Uint8Array, denom: 1 | 2 | 4 | 8, expectBytes: number): Promise<TurboPixels | null> {
   const a = load();

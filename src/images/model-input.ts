@@ -100,7 +100,7 @@ export async function loadImageForModel(file: string | Buffer, opts: LoadImageOp
   const t3 = performance.now();
   const c3 = clock?.();
   // CPU in this thread: all of resize + preprocess; of decoding only what ran here (libjpeg-turbo
-  // in a worker thread), not sharp's, which runs on libvips' threads.
+  // in a decode thread), not sharp's, which runs on libvips' threads.
   const cpu = c0 !== undefined && c1 !== undefined && c3 !== undefined ? { decodeCpuMs: c1 - c0, preprocessCpuMs: c3 - c1 } : {};
 
   return {

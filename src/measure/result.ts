@@ -242,7 +242,7 @@ export interface EndToEndResult {
   inferenceMsPerImage: number;
   /** Share of the wall time the engine waited for images, %. */
   engineWaitPercent: number;
-  /** CPU time of the decode threads and of libvips' worker threads (`/proc/self/task`, Linux) / wall time × 100; 100 = one core. The libuv threads that hand work to libvips are not counted. `null` off Linux. */
+  /** CPU time of the decode threads and of libvips' own threads (`/proc/self/task`, Linux) / wall time × 100; 100 = one core. The libuv threads that hand work to libvips are not counted. `null` off Linux. */
   poolCpuPercentOfOneCore: number | null;
   /** Process CPU (all threads) / wall time × 100 over the timed passes. */
   processCpuPercentOfOneCore: number;

@@ -3,13 +3,13 @@
 // out-of-memory kill is only that model's failure. The parent polls nvidia-smi and
 // the child's RSS (from /proc, Linux) during each timed window: the child's own
 // event loop is blocked by synchronous kernels and could not poll reliably.
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { startChild } from '../spawn.js';
 import { GpuPoller } from '../monitor/nvidia-smi.js';
 import { unmeasuredModel, type ModelResult } from './result.js';
-import type { ParentMessage, WorkerConfig, WorkerMessage } from './protocol.js';
+import type { ParentMessage, ChildConfig, ChildMessage } from './protocol.js';
 
 export interface RuntimeInfo {
   backend: string;
@@ -28,12 +28,6 @@ export interface RunModelOptions {
   env?: NodeJS.ProcessEnv;
   onProgress?: (message: string) => void;
   onRuntime?: (runtime: RuntimeInfo) => void;
-}
-
-/** The worker entry: compiled .js next to this file, or the .ts source under tsx. */
-function workerPath(): string {
-  const js = fileURLToPath(new URL('./worker.js', import.meta.url));
-  return existsSync(js) ? js : fileURLToPath(new URL('./worker.ts', import.meta.url));
 }
 
 /** VmRSS / VmHWM of a process from /proc (bytes); null where /proc is absent. */
@@ -82,17 +76,17 @@ function describeExit(code: number | null, signal: NodeJS.Signals | null): strin
  * libuv sizes once at start-up (4 threads unless UV_THREADPOOL_SIZE says otherwise):
  * give the child one per core so that `--images` can decode on every core.
  */
-function withDecodeThreadPool(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+function withLibuvThreads(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   if (env.UV_THREADPOOL_SIZE) return env;
   return { ...env, UV_THREADPOOL_SIZE: String(Math.max(4, os.availableParallelism())) };
 }
 
 /** Benchmarks one model in a child process. Never throws: failures come back as status 'failed'. */
-export function runModelInChild(config: WorkerConfig, options: RunModelOptions): Promise<ModelResult> {
+export function runModelInChild(config: ChildConfig, options: RunModelOptions): Promise<ModelResult> {
   return new Promise((resolve) => {
-    const child: ChildProcess = fork(workerPath(), [], {
+    const child: ChildProcess = startChild('./child.js', import.meta.url, {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: withDecodeThreadPool(options.env ?? process.env),
+      env: withLibuvThreads(options.env ?? process.env),
       serialization: 'advanced',
     });
     let stderr = '';
@@ -106,7 +100,7 @@ export function runModelInChild(config: WorkerConfig, options: RunModelOptions):
       if (child.connected) child.send(msg);
     };
 
-    child.on('message', (msg: WorkerMessage) => {
+    child.on('message', (msg: ChildMessage) => {
       switch (msg.type) {
         case 'ready':
           post({ type: 'config', config });

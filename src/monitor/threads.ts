@@ -1,6 +1,6 @@
 // CPU time of some of this process's threads, from /proc/self/task/<tid>/stat (Linux).
-// Used for the CPU % of the decode pool: its worker threads (each reports its own
-// thread id) plus libvips' worker threads, which do sharp's decoding.
+// Used for the CPU % of the decode pool: its threads (each reports its own thread
+// id) plus libvips' own threads, which do sharp's decoding.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 

@@ -24,7 +24,7 @@ export async function weightsHash(model: tf.LayersModel): Promise<string> {
 }
 
 /**
- * A file-safe key for OnnxEngine's cacheKey: weights hash, architecture label, the
+ * A file-safe key for OnnxSession's cacheKey: weights hash, architecture label, the
  * extra outputs (order kept: it is the graph's output order), EXPORTER_VERSION, and for
  * fp16 the precision and FP16_VERSION (an fp32 key is what it was before fp16 existed).
  */

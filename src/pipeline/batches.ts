@@ -42,7 +42,7 @@ export interface PipelineStats extends BatchStats {
   wallMs: number;
   /** Decode threads (0 = this thread). */
   decodeThreads: number;
-  /** CPU time of the decode threads and of libvips' worker threads, ms; null when not measurable (not Linux). */
+  /** CPU time of the decode threads and of libvips' own threads, ms; null when not measurable (not Linux). */
   poolCpuMs: number | null;
   /** Largest memory charged to the prefetch queue at once, bytes (an estimate from the headers). */
   peakPrefetchBytes: number;
@@ -62,7 +62,7 @@ export interface PipelineOptions {
   stats?: PipelineStats;
 }
 
-/** libvips' own worker threads (named by glib), which do sharp's decoding. */
+/** libvips' own threads (named by glib), which do sharp's decoding. */
 const isLibvipsThread = (name: string) => /^(lib)?vips/i.test(name);
 
 /**
@@ -84,8 +84,8 @@ export async function runBatches<R>(
   const budget = pipeline.prefetchBytes ?? DEFAULT_PREFETCH_MB * 1024 * 1024;
   stats.decodeThreads = loader.threads;
   stats.prefetchBudgetBytes = budget;
-  const poolThreads = new Set(loader.threadIds());
-  const cpu = new ThreadCpuMeter((tid, name) => poolThreads.has(tid) || isLibvipsThread(name)).start();
+  const decodeThreadIds = new Set(loader.threadIds());
+  const cpu = new ThreadCpuMeter((tid, name) => decodeThreadIds.has(tid) || isLibvipsThread(name)).start();
   const started = performance.now();
   // Two batches ahead keep the engine fed while the next one is decoded; more only costs memory.
   const window = Math.max(2 * batchSize, 2 * loader.threads, 4);

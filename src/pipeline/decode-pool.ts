@@ -1,10 +1,8 @@
-// The decode pool: worker threads that decode (sharp), resize (our JavaScript kernels)
+// The decode pool: threads that decode (sharp), resize (our JavaScript kernels)
 // and preprocess images, so the main thread only stacks batches and runs the engine.
 // Each job goes to the thread with the fewest outstanding jobs; a thread that dies
 // fails its outstanding jobs (as error items, never the run) and is replaced.
-import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { startThread, type Thread } from '../spawn.js';
 import type { DecodedItem, DecodeSource, ImageSettings } from './decode-one.js';
 import type { ImageLoader } from './loaders.js';
 import { threadPlan } from './decode-threads.js';
@@ -17,21 +15,8 @@ export interface DecodeJob {
 
 export type DecodeReply = { type: 'ready'; tid: number | null } | { type: 'done'; id: number; item: DecodedItem };
 
-/**
- * The built worker; from src/ (tests run through tsx) a bootstrap that registers tsx's
- * loader in the worker first, since Node 20 does not hand loader hooks to workers.
- */
-function newWorker(settings: ImageSettings, libvipsThreads: number): Worker {
-  const workerData = { settings, libvipsThreads };
-  const js = new URL('./decode-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData });
-  const ts = new URL('./decode-worker.ts', import.meta.url).href;
-  const bootstrap = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(ts)}); })`;
-  return new Worker(bootstrap, { eval: true, workerData });
-}
-
 interface Slot {
-  worker: Worker;
+  thread: Thread;
   tid: number | null;
   pending: Map<number, { entry: DecodeSource; resolve: (item: DecodedItem) => void }>;
 }
@@ -44,9 +29,10 @@ export async function startDecodePool(threads: number, settings: ImageSettings):
 
   const spawn = (): Promise<Slot> =>
     new Promise((resolve, reject) => {
-      const slot: Slot = { worker: newWorker(settings, threadPlan({ cores: os.availableParallelism(), engineOnGpu: false, decodeThreads: threads }).libvipsThreads), tid: null, pending: new Map() };
+      const libvipsThreads = threadPlan({ cores: os.availableParallelism(), engineOnGpu: false, decodeThreads: threads }).libvipsThreads;
+      const slot: Slot = { thread: startThread('./decode-thread.js', import.meta.url, { settings, libvipsThreads }), tid: null, pending: new Map() };
       let ready = false;
-      slot.worker.on('message', (msg: DecodeReply) => {
+      slot.thread.on('message', (msg: DecodeReply) => {
         if (msg.type === 'ready') {
           ready = true;
           slot.tid = msg.tid;
@@ -66,8 +52,8 @@ export async function startDecodePool(threads: number, settings: ImageSettings):
         slots.splice(i, 1);
         void spawn().then((s) => slots.push(s), () => {});
       };
-      slot.worker.on('error', (e) => fail(e.message));
-      slot.worker.on('exit', (code) => {
+      slot.thread.on('error', (e) => fail(e.message));
+      slot.thread.on('exit', (code) => {
         if (code !== 0) fail(`exited with code ${code}`);
       });
     });
@@ -86,13 +72,13 @@ export async function startDecodePool(threads: number, settings: ImageSettings):
         // request body may be a view into a pooled buffer that must not be transferred).
         const job: DecodeJob = entry.bytes ? { id, entry: { ...entry, bytes: new Uint8Array(entry.bytes) } } : { id, entry };
         slot.pending.set(id, { entry: { path: entry.path }, resolve });
-        slot.worker.postMessage(job, job.entry.bytes ? [job.entry.bytes.buffer as ArrayBuffer] : []);
+        slot.thread.postMessage(job, job.entry.bytes ? [job.entry.bytes.buffer as ArrayBuffer] : []);
       });
     },
     threadIds: () => slots.map((s) => s.tid).filter((t): t is number => t !== null),
     async close() {
       closing = true;
-      await Promise.all(slots.map((s) => s.worker.terminate()));
+      await Promise.all(slots.map((s) => s.thread.terminate()));
     },
   };
 }

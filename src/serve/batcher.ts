@@ -1,5 +1,5 @@
 // Dynamic batching (Triton's and TF Serving's knobs): items wait in lanes, one lane
-// per kind of computation; one batch runs at a time (one engine, no locks needed in
+// per kind of computation; one batch runs at a time (one inference thread, no locks needed in
 // an event loop). A lane runs when it holds maxBatch items or its oldest item has
 // waited maxDelayMs. Items whose request gave up (timeout) are dropped before a batch
 // forms, so they never cost an inference.

@@ -1,6 +1,6 @@
 // One batch of one lane through the model: the same per-batch functions as
 // `backbones classify` and `extract`, so answers equal the CLI's. Runs wherever the
-// engine lives (the inference thread, or this thread in tests).
+// model lives (the inference thread, or this thread in tests).
 import { engineOnGpu } from '../pipeline/decode-threads.js';
 import { tf } from '../tf.js';
 import type { Backbone, LayerInfo } from '../zoo/backbone.js';
@@ -11,12 +11,10 @@ import { assertFinite, resultValues } from '../tasks/finite.js';
 import type { Pooling } from '../zoo/card.js';
 import type { SpecRecord } from '../output/spec-record.js';
 
-export type Pool = Pooling;
-
 /** What one image asks for; batches are homogeneous in everything but classify's k. */
 export type Ask =
   | { kind: 'classify'; k: number }
-  | { kind: 'extract'; layer: string; pool: Pool; l2: boolean }
+  | { kind: 'extract'; layer: string; pool: Pooling; l2: boolean }
   /** KServe: a raw output ('probabilities' or a layer name), unpooled. */
   | { kind: 'tensor'; output: string };
 

@@ -8,7 +8,7 @@ import { isModelPath } from '../zoo/registry.js';
 import { VERSION } from '../version.js';
 import { resolveSpec, type SpecOptions } from '../spec/spec.js';
 import { imageSettingsOf } from '../spec/load.js';
-import { workerEngine } from './engine.js';
+import { startInferenceThread } from './inference.js';
 import { ServeMetrics } from './metrics.js';
 import { ModelService, type Loaded } from './service.js';
 import { buildServer } from './server.js';
@@ -71,11 +71,11 @@ export async function runServe(o: ServeOptions): Promise<number> {
   const load = async (): Promise<Loaded> => {
     // The inference thread loads the model once; this thread never holds a copy.
     let header: string[] = [];
-    const engine = await workerEngine(spec, (backend, lines) => {
+    const inference = await startInferenceThread(spec, (backend, lines) => {
       log.info(`backend: ${backend}`);
       header = lines;
     });
-    const info = engine.info;
+    const info = inference.info;
     log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights}`);
     for (const line of header) log.info(line);
     if (info.randomWeights) log.warn('random weights: outputs are not meaningful predictions.');
@@ -84,11 +84,11 @@ export async function runServe(o: ServeOptions): Promise<number> {
       try {
         (await import('./search-store.js')).checkServedModel(search, info.spec);
       } catch (e) {
-        await engine.dispose();
+        await inference.dispose();
         throw e;
       }
     }
-    return { engine, settings };
+    return { inference, settings };
   };
   // Once a second after images were decoded: what a burst of big images left in the
   // allocator's free lists goes back to the system (a few ms; measured in bench/RESULTS.md §15).

@@ -1,5 +1,5 @@
 // The model behind the server: loaded exactly once (in the inference thread, see
-// engine.ts), warmed up, then fed by one dynamic batcher. Request images are decoded,
+// inference.ts), warmed up, then fed by one dynamic batcher. Request images are decoded,
 // resized and preprocessed in the decode pool's threads (the CLI's, pipeline/decode-pool.ts),
 // so the main thread only speaks HTTP: no JavaScript resize and no garbage collection of
 // full-size pixels between a request and its answer. Only decoded images enter a batch,
@@ -16,10 +16,11 @@ import type { ImageSettings } from '../pipeline/batches.js';
 import { BackbonesError, errorMessage } from '../errors.js';
 import { Batcher, type BatchObserver, type Submitted } from './batcher.js';
 import { HttpError, unavailable } from './http-error.js';
-import type { Answer, Ask, ModelInfo, Pool } from './compute.js';
-import type { Engine } from './engine.js';
+import type { Answer, Ask, ModelInfo } from './compute.js';
+import type { Pooling } from '../zoo/card.js';
+import type { InferenceThread } from './inference.js';
 
-export type { Answer, Ask, Pool, Tensor } from './compute.js';
+export type { Answer, Ask, Tensor } from './compute.js';
 
 interface Item {
   input: Float32Array;
@@ -29,7 +30,7 @@ interface Item {
 }
 
 export interface Loaded {
-  engine: Engine;
+  inference: InferenceThread;
   settings: ImageSettings;
 }
 
@@ -71,7 +72,7 @@ export class ModelService {
   async start(): Promise<void> {
     try {
       this.loaded = await this.options.load();
-      const threads = this.options.decodeThreads ?? defaultDecodeThreads(this.loaded.engine.info.onGpu);
+      const threads = this.options.decodeThreads ?? defaultDecodeThreads(this.loaded.inference.info.onGpu);
       const settings = { ...this.loaded.settings, limitInputPixels: this.options.maxPixels };
       this.loader = threads > 0 ? await startDecodePool(threads, settings) : inThreadLoader(settings);
       this.decoding = new Limiter(this.options.decodeConcurrency ?? 2 * Math.max(1, threads));
@@ -96,7 +97,7 @@ export class ModelService {
 
   get info(): ModelInfo {
     if (!this.loaded) throw this.notReady();
-    return this.loaded.engine.info;
+    return this.loaded.inference.info;
   }
 
   get settings(): ImageSettings {
@@ -105,7 +106,7 @@ export class ModelService {
   }
 
   get defaultLayer(): string | null {
-    return this.options.layer ?? this.loaded?.engine.info.featureLayer ?? null;
+    return this.options.layer ?? this.loaded?.inference.info.featureLayer ?? null;
   }
 
   hasLayer(name: string): boolean {
@@ -138,7 +139,7 @@ export class ModelService {
   }
 
   /** Checks an extract request against the model before it can reach a batch. */
-  checkExtract(layer: string, pool: Pool): void {
+  checkExtract(layer: string, pool: Pooling): void {
     const problem = layerProblem(this.info, layer, pool, `pool=${pool}`);
     if (problem) throw new HttpError(400, problem);
   }
@@ -155,7 +156,7 @@ export class ModelService {
 
   async dispose(): Promise<void> {
     await this.loader?.close();
-    await this.loaded?.engine.dispose();
+    await this.loaded?.inference.dispose();
   }
 
   private async runBatch(items: Item[]): Promise<(Answer | HttpError)[]> {
@@ -187,12 +188,12 @@ export class ModelService {
   }
 
   private run(items: Item[]): Promise<Answer[]> {
-    const { engine, settings } = this.loaded!;
+    const { inference, settings } = this.loaded!;
     const [h, w] = settings.size;
     const size = h * w * 3;
     const data = new Float32Array(items.length * size);
     items.forEach((item, i) => data.set(item.input, i * size));
-    return engine.run(items.map((i) => i.ask), data);
+    return inference.run(items.map((i) => i.ask), data);
   }
 }
 

@@ -7,9 +7,9 @@ import { recordToJson, type OutputRecord, type Prediction } from '../output/reco
 import type { Features } from '../tasks/extract.js';
 import { errorMessage } from '../errors.js';
 import { HttpError } from './http-error.js';
-import { POOLINGS } from '../zoo/card.js';
+import { POOLINGS, type Pooling } from '../zoo/card.js';
 import { deadlineOf, inferenceGuard, type ServeContext } from './context.js';
-import type { Ask, Pool } from './compute.js';
+import type { Ask } from './compute.js';
 import type { Deadline } from './admission.js';
 
 interface Upload {
@@ -20,7 +20,7 @@ interface Upload {
 interface ImageQuery {
   k?: number;
   layer?: string;
-  pool?: Pool;
+  pool?: Pooling;
   l2?: boolean;
   name?: string;
 }
@@ -53,9 +53,9 @@ export function registerV1(app: FastifyInstance, ctx: ServeContext): void {
     const q = req.query as ImageQuery;
     const layer = q.layer ?? ctx.service.defaultLayer;
     if (!layer) throw new HttpError(400, `${ctx.service.info.name} has no default feature layer: pass ?layer=NAME.`);
-    const pool = q.pool ?? 'none';
-    ctx.service.checkExtract(layer, pool);
-    return answer(ctx, req, reply, { kind: 'extract', layer, pool, l2: q.l2 ?? false });
+    const pooling = q.pool ?? 'none';
+    ctx.service.checkExtract(layer, pooling);
+    return answer(ctx, req, reply, { kind: 'extract', layer, pool: pooling, l2: q.l2 ?? false });
   });
 }
 

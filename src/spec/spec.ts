@@ -2,7 +2,7 @@
 // task, image handling, precision) and how (engine request, counts), resolved once from
 // the options, the environment, the model card and the defaults by resolveSpec, the one
 // function every entry point calls (classify/extract, queue add, serve, the bench
-// parent, quantize, the library; the worker, the --workers threads, serve's inference
+// parent, quantize, the library; the queue worker, the --workers model threads, serve's inference
 // thread and the bench child receive the resolved spec as data). Every check on the
 // options runs here, before a backend starts, a file is written, a port is listened on
 // or a job is enqueued: each failure is one sentence and a usage error (exit 2), unless
@@ -69,9 +69,9 @@ function checkCounts(o: SpecOptions, card: ModelCard | undefined, inputSize: [nu
   checkCount('--decode-threads', o.decodeThreads, m.threads, perCore);
   checkCount('--workers', o.workers, m.threads, perCore);
   if (o.workers !== undefined && card) {
-    // Each worker thread holds its own copy of the weights, twice while the engine takes them over.
-    const perWorker = card.parameters * 4 * 2;
-    checkCount('--workers', o.workers, Math.max(1, Math.floor(m.memory / 2 / perWorker)), `each holds a copy of ${card.name} (${gb(perWorker)} while loading) and this machine has ${gb(m.memory)} of memory`);
+    // Each model thread holds its own copy of the weights, twice while the engine takes them over.
+    const perThread = card.parameters * 4 * 2;
+    checkCount('--workers', o.workers, Math.max(1, Math.floor(m.memory / 2 / perThread)), `each holds a copy of ${card.name} (${gb(perThread)} while loading) and this machine has ${gb(m.memory)} of memory`);
   }
   if (o.prefetchMb !== undefined && o.prefetchMb * 1024 * 1024 > m.memory / 2) {
     throw usageError(`--prefetch-mb ${o.prefetchMb} is more than this machine can hold ahead of the engine: it has ${gb(m.memory)} of memory, so at most ${Math.floor(m.memory / 2 / 1024 / 1024)}.`);

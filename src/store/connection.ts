@@ -38,7 +38,7 @@ export function checkRedisUrl(url: string, flag: string): string {
   return url;
 }
 
-// Several connections to one server (a worker has three) retry together: say it once.
+// Several connections to one server (a queue worker has three) retry together: say it once.
 const said = new Map<string, number>();
 function firstToSay(where: string, attempt: number): boolean {
   const key = `${where}#${attempt}`;

@@ -3,7 +3,7 @@ import { tf } from '../tf.js';
 import { BackbonesError } from '../errors.js';
 import type { Backbone } from '../zoo/backbone.js';
 import type { Pooling } from '../zoo/card.js';
-import { poolProblem } from './layers.js';
+import { poolingProblem } from './layers.js';
 
 export interface Features {
   shape: number[];
@@ -21,7 +21,7 @@ export async function extractBatch(backbone: Backbone, batch: tf.Tensor4D, layer
     vectors = tf.tidy(() => {
       let v: tf.Tensor = raw;
       if (pool !== 'none') {
-        if (v.rank !== 4) throw new BackbonesError('E_USAGE', poolProblem(`--pool ${pool}`, layer, layerShape));
+        if (v.rank !== 4) throw new BackbonesError('E_USAGE', poolingProblem(`--pool ${pool}`, layer, layerShape));
         v = pool === 'avg' ? v.mean([1, 2]) : v.max([1, 2]);
       }
       v = v.reshape([v.shape[0]!, -1]);

@@ -4,7 +4,7 @@ import type { LayerInfo } from '../zoo/backbone.js';
 import type { Pooling } from '../zoo/card.js';
 
 /** The sentence for a pooling asked of a layer that is not [h, w, c]; `asked` as the user wrote it ("--pool avg", "pool=avg"). */
-export function poolProblem(asked: string, layer: string, shape: readonly number[]): string {
+export function poolingProblem(asked: string, layer: string, shape: readonly number[]): string {
   return `${asked} needs a spatial layer [h, w, c]; ${layer} gives [${shape.join(', ')}].`;
 }
 
@@ -17,6 +17,6 @@ export function layerProblem(model: { name: string; layers: readonly LayerInfo[]
   if (!layer) return `${model.name} has no default feature layer: pass --layer (see \`backbones models info ${model.name} --layers\`).`;
   const found = model.layers.find((l) => l.name === layer);
   if (!found) return `${model.name} has no layer "${layer}"; list them with \`backbones models info ${model.name} --layers\`.`;
-  if (pool !== 'none' && found.outputShape && found.outputShape.length !== 3) return poolProblem(asked, layer, found.outputShape);
+  if (pool !== 'none' && found.outputShape && found.outputShape.length !== 3) return poolingProblem(asked, layer, found.outputShape);
   return null;
 }

@@ -365,7 +365,7 @@ export async function downloadTfjsModel(url: string, destDir: string, options: T
     options.onProgress?.(received, total);
 
     let next = 0;
-    const worker = async () => {
+    const fetchShards = async () => {
       while (next < shards.length) {
         const rel = shards[next++];
         await downloadFile(new URL(rel, modelJsonUrl).toString(), path.join(tempDir, rel), {
@@ -375,13 +375,13 @@ export async function downloadTfjsModel(url: string, destDir: string, options: T
       }
     };
     const n = Math.max(1, Math.min(options.concurrency ?? 4, shards.length));
-    const workers = Array.from({ length: n }, () =>
-      worker().catch((err: unknown) => {
+    const lanes = Array.from({ length: n }, () =>
+      fetchShards().catch((err: unknown) => {
         failFast.abort(err);
         throw err;
       }),
     );
-    const results = await Promise.allSettled(workers);
+    const results = await Promise.allSettled(lanes);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
 

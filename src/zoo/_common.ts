@@ -113,7 +113,7 @@ export function headlessPooling(x: SymbolicTensor, o: ResolvedOptions, names: { 
 }
 
 /** The classification block ResNet, InceptionV3 and MobileNetV2 share: global average pooling, then `predictions`. */
-export function averagePoolClassifier(x: SymbolicTensor, o: ResolvedOptions, poolName: string): SymbolicTensor {
-  x = apply(tf.layers.globalAveragePooling2d({ name: poolName }), x);
+export function averagePoolingClassifier(x: SymbolicTensor, o: ResolvedOptions, poolingName: string): SymbolicTensor {
+  x = apply(tf.layers.globalAveragePooling2d({ name: poolingName }), x);
   return apply(tf.layers.dense({ units: o.classes, activation: o.classifierActivation, name: 'predictions' }), x);
 }

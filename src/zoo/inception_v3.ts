@@ -12,7 +12,7 @@
 // Keras 3 would generate conv2d, conv2d_1, ... instead.
 import { tf } from '../tf.js';
 import type { BuildOptions } from './card.js';
-import { apply, averagePoolClassifier, headlessPooling, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
+import { apply, averagePoolingClassifier, headlessPooling, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
 
 const DEFAULTS = { defaultSize: [299, 299] as [number, number], minSize: 75 };
 
@@ -37,14 +37,14 @@ function conv2dBn(
 }
 
 /** The 3x3 stride-1 'same' average pooling at the head of each branch_pool. */
-function branchAvgPool(x: SymbolicTensor, id: number): SymbolicTensor {
+function branchAvgPooling(x: SymbolicTensor, id: number): SymbolicTensor {
   return apply(
     tf.layers.averagePooling2d({ poolSize: [3, 3], strides: [1, 1], padding: 'same', name: `average_pooling2d_${id}` }),
     x,
   );
 }
 
-function maxPool(x: SymbolicTensor, id: number): SymbolicTensor {
+function maxPooling(x: SymbolicTensor, id: number): SymbolicTensor {
   return apply(tf.layers.maxPooling2d({ poolSize: [3, 3], strides: [2, 2], name: `max_pooling2d_${id}` }), x);
 }
 
@@ -61,11 +61,11 @@ export function inceptionV3(opts: BuildOptions = {}): tf.LayersModel {
   let x = conv2dBn(imgInput, 32, 3, 3, 1, { strides: [2, 2], padding: 'valid' });
   x = conv2dBn(x, 32, 3, 3, 2, { padding: 'valid' });
   x = conv2dBn(x, 64, 3, 3, 3);
-  x = maxPool(x, 1);
+  x = maxPooling(x, 1);
 
   x = conv2dBn(x, 80, 1, 1, 4, { padding: 'valid' });
   x = conv2dBn(x, 192, 3, 3, 5, { padding: 'valid' });
-  x = maxPool(x, 2);
+  x = maxPooling(x, 2);
 
   // Block mixed0, mixed1, mixed2: 35 x 35 x 256 / 288 / 288 (conv2d_6..26, average_pooling2d_1..3)
   for (let i = 0; i < 3; i++) {
@@ -79,9 +79,9 @@ export function inceptionV3(opts: BuildOptions = {}): tf.LayersModel {
     branch3x3dbl = conv2dBn(branch3x3dbl, 96, 3, 3, id + 4);
     branch3x3dbl = conv2dBn(branch3x3dbl, 96, 3, 3, id + 5);
 
-    let branchPool = branchAvgPool(x, 1 + i);
-    branchPool = conv2dBn(branchPool, i === 0 ? 32 : 64, 1, 1, id + 6);
-    x = concat([branch1x1, branch5x5, branch3x3dbl, branchPool], `mixed${i}`);
+    let branchPooling = branchAvgPooling(x, 1 + i);
+    branchPooling = conv2dBn(branchPooling, i === 0 ? 32 : 64, 1, 1, id + 6);
+    x = concat([branch1x1, branch5x5, branch3x3dbl, branchPooling], `mixed${i}`);
   }
 
   // Block mixed3: 17 x 17 x 768 (conv2d_27..30, max_pooling2d_3)
@@ -92,8 +92,8 @@ export function inceptionV3(opts: BuildOptions = {}): tf.LayersModel {
     branch3x3dbl = conv2dBn(branch3x3dbl, 96, 3, 3, 29);
     branch3x3dbl = conv2dBn(branch3x3dbl, 96, 3, 3, 30, { strides: [2, 2], padding: 'valid' });
 
-    const branchPool = maxPool(x, 3);
-    x = concat([branch3x3, branch3x3dbl, branchPool], 'mixed3');
+    const branchPooling = maxPooling(x, 3);
+    x = concat([branch3x3, branch3x3dbl, branchPooling], 'mixed3');
   }
 
   // Block mixed4..mixed7: 17 x 17 x 768 (conv2d_31..70, average_pooling2d_4..7).
@@ -114,9 +114,9 @@ export function inceptionV3(opts: BuildOptions = {}): tf.LayersModel {
     branch7x7dbl = conv2dBn(branch7x7dbl, width, 7, 1, id + 7);
     branch7x7dbl = conv2dBn(branch7x7dbl, 192, 1, 7, id + 8);
 
-    let branchPool = branchAvgPool(x, 4 + i);
-    branchPool = conv2dBn(branchPool, 192, 1, 1, id + 9);
-    x = concat([branch1x1, branch7x7, branch7x7dbl, branchPool], `mixed${4 + i}`);
+    let branchPooling = branchAvgPooling(x, 4 + i);
+    branchPooling = conv2dBn(branchPooling, 192, 1, 1, id + 9);
+    x = concat([branch1x1, branch7x7, branch7x7dbl, branchPooling], `mixed${4 + i}`);
   }
 
   // Block mixed8: 8 x 8 x 1280 (conv2d_71..76, max_pooling2d_4)
@@ -129,8 +129,8 @@ export function inceptionV3(opts: BuildOptions = {}): tf.LayersModel {
     branch7x7x3 = conv2dBn(branch7x7x3, 192, 7, 1, 75);
     branch7x7x3 = conv2dBn(branch7x7x3, 192, 3, 3, 76, { strides: [2, 2], padding: 'valid' });
 
-    const branchPool = maxPool(x, 4);
-    x = concat([branch3x3, branch7x7x3, branchPool], 'mixed8');
+    const branchPooling = maxPooling(x, 4);
+    x = concat([branch3x3, branch7x7x3, branchPooling], 'mixed8');
   }
 
   // Block mixed9, mixed10: 8 x 8 x 2048 (conv2d_77..94, average_pooling2d_8..9,
@@ -150,15 +150,15 @@ export function inceptionV3(opts: BuildOptions = {}): tf.LayersModel {
     const branch3x3dbl_2 = conv2dBn(branch3x3dbl, 384, 3, 1, id + 7);
     branch3x3dbl = concat([branch3x3dbl_1, branch3x3dbl_2], `concatenate_${1 + i}`);
 
-    let branchPool = branchAvgPool(x, 8 + i);
-    branchPool = conv2dBn(branchPool, 192, 1, 1, id + 8);
-    x = concat([branch1x1, branch3x3, branch3x3dbl, branchPool], `mixed${9 + i}`);
+    let branchPooling = branchAvgPooling(x, 8 + i);
+    branchPooling = conv2dBn(branchPooling, 192, 1, 1, id + 8);
+    x = concat([branch1x1, branch3x3, branch3x3dbl, branchPooling], `mixed${9 + i}`);
   }
 
   // Classification block
   // Porting note: the headless poolings are unnamed in Keras; the Keras 2.x fresh-session names, like the rest of this file.
   x = o.includeTop
-    ? averagePoolClassifier(x, o, 'avg_pool')
+    ? averagePoolingClassifier(x, o, 'avg_pool')
     : headlessPooling(x, o, { avg: 'global_average_pooling2d_1', max: 'global_max_pooling2d_1' });
 
   return tf.model({ inputs: imgInput, outputs: x, name: 'inception_v3' });

@@ -14,7 +14,7 @@
 // is named `global_average_pooling2d` (the Keras 3 / tf.keras fresh-session name).
 import { tf } from '../tf.js';
 import type { BuildOptions } from './card.js';
-import { alphaText, apply, averagePoolClassifier, correctPad, headlessPooling, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
+import { alphaText, apply, averagePoolingClassifier, correctPad, headlessPooling, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
 
 const DEFAULTS = { defaultSize: [224, 224] as [number, number], minSize: 32 };
 
@@ -150,7 +150,7 @@ export function mobilenetV2(opts: BuildOptions = {}): tf.LayersModel {
   x = relu6(x, 'out_relu');
 
   x = o.includeTop
-    ? averagePoolClassifier(x, o, 'global_average_pooling2d')
+    ? averagePoolingClassifier(x, o, 'global_average_pooling2d')
     : headlessPooling(x, o, { avg: 'global_average_pooling2d', max: 'global_max_pooling2d' });
 
   const rows = o.inputSize[0];

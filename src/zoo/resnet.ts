@@ -3,7 +3,7 @@
 // Recognition", CVPR 2016 (https://arxiv.org/abs/1512.03385).
 import { tf } from '../tf.js';
 import type { BuildOptions } from './card.js';
-import { apply, averagePoolClassifier, headlessPooling, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
+import { apply, averagePoolingClassifier, headlessPooling, imageInput, resolveOptions, type SymbolicTensor } from './_common.js';
 
 const DEFAULTS = { defaultSize: [224, 224] as [number, number], minSize: 32 };
 
@@ -78,7 +78,7 @@ export function resnet50(opts: BuildOptions = {}): tf.LayersModel {
   x = stackResidualBlocksV1(x, 256, 6, 2, 'conv4');
   x = stackResidualBlocksV1(x, 512, 3, 2, 'conv5');
 
-  x = o.includeTop ? averagePoolClassifier(x, o, 'avg_pool') : headlessPooling(x, o, { avg: 'avg_pool', max: 'max_pool' });
+  x = o.includeTop ? averagePoolingClassifier(x, o, 'avg_pool') : headlessPooling(x, o, { avg: 'avg_pool', max: 'max_pool' });
 
   return tf.model({ inputs: imgInput, outputs: x, name: 'resnet50' });
 }

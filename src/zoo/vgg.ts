@@ -12,7 +12,7 @@ function conv(x: SymbolicTensor, filters: number, name: string): SymbolicTensor 
   return apply(tf.layers.conv2d({ filters, kernelSize: [3, 3], activation: 'relu', padding: 'same', name }), x);
 }
 
-function pool(x: SymbolicTensor, name: string): SymbolicTensor {
+function maxPooling(x: SymbolicTensor, name: string): SymbolicTensor {
   return apply(tf.layers.maxPooling2d({ poolSize: [2, 2], strides: [2, 2], name }), x);
 }
 
@@ -45,7 +45,7 @@ function vgg(name: keyof typeof BLOCK_DEPTHS, opts: BuildOptions): tf.LayersMode
   BLOCK_DEPTHS[name].forEach((depth, b) => {
     // Block b+1
     for (let i = 1; i <= depth; i++) x = conv(x, BLOCK_FILTERS[b]!, `block${b + 1}_conv${i}`);
-    x = pool(x, `block${b + 1}_pool`);
+    x = maxPooling(x, `block${b + 1}_pool`);
   });
   x = vggHead(x, o);
   return tf.model({ inputs: imgInput, outputs: x, name });

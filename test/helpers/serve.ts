@@ -12,7 +12,7 @@ import { startEngine } from '../../src/engines/select.js';
 import { resolveSpec } from '../../src/spec/spec.js';
 import { imageSettingsOf, loadForSpec } from '../../src/spec/load.js';
 import { ModelService, type Loaded } from '../../src/serve/service.js';
-import { inProcessEngine } from '../../src/serve/engine.js';
+import { inferenceInThisThread } from '../../src/serve/inference.js';
 import type { Backbone } from '../../src/zoo/backbone.js';
 import { ServeMetrics } from '../../src/serve/metrics.js';
 import { buildServer } from '../../src/serve/server.js';
@@ -27,19 +27,19 @@ export function sharedModel() {
   shared ??= (async () => {
     const spec = await resolveSpec({ model: MODEL, cacheDir: cache, backend: 'onnx', device: 'cpu' }, { defaultLayer: true });
     const backbone = await loadForSpec(spec, await startEngine(spec.engine));
-    return { backbone, loaded: { engine: await inProcessEngine(backbone), settings: imageSettingsOf(spec, backbone.info) } };
+    return { backbone, loaded: { inference: await inferenceInThisThread(backbone), settings: imageSettingsOf(spec, backbone.info) } };
   })();
   return shared;
 }
 export const loadShared = async () => (await sharedModel()).loaded;
 
 /** The model in the server's own inference thread, as `backbones serve` loads it. */
-export async function loadInWorker(): Promise<Loaded> {
-  // The built engine (npm test builds first): a worker thread cannot load .ts sources.
-  const { workerEngine } = (await import(path.join(REPO_ROOT, 'dist', 'serve', 'engine.js'))) as typeof import('../../src/serve/engine.js');
+export async function loadInThread(): Promise<Loaded> {
+  // The built inference thread (npm test builds first).
+  const { startInferenceThread } = (await import(path.join(REPO_ROOT, 'dist', 'serve', 'inference.js'))) as typeof import('../../src/serve/inference.js');
   const spec = await resolveSpec({ model: MODEL, cacheDir: cache, backend: 'onnx', device: 'cpu' }, { defaultLayer: true });
-  const engine = await workerEngine(spec);
-  return { engine, settings: imageSettingsOf(spec, engine.info) };
+  const inference = await startInferenceThread(spec);
+  return { inference, settings: imageSettingsOf(spec, inference.info) };
 }
 
 export interface ServeTestOptions {
@@ -79,7 +79,7 @@ export async function serve(o: ServeTestOptions = {}) {
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   servers.push(app);
-  services.push(service); // each holds decode threads (and a worker engine with loadInWorker)
+  services.push(service); // each holds decode threads (and an inference thread with loadInThread)
   const port = (app.server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
   const started = service.start();

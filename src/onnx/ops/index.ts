@@ -18,7 +18,7 @@ import {
   convertGlobalMaxPooling2D,
   convertMaxPooling2D,
   convertZeroPadding2D,
-} from './pool.js';
+} from './pooling.js';
 import type { Converter } from './types.js';
 
 export const CONVERTERS: Record<string, Converter> = {

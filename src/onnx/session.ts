@@ -10,13 +10,13 @@ import { cachedFileExists, onnxCachePath, writeAtomically } from './cache.js';
 import { exportToOnnx, type ExportPrecision } from './export.js';
 import { loadOrt, type Ort } from './ort.js';
 
-export interface OnnxEngineOptions {
+export interface OnnxSessionOptions {
   /** Layer names to expose besides the model's outputs (NHWC like tfjs). */
   outputs?: string[];
   /** Intra-op threads; default os.availableParallelism(). */
   threads?: number;
   /**
-   * Let idle pool threads spin (ORT's default). Off by default: spinning burns CPU
+   * Let idle intra-op threads spin (ORT's default). Off by default: spinning burns CPU
    * between runs and makes CPU% measurements dishonest, for a small latency gain.
    */
   spinning?: boolean;
@@ -37,7 +37,7 @@ export interface OnnxOutput {
   dims: number[];
 }
 
-interface EngineState {
+interface SessionState {
   session: InferenceSession;
   exported: boolean;
   modelPath?: string;
@@ -77,12 +77,12 @@ function hasOutputs(session: InferenceSession, outputs: string[]): boolean {
   return outputs.every((o) => session.outputNames.includes(o));
 }
 
-export class OnnxEngine {
+export class OnnxSession {
   /** The NHWC float32 graph input. */
   readonly inputName: string;
   /** Every graph output: the model's outputs, then the extra layers asked for. */
   readonly outputNames: string[];
-  /** True when this engine exported the model; false when it reused a cached .onnx. */
+  /** True when this session exported the model; false when it reused a cached .onnx. */
   readonly exported: boolean;
   /** The cached .onnx, when cacheKey was given. */
   readonly modelPath?: string;
@@ -92,7 +92,7 @@ export class OnnxEngine {
 
   private constructor(
     private readonly ort: Ort,
-    state: EngineState,
+    state: SessionState,
   ) {
     this.session = state.session;
     this.exported = state.exported;
@@ -103,7 +103,7 @@ export class OnnxEngine {
     this.outputNames = [...state.session.outputNames];
   }
 
-  static async create(model: tf.LayersModel, opts: OnnxEngineOptions = {}): Promise<OnnxEngine> {
+  static async create(model: tf.LayersModel, opts: OnnxSessionOptions = {}): Promise<OnnxSession> {
     const ort = await loadOrt();
     const providers = checkProviders(ort, opts.executionProviders ?? ['cpu']);
     const threads = opts.threads ?? os.availableParallelism();
@@ -118,28 +118,28 @@ export class OnnxEngine {
         await session.release();
         throw usageError(`the prepared ONNX model has no output ${outputs.filter((o) => !session.outputNames.includes(o)).join(', ')}`);
       }
-      return new OnnxEngine(ort, { ...state, session, exported: false });
+      return new OnnxSession(ort, { ...state, session, exported: false });
     }
     const exportOptions = { outputs, precision: opts.precision ?? 'fp32' };
     if (opts.cacheKey === undefined) {
       const { bytes } = exportToOnnx(model, exportOptions);
       const session = await ort.InferenceSession.create(bytes, options);
-      return new OnnxEngine(ort, { ...state, session, exported: true });
+      return new OnnxSession(ort, { ...state, session, exported: true });
     }
 
-    if (!opts.cacheDir) throw usageError('OnnxEngine: cacheKey needs cacheDir');
+    if (!opts.cacheDir) throw usageError('OnnxSession: cacheKey needs cacheDir');
     const modelPath = onnxCachePath(opts.cacheDir, opts.cacheKey);
     if (await cachedFileExists(modelPath)) {
       // A cached file that ORT cannot open (truncated by a full disk, older exporter) or
       // that lacks an asked-for output is replaced, not fatal.
       const session = await ort.InferenceSession.create(modelPath, options).catch(() => undefined);
-      if (session && hasOutputs(session, outputs)) return new OnnxEngine(ort, { ...state, session, exported: false, modelPath });
+      if (session && hasOutputs(session, outputs)) return new OnnxSession(ort, { ...state, session, exported: false, modelPath });
       await session?.release();
     }
     const { bytes } = exportToOnnx(model, exportOptions);
     await writeAtomically(modelPath, bytes);
     const session = await ort.InferenceSession.create(bytes, options);
-    return new OnnxEngine(ort, { ...state, session, exported: true, modelPath });
+    return new OnnxSession(ort, { ...state, session, exported: true, modelPath });
   }
 
   /**
@@ -149,12 +149,12 @@ export class OnnxEngine {
   async run(input: Float32Array, shape: [number, number, number, number], outputs?: string[]): Promise<Record<string, OnnxOutput>> {
     const expected = shape.reduce((a, b) => a * b, 1);
     if (input.length !== expected) {
-      throw usageError(`OnnxEngine.run: input has ${input.length} values, shape [${shape.join(', ')}] needs ${expected}`);
+      throw usageError(`OnnxSession.run: input has ${input.length} values, shape [${shape.join(', ')}] needs ${expected}`);
     }
     const fetches = outputs ?? this.outputNames;
     const unknown = fetches.filter((o) => !this.outputNames.includes(o));
     if (unknown.length > 0) {
-      throw usageError(`OnnxEngine.run: no output named ${unknown.join(', ')}. Outputs are: ${this.outputNames.join(', ')}`);
+      throw usageError(`OnnxSession.run: no output named ${unknown.join(', ')}. Outputs are: ${this.outputNames.join(', ')}`);
     }
     const feeds = { [this.inputName]: new this.ort.Tensor('float32', input, shape) };
     let results: InferenceSession.OnnxValueMapType;

@@ -6,11 +6,11 @@ import { BackbonesError, errorMessage } from '../errors.js';
 import { startEngine, engineLine } from '../engines/select.js';
 import { headerLines, loadForSpec, recordOf } from '../spec/load.js';
 import { computeBatch, modelInfo, type Ask } from './compute.js';
-import type { EngineInit, EngineMessage } from './engine.js';
+import type { InferenceThreadInit, InferenceThreadMessage } from './inference.js';
 
-const init = workerData as EngineInit;
+const init = workerData as InferenceThreadInit;
 const port = parentPort!;
-const post = (msg: EngineMessage, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
+const post = (msg: InferenceThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
 configureLog({ quiet: true });
 try {

@@ -6,7 +6,7 @@ import { pair, requireChannelsLast, windowPads } from './geometry.js';
 import type { ConvertArgs, Converter } from './types.js';
 import type { ConvertContext } from '../context.js';
 
-function pool(op: 'MaxPool' | 'AveragePool'): Converter {
+function pooling(op: 'MaxPool' | 'AveragePool'): Converter {
   return (ctx, a) => {
     requireChannelsLast(ctx, a.layer, a.config);
     const x = ctx.nchw(a.inputs[0]!);
@@ -20,10 +20,10 @@ function pool(op: 'MaxPool' | 'AveragePool'): Converter {
   };
 }
 
-export const convertMaxPooling2D = pool('MaxPool');
-export const convertAveragePooling2D = pool('AveragePool');
+export const convertMaxPooling2D = pooling('MaxPool');
+export const convertAveragePooling2D = pooling('AveragePool');
 
-function globalPool(ctx: ConvertContext, a: ConvertArgs, op: 'GlobalAveragePool' | 'GlobalMaxPool'): OnnxValue {
+function globalPooling(ctx: ConvertContext, a: ConvertArgs, op: 'GlobalAveragePool' | 'GlobalMaxPool'): OnnxValue {
   requireChannelsLast(ctx, a.layer, a.config);
   const x = ctx.nchw(a.inputs[0]!);
   const keep = Boolean(a.config.keepDims ?? a.config.keepdims);
@@ -33,8 +33,8 @@ function globalPool(ctx: ConvertContext, a: ConvertArgs, op: 'GlobalAveragePool'
   return { name: ctx.graph.node('Flatten', [pooled], a.base, [attr.int('axis', 1)]), layout: 'plain', shape: a.outShape };
 }
 
-export const convertGlobalAveragePooling2D: Converter = (ctx, a) => globalPool(ctx, a, 'GlobalAveragePool');
-export const convertGlobalMaxPooling2D: Converter = (ctx, a) => globalPool(ctx, a, 'GlobalMaxPool');
+export const convertGlobalAveragePooling2D: Converter = (ctx, a) => globalPooling(ctx, a, 'GlobalAveragePool');
+export const convertGlobalMaxPooling2D: Converter = (ctx, a) => globalPooling(ctx, a, 'GlobalMaxPool');
 
 /** ZeroPadding2D ((top, bottom), (left, right)) -> Pad on H and W of the NCHW value. */
 export const convertZeroPadding2D: Converter = (ctx, a) => {

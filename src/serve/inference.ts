@@ -2,35 +2,33 @@
 // thread, so in the server's main thread every batch would stall HTTP, decoding
 // callbacks and 503s for its whole duration. The server therefore owns one inference
 // thread holding the one model (loaded once per process) and sends it batches;
-// the main thread only parses, decodes and answers. inProcessEngine serves tests
+// the main thread only parses, decodes and answers. inferenceInThisThread serves tests
 // that already hold a model.
-import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { startThread } from '../spawn.js';
 import { BackbonesError, type ErrorCode } from '../errors.js';
 import type { RunSpec } from '../spec/spec.js';
 import type { Backbone } from '../zoo/backbone.js';
 import type { Answer, Ask, ModelInfo } from './compute.js';
 
-export interface Engine {
+export interface InferenceThread {
   info: ModelInfo;
   /** One batch: one ask per image, images as consecutive HWC rows of `data` (which may be transferred). */
   run(asks: Ask[], data: Float32Array): Promise<Answer[]>;
   dispose(): Promise<void>;
 }
 
-export type EngineMessage =
+export type InferenceThreadMessage =
   | { type: 'ready'; info: ModelInfo; backend: string; header: string[] }
   | { type: 'failed'; code: ErrorCode | null; message: string; exitCode: number | null }
   | { type: 'done'; id: number; answers: Answer[] }
   | { type: 'error'; id: number; code: ErrorCode | null; message: string };
 
-export interface EngineInit {
+export interface InferenceThreadInit {
   spec: RunSpec;
 }
 
-/** An engine over a model this thread already holds (tests, the library). */
-export async function inProcessEngine(backbone: Backbone): Promise<Engine> {
+/** Inference on a model this thread already holds (tests, the library). */
+export async function inferenceInThisThread(backbone: Backbone): Promise<InferenceThread> {
   const { computeBatch, modelInfo } = await import('./compute.js');
   return {
     info: modelInfo(backbone),
@@ -39,24 +37,19 @@ export async function inProcessEngine(backbone: Backbone): Promise<Engine> {
   };
 }
 
-function workerUrl(): URL {
-  const js = new URL('./engine-worker.js', import.meta.url);
-  return existsSync(fileURLToPath(js)) ? js : new URL('./engine-worker.ts', import.meta.url);
-}
-
 /** Starts the inference thread and loads the spec's model there; resolves once it is loaded. `onReady` gets the backend line and the run's header. */
-export function workerEngine(spec: RunSpec, onReady: (backend: string, header: string[]) => void = () => {}): Promise<Engine> {
-  const worker = new Worker(workerUrl(), { workerData: { spec } satisfies EngineInit });
+export function startInferenceThread(spec: RunSpec, onReady: (backend: string, header: string[]) => void = () => {}): Promise<InferenceThread> {
+  const thread = startThread('./inference-thread.js', import.meta.url, { spec } satisfies InferenceThreadInit);
   const pending = new Map<number, { resolve(a: Answer[]): void; reject(e: unknown): void }>();
   let nextId = 0;
   let exited = false;
-  return new Promise<Engine>((resolve, reject) => {
+  return new Promise<InferenceThread>((resolve, reject) => {
     const failAll = (e: Error) => {
       for (const p of pending.values()) p.reject(e);
       pending.clear();
       reject(e);
     };
-    worker.on('message', (msg: EngineMessage) => {
+    thread.on('message', (msg: InferenceThreadMessage) => {
       if (msg.type === 'ready') {
         onReady(msg.backend, msg.header);
         resolve({
@@ -66,16 +59,16 @@ export function workerEngine(spec: RunSpec, onReady: (backend: string, header: s
             const id = nextId++;
             return new Promise<Answer[]>((res, rej) => {
               pending.set(id, { resolve: res, reject: rej });
-              worker.postMessage({ type: 'run', id, asks, data }, [data.buffer as ArrayBuffer]);
+              thread.postMessage({ type: 'run', id, asks, data }, [data.buffer as ArrayBuffer]);
             });
           },
           async dispose() {
             exited = true;
-            await worker.terminate();
+            await thread.terminate();
           },
         });
       } else if (msg.type === 'failed') {
-        void worker.terminate();
+        void thread.terminate();
         reject(new BackbonesError(msg.code ?? 'E_MODEL', msg.message, msg.exitCode === null ? undefined : { exitCode: msg.exitCode }));
       } else {
         const p = pending.get(msg.id);
@@ -84,8 +77,8 @@ export function workerEngine(spec: RunSpec, onReady: (backend: string, header: s
         else p?.reject(msg.code ? new BackbonesError(msg.code, msg.message) : new Error(msg.message));
       }
     });
-    worker.on('error', (e) => failAll(new BackbonesError('E_INTERNAL', `The inference thread failed: ${e.message}`)));
-    worker.on('exit', (code) => {
+    thread.on('error', (e) => failAll(new BackbonesError('E_INTERNAL', `The inference thread failed: ${e.message}`)));
+    thread.on('exit', (code) => {
       exited = true;
       if (pending.size > 0 || code !== 0) failAll(new BackbonesError('E_INTERNAL', `The inference thread exited with code ${code}.`));
     });

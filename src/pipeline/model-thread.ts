@@ -7,20 +7,20 @@ import { loadForSpec } from '../spec/load.js';
 import { computeFor } from '../tasks/task.js';
 import { runBatches } from './batches.js';
 import type { InputEntry } from '../images/inputs.js';
-import type { PoolInit, PoolItem, PoolMessage } from './pool.js';
+import type { ModelThreadInit, ModelThreadItem, ModelThreadMessage } from './model-threads.js';
 
-const init = workerData as PoolInit;
+const init = workerData as ModelThreadInit;
 const port = parentPort!;
-const post = (msg: PoolMessage) => port.postMessage(msg);
+const post = (msg: ModelThreadMessage) => port.postMessage(msg);
 
 configureLog({ quiet: true });
 try {
   const engine = await startEngine(init.spec.engine);
-  // The parent already fetched the weights: never download from a worker.
+  // The parent already fetched the weights: never download from a model thread.
   const backbone = await loadForSpec(init.spec, engine, { allowDownload: false });
   const compute = computeFor(init.task, backbone);
   port.on('message', async (msg: { type: 'job'; id: number; entries: InputEntry[] }) => {
-    const items: PoolItem[] = [];
+    const items: ModelThreadItem[] = [];
     const stats = await runBatches(msg.entries, init.settings, init.spec.run.batchSize, compute, (item, result) => {
       items.push(result === undefined ? { path: item.path, error: item.error ?? 'no result' } : { path: item.path, result });
     }, { prefetchBytes: init.prefetchBytes });

@@ -13,7 +13,7 @@ import { MIN_RUNS, MIN_SECONDS, MAX_RUNS, unmeasuredModel, type BatchResult, typ
 import { detectWarnings } from './warnings.js';
 import { gflopsPerSecond, imagesPerSecond, overlapLimit } from './metrics.js';
 import os from 'node:os';
-import type { ParentMessage, WorkerConfig, WorkerMessage } from './protocol.js';
+import type { ParentMessage, ChildConfig, ChildMessage } from './protocol.js';
 import type { Backbone } from '../zoo/backbone.js';
 import { expandInputs } from '../images/inputs.js';
 import { DEFAULT_EXTENSIONS } from '../images/formats.js';
@@ -26,7 +26,7 @@ import { resolveCacheDir } from '../weights/cache.js';
 
 
 
-function send(msg: WorkerMessage): Promise<void> {
+function send(msg: ChildMessage): Promise<void> {
   return new Promise((resolve) => {
     if (!process.send) return resolve();
     // Wait for the message to be handed over: the next inference blocks this thread.
@@ -48,7 +48,7 @@ async function timeOne(backbone: Backbone, input: tf.Tensor4D): Promise<number> 
   return ms;
 }
 
-async function benchBatch(backbone: Backbone, config: WorkerConfig, batchSize: number, macs: number | null): Promise<BatchResult> {
+async function benchBatch(backbone: Backbone, config: ChildConfig, batchSize: number, macs: number | null): Promise<BatchResult> {
   const [h, w] = backbone.info.inputSize;
   // Random pixels in the model's input range: timings do not depend on content.
   const input = tf.tidy(() => tf.randomUniform([batchSize, h, w, 3], -1, 1, 'float32', 7)) as tf.Tensor4D;
@@ -119,7 +119,7 @@ async function benchBatch(backbone: Backbone, config: WorkerConfig, batchSize: n
  * the timed run: enough passes over the folder for MIN_SECONDS (or --duration), one
  * pass with --iterations.
  */
-async function endToEnd(backbone: Backbone, config: WorkerConfig, batchSize: number, modelImagesPerSecond: number, modelCpuMsPerImage: number): Promise<EndToEndResult> {
+async function endToEnd(backbone: Backbone, config: ChildConfig, batchSize: number, modelImagesPerSecond: number, modelCpuMsPerImage: number): Promise<EndToEndResult> {
   const dir = config.images!;
   const entries = (await expandInputs([dir], { extensions: DEFAULT_EXTENSIONS })).filter((e) => !e.error);
   const { spec } = config;
@@ -187,7 +187,7 @@ async function endToEnd(backbone: Backbone, config: WorkerConfig, batchSize: num
  * for this engine, precision and adapter, so classify, extract and serve run a batch that
  * measured slower per image than a smaller one as sub-batches of the faster size.
  */
-async function recordBatchTable(backbone: Backbone, config: WorkerConfig, runs: BatchResult[]): Promise<void> {
+async function recordBatchTable(backbone: Backbone, config: ChildConfig, runs: BatchResult[]): Promise<void> {
   if (!batchPlanApplies(backbone.currentEngine.choice) || runs.length < 2) return;
   const identity = batchIdentity(backbone.info, backbone.precision, backbone.currentEngine.choice);
   const imagesPerSecond = Object.fromEntries(runs.map((r) => [String(r.batchSize), r.imagesPerSecond]));
@@ -204,7 +204,7 @@ async function recordBatchTable(backbone: Backbone, config: WorkerConfig, runs: 
   });
 }
 
-async function run(config: WorkerConfig): Promise<void> {
+async function run(config: ChildConfig): Promise<void> {
   const { spec } = config;
   const partial: ModelResult = unmeasuredModel(config.model, spec.weights);
   try {
