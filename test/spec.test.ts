@@ -201,10 +201,10 @@ test('int8: a file made from another network is refused before it loads; the hea
   const calib = calibrationFolder();
   const dir = tmp();
   const file = path.join(dir, 'm.int8.onnx');
-  const q = await runCli(['quantize', 'mobilenet_0.25', '--calibrate', calib, '-o', file, '-f', 'json'], { env: env() });
+  const q = await runCli(['quantize', '-m', 'mobilenet_0.25', '--calibrate', calib, '-o', file, '-f', 'json'], { env: env() });
   assert.equal(q.code, 0, q.stderr);
   const foreign: Array<[string[], RegExp]> = [
-    [['extract', APPLE, '-m', 'mobilenet', '-w', 'random'], /--int8-model .*m\.int8\.onnx was made from mobilenet_0\.25 \(weights imagenet, input 224x224\), not from this run's mobilenet \(weights random seed 42, input 224x224\); make one with `backbones quantize mobilenet --calibrate DIR -o FILE`\./],
+    [['extract', APPLE, '-m', 'mobilenet', '-w', 'random'], /--int8-model .*m\.int8\.onnx was made from mobilenet_0\.25 \(weights imagenet, input 224x224\), not from this run's mobilenet \(weights random seed 42, input 224x224\); make one with `backbones quantize -m mobilenet --calibrate DIR -o FILE`\./],
     [['classify', APPLE, '-m', 'vgg16'], /was made from mobilenet_0\.25 .*not from this run's vgg16/],
   ];
   for (const [args, message] of foreign) {
@@ -216,9 +216,9 @@ test('int8: a file made from another network is refused before it loads; the hea
   // A layer the file does not expose: the message says how to make one that does, and that works.
   const missing = await runCli(['--backend', 'onnx', 'extract', APPLE, ...MODEL, '--int8-model', file, '--layer', 'conv_pw_13_relu', '--pool', 'avg'], { env: env() });
   assert.equal(missing.code, 2, missing.stderr);
-  assert.match(missing.stderr, /has no output conv_pw_13_relu .*; make one with `backbones quantize mobilenet_0\.25 --calibrate DIR --layer conv_pw_13_relu -o FILE`\./);
+  assert.match(missing.stderr, /has no output conv_pw_13_relu .*; make one with `backbones quantize -m mobilenet_0\.25 --calibrate DIR --layer conv_pw_13_relu -o FILE`\./);
   const withLayer = path.join(dir, 'layer.int8.onnx');
-  const q2 = await runCli(['quantize', 'mobilenet_0.25', '--calibrate', calib, '--layer', 'conv_pw_13_relu', '-o', withLayer, '-f', 'json'], { env: env() });
+  const q2 = await runCli(['quantize', '-m', 'mobilenet_0.25', '--calibrate', calib, '--layer', 'conv_pw_13_relu', '-o', withLayer, '-f', 'json'], { env: env() });
   assert.equal(q2.code, 0, q2.stderr);
   const out = path.join(dir, 'f.jsonl');
   const ok = await runCli(['--backend', 'onnx', 'extract', APPLE, ...MODEL, '--int8-model', withLayer, '--layer', 'conv_pw_13_relu', '--pool', 'avg', '-o', out], { env: env() });

@@ -11,7 +11,8 @@ import { locateImagenet, pullSource, sourcesWithStatus } from '../weights/resolv
 import type { SpecOptions } from '../spec/types.js';
 
 interface CommonOptions extends Pick<SpecOptions, 'cacheDir'> {
-  json?: boolean;
+  /** --format: text (or a table) for people, or json. */
+  format?: string;
 }
 
 const fmtParams = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : `${(n / 1e3).toFixed(0)} k`);
@@ -37,7 +38,7 @@ export async function runModelsList(filter: string | undefined, o: CommonOptions
       return { card, cached: sources.some((s) => s.cached && s.includeTop) || sources.some((s) => s.cached) };
     }),
   );
-  if (o.json) {
+  if (o.format === 'json') {
     process.stdout.write(
       JSON.stringify(
         rows.map(({ card, cached }) => ({
@@ -113,7 +114,7 @@ export async function runModelsInfo(
   const int8 = await (await import('../onnx/quantize/cache.js')).int8ModelsFor(cacheDir, spec);
   const encodingText = int8.length > 0 ? encodingLine(await import('../onnx/quantize/index.js')) : () => '';
   const fp16 = await (await import('../onnx/fp16-evaluate.js')).fp16ExportsFor(cacheDir, spec);
-  if (o.json) {
+  if (o.format === 'json') {
     process.stdout.write(JSON.stringify({ ...(card ?? { name: spec, ...loaded }), weights: card ? sources : undefined, int8, fp16, layers }, null, 2) + '\n');
     return EXIT.ok;
   }
@@ -198,14 +199,14 @@ export async function runModelsPull(names: string[], o: CommonOptions & { top?: 
     const already = best.cached;
     const file = already ? best.path : await pullSource(card, best.source, cacheDir);
     results.push({ name: card.name, file, status: already ? 'cached' : 'downloaded' });
-    if (!o.json) log.info(`${card.name}: ${already ? 'already cached' : 'downloaded and verified'} → ${file}`);
+    if (o.format !== 'json') log.info(`${card.name}: ${already ? 'already cached' : 'downloaded and verified'} → ${file}`);
   }
-  if (o.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+  if (o.format === 'json') process.stdout.write(JSON.stringify(results, null, 2) + '\n');
   return EXIT.ok;
 }
 
 export async function runModelsPath(o: CommonOptions): Promise<number> {
   const dir = resolveCacheDir(o.cacheDir);
-  process.stdout.write(o.json ? JSON.stringify({ cacheDir: dir }) + '\n' : dir + '\n');
+  process.stdout.write(o.format === 'json' ? JSON.stringify({ cacheDir: dir }) + '\n' : dir + '\n');
   return EXIT.ok;
 }

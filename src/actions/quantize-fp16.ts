@@ -1,4 +1,4 @@
-// `backbones quantize MODEL --precision fp16`: the fp16 export for a GPU engine (cached where
+// `backbones quantize -m MODEL --precision fp16`: the fp16 export for a GPU engine (cached where
 // --precision fp16 finds it), optionally evaluated against fp32 on held-out images, the
 // figures kept beside it for `models info` and in the -o file's metadata.
 import { startEngine, engineLine } from '../engines/select.js';
