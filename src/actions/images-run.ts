@@ -5,9 +5,9 @@ import { performance } from 'node:perf_hooks';
 import { tf } from '../tf.js';
 import { startEngine, engineLine } from '../engines/select.js';
 import { BackbonesError, EXIT } from '../errors.js';
-import { log, progressEnabled, colorLevelFor } from '../log.js';
+import { aboutInput, log, progressEnabled, colorLevelFor } from '../log.js';
 import type { Backbone } from '../zoo/backbone.js';
-import { expandInputs, parseExtensions, type InputEntry } from '../images/inputs.js';
+import { expandInputs, noImagesIn, parseExtensions, type InputEntry } from '../images/inputs.js';
 import { emptyPipelineStats, runBatches } from '../pipeline/batches.js';
 import { startDecodePool } from '../pipeline/decode-pool.js';
 import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
@@ -47,6 +47,12 @@ export async function runImages(inputs: string[], o: ImageRunOptions, kind: Reco
   if (o.resume && !o.output && !o.to) throw new BackbonesError('E_USAGE', '--resume needs -o FILE, --to redis://… or --to PATH.lance: it skips the inputs already there.');
   const extensions = parseExtensions(o.ext);
   const plan = o.to ? undefined : planOutput({ output: o.output, format: o.format, defaultFormat, kind, resume: o.resume, overwrite: o.overwrite });
+  // The inputs before the store, the output and the backend (with its GPU probe): nothing starts for nothing to do.
+  let entries = await expandInputs(inputs, { extensions });
+  if (entries.length === 0) {
+    log.warn(`${noImagesIn(inputs, extensions)}; nothing was written.`, { evenQuiet: true });
+    return EXIT.noInputs;
+  }
   // The store connects before anything else: an unreachable server fails at once.
   const store = o.to ? await (await import('./store-run.js')).openRunStore(o, kind, spec.run.batchSize) : undefined;
   // The output's lock and what --resume continues (a file made differently is refused here).
@@ -56,12 +62,6 @@ export async function runImages(inputs: string[], o: ImageRunOptions, kind: Reco
     // The backend first: a backend that cannot start is a setup error, whatever the inputs.
     const engine = await startEngine(spec.engine);
     log.info(`backend: ${engineLine(engine.choice)}`);
-    let entries = await expandInputs(inputs, { extensions });
-    if (entries.length === 0) {
-      log.warn(`No images to process in ${inputs.join(', ')} (looked for ${extensions.map((e) => `.${e}`).join(', ')}; --ext changes that); nothing was written.`, { evenQuiet: true });
-      await out?.abandon();
-      return EXIT.noInputs;
-    }
     let skipped = 0;
     if (out && out.done.size > 0) {
       const before = entries.length;
@@ -145,7 +145,7 @@ async function execute(x: Execution): Promise<number> {
     if (result === undefined) {
       const error = item.error ?? 'no result';
       // A failed input is an error for that input: shown even with --quiet.
-      log.error(`${item.path}: ${error}`);
+      log.error(aboutInput(item.path, error));
       write({ path: item.path, error });
     } else {
       assertFinite(model, item.path, resultValues(result));

@@ -4,7 +4,7 @@ import type { Int8Evaluation } from '../onnx/quantize/evaluate.js';
 import type { Int8Sidecar } from '../onnx/quantize/cache.js';
 import type { Fp16Sidecar } from '../onnx/fp16-evaluate.js';
 import { BackbonesError, EXIT } from '../errors.js';
-import { log, out } from '../log.js';
+import { log, out, plural } from '../log.js';
 import { listModels, getCard, findCard } from '../zoo/registry.js';
 import { resolveCacheDir } from '../weights/cache.js';
 import { locateImagenet, pullSource, sourcesWithStatus } from '../weights/resolve.js';
@@ -167,7 +167,7 @@ function int8Line(m: Int8Sidecar & { file: string }, encodingText: (m: Int8Sidec
   const figures = e
     ? `top-1 agreement ${pct(e.top1Agreement)}, top-5 overlap ${pct(e.top5Overlap)}, feature cosine mean ${e.featureCosineMean?.toFixed(4) ?? 'n/a'} worst ${e.featureCosineWorst?.toFixed(4) ?? 'n/a'}, ${e.speedup.toFixed(2)}x fp32 speed (${e.images} held-out images)`
     : 'not evaluated (run `backbones quantize … --evaluate DIR`)';
-  return `  ${m.createdAt.slice(0, 19).replace('T', ' ')}  ${m.weights}\n    calibrated on ${m.calibration.images} images (${m.calibration.dir}); ${figures}\n    ${encodingText(m)}\n    → ${m.file}`;
+  return `  ${m.createdAt.slice(0, 19).replace('T', ' ')}  ${m.weights}\n    calibrated on ${plural(m.calibration.images, 'image')} (${m.calibration.dir}); ${figures}\n    ${encodingText(m)}\n    → ${m.file}`;
 }
 
 /** "weight encoding u8 (depthwise s8), made for AVX2 without VNNI (u8 x s8 kernels saturate)". */
@@ -197,7 +197,7 @@ export async function runModelsPull(names: string[], o: CommonOptions & { top?: 
     // The best file (verifiable first), even when a lesser one is cached already.
     const best = await locateImagenet(card, { head: o.top === false ? 'without' : 'with', cacheDir, prefer: 'best' });
     const already = best.cached;
-    const file = already ? best.path : await pullSource(card, best.source, cacheDir);
+    const file = already ? best.path : await pullSource(card, best.source, cacheDir, { pulling: true });
     results.push({ name: card.name, file, status: already ? 'cached' : 'downloaded' });
     if (o.format !== 'json') log.info(`${card.name}: ${already ? 'already cached' : 'downloaded and verified'} → ${file}`);
   }
