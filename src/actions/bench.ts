@@ -139,10 +139,11 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
     const progress = (message: string) => {
       if (!isQuiet()) process.stderr.write(`${tag}: ${message}\n`);
     };
-    // What a failed row says ran: the child's engine when it started one, else what was asked
-    // (int8 and fp16 run on ONNX Runtime only), and always the precision asked for.
+    // What a failed row says ran: the engine the child started, else the one asked for by name
+    // (none for auto: bench/SCHEMA.md), and always the precision asked for.
     const identify = (failed: ModelResult, ran?: RuntimeInfo) => {
-      failed.backend ??= ran?.backend ?? (backend === 'auto' && precision !== 'fp32' ? 'onnx' : backend);
+      const engine = ran?.backend ?? (backend !== 'auto' ? backend : undefined);
+      if (engine !== undefined) failed.backend ??= engine;
       if (ran) {
         failed.device ??= ran.device;
         failed.provider ??= ran.provider;
