@@ -47,19 +47,20 @@ export async function runImages(inputs: string[], o: ImageRunOptions, kind: Reco
   if (o.resume && !o.output && !o.to) throw new BackbonesError('E_USAGE', '--resume needs -o FILE, --to redis://… or --to PATH.lance: it skips the inputs already there.');
   const extensions = parseExtensions(o.ext);
   const plan = o.to ? undefined : planOutput({ output: o.output, format: o.format, defaultFormat, kind, resume: o.resume, overwrite: o.overwrite });
-  // The inputs before the store, the output and the backend (with its GPU probe): nothing starts for nothing to do.
-  let entries = await expandInputs(inputs, { extensions });
-  if (entries.length === 0) {
-    log.warn(`${noImagesIn(inputs, extensions)}; nothing was written.`, { evenQuiet: true });
-    return EXIT.noInputs;
-  }
   // The store connects before anything else: an unreachable server fails at once.
   const store = o.to ? await (await import('./store-run.js')).openRunStore(o, kind, spec.run.batchSize) : undefined;
   // The output's lock and what --resume continues (a file made differently is refused here).
   const out = plan ? await openOutput(plan, expectedSpec(spec)) : undefined;
   let backbone: Backbone | undefined;
   try {
-    // The backend first: a backend that cannot start is a setup error, whatever the inputs.
+    // The inputs after the output's lock (a run reading stdin holds its file) and before the
+    // backend and its GPU probe: nothing starts for nothing to do.
+    let entries = await expandInputs(inputs, { extensions });
+    if (entries.length === 0) {
+      log.warn(`${noImagesIn(inputs, extensions)}; nothing was written.`, { evenQuiet: true });
+      await out?.abandon();
+      return EXIT.noInputs;
+    }
     const engine = await startEngine(spec.engine);
     log.info(`backend: ${engineLine(engine.choice)}`);
     let skipped = 0;

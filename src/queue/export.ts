@@ -58,7 +58,7 @@ export async function runQueueExport(o: QueueExportOptions): Promise<number> {
     await client.quit().catch(() => client.disconnect());
   }
   // Every input is a row: its vector, or an error record (failed, or not processed yet).
-  log.info(`exported ${plural(rows + missing, 'row')} in input order to ${o.output}${missing > 0 ? `: ${plural(rows, 'vector')} and ${plural(missing, 'error record')} (inputs that failed or are not processed yet)` : ''}`);
+  log.info(`exported ${plural(rows + missing, 'record')} in input order to ${o.output}${missing > 0 ? `: ${plural(rows, 'vector')} and ${plural(missing, 'error record')} (inputs that failed or are not processed yet)` : ''}`);
   return missing > 0 ? EXIT.partial : EXIT.ok;
 }
 
