@@ -100,7 +100,7 @@ test('an empty folder, or one without matching files, warns and exits 4 (even wi
 test('-q still prints each failed file', { skip }, async () => {
   const r = await runCli(['classify', TRUNCATED, APPLE, ...MODEL, '-q'], { env: env() });
   assert.equal(r.code, 3);
-  assert.match(r.stderr, /truncated__skimage\.jpg: Cannot decode/);
+  assert.match(r.stderr, /^Error: Cannot decode \S*truncated__skimage\.jpg: /m);
   assert.doesNotMatch(r.stderr, /images done|model:/);
 });
 
