@@ -48,12 +48,13 @@ test('options that cannot work are refused before anything starts: one sentence,
     [['--decode-threads', '1000'], new RegExp(`--decode-threads 1000 is more than this machine can use: it has ${os.availableParallelism()} cores? .*so at most ${2 * os.availableParallelism()}\\.`)],
     [['--workers', '1000'], /--workers 1000 is more than this machine can use/],
     [['-b', '100000000'], /--batch-size 100000000 is more than this machine can use: a batch of 224x224 images takes .* GB for its input alone and this machine has .* GB of memory, so at most \d+\./],
+    // (classify: --labels is offered only where labels are printed)
     [['--labels', labels], /--labels .*two\.txt has 2 labels; mobilenet_0\.25 has 1000 classes\./],
     [['--alpha', '0.3', '-w', 'random'], /--alpha 0\.3 is not a width mobilenet is built at: use 0\.25, 0\.5, 0\.75, 1\.0\./],
     [['--decode', 'fast', '--keras-compat'], /--decode fast cannot be combined with --keras-compat/],
   ];
   for (const [args, message] of cases) {
-    const r = await runCli(['extract', APPLE, ...MODEL, ...args, '-o', out], { env: env() });
+    const r = await runCli([args[0] === '--labels' ? 'classify' : 'extract', APPLE, ...MODEL, ...args, '-o', out], { env: env() });
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message);
     assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
