@@ -128,7 +128,7 @@ step bench 300 "" "${bb[@]}" "${engine[@]}" bench "${BENCH_MODELS[@]}" --weights
 if [ -n "$data" ]; then
   for m in "${MODELS_USED[@]}"; do
     case $m in mobilenet_v1_0.25_224) pre=tf; layer=global_average_pooling2d_1 ;; *) pre=unit; layer=out_relu ;; esac
-    step "parity-$m" 60 "parity-$m.json" "${bb[@]}" "${engine[@]}" quantize "$data/models/$m/model.json" --precision fp16 --preprocess "$pre" --layer "$layer" --evaluate "$photos" -f json
+    step "parity-$m" 60 "parity-$m.json" "${bb[@]}" "${engine[@]}" quantize -m "$data/models/$m/model.json" --precision fp16 --preprocess "$pre" --layer "$layer" --evaluate "$photos" -f json
   done
   m025="$data/models/mobilenet_v1_0.25_224/model.json"
   step folder-classify 45 folder-classify.jsonl "${bb[@]}" "${engine[@]}" classify "$photos" -m "$m025" --preprocess tf --decode fast -b 8 --verbose -f jsonl

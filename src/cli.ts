@@ -33,7 +33,7 @@ export function buildProgram(): Command {
     .description('Run pretrained Keras-derived image models over folders of images: classify, extract features, benchmark.')
     .version(VERSION, '-V, --version', 'print the version')
     .addOption(
-      new Option('--backend <name>', 'TensorFlow.js backend')
+      new Option('--backend <name>', 'what runs the models: onnx (ONNX Runtime), tensorflow, wasm or cpu (TensorFlow.js); auto: the first that works here')
         .choices(BACKEND_CHOICES as unknown as string[])
         .env('BACKBONES_BACKEND')
         .default('auto'),
@@ -45,7 +45,7 @@ export function buildProgram(): Command {
         .default('auto'),
     )
     .addOption(new Option('--provider <list>', "ONNX Runtime execution providers in order, e.g. webgpu or cuda,cpu (selects the onnx backend)").env('BACKBONES_ONNX_PROVIDERS'))
-    .option('--cache-dir <dir>', 'weights cache (default: $BACKBONES_CACHE or ~/.cache/backbones)')
+    .option('--cache-dir <dir>', 'weights cache (default: $BACKBONES_CACHE, else $XDG_CACHE_HOME/backbones, else ~/.cache/backbones)')
     .option('--threads <n>', 'onnx backend: intra-op threads (default: every core)', parsePositiveInt('--threads'))
     .option('-q, --quiet', 'no progress or info on stderr (errors still print)')
     .option('--debug', 'show stack traces and debug logs')
@@ -67,7 +67,7 @@ Examples:
   $ backbones extract photos/ -m vgg16 --layer fc2 -o features.npy
   $ backbones bench vgg16 mobilenet --batch-sizes 1,8
   $ backbones models list
-  $ backbones doctor --json | jq .
+  $ backbones doctor --format json | jq .
 
 Exit codes: 0 success, 1 error, 2 bad usage or value, 3 some inputs failed (their records carry "error"),
 4 no image to process.`,

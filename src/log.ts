@@ -75,3 +75,13 @@ export const log = {
     if (settings.debug) emit(err.gray('debug: ' + message) + '\n');
   },
 };
+
+/** "path: message" for a failed input, without naming the path twice when the message already does. */
+export function aboutInput(path: string, message: string): string {
+  return message.includes(path) ? message : `${path}: ${message}`;
+}
+
+/** "1 image", "2 images": counts in messages. */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

@@ -122,7 +122,7 @@ describe('table', () => {
   const report = fakeReport();
 
   test('without colour: no escape codes and columns line up', () => {
-    const out = new TableExporter({ color: false }).serialize(report);
+    const out = new TableExporter({ color: false, width: 250 }).serialize(report);
     assert.doesNotMatch(out, ANSI);
     const lines = out.split('\n');
     const table = lines.slice(0, lines.indexOf(''));
@@ -133,6 +133,30 @@ describe('table', () => {
     const header = table[0]!;
     const imgEnd = header.indexOf('img/s') + 'img/s'.length;
     for (const l of table.slice(2, 6)) assert.match(l.slice(imgEnd - 1, imgEnd), /\d/);
+  });
+
+  test('fits its width (120 by default): drops the least telling columns first, says which, wraps the text under it', () => {
+    const wide = new TableExporter({ color: false, width: 250 }).serialize(report);
+    const header = (out: string) => out.split('\n')[0]!.split(/\s{2,}/);
+    // Everything fits 250 columns: nothing dropped, the long headers shortened.
+    assert.ok(header(wide).includes('GFLOP/s') && header(wide).includes('first ms') && header(wide).includes('GPU mem MiB'), header(wide).join('|'));
+    assert.doesNotMatch(wide, /Not shown/);
+    assert.ok(Math.max(...wide.split('\n').map((l) => [...l].length)) > 120, 'the full table is wider than 120 columns');
+    for (const width of [120, 100, 80]) {
+      const out = width === 120 ? new TableExporter({ color: false }).serialize(report) : new TableExporter({ color: false, width }).serialize(report);
+      const long = out.split('\n').filter((l) => [...l].length > width);
+      assert.deepEqual(long, [], `every line fits ${width} columns`);
+      // What always stays, and the dropped ones named.
+      for (const h of ['model', 'backend', 'batch', 'p50 ms', 'img/s', 'vs first']) assert.ok(header(out).includes(h), `${width}: ${h}`);
+      const named = out.match(/Not shown for width \((\d+) columns\): ([^;]+);/);
+      assert.ok(named, out);
+      assert.equal(Number(named[1]), width);
+      const gone = named[2]!.split(', ');
+      for (const h of gone) assert.ok(!header(out).includes(h), `${h} is not in the header`);
+      assert.ok(gone.includes('GPU mem MiB') && gone.includes('p90 ms'), gone.join(', '));
+      // The rows keep their values under their headers: vgg16 batch 1 still reads 8.32 img/s.
+      assert.match(out, /^vgg16\s.*\s8\.32\s+1\.00×/m);
+    }
   });
 
   test('ratios against the first model', () => {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runCli } from './helpers/cli.js';
+import { IMAGES, skipWithoutData } from './helpers/data.js';
 
 test('--help lists every subcommand with examples', async () => {
   const r = await runCli(['--help']);
@@ -50,12 +51,13 @@ test('a bad backend name is rejected with the valid choices', async () => {
   assert.match(r.stderr, /Allowed choices are auto, tensorflow, onnx, wasm, cpu\./);
 });
 
-test('BACKBONES_BACKEND=tensorflow without a native TensorFlow that loads is one clear error naming why', async () => {
-  const [r, doctor] = await Promise.all([runCli(['classify', 'nothing.jpg'], { env: { BACKBONES_BACKEND: 'tensorflow' } }), runCli(['doctor', '--json'])]);
+test('BACKBONES_BACKEND=tensorflow without a native TensorFlow that loads is one clear error naming why', { skip: skipWithoutData() }, async () => {
+  // A real input: a missing one is a usage error said before any backend starts.
+  const [r, doctor] = await Promise.all([runCli(['classify', IMAGES('apple_red__opencv.jpg')], { env: { BACKBONES_BACKEND: 'tensorflow' } }), runCli(['doctor', '--format', 'json'])]);
   const natives = (JSON.parse(doctor.stdout).backends as { candidate: string; status: string; reason: string }[]).filter((b) => b.candidate.startsWith('tensorflow'));
   assert.equal(natives.length, 2);
   if (natives.some((b) => b.status === 'available')) {
-    // A machine with tfjs-node(-gpu): the backend starts and only the input is missing.
+    // A machine with tfjs-node(-gpu): the backend starts.
     assert.match(r.stderr, /backend: tensorflow \(/);
     return;
   }

@@ -273,7 +273,7 @@ describe('quantize --precision fp16: the fp16 model, its figures against fp32, k
   test('evaluates on lavapipe, caches the export where --precision fp16 finds it, writes -o with the figures', async () => {
     const env = { BACKBONES_CACHE: path.join(dir, 'cache') };
     const file = path.join(dir, 'm.fp16.onnx');
-    const r = await runCli(['--provider', 'webgpu', 'quantize', MODEL, '--preprocess', 'tf', '--precision', 'fp16', '--evaluate', path.join(dir, 'holdout'), '--layer', FEATURES, '-o', file, '-f', 'json'], { env });
+    const r = await runCli(['--provider', 'webgpu', 'quantize', '-m', MODEL, '--preprocess', 'tf', '--precision', 'fp16', '--evaluate', path.join(dir, 'holdout'), '--layer', FEATURES, '-o', file, '-f', 'json'], { env });
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     assert.deepEqual(report.keptFloat32, ['global_average_pooling2d_1_keepdims', 'conv_preds', 'act_softmax']);
@@ -306,14 +306,14 @@ describe('quantize --precision fp16: the fp16 model, its figures against fp32, k
   });
 
   test('refused on a CPU engine before anything starts; int8 still needs --calibrate', async () => {
-    const cpu = await runCli(['--device', 'cpu', 'quantize', MODEL, '--preprocess', 'tf', '--precision', 'fp16']);
+    const cpu = await runCli(['--device', 'cpu', 'quantize', '-m', MODEL, '--preprocess', 'tf', '--precision', 'fp16']);
     assert.equal(cpu.code, 2, cpu.stderr);
     assert.match(cpu.stderr, /^Error: --precision fp16 needs a GPU engine; --device cpu was asked for\.$/m);
     assert.doesNotMatch(cpu.stderr, /backend:/, 'refused before an engine starts');
-    const int8 = await runCli(['quantize', MODEL, '--preprocess', 'tf']);
+    const int8 = await runCli(['quantize', '-m', MODEL, '--preprocess', 'tf']);
     assert.equal(int8.code, 2, int8.stderr);
     assert.match(int8.stderr, /^Error: quantize --precision int8 needs --calibrate DIR: a folder of representative images\.$/m);
-    const mixed = await runCli(['--provider', 'webgpu', 'quantize', MODEL, '--precision', 'fp16', '--calibrate', dir]);
+    const mixed = await runCli(['--provider', 'webgpu', 'quantize', '-m', MODEL, '--precision', 'fp16', '--calibrate', dir]);
     assert.equal(mixed.code, 2, mixed.stderr);
     assert.match(mixed.stderr, /^Error: --calibrate, --method and --keep-float are for --precision int8; fp16 needs no calibration\.$/m);
   });

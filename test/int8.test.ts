@@ -146,7 +146,7 @@ describe('int8 through the CLI', { skip }, () => {
     const cache = cacheWithMobilenet025();
     const env = { BACKBONES_CACHE: cache };
     const file = path.join(dirs.root, 'm.int8.onnx');
-    const q = await runCli(['quantize', 'mobilenet_0.25', '--calibrate', dirs.calib, '--evaluate', dirs.evaluate, '-o', file, '-f', 'json'], { env });
+    const q = await runCli(['quantize', '-m', 'mobilenet_0.25', '--calibrate', dirs.calib, '--evaluate', dirs.evaluate, '-o', file, '-f', 'json'], { env });
     assert.equal(q.code, 0, q.stderr);
     const report = JSON.parse(q.stdout);
     assert.equal(report.optimizedGraph.integerKernels, 26);
@@ -192,7 +192,7 @@ describe('int8 through the CLI', { skip }, () => {
     const cache = cacheWithMobilenet025();
     const files = [path.join(dirs.root, 'a.onnx'), path.join(dirs.root, 'b.onnx')];
     for (const f of files) {
-      const r = await runCli(['quantize', 'mobilenet_0.25', '--calibrate', dirs.calib, '-o', f, '-f', 'json'], { env: { BACKBONES_CACHE: cache } });
+      const r = await runCli(['quantize', '-m', 'mobilenet_0.25', '--calibrate', dirs.calib, '-o', f, '-f', 'json'], { env: { BACKBONES_CACHE: cache } });
       assert.equal(r.code, 0, r.stderr);
     }
     assert.ok(readFileSync(files[0]!).equals(readFileSync(files[1]!)));
@@ -207,9 +207,9 @@ describe('int8 through the CLI', { skip }, () => {
     symlinkSync(IMAGES('truncated__skimage.jpg'), path.join(broken, 'truncated.jpg'));
     const out = path.join(dirs.root, 'never.jsonl');
     const cases: Array<[string[], RegExp]> = [
-      [['quantize', 'mobilenet_0.25', '--calibrate', empty], /--calibrate .*empty holds no images/],
-      [['quantize', 'mobilenet_0.25', '--calibrate', path.join(dirs.root, 'missing')], /--calibrate .*missing: cannot read the folder/],
-      [['quantize', 'mobilenet_0.25', '--calibrate', broken], /none of its 1 images could be decoded/],
+      [['quantize', '-m', 'mobilenet_0.25', '--calibrate', empty], /--calibrate .*empty holds no images/],
+      [['quantize', '-m', 'mobilenet_0.25', '--calibrate', path.join(dirs.root, 'missing')], /--calibrate .*missing: cannot read the folder/],
+      [['quantize', '-m', 'mobilenet_0.25', '--calibrate', broken], /: its one image could not be decoded \(Cannot decode /],
       [['--backend', 'onnx', 'classify', IMAGES('cat_tabby_chelsea__skimage.png'), ...base, '--calibrate', empty, '-o', out], /holds no images/],
       [['--backend', 'onnx', 'classify', IMAGES('cat_tabby_chelsea__skimage.png'), ...base, '--precision', 'int8', '-o', out], /--precision int8 needs calibration/],
       [['--backend', 'wasm', 'classify', IMAGES('cat_tabby_chelsea__skimage.png'), ...base, '--precision', 'int8'], /runs on the onnx engine/],

@@ -110,6 +110,8 @@ test('two workers: export in input order equals a single-process extract; a job 
       extractJsonl([images]),
     ]);
     assert.equal(exported.code, 3, exported.stderr); // the truncated JPEG
+    // Every input was written: the error record counts (issue 25: it read "exported 26 rows … 1 input without a vector").
+    assert.match(exported.stderr, new RegExp(`exported ${total} records in input order to .*feats\\.jsonl: ${total - 1} vectors and 1 error record \\(`));
     const rows = parseJsonl(readFileSync(out, 'utf8'));
     assert.equal(rows.length, total);
     assert.deepEqual(rows, single, 'same rows, same order, same float32 digits');

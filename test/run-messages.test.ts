@@ -100,7 +100,7 @@ test('an empty folder, or one without matching files, warns and exits 4 (even wi
 test('-q still prints each failed file', { skip }, async () => {
   const r = await runCli(['classify', TRUNCATED, APPLE, ...MODEL, '-q'], { env: env() });
   assert.equal(r.code, 3);
-  assert.match(r.stderr, /truncated__skimage\.jpg: Cannot decode/);
+  assert.match(r.stderr, /^Error: Cannot decode \S*truncated__skimage\.jpg: /m);
   assert.doesNotMatch(r.stderr, /images done|model:/);
 });
 
@@ -241,4 +241,99 @@ test('on a terminal the progress bar and the table never share a line, and the s
       assert.match(screen[i + 2]!, /^ {3}2\. \S+/, `rank 2 follows ${l}`);
     }
   }
+});
+
+// Issue 25, the smaller things a new user met: each message as the built CLI prints it.
+test('a failed input is named once in its error line; weights from a file are said once', { skip }, async () => {
+  const dir = tmp();
+  const bad = path.join(dir, 'x.jpg');
+  writeFileSync(bad, 'not an image');
+  const r = await runCli(['classify', bad, APPLE, ...MODEL, '-w', MODELS('mobilenet_v1_0.25_224/model.json'), '-k', '1'], { env: env() });
+  assert.equal(r.code, 3, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.includes(bad));
+  assert.deepEqual(lines, [`Error: Cannot decode ${bad}: not an image format this sharp build reads.`]);
+  assert.equal(r.stderr.match(/Loaded 55 layers/g)?.length, 1, r.stderr);
+});
+
+test('-o FILE whose extension another command writes names -o, not --format', async () => {
+  const r = await runCli(['classify', APPLE, ...MODEL, '-o', path.join(tmp(), 'c.npy')], { env: env() });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^Error: -o \S+c\.npy: npy files are for extract; classify writes \.jsonl, .*\.csv\.\n$/);
+});
+
+test('nothing to do (empty stdin, a folder without images): exit 4 before any backend starts, --ext said only for folders', async () => {
+  const empty = tmp();
+  // A backend that cannot start here would be exit 1: exit 4 says it was never asked to.
+  const e = { ...env(), BACKBONES_BACKEND: 'tensorflow' };
+  const [stdin, folder] = await Promise.all([runCli(['classify', '-', ...MODEL], { env: e, input: '' }), runCli(['extract', empty, ...MODEL], { env: e })]);
+  assert.equal(stdin.code, 4, stdin.stderr);
+  assert.equal(stdin.stderr, 'Warning: No images to process: no image path on stdin; nothing was written.\n');
+  assert.equal(folder.code, 4, folder.stderr);
+  assert.match(folder.stderr, /^Warning: No images to process in \S+ \(looked for \.jpg, .*; --ext changes that\); nothing was written\.\n$/);
+});
+
+test('offline: models pull says to copy the model folder, and does not suggest itself; a run suggests models pull', async () => {
+  const port = await closedPort();
+  const e = { BACKBONES_CACHE: mkdtempSync(path.join(os.tmpdir(), 'bb-offline-')), BACKBONES_WEIGHTS_MIRROR: `http://127.0.0.1:${port}` };
+  const [pull, run] = await Promise.all([runCli(['models', 'pull', 'mobilenet_0.25'], { env: e }), runCli(['classify', APPLE, ...MODEL], { env: e })]);
+  assert.equal(pull.code, 1, pull.stderr);
+  const folder = path.join(e.BACKBONES_CACHE, 'mobilenet_0.25', 'model');
+  assert.equal(
+    pull.stderr,
+    `Error: Could not download http://127.0.0.1:${port}/tfjs-models/tfjs/mobilenet_v1_0.25_224/model.json (connection refused): copy the model folder (model.json and its weight shards) to ${folder} from a machine that can download it, or give runs --weights PATH.\n`,
+  );
+  assert.match(run.stderr, new RegExp(`run \`backbones models pull mobilenet_0\\.25\` on a machine with internet, copy the model folder \\(model\\.json and its weight shards\\) to ${folder.replace(/[.]/g, '\\.')}, or pass --weights PATH\\.`));
+});
+
+test('quantize on one calibration image says "1 image"', { skip }, async () => {
+  const calib = tmp();
+  cpSync(APPLE, path.join(calib, 'apple.jpg'));
+  const r = await runCli(['quantize', ...MODEL, '--calibrate', calib, '-f', 'json'], { env: { BACKBONES_CACHE: cacheWithMobilenet025() } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /mobilenet_0\.25: calibrating on 1 image in /);
+  assert.doesNotMatch(r.stderr, /\b1 images\b/);
+  assert.equal(JSON.parse(r.stdout).calibration.images, 1);
+});
+
+test('bench: a missing int8 model and an empty --images folder are refused before the first model runs', async () => {
+  const e = env();
+  const empty = tmp();
+  const [int8, images] = await Promise.all([
+    runCli(['--backend', 'onnx', 'bench', 'mobilenet_0.25', '--precisions', 'fp32,int8', '--batch-sizes', '1', '-n', '1', '-f', 'json'], { env: e }),
+    runCli(['bench', 'mobilenet_0.25', '--images', empty, '--batch-sizes', '1', '-n', '1', '-f', 'json'], { env: e }),
+  ]);
+  assert.equal(int8.code, 2, int8.stderr);
+  assert.match(int8.stderr, /^Error: --precision int8 needs calibration: no int8 model is cached \(for mobilenet_0\.25 or any other\); pass --calibrate DIR/m);
+  assert.doesNotMatch(int8.stderr, /\[1\/2\]/, 'no model ran');
+  assert.equal(images.code, 4, images.stderr);
+  assert.match(images.stderr, /^Error: --images \S+: No images to process in/m);
+  assert.doesNotMatch(images.stderr, /\[1\/1\]/, 'no model ran');
+});
+
+test('bench --precisions: a failed int8 row names its engine and precision, and warnings name the precision', { skip }, async () => {
+  // An int8 model of other weights is cached: the check before the first model passes, the int8 child finds none for these weights.
+  const cache = cacheWithMobilenet025();
+  mkdirSync(path.join(cache, 'onnx', 'int8', 'other-weights'), { recursive: true });
+  writeFileSync(path.join(cache, 'onnx', 'int8', 'other-weights', 'x.onnx'), '');
+  const r = await runCli(['bench', 'mobilenet_0.25', '--precisions', 'fp32,int8', '--batch-sizes', '1', '-n', '1', '--warmup', '0', '-f', 'json'], { env: { BACKBONES_CACHE: cache } });
+  assert.equal(r.code, 1, r.stderr);
+  const report = JSON.parse(r.stdout) as { models: { status: string; backend?: string; precision?: string }[] };
+  assert.deepEqual(report.models.map((m) => [m.status, m.backend, m.precision]), [['ok', 'onnx', 'fp32'], ['failed', 'onnx', 'int8']]);
+  assert.match(r.stderr, /Error: mobilenet_0\.25 int8 failed: --precision int8 needs calibration/);
+  // Only 1 timed run: the fp32 row's warning says it is the fp32 row.
+  assert.match(r.stderr, /Warning: mobilenet_0\.25 on onnx fp32, batch 1: Only 1 timed run/);
+});
+
+test('bench -f markdown on a terminal prints each warning once (in the report)', { skip }, async () => {
+  const cmd = `stty cols 120 rows 60; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} bench mobilenet_0.25 --batch-sizes 1 -n 1 --warmup 0 -f markdown`;
+  const transcript = await new Promise<string>((resolve, reject) => {
+    const e: NodeJS.ProcessEnv = { ...process.env, ...env(), TERM: 'xterm', NO_COLOR: '1' };
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: e });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.on('error', reject);
+    child.on('close', () => resolve(out));
+  });
+  assert.match(transcript, /## Warnings/);
+  assert.equal(transcript.match(/Only 1 timed run/g)?.length, 1, transcript);
 });

@@ -48,12 +48,13 @@ test('options that cannot work are refused before anything starts: one sentence,
     [['--decode-threads', '1000'], new RegExp(`--decode-threads 1000 is more than this machine can use: it has ${os.availableParallelism()} cores? .*so at most ${2 * os.availableParallelism()}\\.`)],
     [['--workers', '1000'], /--workers 1000 is more than this machine can use/],
     [['-b', '100000000'], /--batch-size 100000000 is more than this machine can use: a batch of 224x224 images takes .* GB for its input alone and this machine has .* GB of memory, so at most \d+\./],
+    // (classify: --labels is offered only where labels are printed)
     [['--labels', labels], /--labels .*two\.txt has 2 labels; mobilenet_0\.25 has 1000 classes\./],
     [['--alpha', '0.3', '-w', 'random'], /--alpha 0\.3 is not a width mobilenet is built at: use 0\.25, 0\.5, 0\.75, 1\.0\./],
     [['--decode', 'fast', '--keras-compat'], /--decode fast cannot be combined with --keras-compat/],
   ];
   for (const [args, message] of cases) {
-    const r = await runCli(['extract', APPLE, ...MODEL, ...args, '-o', out], { env: env() });
+    const r = await runCli([args[0] === '--labels' ? 'classify' : 'extract', APPLE, ...MODEL, ...args, '-o', out], { env: env() });
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message);
     assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
@@ -201,10 +202,10 @@ test('int8: a file made from another network is refused before it loads; the hea
   const calib = calibrationFolder();
   const dir = tmp();
   const file = path.join(dir, 'm.int8.onnx');
-  const q = await runCli(['quantize', 'mobilenet_0.25', '--calibrate', calib, '-o', file, '-f', 'json'], { env: env() });
+  const q = await runCli(['quantize', '-m', 'mobilenet_0.25', '--calibrate', calib, '-o', file, '-f', 'json'], { env: env() });
   assert.equal(q.code, 0, q.stderr);
   const foreign: Array<[string[], RegExp]> = [
-    [['extract', APPLE, '-m', 'mobilenet', '-w', 'random'], /--int8-model .*m\.int8\.onnx was made from mobilenet_0\.25 \(weights imagenet, input 224x224\), not from this run's mobilenet \(weights random seed 42, input 224x224\); make one with `backbones quantize mobilenet --calibrate DIR -o FILE`\./],
+    [['extract', APPLE, '-m', 'mobilenet', '-w', 'random'], /--int8-model .*m\.int8\.onnx was made from mobilenet_0\.25 \(weights imagenet, input 224x224\), not from this run's mobilenet \(weights random seed 42, input 224x224\); make one with `backbones quantize -m mobilenet --calibrate DIR -o FILE`\./],
     [['classify', APPLE, '-m', 'vgg16'], /was made from mobilenet_0\.25 .*not from this run's vgg16/],
   ];
   for (const [args, message] of foreign) {
@@ -216,9 +217,9 @@ test('int8: a file made from another network is refused before it loads; the hea
   // A layer the file does not expose: the message says how to make one that does, and that works.
   const missing = await runCli(['--backend', 'onnx', 'extract', APPLE, ...MODEL, '--int8-model', file, '--layer', 'conv_pw_13_relu', '--pool', 'avg'], { env: env() });
   assert.equal(missing.code, 2, missing.stderr);
-  assert.match(missing.stderr, /has no output conv_pw_13_relu .*; make one with `backbones quantize mobilenet_0\.25 --calibrate DIR --layer conv_pw_13_relu -o FILE`\./);
+  assert.match(missing.stderr, /has no output conv_pw_13_relu .*; make one with `backbones quantize -m mobilenet_0\.25 --calibrate DIR --layer conv_pw_13_relu -o FILE`\./);
   const withLayer = path.join(dir, 'layer.int8.onnx');
-  const q2 = await runCli(['quantize', 'mobilenet_0.25', '--calibrate', calib, '--layer', 'conv_pw_13_relu', '-o', withLayer, '-f', 'json'], { env: env() });
+  const q2 = await runCli(['quantize', '-m', 'mobilenet_0.25', '--calibrate', calib, '--layer', 'conv_pw_13_relu', '-o', withLayer, '-f', 'json'], { env: env() });
   assert.equal(q2.code, 0, q2.stderr);
   const out = path.join(dir, 'f.jsonl');
   const ok = await runCli(['--backend', 'onnx', 'extract', APPLE, ...MODEL, '--int8-model', withLayer, '--layer', 'conv_pw_13_relu', '--pool', 'avg', '-o', out], { env: env() });

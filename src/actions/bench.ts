@@ -11,8 +11,8 @@ import { BENCH_SCHEMA_VERSION, unmeasuredModel, type BenchReport, type ModelResu
 import { machineSection } from '../measure/machine.js';
 import { warningMessage } from '../measure/warnings.js';
 import { warningLines } from '../measure/export/format.js';
-import { benchFormats, exporterFor, TableExporter, type ExportFormat } from '../measure/export/index.js';
-import { runModelInChild } from '../measure/runner.js';
+import { benchFormats, DEFAULT_TABLE_WIDTH, exporterFor, TableExporter, type ExportFormat } from '../measure/export/index.js';
+import { runModelInChild, type RuntimeInfo } from '../measure/runner.js';
 import type { ChildConfig } from '../measure/protocol.js';
 import type { Precision } from '../onnx/precision.js';
 import type { BackendRequest } from '../engines/backends.js';
@@ -20,6 +20,9 @@ import { findCard, isKnownModel, unknownModelError } from '../zoo/registry.js';
 import { resolveSpec, type RunSpec, type SpecOptions } from '../spec/spec.js';
 import { precisionNotFaster } from '../measure/precision.js';
 import { createRequire } from 'node:module';
+import { expandInputs, noImagesIn } from '../images/inputs.js';
+import { DEFAULT_EXTENSIONS } from '../images/formats.js';
+import { resolveCacheDir } from '../weights/cache.js';
 
 const TFJS_VERSION: string = (createRequire(import.meta.url)('@tensorflow/tfjs/package.json') as { version: string }).version;
 
@@ -57,6 +60,11 @@ async function validate(models: string[], o: BenchOptions): Promise<{ format: Ex
   if (o.output) checkOutputFile(o.output);
   if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new BackbonesError('E_USAGE', `--plot needs a file ending in .svg or .png. Received: ${o.plot}`);
   if (o.plot) checkOutputFile(o.plot, '--plot');
+  // The folder of --images before any model runs: the children would find it missing or empty only after their model-only runs.
+  if (o.images !== undefined) {
+    const found = (await expandInputs([o.images], { extensions: DEFAULT_EXTENSIONS })).filter((e) => !e.error);
+    if (found.length === 0) throw new BackbonesError('E_NO_INPUTS', `--images ${o.images}: ${noImagesIn([o.images], DEFAULT_EXTENSIONS)}.`);
+  }
   // Every spec before any child starts: contradictions (--provider webgpu --backends wasm), bad values, foreign int8 files.
   const backends = o.backends ?? [o.backend ?? 'auto'];
   const precisions: Precision[] = o.precisions ?? [o.precision ?? (o.calibrate !== undefined || o.int8Model !== undefined ? 'int8' : 'fp32')];
@@ -77,7 +85,23 @@ async function validate(models: string[], o: BenchOptions): Promise<{ format: Ex
       }
     }
   }
+  await checkInt8Sources(jobs, o);
   return { ...formats, jobs };
+}
+
+/**
+ * int8 rows without --calibrate or --int8-model take a cached int8 model; with none cached
+ * at all, every such row would fail after the rows before it ran: say so before the first.
+ * (Which cached model fits is known only once a child has the weights: that stays theirs.)
+ */
+async function checkInt8Sources(jobs: BenchJob[], o: BenchOptions): Promise<void> {
+  const int8 = jobs.filter((j) => j.spec && j.precision === 'int8' && o.calibrate === undefined && o.int8Model === undefined);
+  if (int8.length === 0) return;
+  const { int8CacheIsEmpty } = await import('../onnx/quantize/cache.js');
+  if (await int8CacheIsEmpty(resolveCacheDir(o.cacheDir))) {
+    const models = [...new Set(int8.map((j) => j.model))].join(', ');
+    throw new BackbonesError('E_USAGE', `--precision int8 needs calibration: no int8 model is cached (for ${models} or any other); pass --calibrate DIR (a folder of representative images) or --int8-model FILE (made by \`backbones quantize\`).`);
+  }
 }
 
 export async function runBench(models: string[], o: BenchOptions): Promise<number> {
@@ -115,11 +139,25 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
     const progress = (message: string) => {
       if (!isQuiet()) process.stderr.write(`${tag}: ${message}\n`);
     };
+    // What a failed row says ran: the engine the child started, else the one asked for by name
+    // (none for auto: bench/SCHEMA.md), and always the precision asked for.
+    const identify = (failed: ModelResult, ran?: RuntimeInfo) => {
+      const engine = ran?.backend ?? (backend !== 'auto' ? backend : undefined);
+      if (engine !== undefined) failed.backend ??= engine;
+      if (ran) {
+        failed.device ??= ran.device;
+        failed.provider ??= ran.provider;
+        failed.adapter ??= ran.adapter;
+      }
+      failed.precision ??= precision;
+    };
+    const failedLine = (why: string | undefined) =>
+      `${model}${backends.length > 1 ? ` on ${backend}` : ''}${precisions.size > 1 ? ` ${precision}` : ''} failed: ${why}`;
     if (!spec) {
       const failed = unmeasuredModel(model, o.weights ?? 'n/a', error ?? unknownModelError(model).message);
-      failed.backend = backend;
+      identify(failed);
       report.models.push(failed);
-      log.error(`${model}${backends.length > 1 ? ` on ${backend}` : ''} failed: ${failed.error}`);
+      log.error(failedLine(failed.error));
       exportFile();
       continue;
     }
@@ -132,10 +170,12 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
       ...(o.duration !== undefined ? { durationS: o.duration } : {}),
       ...(o.images !== undefined ? { images: o.images } : {}),
     };
+    let ran: RuntimeInfo | undefined;
     const result: ModelResult = await runModelInChild(config, {
       gpuPollMs: o.gpuPollMs,
       onProgress: progress,
       onRuntime: (r) => {
+        ran = r;
         progress(`backend: ${r.label}`);
         // One line per distinct backend: "wasm (SIMD, 1 thread); onnx (onnxruntime-node 1.30.0, cpu, 2 threads)".
         const label = `${r.label} on ${r.device === 'gpu' ? 'GPU' : 'CPU'} ${r.adapter}`;
@@ -149,9 +189,10 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
         };
       },
     });
-    result.backend ??= backend;
+    if (result.status === 'failed') identify(result, ran);
+    else result.backend ??= backend;
     report.models.push(result);
-    if (result.status === 'failed') log.error(`${model}${backends.length > 1 ? ` on ${backend}` : ''} failed: ${result.error}`);
+    if (result.status === 'failed') log.error(failedLine(result.error));
     else {
       const summary = result.runs
         .map((r) => `b${r.batchSize} ${r.imagesPerSecond.toFixed(2)} img/s (p50 ${r.latencyMs.p50.toFixed(1)} ms)${r.endToEnd ? `, end to end ${r.endToEnd.imagesPerSecond.toFixed(2)} img/s (limited by ${r.endToEnd.limitingStage})` : ''}`)
@@ -161,16 +202,16 @@ export async function runBench(models: string[], o: BenchOptions): Promise<numbe
     exportFile();
   }
   for (const w of precisionNotFaster(report)) log.warn(w);
-  const text =
-    format === 'table'
-      ? new TableExporter({ color: colorLevelFor(process.stdout) > 0 }).serialize(report)
-      : exporterFor(format).serialize(report);
+  // The table fits the terminal (120 columns when there is none), dropping columns to fit.
+  const table = () =>
+    new TableExporter({ color: colorLevelFor(process.stdout) > 0, width: (process.stdout.isTTY && process.stdout.columns) || DEFAULT_TABLE_WIDTH }).serialize(report);
+  const text = format === 'table' ? table() : exporterFor(format).serialize(report);
   // With -o the report goes to the file; a terminal still gets the table.
   if (!o.output) process.stdout.write(text);
-  else if (process.stdout.isTTY) process.stdout.write(new TableExporter({ color: colorLevelFor(process.stdout) > 0 }).serialize(report));
-  // The table carries the warnings itself; other formats get them on stderr.
-  const tableShown = (!o.output && format === 'table') || (o.output !== undefined && Boolean(process.stdout.isTTY));
-  if (!tableShown) {
+  else if (process.stdout.isTTY) process.stdout.write(table());
+  // The table and markdown on stdout carry the warnings themselves (so does the table a terminal gets with -o); JSON and CSV get them on stderr.
+  const warningsShown = (!o.output && (format === 'table' || format === 'markdown')) || (o.output !== undefined && Boolean(process.stdout.isTTY));
+  if (!warningsShown) {
     for (const { where, warning } of warningLines(report)) log.warn(`${where}: ${warningMessage(warning)}`);
   }
   if (o.output) log.info(`report written to ${o.output}`);

@@ -2,10 +2,10 @@
 // vectors, each with a suggested keeper. Reads only: nothing is deleted or moved.
 import path from 'node:path';
 import { BackbonesError, EXIT } from '../errors.js';
-import { log } from '../log.js';
+import { aboutInput, log, plural } from '../log.js';
 import { startEngine, engineLine } from '../engines/select.js';
 import { resolveModel } from '../zoo/registry.js';
-import { expandInputs, parseExtensions } from '../images/inputs.js';
+import { expandInputs, noImagesIn, parseExtensions } from '../images/inputs.js';
 import { resolveSpec, type SpecOptions } from '../spec/spec.js';
 import { imageSettingsOf, loadForSpec } from '../spec/load.js';
 import type { StoredImage } from '../store/lance.js';
@@ -63,7 +63,7 @@ async function fromInputs(inputs: string[], o: DedupOptions): Promise<{ images: 
   const spec = await resolveSpec({ ...o, layer: undefined, pool: 'none', l2: false }, { task: 'extract' });
   const extensions = parseExtensions(o.ext);
   const entries = await expandInputs(inputs, { extensions });
-  if (entries.length === 0) throw new BackbonesError('E_NO_INPUTS', `No images to process in ${inputs.join(', ')}.`);
+  if (entries.length === 0) throw new BackbonesError('E_NO_INPUTS', `${noImagesIn(inputs, extensions)}.`);
   const engine = await startEngine(spec.engine);
   log.info(`backend: ${engineLine(engine.choice)}`);
   const backbone = await loadForSpec(spec, engine);
@@ -75,10 +75,10 @@ async function fromInputs(inputs: string[], o: DedupOptions): Promise<{ images: 
     if (spec.precision !== 'fp32') await backbone.prepare([layer]);
     const made = { model: spec.model, weights: spec.identity.weights, layer, pool: 'none' };
     dedupThreshold(made, o.threshold);
-    log.info(`extracting ${layer} of ${entries.length} images with ${backbone.name} …`);
+    log.info(`extracting ${layer} of ${plural(entries.length, 'image')} with ${backbone.name} …`);
     const results = await vectorsOf({ backbone, settings, task }, entries, spec.run.batchSize);
     const ok = results.filter((r): r is { path: string; vector: Float32Array } => 'vector' in r);
-    for (const r of results) if ('error' in r) log.error(`${r.path}: ${r.error}`);
+    for (const r of results) if ('error' in r) log.error(aboutInput(r.path, r.error));
     const dim = ok[0]?.vector.length ?? 0;
     const vectors = new Float32Array(ok.length * dim);
     ok.forEach((r, i) => vectors.set(r.vector, i * dim));

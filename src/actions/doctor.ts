@@ -142,7 +142,7 @@ export function formatDoctor(r: DoctorReport): string {
   return lines.join('\n') + '\n';
 }
 
-export async function runDoctor(options: { json?: boolean; cacheDir?: string }): Promise<number> {
+export async function runDoctor(options: { format?: string; cacheDir?: string }): Promise<number> {
   let report: DoctorReport;
   try {
     report = await collectDoctor({ cacheDir: options.cacheDir });
@@ -150,6 +150,6 @@ export async function runDoctor(options: { json?: boolean; cacheDir?: string }):
     // The CLI prints it like any other error, exit 1.
     throw new BackbonesError('E_INTERNAL', `doctor could not finish: ${errorMessage(e)}`, { cause: e });
   }
-  process.stdout.write(options.json ? JSON.stringify(report, null, 2) + '\n' : formatDoctor(report));
+  process.stdout.write(options.format === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatDoctor(report));
   return 0;
 }

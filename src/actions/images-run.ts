@@ -5,9 +5,9 @@ import { performance } from 'node:perf_hooks';
 import { tf } from '../tf.js';
 import { startEngine, engineLine } from '../engines/select.js';
 import { BackbonesError, EXIT } from '../errors.js';
-import { log, progressEnabled, colorLevelFor } from '../log.js';
+import { aboutInput, log, progressEnabled, colorLevelFor } from '../log.js';
 import type { Backbone } from '../zoo/backbone.js';
-import { expandInputs, parseExtensions, type InputEntry } from '../images/inputs.js';
+import { expandInputs, noImagesIn, parseExtensions, type InputEntry } from '../images/inputs.js';
 import { emptyPipelineStats, runBatches } from '../pipeline/batches.js';
 import { startDecodePool } from '../pipeline/decode-pool.js';
 import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
@@ -53,15 +53,16 @@ export async function runImages(inputs: string[], o: ImageRunOptions, kind: Reco
   const out = plan ? await openOutput(plan, expectedSpec(spec)) : undefined;
   let backbone: Backbone | undefined;
   try {
-    // The backend first: a backend that cannot start is a setup error, whatever the inputs.
-    const engine = await startEngine(spec.engine);
-    log.info(`backend: ${engineLine(engine.choice)}`);
+    // The inputs after the output's lock (a run reading stdin holds its file) and before the
+    // backend and its GPU probe: nothing starts for nothing to do.
     let entries = await expandInputs(inputs, { extensions });
     if (entries.length === 0) {
-      log.warn(`No images to process in ${inputs.join(', ')} (looked for ${extensions.map((e) => `.${e}`).join(', ')}; --ext changes that); nothing was written.`, { evenQuiet: true });
+      log.warn(`${noImagesIn(inputs, extensions)}; nothing was written.`, { evenQuiet: true });
       await out?.abandon();
       return EXIT.noInputs;
     }
+    const engine = await startEngine(spec.engine);
+    log.info(`backend: ${engineLine(engine.choice)}`);
     let skipped = 0;
     if (out && out.done.size > 0) {
       const before = entries.length;
@@ -145,7 +146,7 @@ async function execute(x: Execution): Promise<number> {
     if (result === undefined) {
       const error = item.error ?? 'no result';
       // A failed input is an error for that input: shown even with --quiet.
-      log.error(`${item.path}: ${error}`);
+      log.error(aboutInput(item.path, error));
       write({ path: item.path, error });
     } else {
       assertFinite(model, item.path, resultValues(result));

@@ -4,14 +4,15 @@ import type { Int8Evaluation } from '../onnx/quantize/evaluate.js';
 import type { Int8Sidecar } from '../onnx/quantize/cache.js';
 import type { Fp16Sidecar } from '../onnx/fp16-evaluate.js';
 import { BackbonesError, EXIT } from '../errors.js';
-import { log, out } from '../log.js';
+import { log, out, plural } from '../log.js';
 import { listModels, getCard, findCard } from '../zoo/registry.js';
 import { resolveCacheDir } from '../weights/cache.js';
 import { locateImagenet, pullSource, sourcesWithStatus } from '../weights/resolve.js';
 import type { SpecOptions } from '../spec/types.js';
 
 interface CommonOptions extends Pick<SpecOptions, 'cacheDir'> {
-  json?: boolean;
+  /** --format: text (or a table) for people, or json. */
+  format?: string;
 }
 
 const fmtParams = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : `${(n / 1e3).toFixed(0)} k`);
@@ -37,7 +38,7 @@ export async function runModelsList(filter: string | undefined, o: CommonOptions
       return { card, cached: sources.some((s) => s.cached && s.includeTop) || sources.some((s) => s.cached) };
     }),
   );
-  if (o.json) {
+  if (o.format === 'json') {
     process.stdout.write(
       JSON.stringify(
         rows.map(({ card, cached }) => ({
@@ -113,7 +114,7 @@ export async function runModelsInfo(
   const int8 = await (await import('../onnx/quantize/cache.js')).int8ModelsFor(cacheDir, spec);
   const encodingText = int8.length > 0 ? encodingLine(await import('../onnx/quantize/index.js')) : () => '';
   const fp16 = await (await import('../onnx/fp16-evaluate.js')).fp16ExportsFor(cacheDir, spec);
-  if (o.json) {
+  if (o.format === 'json') {
     process.stdout.write(JSON.stringify({ ...(card ?? { name: spec, ...loaded }), weights: card ? sources : undefined, int8, fp16, layers }, null, 2) + '\n');
     return EXIT.ok;
   }
@@ -166,7 +167,7 @@ function int8Line(m: Int8Sidecar & { file: string }, encodingText: (m: Int8Sidec
   const figures = e
     ? `top-1 agreement ${pct(e.top1Agreement)}, top-5 overlap ${pct(e.top5Overlap)}, feature cosine mean ${e.featureCosineMean?.toFixed(4) ?? 'n/a'} worst ${e.featureCosineWorst?.toFixed(4) ?? 'n/a'}, ${e.speedup.toFixed(2)}x fp32 speed (${e.images} held-out images)`
     : 'not evaluated (run `backbones quantize … --evaluate DIR`)';
-  return `  ${m.createdAt.slice(0, 19).replace('T', ' ')}  ${m.weights}\n    calibrated on ${m.calibration.images} images (${m.calibration.dir}); ${figures}\n    ${encodingText(m)}\n    → ${m.file}`;
+  return `  ${m.createdAt.slice(0, 19).replace('T', ' ')}  ${m.weights}\n    calibrated on ${plural(m.calibration.images, 'image')} (${m.calibration.dir}); ${figures}\n    ${encodingText(m)}\n    → ${m.file}`;
 }
 
 /** "weight encoding u8 (depthwise s8), made for AVX2 without VNNI (u8 x s8 kernels saturate)". */
@@ -196,16 +197,16 @@ export async function runModelsPull(names: string[], o: CommonOptions & { top?: 
     // The best file (verifiable first), even when a lesser one is cached already.
     const best = await locateImagenet(card, { head: o.top === false ? 'without' : 'with', cacheDir, prefer: 'best' });
     const already = best.cached;
-    const file = already ? best.path : await pullSource(card, best.source, cacheDir);
+    const file = already ? best.path : await pullSource(card, best.source, cacheDir, { pulling: true });
     results.push({ name: card.name, file, status: already ? 'cached' : 'downloaded' });
-    if (!o.json) log.info(`${card.name}: ${already ? 'already cached' : 'downloaded and verified'} → ${file}`);
+    if (o.format !== 'json') log.info(`${card.name}: ${already ? 'already cached' : 'downloaded and verified'} → ${file}`);
   }
-  if (o.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+  if (o.format === 'json') process.stdout.write(JSON.stringify(results, null, 2) + '\n');
   return EXIT.ok;
 }
 
 export async function runModelsPath(o: CommonOptions): Promise<number> {
   const dir = resolveCacheDir(o.cacheDir);
-  process.stdout.write(o.json ? JSON.stringify({ cacheDir: dir }) + '\n' : dir + '\n');
+  process.stdout.write(o.format === 'json' ? JSON.stringify({ cacheDir: dir }) + '\n' : dir + '\n');
   return EXIT.ok;
 }

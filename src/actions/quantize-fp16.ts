@@ -1,9 +1,9 @@
-// `backbones quantize MODEL --precision fp16`: the fp16 export for a GPU engine (cached where
+// `backbones quantize -m MODEL --precision fp16`: the fp16 export for a GPU engine (cached where
 // --precision fp16 finds it), optionally evaluated against fp32 on held-out images, the
 // figures kept beside it for `models info` and in the -o file's metadata.
 import { startEngine, engineLine } from '../engines/select.js';
 import { BackbonesError, EXIT } from '../errors.js';
-import { log, out } from '../log.js';
+import { log, out, plural } from '../log.js';
 import { resolveCacheDir } from '../weights/cache.js';
 import type { tf } from '../tf.js';
 import { resolveSpec, type SpecOptions } from '../spec/spec.js';
@@ -63,7 +63,7 @@ export async function runQuantizeFp16(spec: string, o: QuantizeFp16Options): Pro
   if (evalFolder) {
     const { batches, failed } = await q.decodeFolder(evalFolder, subject.images, 8, '--evaluate');
     for (const f of failed) log.warn(`evaluation: skipped ${f.path}: ${f.error}`);
-    log.info(`${spec}: evaluating fp16 on ${providers[0]} against fp32 on the CPU on ${batches.reduce((s, b) => s + b.shape[0], 0)} images…`);
+    log.info(`${spec}: evaluating fp16 on ${providers[0]} against fp32 on the CPU on ${plural(batches.reduce((s, b) => s + b.shape[0], 0), 'image')}…`);
     const images = batches.reduce((s, b) => s + b.shape[0], 0);
     if (images === 0) throw new BackbonesError('E_USAGE', `--evaluate ${o.evaluate}: no readable image.`);
     // Timed on a batch of at most 8 of the held-out images (fewer: no image counted twice).

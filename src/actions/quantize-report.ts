@@ -1,5 +1,5 @@
 // The people-readable report of `backbones quantize` (JSON is the same object).
-import { out } from '../log.js';
+import { out, plural } from '../log.js';
 import type { Int8Evaluation } from '../onnx/quantize/evaluate.js';
 import type { Int8Cpu } from '../onnx/quantize/cpu.js';
 import type { WeightScheme } from '../onnx/quantize/encoding.js';
@@ -28,7 +28,7 @@ const mib = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
 export function formatQuantizeReport(r: QuantizeReport): string {
   const lines = [
     out.bold(`${r.model} int8`) + `  (${r.weights})`,
-    `  calibration      ${r.calibration.images} images from ${r.calibration.dir}${r.calibration.skipped ? ` (${r.calibration.skipped} unreadable, skipped)` : ''}, ${r.calibration.method}${r.calibration.percentile ? ` ${r.calibration.percentile}` : ''}`,
+    `  calibration      ${plural(r.calibration.images, 'image')} from ${r.calibration.dir}${r.calibration.skipped ? ` (${r.calibration.skipped} unreadable, skipped)` : ''}, ${r.calibration.method}${r.calibration.percentile ? ` ${r.calibration.percentile}` : ''}`,
     `  int8 convs       ${r.quantizedConvs}; ONNX Runtime runs ${r.optimizedGraph.integerKernels} integer kernels, ${r.optimizedGraph.floatConvs} float convs, ${r.optimizedGraph.leftoverQdq} Q/DQ conversions`,
     `  weights          ${r.encoding.label}, the encoding this CPU computes exactly: ${r.encoding.cpuLabel}`,
     `  kept in fp32     ${r.floatLayers.length ? r.floatLayers.map((l) => `${l.layer} (${l.why})`).join(', ') : 'none'}`,

@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import { startEngine } from '../engines/select.js';
 import { BackbonesError, EXIT } from '../errors.js';
-import { log } from '../log.js';
+import { log, plural } from '../log.js';
 import { resolveCacheDir } from '../weights/cache.js';
 import { calibrationImages } from '../zoo/backbone.js';
 import { layerProblem } from '../tasks/layers.js';
@@ -49,6 +49,7 @@ export async function runQuantize(model: string, o: QuantizeRunOptions): Promise
   const backbone = await loadForSpec(spec, engine, { allowDownload: true });
   const info = backbone.info;
   if (info.source === 'graph-model') throw new BackbonesError('E_MODEL', `${model} is a graph model; the quantizer works on the ONNX export of Keras layers models.`);
+  log.info(`model: ${info.name} ${info.inputSize.join('x')}, preprocess ${info.preprocess}, weights ${info.weights.description}`);
   if (info.weights.kind === 'random') log.warn('random weights: the int8 model is fine for speed, its accuracy figures mean nothing.');
   const network = backbone.model as tf.LayersModel;
   const layers = exposedLayers(backbone, layer);
@@ -76,7 +77,7 @@ export async function runQuantize(model: string, o: QuantizeRunOptions): Promise
   };
   const wh = await weightsHash(network);
   const t0 = performance.now();
-  log.info(`${model}: calibrating on ${folder.files.length} images in ${calibrate} (${o.method}${o.method === 'percentile' ? ` ${o.percentile}` : ''})…`);
+  log.info(`${model}: calibrating on ${plural(folder.files.length, 'image')} in ${calibrate} (${o.method}${o.method === 'percentile' ? ` ${o.percentile}` : ''})…`);
   let made;
   try {
     made = await q.makeInt8(subject, folder, outputs, opts, wh);
@@ -93,7 +94,7 @@ export async function runQuantize(model: string, o: QuantizeRunOptions): Promise
   if (evalFolder) {
     const { batches, failed } = await q.decodeFolder(evalFolder, subject.images, 8, '--evaluate');
     for (const f of failed) log.warn(`evaluation: skipped ${f.path}: ${f.error}`);
-    log.info(`${model}: evaluating int8 against fp32 on ${batches.reduce((s, b) => s + b.shape[0], 0)} images…`);
+    log.info(`${model}: evaluating int8 against fp32 on ${plural(batches.reduce((s, b) => s + b.shape[0], 0), 'image')}…`);
     const classifier = network.outputs.length === 1 ? network.outputs[0]!.sourceLayer.name : null;
     evaluation = await q.evaluateInt8(made.fp32, made.bytes, batches, { classifierOutput: classifier, featureOutput: layers[0] ?? info.featureLayer, threads });
     const m = q.readModel(bytes);

@@ -4,7 +4,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { BackbonesError, EXIT } from '../errors.js';
-import { log } from '../log.js';
+import { aboutInput, log } from '../log.js';
 import { LanceStore, lanceTarget, type LanceTarget } from '../store/lance.js';
 import type { StoredSpec } from '../store/stored-spec.js';
 import { rowWriter, type RowFormat } from '../search/rows.js';
@@ -52,7 +52,7 @@ export async function runSearch(queries: string[], o: SearchOptions): Promise<nu
           if ('vector' in r) vectors.set(r.path, r.vector);
           else {
             failed += 1;
-            log.error(`${r.path}: ${r.error}`);
+            log.error(aboutInput(r.path, r.error));
           }
         }
       } finally {

@@ -43,7 +43,7 @@ export function registerBench(program: Command): void {
     .addOption(choiceOption('-f, --format <format>', 'output format (default: table on a terminal, json when piped)', EXPORT_FORMATS))
     .option('-o, --output <file>', 'write the report to a file (format from the extension unless --format)')
     .option('--plot <file>', 'draw latency distribution and throughput to an .svg or .png');
-  addModelOptions(cmd, { multiple: true });
+  addModelOptions(cmd, { model: false });
   addPipelineOptions(cmd);
   addPrecisionOptions(cmd);
   cmd.addHelpText(

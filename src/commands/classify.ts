@@ -13,7 +13,7 @@ export function registerClassify(program: Command): void {
     .argument('<inputs...>', 'image files, directories, or - for paths on stdin')
     .option('-k, --top-k <n>', 'labels per image', parsePositiveInt('--top-k'), 5)
     .addOption(choiceOption('-f, --format <format>', 'output format (default: table on a terminal, jsonl when piped)', formatsHolding('classify')));
-  addModelOptions(cmd);
+  addModelOptions(cmd, { labels: true });
   addImageOptions(cmd);
   addStoreOptions(cmd);
   addPipelineOptions(cmd, { verbose: true });

@@ -1,6 +1,6 @@
 // `backbones dedup --in STORE` or `backbones dedup INPUTS…`: groups of near-duplicate images.
 import { InvalidArgumentError, type Command } from 'commander';
-import { addExtensionOption, addImageHandlingOptions, addModelOptions, choiceOption, parsePositiveInt } from './options.js';
+import { addExtensionOption, addImageHandlingOptions, addModelOptions, batchSizeOption, choiceOption, vectorStoreInOption } from './options.js';
 import { ROW_FORMATS } from '../search/rows.js';
 
 function parseThreshold(value: string): number {
@@ -17,10 +17,10 @@ export function registerDedup(program: Command): void {
       'Group near-duplicate images: every pair with cosine similarity at or above the threshold is joined, and joined pairs merge transitively. Each group names a suggested keeper (largest pixel count, then oldest). Reads a vector store (--in) or extracts image folders first (the model card\'s feature layer). Never deletes or moves files.',
     )
     .argument('[inputs...]', 'image files or directories (instead of --in)')
-    .option('--in <store>', 'a vector store PATH.lance (or s3://, gs://, az:// …/NAME.lance) written by extract --to or store import')
+    .addOption(vectorStoreInOption())
     .option('-t, --threshold <cosine>', "cosine similarity that makes two images duplicates (default: the model card's measured value)", parseThreshold)
-    .addOption(choiceOption('-f, --format <format>', 'output format: jsonl (a line per group with members and pairs), json, csv or table (a row per member); default table on a terminal, jsonl when piped', ROW_FORMATS))
-    .option('-b, --batch-size <n>', 'images per inference batch (with image folders)', parsePositiveInt('--batch-size'), 8);
+    .addOption(choiceOption('-f, --format <format>', 'output format (default: table on a terminal, jsonl when piped): jsonl and json give a group per record with its members and pairs, csv and table a row per member', ROW_FORMATS))
+    .addOption(batchSizeOption());
   addModelOptions(cmd);
   addImageHandlingOptions(addExtensionOption(cmd));
   cmd.addHelpText(

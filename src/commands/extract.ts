@@ -1,9 +1,8 @@
 // `backbones extract INPUTS… --layer NAME`: one feature vector per image.
 import type { Command } from 'commander';
 import { addStoreOptions } from './store-options.js';
-import { addPrecisionOptions, addImageOptions, addModelOptions, choiceOption } from './options.js';
+import { addFeatureOptions, addPrecisionOptions, addImageOptions, addModelOptions, choiceOption } from './options.js';
 import { addPipelineOptions } from './pipeline-options.js';
-import { POOLINGS } from '../zoo/card.js';
 import { formatsHolding } from '../output/index.js';
 
 export function registerExtract(program: Command): void {
@@ -12,10 +11,8 @@ export function registerExtract(program: Command): void {
     .summary('feature vectors of any layer (JSONL, .npy, CSV, Parquet, a vector store)')
     .description('Write the output of a named layer for every image: JSONL by default, .npy (N×D float32 + a .paths.jsonl sidecar), CSV or Parquet; or --to a Redis feature store or a LanceDB vector store (PATH.lance).')
     .argument('<inputs...>', 'image files, directories, or - for paths on stdin')
-    .option('-l, --layer <name>', "layer to read (default: the model card's feature layer, e.g. vgg16 fc2)")
-    .addOption(choiceOption('--pool <kind>', 'reduce spatial layers [h,w,c] to [c]', POOLINGS, 'none'))
-    .option('--l2', 'L2-normalise each vector')
-    .addOption(choiceOption('-f, --format <format>', 'output format (default: from -o extension, else jsonl)', formatsHolding('extract')));
+    .addOption(choiceOption('-f, --format <format>', 'output format (default: from the -o extension, else jsonl)', formatsHolding('extract')));
+  addFeatureOptions(cmd);
   addModelOptions(cmd);
   addImageOptions(cmd);
   addStoreOptions(cmd);

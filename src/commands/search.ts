@@ -1,6 +1,6 @@
 // `backbones search QUERY… --in STORE`: nearest stored images by cosine similarity.
 import type { Command } from 'commander';
-import { choiceOption, parsePositiveInt } from './options.js';
+import { batchSizeOption, choiceOption, parsePositiveInt, vectorStoreInOption } from './options.js';
 import { ROW_FORMATS } from '../search/rows.js';
 import type { SearchOptions } from '../actions/search.js';
 
@@ -12,10 +12,10 @@ export function registerSearch(program: Command): void {
       'For each query (an image file, extracted exactly as the store was, or a path already in the store), print the k most similar stored images by cosine similarity. Exact below the store\'s ANN index; with one, approximate (--exact compares every vector).',
     )
     .argument('<queries...>', 'image files or paths stored in the store')
-    .requiredOption('--in <store>', 'the vector store: PATH.lance (or s3://, gs://, az:// …/NAME.lance), written by extract --to or store import')
+    .addOption(vectorStoreInOption().makeOptionMandatory())
     .option('-k, --top-k <n>', 'results per query', parsePositiveInt('--top-k'), 10)
     .option('--exact', 'compare with every vector even when the store has an ANN index')
-    .option('-b, --batch-size <n>', 'images per inference batch for image queries', parsePositiveInt('--batch-size'), 8)
+    .addOption(batchSizeOption())
     .addOption(choiceOption('-f, --format <format>', 'output format (default: table on a terminal, jsonl when piped)', ROW_FORMATS));
   cmd.addHelpText(
     'after',

@@ -37,7 +37,7 @@ export function registerServe(program: Command): void {
     .addOption(choiceOption('--log-level <level>', 'access log level (JSON lines on stderr)', LOG_LEVELS, 'info'));
   addImageHandlingOptions(cmd);
   addDecodeOptions(cmd);
-  addModelOptions(cmd);
+  addModelOptions(cmd, { labels: true });
   addPrecisionOptions(cmd);
   cmd.addHelpText(
     'after',

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { addImageHandlingOptions, addModelOptions, choiceOption } from './options.js';
 import { POOLINGS } from '../zoo/card.js';
-import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
+import { keyPrefixOption } from './store-options.js';
 import { DEFAULT_INDEX_KIND, INDEX_KINDS, INDEX_THRESHOLD } from '../store/lance.js';
 
 export function registerStore(program: Command): void {
@@ -18,7 +18,7 @@ export function registerStore(program: Command): void {
     .option('-l, --layer <name>', "the layer that made the vectors (default: the model card's feature layer)")
     .addOption(choiceOption('--pool <kind>', 'the pooling that made the vectors', POOLINGS, 'none'))
     .option('--l2', 'the vectors were L2-normalised')
-    .option('--key-prefix <prefix>', 'redis:// sources: the key prefix they were written under', DEFAULT_KEY_PREFIX);
+    .addOption(keyPrefixOption());
   addModelOptions(imp);
   addImageHandlingOptions(imp);
   imp.addHelpText(

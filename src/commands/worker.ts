@@ -2,14 +2,15 @@
 // extract jobs into the Redis feature store until SIGTERM.
 import type { Command } from 'commander';
 import { parsePositiveInt } from './options.js';
+import { queueNameOption, redisOption } from './queue-options.js';
 
 export function registerWorker(program: Command): void {
   program
     .command('worker')
     .summary('process `queue add` jobs into the Redis feature store (run on any number of machines)')
     .description('Take extract jobs from the queue, load each model once, run them through the normal pipeline and engine, and write the results to the feature store. A worker killed mid-job loses nothing: after --lock-duration another worker takes the job over. SIGTERM or Ctrl-C: finish the current job, then exit 0.')
-    .requiredOption('--redis <url>', 'Redis holding the queue: redis://[user:password@]host:port/db or rediss://')
-    .option('--queue <name>', 'queue name', 'backbones')
+    .addOption(redisOption())
+    .addOption(queueNameOption())
     .option('--concurrency <n>', 'jobs processed at once by this worker', parsePositiveInt('--concurrency'), 1)
     .option('--lock-duration <ms>', "how long a job stays this worker's without a lock renewal (a killed worker's job is taken over after it)", parsePositiveInt('--lock-duration'), 30_000)
     .option('--stalled-interval <ms>', 'how often to look for jobs of dead workers', parsePositiveInt('--stalled-interval'), 30_000)

@@ -96,6 +96,17 @@ async function readStdinLines(stdin: NodeJS.ReadableStream): Promise<string[]> {
  * has run yet, so nothing is lost); a path read from stdin that does not exist
  * becomes an entry with an error, so `find … | backbones …` never stops half way.
  */
+/**
+ * Why expandInputs found nothing, as the start of a sentence: stdin gave no path, or the
+ * folders held no file with these extensions (only folders are filtered by --ext).
+ */
+export function noImagesIn(inputs: readonly string[], extensions: readonly string[]): string {
+  const folders = inputs.filter((i) => i !== '-');
+  const stdin = folders.length < inputs.length ? 'no image path on stdin' : '';
+  if (folders.length === 0) return `No images to process: ${stdin}`;
+  return `No images to process in ${folders.join(', ')} (looked for ${extensions.map((e) => `.${e}`).join(', ')}; --ext changes that)${stdin ? `, and ${stdin}` : ''}`;
+}
+
 export async function expandInputs(
   inputs: string[],
   options: { extensions: readonly string[]; stdin?: NodeJS.ReadableStream },

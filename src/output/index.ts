@@ -39,6 +39,8 @@ export interface OutputPlan {
   special?: boolean;
   /** --resume into the file. */
   resume?: boolean;
+  /** The format came from -o's extension, not from --format: messages name -o. */
+  fromExtension?: boolean;
 }
 
 /**
@@ -49,6 +51,9 @@ export interface OutputPlan {
 export function checkOutput(format: string, kind: RecordKind, plan: OutputPlan): void {
   const f = formatOf(format);
   if (!f.holds.includes(kind)) {
+    if (plan.fromExtension && plan.output) {
+      throw new BackbonesError('E_USAGE', `-o ${plan.output}: ${f.name} files are for ${f.holds.join(' and ')}; ${kind} writes ${orList(extensionsHolding(kind))}.`);
+    }
     throw new BackbonesError('E_USAGE', `--format ${f.name} is for ${f.holds.join(' and ')}; ${kind} writes ${orList(formatsHolding(kind))}.`);
   }
   const ext = f.extensions[0] ?? f.name;

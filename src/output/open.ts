@@ -48,7 +48,7 @@ export function planOutput(r: OutputRequest): OutputPlan {
   if (!format) throw usageError(`Cannot tell the format of ${r.output ?? 'stdout'}: ${r.kind} writes ${extensionsHolding(r.kind).join(', ')} (or pass --format).`);
   const target = r.output !== undefined ? outputTarget(r.output) : undefined;
   const resume = Boolean(r.resume && r.output !== undefined);
-  checkOutput(format, r.kind, { output: r.output, special: target?.special, resume });
+  checkOutput(format, r.kind, { output: r.output, special: target?.special, resume, fromExtension: r.format === undefined && r.output !== undefined && format === formatFromExtension(r.output) });
   if (target && !target.special) checkOutputFile(target.path);
   return { format, kind: r.kind, ...(r.output !== undefined ? { output: r.output } : {}), ...(target ? { target } : {}), resume, overwrite: Boolean(r.overwrite) };
 }

@@ -4,7 +4,7 @@
 // (not processed yet, or its job failed) is an error record. Results made with another
 // spec than the queue's (or than each other) are refused before anything is written.
 import { BackbonesError, EXIT } from '../errors.js';
-import { log } from '../log.js';
+import { log, plural } from '../log.js';
 import { openOutput, planOutput } from '../output/open.js';
 import { differences, type ExpectedSpec, type SpecRecord } from '../output/spec-record.js';
 import type { OutputRecord } from '../output/records.js';
@@ -57,7 +57,8 @@ export async function runQueueExport(o: QueueExportOptions): Promise<number> {
   } finally {
     await client.quit().catch(() => client.disconnect());
   }
-  log.info(`exported ${rows} row${rows === 1 ? '' : 's'} in input order to ${o.output}${missing > 0 ? `; ${missing} input${missing === 1 ? '' : 's'} without a vector (failed, or not processed yet)` : ''}`);
+  // Every input is a row: its vector, or an error record (failed, or not processed yet).
+  log.info(`exported ${plural(rows + missing, 'record')} in input order to ${o.output}${missing > 0 ? `: ${plural(rows, 'vector')} and ${plural(missing, 'error record')} (inputs that failed or are not processed yet)` : ''}`);
   return missing > 0 ? EXIT.partial : EXIT.ok;
 }
 

@@ -176,7 +176,7 @@ async function checkInt8Model(file: string, spec: Pick<RunSpec, 'model' | 'sourc
     const diff = differences(recorded, wanted);
     if (diff.length > 0) {
       throw usageError(
-        `--int8-model ${file} was made from ${describeNetwork(described.source)}, not from this run's ${describeNetwork(wanted)}; make one with \`backbones quantize ${spec.model} --calibrate DIR -o FILE\`.`,
+        `--int8-model ${file} was made from ${describeNetwork(described.source)}, not from this run's ${describeNetwork(wanted)}; make one with \`backbones quantize -m ${spec.model} --calibrate DIR -o FILE\`.`,
       );
     }
   }

@@ -26,6 +26,10 @@ export interface DownloadOptions {
   modelName?: string;
   /** Where the user should copy the file by hand, for the offline hint (default: dest). */
   cachePath?: string;
+  /** cachePath is a TF.js model's folder (model.json and its shards), not one file. */
+  folder?: boolean;
+  /** This download is `backbones models pull` itself: the offline hint cannot suggest it. */
+  pulling?: boolean;
 }
 
 export interface DownloadResult {
@@ -67,14 +71,13 @@ export function errorCode(err: unknown, depth = 0): string | undefined {
   return errorCode(e.cause, depth + 1);
 }
 
-/** The one-sentence offline message, with the three ways out. */
-export function offlineMessage(file: string, reason: string, modelName?: string, cachePath?: string): string {
-  const pull = modelName ? `backbones models pull ${modelName}` : 'backbones models pull <model>';
-  const where = cachePath ?? 'the weights cache';
-  return (
-    `Could not download ${file} (${reason}); run \`${pull}\` on a machine with internet, ` +
-    `copy the file to ${where}, or pass --weights PATH.`
-  );
+/** The one-sentence offline message, with the ways out. */
+export function offlineMessage(file: string, reason: string, o: Pick<DownloadOptions, 'modelName' | 'cachePath' | 'folder' | 'pulling'> = {}): string {
+  const pull = o.modelName ? `backbones models pull ${o.modelName}` : 'backbones models pull <model>';
+  const where = o.cachePath ?? 'the weights cache';
+  const thing = o.folder ? 'the model folder (model.json and its weight shards)' : 'the file';
+  if (o.pulling) return `Could not download ${file} (${reason}): copy ${thing} to ${where} from a machine that can download it, or give runs --weights PATH.`;
+  return `Could not download ${file} (${reason}); run \`${pull}\` on a machine with internet, copy ${thing} to ${where}, or pass --weights PATH.`;
 }
 
 function resolveAlgorithm(hash: string | null | undefined, algorithm: HashAlgorithm | null | undefined): HashAlgorithm {
@@ -246,7 +249,7 @@ function classify(
   if (err instanceof WeightsError) return err;
   const code = errorCode(err);
   if (phase === 'connect' && code && OFFLINE_CODES[code]) {
-    return new WeightsError(offlineMessage(url, OFFLINE_CODES[code], options.modelName, options.cachePath ?? dest), {
+    return new WeightsError(offlineMessage(url, OFFLINE_CODES[code], { ...options, cachePath: options.cachePath ?? dest }), {
       cause: err,
     });
   }
@@ -320,6 +323,8 @@ export async function downloadTfjsModel(url: string, destDir: string, options: T
     idleTimeoutMs: options.idleTimeoutMs,
     modelName: options.modelName,
     cachePath: options.cachePath ?? destDir,
+    folder: true,
+    ...(options.pulling ? { pulling: true } : {}),
   };
   // Created here: the cache's model folder (if new) above the temporary one.
   const createdDir = await mkdir(path.dirname(tempDir), { recursive: true });

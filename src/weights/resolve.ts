@@ -154,10 +154,10 @@ export function sourceUrl(url: string, env: NodeJS.ProcessEnv = process.env): st
 }
 
 /** Downloads one weights source of a card into the cache, verifying its checksum. */
-export async function pullSource(card: CardWeights, source: WeightsSource, cacheDir: string): Promise<string> {
+export async function pullSource(card: CardWeights, source: WeightsSource, cacheDir: string, o: { pulling?: boolean } = {}): Promise<string> {
   const dest = cachedPath(card.name, source, cacheDir);
   const progress = progressReporter(`${card.name} ${source.fileName}`, { quiet: isQuiet() });
-  const common = { hash: source.hash, hashAlgorithm: source.hashAlgorithm, modelName: card.name, onProgress: progress.onProgress };
+  const common = { hash: source.hash, hashAlgorithm: source.hashAlgorithm, modelName: card.name, onProgress: progress.onProgress, ...(o.pulling ? { pulling: true } : {}) };
   try {
     const url = sourceUrl(source.url);
     if (source.format === 'tfjs-layers') await downloadTfjsModel(url, cachedTfjsDir(card.name, source, cacheDir), { ...common, cachePath: path.dirname(dest) });

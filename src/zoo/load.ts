@@ -102,8 +102,8 @@ async function applyZooWeights(card: ModelCard, model: tf.LayersModel, plan: Wei
   }
   const report = assignWeights(model, await readWeightsFile(plan.location, plan.format), { strict: true });
   const summary = describeReport(report);
-  if (plan.kind === 'file') log.info(`${card.name}: ${summary} from ${plan.origin}`);
-  else log.debug(summary);
+  // The run's model line says it (weights <description>); said here too it was said twice.
+  log.debug(`${card.name}: ${summary} from ${plan.origin}`);
   return { kind: plan.kind, description: `${plan.kind === 'imagenet' ? 'imagenet ' : ''}${plan.origin}: ${summary}`, matchedBy: report.matchedBy };
 }
 

@@ -90,8 +90,10 @@ function plural(n: number, word: string): string {
 export function warningLines(report: BenchReport): { where: string; warning: BenchWarning }[] {
   const out: { where: string; warning: BenchWarning }[] = [];
   const randomWeightsTold = new Set<string>();
+  // The precision is part of where when the report holds another than fp32 (bench --precisions).
+  const precisions = report.models.some((m) => m.precision !== undefined && m.precision !== 'fp32');
   for (const m of report.models) {
-    const where = m.backend ? `${m.model} on ${m.backend}` : m.model;
+    const where = `${m.backend ? `${m.model} on ${m.backend}` : m.model}${precisions && m.precision ? ` ${m.precision}` : ''}`;
     for (const w of m.warnings) {
       // Random weights are a fact about the model, not the backend: once per model.
       if (w.kind === 'random-weights') {

@@ -8,7 +8,7 @@ import { markdownExporter } from './markdown.js';
 import { tableExporter } from './table.js';
 
 export type { BenchExporter } from './exporter.js';
-export { TableExporter, type TableExporterOptions } from './table.js';
+export { DEFAULT_TABLE_WIDTH, TableExporter, type TableExporterOptions } from './table.js';
 
 export const EXPORTERS = {
   json: jsonExporter,

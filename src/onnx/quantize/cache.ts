@@ -30,6 +30,22 @@ export async function cachedInt8Models(cacheDir: string, weightsHash: string): P
   return withTimes.sort((a, b) => b.mtime - a.mtime || a.file.localeCompare(b.file)).map((x) => x.file);
 }
 
+/** Whether no int8 model of any weights is cached: a run that needs a cached one cannot start. */
+export async function int8CacheIsEmpty(cacheDir: string): Promise<boolean> {
+  const root = path.join(cacheDir, 'onnx', 'int8');
+  let dirs: string[];
+  try {
+    dirs = await readdir(root);
+  } catch {
+    return true;
+  }
+  for (const d of dirs) {
+    const names = await readdir(path.join(root, d)).catch(() => [] as string[]);
+    if (names.some((n) => n.endsWith('.onnx'))) return false;
+  }
+  return true;
+}
+
 /** What `models info` shows about a cached int8 model, kept next to it as <file>.json. */
 export interface Int8Sidecar {
   /** Zoo name or model path, as given. */

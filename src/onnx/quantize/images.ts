@@ -67,7 +67,9 @@ export async function decodeFolder(folder: ImageFolder, settings: ImageFolderSet
     }
   }
   if (inputs.length === 0) {
-    throw new BackbonesError('E_USAGE', `${flag} ${folder.dir}: none of its ${folder.files.length} images could be decoded (first: ${failed[0]?.error}).`);
+    throw new BackbonesError('E_USAGE', folder.files.length === 1
+      ? `${flag} ${folder.dir}: its one image could not be decoded (${failed[0]?.error}).`
+      : `${flag} ${folder.dir}: none of its ${folder.files.length} images could be decoded (first: ${failed[0]?.error}).`);
   }
   const batches: CalibrationBatch[] = [];
   for (let i = 0; i < inputs.length; i += batchSize) {

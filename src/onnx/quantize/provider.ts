@@ -186,6 +186,6 @@ export async function int8ModelFor(subject: Int8Subject, source: Int8Source, out
 export function missingOutputError(file: string, model: string, missing: string[], have: string[]): BackbonesError {
   return new BackbonesError(
     'E_USAGE',
-    `--int8-model ${file} has no output ${missing.join(', ')} (its outputs: ${have.join(', ')}); make one with \`backbones quantize ${model} --calibrate DIR --layer ${missing.join(',')} -o FILE\`.`,
+    `--int8-model ${file} has no output ${missing.join(', ')} (its outputs: ${have.join(', ')}); make one with \`backbones quantize -m ${model} --calibrate DIR --layer ${missing.join(',')} -o FILE\`.`,
   );
 }

@@ -1,5 +1,6 @@
 // float ONNX model + calibration batches -> int8 QDQ model, with what was done recorded
 // in the model's metadata_props (read back by `models info` and the engine).
+import { plural } from '../../log.js';
 import { calibrate, type CalibrationBatch } from './calibrate.js';
 import { readModel, setMetadata, writeModel, getMetadata, type QuantModel } from './model.js';
 import { calibratedTensors, planQuantization, UnquantizableModelError, DEFAULT_POLICY, type KeptLayer, type QuantizePolicy } from './plan.js';
@@ -132,5 +133,5 @@ export function calibrationNote(d: Int8Description): string {
   const images = d.calibration?.images ?? summary.calibrationImages;
   const where = d.calibration?.dir ? ` of ${d.calibration.dir}` : '';
   const method = summary.method ? `, ${summary.method}${summary.method === 'percentile' && summary.percentile !== undefined ? ` ${summary.percentile}` : ''}` : '';
-  return images !== undefined ? `calibrated on ${images} images${where}${method}` : 'calibration not recorded';
+  return images !== undefined ? `calibrated on ${plural(images, 'image')}${where}${method}` : 'calibration not recorded';
 }
