@@ -37,6 +37,7 @@ const PER_COMMAND: Record<string, string> = {
   '--top-k': 'labels per image (classify) or results per query (search)',
   '--layer': 'the layer read (extract, queue add), read by default (serve), kept as outputs (quantize), or that made the vectors (store import)',
   '--overwrite': "what it replaces: feature store keys and --resume files, or also a queue's jobs",
+  'bench --model': 'bench compares several models: repeatable, no default of its own (without any, vgg16 and mobilenet)',
   'quantize --precision': 'what quantize makes (int8 or fp16) from the fp32 it starts with',
   'store import --to': 'only a LanceDB store: store import writes no Redis',
   'store import --pool': 'describes how the imported vectors were made',
@@ -108,10 +109,10 @@ test('-m/--model wherever a command runs one model; no command takes it as an ar
   for (const { path, cmd } of leaves) {
     const takesModel = cmd.options.some((o) => o.long === '--weights' || o.long === '--preprocess');
     const hasM = cmd.options.some((o) => o.long === '--model');
-    // bench compares several models (its arguments); models info describes the one it names.
-    if (takesModel && path !== 'bench' && path !== 'models info') assert.ok(hasM, `${path} has -m/--model`);
+    // models info describes the one it names.
+    if (takesModel && path !== 'models info') assert.ok(hasM, `${path} has -m/--model`);
   }
-  for (const name of ['classify', 'extract', 'quantize', 'serve', 'queue add', 'dedup', 'store import']) {
+  for (const name of ['classify', 'extract', 'bench', 'quantize', 'serve', 'queue add', 'dedup', 'store import']) {
     assert.ok(byName.get('--model')!.some((u) => u.command === name), `${name} -m`);
   }
 });
@@ -156,4 +157,16 @@ test('the built CLI: quantize -m, --format json on models and doctor, --json sti
   assert.ok(Array.isArray(JSON.parse(doctor.stdout).backends));
   assert.equal(labels.code, 2);
   assert.match(labels.stderr, /unknown option '--labels'/);
+});
+
+test('bench -m: repeatable, the same as naming the models as arguments', async () => {
+  const [flags, both] = await Promise.all([
+    runCli(['bench', '-m', 'mobilenet_0.25', '-m', 'nosuch_model', '-f', 'json']),
+    runCli(['bench', 'mobilenet_0.25', '-m', 'nosuch_model', '-f', 'json']),
+  ]);
+  for (const r of [flags, both]) {
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /nosuch_model/);
+    assert.doesNotMatch(r.stderr, /unknown option/);
+  }
 });

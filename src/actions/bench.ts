@@ -51,10 +51,9 @@ interface BenchJob {
 }
 
 async function validate(models: string[], o: BenchOptions): Promise<{ format: ExportFormat; fileFormat?: ExportFormat; jobs: BenchJob[] }> {
-  // An unknown name among known ones is reported as that model's failure after the others ran;
-  // with no known model at all there is nothing to run.
-  const unknown = models.filter((m) => !isKnownModel(m));
-  if (unknown.length === models.length) throw unknownModelError(unknown[0]!);
+  // A misspelt name is refused before the first model runs, not found after minutes of the others.
+  const unknown = models.find((m) => !isKnownModel(m));
+  if (unknown !== undefined) throw unknownModelError(unknown);
   if (o.iterations !== undefined && o.duration !== undefined) throw new BackbonesError('E_USAGE', 'Use either --iterations or --duration, not both.');
   const formats = benchFormats(o, Boolean(process.stdout.isTTY));
   if (o.output) checkOutputFile(o.output);

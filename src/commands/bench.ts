@@ -32,6 +32,8 @@ export function registerBench(program: Command): void {
         'Without models, compares vgg16 and mobilenet. Weights: imagenet when cached, else random (timings do not depend on weight values).',
     )
     .argument('[models...]', 'zoo names or model.json paths', DEFAULT_BENCH_MODELS)
+    // -m as on every other command; repeatable, since bench compares several.
+    .option('-m, --model <name|path>', 'a model to compare, repeatable (the same as naming it as an argument)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--batch-sizes <list>', 'batch sizes to measure', parseIntList('--batch-sizes'), [1, 8])
     .option('--backends <list>', 'run every model on each of these backends, e.g. wasm,onnx (default: --backend)', parseBackendList)
     .option('--precisions <list>', 'onnx engine: run every model at each precision, e.g. fp32,int8 (int8 needs --calibrate or a cached int8 model) or fp32,fp16 (a GPU engine)', parsePrecisionList)
@@ -52,14 +54,18 @@ export function registerBench(program: Command): void {
 Examples:
   $ backbones bench                                   # vgg16 vs mobilenet, batch 1 and 8
   $ backbones bench mobilenet_v2 resnet50 --batch-sizes 1,8,32 --iterations 30
+  $ backbones bench -m resnet50 -m mobilenet_v2       # the same as naming them as arguments
   $ backbones bench vgg16 --duration 20 --format markdown -o bench.md --plot bench.svg
   $ backbones bench mobilenet --images photos/        # end to end: decode + preprocess + inference
   $ backbones bench vgg16 mobilenet resnet50 --backends wasm,onnx --batch-sizes 1,8
   $ backbones bench vgg16 resnet50 --backend onnx --precisions fp32,int8 --calibrate photos/ --batch-sizes 8`,
   );
-  cmd.action(async (models: string[], _opts: unknown, command: Command) => {
+  cmd.action(async (positional: string[], _opts: unknown, command: Command) => {
     const { runBench } = await import('../actions/bench.js');
     const opts = command.optsWithGlobals();
+    const named = [...(command.args.length > 0 ? positional : []), ...(opts.model as string[])];
+    const models = named.length > 0 ? named : DEFAULT_BENCH_MODELS;
+    delete opts.model; // each model's spec gets its own name
     // bench picks imagenet-when-cached-else-random unless --weights is given.
     if (command.getOptionValueSource('weights') !== 'cli') opts.weights = undefined;
     process.exitCode = await runBench(models, opts as Parameters<typeof runBench>[1]);
