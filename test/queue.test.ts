@@ -124,7 +124,9 @@ test('two workers: export in input order equals a single-process extract; a job 
     assert.deepEqual(parseJsonl(readFileSync(`${npy}.paths.jsonl`, 'utf8')), good.map((r) => r.path));
     assert.deepEqual(parseJsonl(readFileSync(`${npy}.errors.jsonl`, 'utf8')).map((r) => r.path), single.filter((r) => 'error' in r).map((r) => r.path));
     // Both workers took jobs, and each loaded the model once.
-    for (const w of workers) assert.equal(w.stderr().match(/^model: mobilenet_0\.25/gm)?.length, 1, w.stderr());
+    for (const w of workers) assert.equal(w.stderr().match(/^\S+ model: mobilenet_0\.25/gm)?.length, 1, w.stderr());
+    // Every worker line starts with its time, so a stall or a takeover can be placed.
+    for (const w of workers) for (const line of w.stderr().trim().split('\n')) assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /, line);
     assert.ok(workers.every((w) => /job \d+: \d+ stored/.test(w.stderr())), 'both workers did jobs');
   } finally {
     for (const w of workers) w.child.kill('SIGTERM');
@@ -143,7 +145,7 @@ test('SIGTERM mid-job: the worker finishes its current job, then exits 0', { ski
   assert.equal(add.code, 0, add.stderr);
   const w = startWorker(['--queue', 'term']);
   try {
-    await waitFor('the first images to be stored', async () => Number((await redis.hget('term:queue:term:stats', 'images')) ?? 0) > 0);
+    await waitFor('the first images to be stored', async () => (await redis.bitcount('term:queue:term:done')) > 0);
     w.child.kill('SIGTERM');
     const { code } = await w.exit;
     assert.equal(code, 0, w.stderr());
@@ -164,17 +166,17 @@ test('kill -9 mid-job: another worker takes the job over; the store holds every 
   const a = startWorker(fast);
   let b: Running | undefined;
   try {
-    await waitFor('the first worker to store some images', async () => Number((await redis.hget('kill:queue:kill:stats', 'images')) ?? 0) >= 4);
+    await waitFor('the first worker to store some images', async () => (await redis.bitcount('kill:queue:kill:done')) >= 4);
     a.child.kill('SIGKILL');
     assert.equal((await a.exit).signal, 'SIGKILL');
-    const storedByA = Number(await redis.hget('kill:queue:kill:stats', 'images'));
+    const storedByA = await redis.bitcount('kill:queue:kill:done');
     assert.ok(storedByA < n, 'killed mid-job');
     b = startWorker(fast);
     await waitFor('the second worker to finish the job', async () => (await status('kill', 'kill')).jobs.completed === 1);
     assert.match(b.stderr(), new RegExp(`job \\d+: ${n - storedByA} stored, ${storedByA} already there, 0 failed`), 'took over and skipped what was stored');
     const keys = await redis.keys('kill:mobilenet_0.25:*');
     assert.equal(keys.length, n, 'one key per image');
-    assert.equal(await redis.hlen('kill:queue:kill:keys'), n);
+    assert.equal(await redis.bitcount('kill:queue:kill:done'), n, 'each image done once');
     const out = path.join(tmp(), 'feats.jsonl');
     const [exported, single] = await Promise.all([
       runCli(['queue', 'export', '--redis', server.url, '--queue', 'kill', '--key-prefix', 'kill', '-o', out], { env: env() }),

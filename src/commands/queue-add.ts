@@ -4,6 +4,7 @@ import { addExtensionOption, addImageHandlingOptions, addModelOptions, addPrecis
 import { decodeModeOption } from './pipeline-options.js';
 import { addQueueLocationOptions } from './queue-options.js';
 import { POOLINGS } from '../zoo/card.js';
+import { DEFAULT_REMOVE_ON_COMPLETE, DEFAULT_REMOVE_ON_FAIL } from '../queue/jobs.js';
 
 export function registerQueueAdd(queue: Command): void {
   const cmd = queue
@@ -26,6 +27,9 @@ export function registerQueueAdd(queue: Command): void {
     .option('--attempts <n>', 'tries per job before it is reported failed (model cannot load, Redis lost)', parsePositiveInt('--attempts'), 3)
     .option('--backoff <ms>', 'wait before the first retry of a failed job, doubled each time', parseNonNegativeInt('--backoff'), 2000)
     .option('--overwrite', 'let workers replace keys that hold a result made another way (any field of the run spec), and enqueue into a queue that holds jobs made another way')
+    .option('--force', 'enqueue paths the queue already holds again (default: only new paths; workers skip the stored ones)')
+    .option('--remove-on-complete <keep>', 'completed jobs BullMQ keeps: a count of the newest, an age (30m, 24h, 7d), both (1000,7d), now or never', DEFAULT_REMOVE_ON_COMPLETE)
+    .option('--remove-on-fail <keep>', 'failed jobs BullMQ keeps (with their reason): as --remove-on-complete', DEFAULT_REMOVE_ON_FAIL)
     .addOption(choiceOption('-f, --format <format>', 'json: print {queue, prefix, images, jobs} on stdout', ['json']))
     .addHelpText('after', `
 Example:
