@@ -25,7 +25,7 @@ export interface ExtractJobData {
   items: { index: number; path: string }[];
 }
 
-/** Returned by a finished job (shown by BullMQ tools; counted in the stats hash). */
+/** Returned by a finished job (shown by BullMQ tools as its return value). */
 export interface ExtractJobResult {
   images: number;
   stored: number;

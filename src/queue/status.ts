@@ -1,5 +1,5 @@
-// `backbones queue status`: BullMQ's job counts, images done and images/s from the
-// queue's stats hash, and the reason of each failed job.
+// `backbones queue status`: BullMQ's job counts (stalled apart from active), images done
+// (the queue's done/failed bits) and images/s, and the reason of each failed job.
 import { Chalk } from 'chalk';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
