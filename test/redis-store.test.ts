@@ -133,6 +133,21 @@ test('the URL\'s database: a number the server has is used; one it lacks, or not
   assert.deepEqual(await redis.keys('dbabc*'), []);
 });
 
+test('store import redis://: the vectors read back with their spec\'s facts; options that disagree with them are refused', { skip }, async () => {
+  const put = await runCli(['extract', ...PHOTOS, '-m', 'mobilenet_0.25', '--to', server.url, '--key-prefix', 'imp'], { env: env() });
+  assert.equal(put.code, 0, put.stderr);
+  const lance = path.join(mkdtempSync(path.join(os.tmpdir(), 'bb-redis-imp-')), 'imp.lance');
+  const imp = await runCli(['store', 'import', server.url, '--key-prefix', 'imp', '--to', lance, '-m', 'mobilenet_0.25'], { env: env() });
+  assert.equal(imp.code, 0, imp.stderr);
+  const found = await runCli(['search', PHOTOS[1]!, '--in', lance, '-k', '1', '--format', 'jsonl'], { env: env() });
+  assert.equal(found.code, 0, found.stderr);
+  const hit = JSON.stringify(parseJsonl(found.stdout));
+  assert.ok(hit.includes(JSON.stringify(path.resolve(PHOTOS[1]!))), hit);
+  const wrong = await runCli(['store', 'import', server.url, '--key-prefix', 'imp', '--to', lance.replace('imp.lance', 'l2.lance'), '-m', 'mobilenet_0.25', '--l2'], { env: env() });
+  assert.equal(wrong.code, 2, wrong.stderr);
+  assert.match(wrong.stderr, /says its vectors were made with l2 false, but the options say true/);
+});
+
 test('password: a wrong one and a missing one are one sentence each; the right one stores classify predictions as JSON', { skip }, async () => {
   const locked = await startRedis({ password: 's3cret' });
   try {

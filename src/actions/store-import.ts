@@ -70,7 +70,8 @@ function* jsonlRows(file: string, claims: Claims[]): Generator<SourceRow> {
 async function redisRows(url: string, prefix: string, p: { model: string; layer: string }, claims: Claims[]): Promise<SourceRow[]> {
   const { checkRedisUrl, connectRedis } = await import('../store/connection.js');
   const { FeatureStore, recordFromHash, RECORD_FIELDS } = await import('../store/redis.js');
-  const store = new FeatureStore(await connectRedis(checkRedisUrl(url, 'store import'), { idleUnref: true }), prefix);
+  // Not unref'd when idle (as a run's store is): nothing else keeps this process alive while it reads.
+  const store = new FeatureStore(await connectRedis(checkRedisUrl(url, 'store import')), prefix);
   try {
     const rows: SourceRow[] = [];
     const match = `${prefix}:${p.model}:${p.layer}:*`;
