@@ -281,6 +281,31 @@ test('Redis URLs and queue names: a database the server lacks or one that is not
   assert.deepEqual(await redis.keys('*urls*'), [], 'nothing enqueued in database 0');
 });
 
+test('a queue and results written before the bits and the spec facts: status counts them, export writes them as extract does', { skip }, async () => {
+  const photo = IMAGES('apple_red__opencv.jpg');
+  const add = await runCli(['queue', 'add', photo, '--redis', server.url, '--queue', 'legacy', '--key-prefix', 'legacy', '-m', 'mobilenet_0.25'], { env: env() });
+  assert.equal(add.code, 0, add.stderr);
+  const put = await runCli(['extract', photo, '-m', 'mobilenet_0.25', '--to', server.url, '--key-prefix', 'legacy'], { env: env() });
+  assert.equal(put.code, 0, put.stderr);
+  // Rewrite both as the earlier layout had them: the facts in the hash, the spec key without them, an index hash and counters.
+  const [key] = await redis.keys('legacy:mobilenet_0.25:*');
+  const fp = (await redis.hget(key!, 'spec'))!;
+  const record = JSON.parse((await redis.get(`legacy:spec:${fp}`))!);
+  await redis.set(`legacy:spec:${fp}`, JSON.stringify({ fingerprint: record.fingerprint, fields: record.fields }));
+  await redis.hset(key!, { model: 'mobilenet_0.25', layer: 'global_average_pooling2d_1', pool: 'none', l2: '0', preprocess: 'tf', weights: 'imagenet', dtype: '<f4', shape: '[256]', time: '2026-12-01T00:00:00.000Z', run: 'job 1' });
+  await redis.hset('legacy:queue:legacy:keys', '0', key!);
+  await redis.hset('legacy:queue:legacy:stats', { images: '1', stored: '1', failed: '0', first_ms: '1000', last_ms: '2000' });
+  const s = await status('legacy', 'legacy');
+  assert.deepEqual(s.images, { enqueued: 1, done: 1, stored: 1, failed: 0 });
+  const out = path.join(tmp(), 'legacy.jsonl');
+  const [exported, single] = await Promise.all([
+    runCli(['queue', 'export', '--redis', server.url, '--queue', 'legacy', '--key-prefix', 'legacy', '-o', out], { env: env() }),
+    extractJsonl([photo]),
+  ]);
+  assert.equal(exported.code, 0, exported.stderr);
+  assert.deepEqual(parseJsonl(readFileSync(out, 'utf8')), single);
+});
+
 test('Redis gone for good: the worker retries with backoff, then exits 1 with what it stored and how to go on', { skip }, async () => {
   const own = await startRedis();
   const child = spawn(process.execPath, [BIN, 'worker', '--redis', own.url], { env: { ...process.env, ...env(), NO_COLOR: '1', BACKBONES_REDIS_RECONNECTS: '2' } });

@@ -11,7 +11,7 @@ import type { OutputRecord } from '../output/records.js';
 import { checkRedisUrl, connectRedis } from '../store/connection.js';
 import { DEFAULT_KEY_PREFIX, keyInSpace } from '../store/keys.js';
 import { execOrThrow, FeatureStore } from '../store/redis.js';
-import { DEFAULT_QUEUE, noInputs, queueKeys } from './jobs.js';
+import { DEFAULT_QUEUE, keyspaceOf, noInputs, queueKeys } from './jobs.js';
 
 export interface QueueExportOptions {
   redis: string;
@@ -38,7 +38,7 @@ export async function runQueueExport(o: QueueExportOptions): Promise<number> {
     const total = await client.llen(keys.paths);
     if (total === 0) throw noInputs(name, where, keys);
     // Where the workers store (none yet: nothing was processed).
-    const keyspace = await client.get(keys.keyspace);
+    const keyspace = await keyspaceOf(client, keys);
     const record = await oneSpec(store, keys, keyspace, total, name);
     const out = await openOutput(plan);
     try {

@@ -5,6 +5,7 @@
 // results to the store under job.prefix. Paths are absolute and must be readable by
 // every worker (a shared filesystem).
 import type { KeepJobs } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { BackbonesError } from '../errors.js';
 import type { RunSpec } from '../spec/spec.js';
 import type { ExpectedSpec } from '../output/spec-record.js';
@@ -68,6 +69,14 @@ export function progressPercent(done: number, total: number): number {
   return total === 0 ? 100 : Math.floor((100 * done) / total);
 }
 
+/** Where the workers stored a queue's results: its keyspace, or for a queue from before it was kept, the prefix of a key its index holds. */
+export async function keyspaceOf(client: Redis, keys: ReturnType<typeof queueKeys>): Promise<string | null> {
+  const keyspace = await client.get(keys.keyspace);
+  if (keyspace !== null) return keyspace;
+  const [, entries] = await client.hscan(keys.legacyKeys, '0', 'COUNT', 10);
+  return entries[1]?.replace(/[0-9a-f]{40}$/, '') ?? null;
+}
+
 /** "Queue … has no inputs": export and status say the same when --queue or --key-prefix names nothing. */
 export function noInputs(name: string, where: string, keys: ReturnType<typeof queueKeys>): BackbonesError {
   return new BackbonesError('E_NOT_FOUND', `Queue "${name}" at ${where} has no inputs under ${keys.paths} (check --queue and --key-prefix).`);
@@ -89,5 +98,7 @@ export function queueKeys(prefix: string, queue: string) {
     stats: `${base}:stats`,
     /** STRING: the spec's fields (JSON ExpectedSpec) its jobs were enqueued with; export compares the results with it. */
     spec: `${base}:spec`,
+    /** HASH: index → store key, and images/stored/failed counters in stats: what queues kept before the bits (read only). */
+    legacyKeys: `${base}:keys`,
   };
 }
