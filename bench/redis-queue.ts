@@ -97,11 +97,11 @@ async function queueRun(name: string, workers: number, threads: string[]): Promi
   await waitFor(async () => ws.every((w) => /worker on queue/.test(w.log())), 60);
   const add = cli(['queue', 'add', dir, '--redis', server.url, '--queue', name, '--key-prefix', name, '-m', 'mobilenet_0.25', '--job-size', '16']);
   if (add.code !== 0) throw new Error(add.stderr);
-  await waitFor(async () => Number((await redis.hget(`${name}:queue:${name}:stats`, 'images')) ?? 0) >= N, 600);
+  await waitFor(async () => (await redis.bitcount(`${name}:queue:${name}:done`)) >= N, 600);
   for (const w of ws) w.child.kill('SIGTERM');
   await Promise.all(ws.map((w) => w.exit));
   const s = await redis.hgetall(`${name}:queue:${name}:stats`);
-  return Number(s.images) / ((Number(s.last_ms) - Number(s.first_ms)) / 1000);
+  return (await redis.bitcount(`${name}:queue:${name}:done`)) / ((Number(s.last_ms) - Number(s.first_ms)) / 1000);
 }
 const one: number[] = [];
 const two: number[] = [];
@@ -125,10 +125,10 @@ if (add.code !== 0) throw new Error(add.stderr);
 const t0 = Date.now();
 const victim = startWorker(server.url, fast);
 const survivor = startWorker(server.url, fast);
-const statsKey = `${q}:queue:${q}:stats`;
-await waitFor(async () => Number((await redis.hget(statsKey, 'images')) ?? 0) >= DRILL * 0.4, 600);
+const doneKey = `${q}:queue:${q}:done`;
+await waitFor(async () => (await redis.bitcount(doneKey)) >= DRILL * 0.4, 600);
 victim.child.kill('SIGKILL');
-const atKill = Number(await redis.hget(statsKey, 'images'));
+const atKill = await redis.bitcount(doneKey);
 await victim.exit;
 await waitFor(async () => (await redis.hlen(`${q}:queue:${q}:keys`)) >= DRILL, 600);
 const seconds = (Date.now() - t0) / 1000;

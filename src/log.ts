@@ -5,9 +5,11 @@ import chalk, { Chalk, type ChalkInstance } from 'chalk';
 export interface LogSettings {
   quiet: boolean;
   debug: boolean;
+  /** Start each line with the ISO 8601 time (a long-running worker's log must place a stall or a takeover in time). */
+  timestamps: boolean;
 }
 
-const settings: LogSettings = { quiet: false, debug: false };
+const settings: LogSettings = { quiet: false, debug: false, timestamps: false };
 
 /** Colour level for a stream: FORCE_COLOR wins, then NO_COLOR, then whether it is a TTY. */
 export function colorLevelFor(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): 0 | 1 | 2 | 3 {
@@ -54,7 +56,8 @@ export function setStderrInterrupter(next: Interrupter | null): void {
   interrupter = next;
 }
 
-function emit(line: string): void {
+function emit(text: string): void {
+  const line = settings.timestamps ? `${new Date().toISOString()} ${text}` : text;
   const print = () => void process.stderr.write(line);
   if (interrupter) interrupter(print);
   else print();

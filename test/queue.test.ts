@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeF
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { Queue, QueueEvents } from 'bullmq';
 import { runCli, BIN } from './helpers/cli.js';
 import { DATA_DIR, IMAGES, skipWithoutData } from './helpers/data.js';
 import { cacheWithMobilenet025, parseJsonl } from './helpers/cache.js';
@@ -126,7 +127,9 @@ test('two workers: export in input order equals a single-process extract; a job 
     assert.deepEqual(parseJsonl(readFileSync(`${npy}.paths.jsonl`, 'utf8')), good.map((r) => r.path));
     assert.deepEqual(parseJsonl(readFileSync(`${npy}.errors.jsonl`, 'utf8')).map((r) => r.path), single.filter((r) => 'error' in r).map((r) => r.path));
     // Both workers took jobs, and each loaded the model once.
-    for (const w of workers) assert.equal(w.stderr().match(/^model: mobilenet_0\.25/gm)?.length, 1, w.stderr());
+    for (const w of workers) assert.equal(w.stderr().match(/^\S+ model: mobilenet_0\.25/gm)?.length, 1, w.stderr());
+    // Every worker line starts with its time, so a stall or a takeover can be placed.
+    for (const w of workers) for (const line of w.stderr().trim().split('\n')) assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /, line);
     assert.ok(workers.every((w) => /job \d+: \d+ stored/.test(w.stderr())), 'both workers did jobs');
   } finally {
     for (const w of workers) w.child.kill('SIGTERM');
@@ -145,7 +148,7 @@ test('SIGTERM mid-job: the worker finishes its current job, then exits 0', { ski
   assert.equal(add.code, 0, add.stderr);
   const w = startWorker(['--queue', 'term']);
   try {
-    await waitFor('the first images to be stored', async () => Number((await redis.hget('term:queue:term:stats', 'images')) ?? 0) > 0);
+    await waitFor('the first images to be stored', async () => (await redis.bitcount('term:queue:term:done')) > 0);
     w.child.kill('SIGTERM');
     const { code } = await w.exit;
     assert.equal(code, 0, w.stderr());
@@ -166,17 +169,22 @@ test('kill -9 mid-job: another worker takes the job over; the store holds every 
   const a = startWorker(fast);
   let b: Running | undefined;
   try {
-    await waitFor('the first worker to store some images', async () => Number((await redis.hget('kill:queue:kill:stats', 'images')) ?? 0) >= 4);
+    await waitFor('the first worker to store some images', async () => (await redis.bitcount('kill:queue:kill:done')) >= 4);
     a.child.kill('SIGKILL');
     assert.equal((await a.exit).signal, 'SIGKILL');
-    const storedByA = Number(await redis.hget('kill:queue:kill:stats', 'images'));
+    const storedByA = await redis.bitcount('kill:queue:kill:done');
+    // No worker holds the job now: once its lock expires, status says stalled, not active.
+    await waitFor('the dead worker\'s job to show as stalled', async () => (await status('kill', 'kill')).jobs.stalled === 1, 30);
+    assert.equal((await status('kill', 'kill')).jobs.active, 0);
+    const human = await runCli(['queue', 'status', '--redis', server.url, '--queue', 'kill', '--key-prefix', 'kill'], { env: env() });
+    assert.match(human.stdout, /active 0 +stalled 1 /);
     assert.ok(storedByA < n, 'killed mid-job');
     b = startWorker(fast);
     await waitFor('the second worker to finish the job', async () => (await status('kill', 'kill')).jobs.completed === 1);
     assert.match(b.stderr(), new RegExp(`job \\d+: ${n - storedByA} stored, ${storedByA} already there, 0 failed`), 'took over and skipped what was stored');
     const keys = await redis.keys('kill:mobilenet_0.25:*');
     assert.equal(keys.length, n, 'one key per image');
-    assert.equal(await redis.hlen('kill:queue:kill:keys'), n);
+    assert.equal(await redis.bitcount('kill:queue:kill:done'), n, 'each image done once');
     const out = path.join(tmp(), 'feats.jsonl');
     const [exported, single] = await Promise.all([
       runCli(['queue', 'export', '--redis', server.url, '--queue', 'kill', '--key-prefix', 'kill', '-o', out], { env: env() }),
@@ -189,6 +197,115 @@ test('kill -9 mid-job: another worker takes the job over; the store holds every 
     b?.child.kill('SIGTERM');
   }
   assert.equal((await b!.exit).code, 0, b!.stderr());
+});
+
+test('as BullMQ dashboards see it: progress a whole percentage, retention on every job; a re-add enqueues only new paths, --force re-enqueues and the workers skip', { skip }, async () => {
+  const dir = linkedPhotos(8);
+  const add = (args: string[]) => runCli(['queue', 'add', ...args, '--redis', server.url, '--queue', 'dash', '--key-prefix', 'dash', '-m', 'mobilenet_0.25', '--job-size', '4', '-b', '2', '--format', 'json'], { env: env() });
+  const first = await add([dir]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.deepEqual(JSON.parse(first.stdout), { queue: 'dash', prefix: 'dash', images: 8, jobs: 2, alreadyQueued: 0, alreadyDone: 0 });
+  const queue = new Queue('dash', { connection: redis });
+  // Progress as a dashboard reads it: BullMQ's own events and job records.
+  const events = new QueueEvents('dash', { connection: { host: '127.0.0.1', port: server.port } });
+  const progress: unknown[] = [];
+  events.on('progress', ({ data }) => void progress.push(data));
+  await events.waitUntilReady();
+  const w = startWorker(['--queue', 'dash']);
+  try {
+    const jobs = await queue.getJobs(['waiting', 'active', 'completed']);
+    assert.equal(jobs.length, 2);
+    for (const j of jobs) {
+      assert.deepEqual(j.opts.removeOnComplete, { age: 86_400, count: 100 }, 'default: the newest 100 completed jobs, for a day');
+      assert.deepEqual(j.opts.removeOnFail, { age: 604_800 }, 'default: failed jobs for 7 days');
+    }
+    await waitFor('both jobs to finish', async () => (await status('dash', 'dash')).jobs.completed === 2);
+    // bull-board draws job.progress only when it is a number, as "N%" (felixmosh/bull-board
+    // packages/ui/src/components/JobCard/JobCard.tsx and Progress/Progress.tsx, v6): a whole percentage, 100 when done.
+    for (const j of await queue.getJobs(['completed'])) assert.equal(j.progress, 100);
+    await waitFor('the progress events', async () => progress.filter((p) => p === 100).length === 2, 10);
+    assert.deepEqual(progress.filter((p) => !(Number.isInteger(p) && (p as number) >= 0 && (p as number) <= 100)), [], `percentages only: ${JSON.stringify(progress)}`);
+    assert.ok(progress.includes(50), `a 4-image job in batches of 2 is half done once: ${JSON.stringify(progress)}`);
+
+    // The same folder again: nothing new, nothing enqueued, the counts unchanged.
+    const again = await add([dir]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(JSON.parse(again.stdout), { queue: 'dash', prefix: 'dash', images: 0, jobs: 0, alreadyQueued: 8, alreadyDone: 8 });
+    assert.match(again.stderr, /8 images were already in queue "dash" \(8 done\) and are not enqueued again; --force enqueues them again/);
+    let s = await status('dash', 'dash');
+    assert.deepEqual(s.images, { enqueued: 8, done: 8, stored: 8, failed: 0 });
+    // --force with one new photo: every path enqueued, the stored ones skipped by the worker, counted once.
+    const extra = path.join(linkedPhotos(1), 'img0000.jpg');
+    const forced = await add([dir, extra, '--force', '--remove-on-complete', 'now']);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.deepEqual(JSON.parse(forced.stdout), { queue: 'dash', prefix: 'dash', images: 9, jobs: 3, alreadyQueued: 0, alreadyDone: 0 });
+    await waitFor('the forced jobs to finish', async () => (await status('dash', 'dash')).images.done === 9 && (await queue.getJobCounts('waiting', 'active')).waiting === 0 && (await queue.getJobCounts('active')).active === 0);
+    assert.match(w.stderr(), /job \d+: 0 stored, 4 already there, 0 failed/);
+    s = await status('dash', 'dash');
+    assert.deepEqual(s.images, { enqueued: 9, done: 9, stored: 9, failed: 0 });
+    assert.equal(s.jobs.completed, 2, '--remove-on-complete now: the forced jobs are gone once done, the first two kept');
+    const out = path.join(tmp(), 'dash.jsonl');
+    const exported = await runCli(['queue', 'export', '--redis', server.url, '--queue', 'dash', '--key-prefix', 'dash', '-o', out], { env: env() });
+    assert.equal(exported.code, 0, exported.stderr);
+    const rows = parseJsonl(readFileSync(out, 'utf8'));
+    assert.deepEqual(rows.map((r) => r.path), [...readdirSync(dir).sort().map((f) => path.join(dir, f)), extra], 'one row per path, in input order');
+  } finally {
+    w.child.kill('SIGTERM');
+    await events.close();
+  }
+  await w.exit;
+  const bad = await add([dir, '--remove-on-complete', 'soon']);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.equal(bad.stderr, 'Error: --remove-on-complete takes now, never, a number of jobs to keep, an age (30m, 24h, 7d) or both (1000,7d). Received: soon\n');
+});
+
+test('Redis URLs and queue names: a database the server lacks or one that is not a number, and a queue with no inputs, are one sentence, exit 2, nothing written', { skip }, async () => {
+  const db = (d: string) => server.url.replace(/\/0$/, `/${d}`);
+  const photo = IMAGES('apple_red__opencv.jpg');
+  const cases: Array<[string[], RegExp]> = [
+    [['queue', 'status', '--redis', db('abc')], /^Error: --redis names the database "abc"; a Redis database is a number/],
+    [['queue', 'status', '--redis', db('99')], /^Error: Redis at redis:\/\/127\.0\.0\.1:\d+\/99 has no database 99 \(ERR DB index is out of range\); it has 16, 0 to 15/],
+    [['queue', 'add', photo, '--redis', db('99'), '--queue', 'urls', '-m', 'mobilenet_0.25'], /has no database 99/],
+    [['queue', 'add', photo, '--redis', db('abc'), '--queue', 'urls', '-m', 'mobilenet_0.25'], /names the database "abc"/],
+    [['queue', 'export', '--redis', db('99'), '-o', path.join(tmp(), 'x.jsonl')], /has no database 99/],
+    [['worker', '--redis', db('abc')], /names the database "abc"/],
+    [['queue', 'status', '--redis', server.url, '--queue', 'nosuch'], /^Error: Queue "nosuch" at redis:\/\/127\.0\.0\.1:\d+\/0 has no inputs under backbones:queue:nosuch:paths \(check --queue and --key-prefix\)\./],
+    [['queue', 'status', '--redis', server.url, '--queue', 'nosuch', '--format', 'json'], /has no inputs/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runCli(args, { env: env() });
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.replace(/^\S+Z /, ''), message, args.join(' '));
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, /ReplyError|\n\s+at /);
+    assert.equal(r.stdout, '');
+  }
+  assert.deepEqual(await redis.keys('*urls*'), [], 'nothing enqueued in database 0');
+});
+
+test('a queue and results written before the bits and the spec facts: status counts them, export writes them as extract does', { skip }, async () => {
+  const photo = IMAGES('apple_red__opencv.jpg');
+  const add = await runCli(['queue', 'add', photo, '--redis', server.url, '--queue', 'legacy', '--key-prefix', 'legacy', '-m', 'mobilenet_0.25'], { env: env() });
+  assert.equal(add.code, 0, add.stderr);
+  const put = await runCli(['extract', photo, '-m', 'mobilenet_0.25', '--to', server.url, '--key-prefix', 'legacy'], { env: env() });
+  assert.equal(put.code, 0, put.stderr);
+  // Rewrite both as the earlier layout had them: the facts in the hash, the spec key without them, an index hash and counters.
+  const [key] = await redis.keys('legacy:mobilenet_0.25:*');
+  const fp = (await redis.hget(key!, 'spec'))!;
+  const record = JSON.parse((await redis.get(`legacy:spec:${fp}`))!);
+  await redis.set(`legacy:spec:${fp}`, JSON.stringify({ fingerprint: record.fingerprint, fields: record.fields }));
+  await redis.hset(key!, { model: 'mobilenet_0.25', layer: 'global_average_pooling2d_1', pool: 'none', l2: '0', preprocess: 'tf', weights: 'imagenet', dtype: '<f4', shape: '[256]', time: '2026-12-01T00:00:00.000Z', run: 'job 1' });
+  await redis.hset('legacy:queue:legacy:keys', '0', key!);
+  await redis.hset('legacy:queue:legacy:stats', { images: '1', stored: '1', failed: '0', first_ms: '1000', last_ms: '2000' });
+  const s = await status('legacy', 'legacy');
+  assert.deepEqual(s.images, { enqueued: 1, done: 1, stored: 1, failed: 0 });
+  const out = path.join(tmp(), 'legacy.jsonl');
+  const [exported, single] = await Promise.all([
+    runCli(['queue', 'export', '--redis', server.url, '--queue', 'legacy', '--key-prefix', 'legacy', '-o', out], { env: env() }),
+    extractJsonl([photo]),
+  ]);
+  assert.equal(exported.code, 0, exported.stderr);
+  assert.deepEqual(parseJsonl(readFileSync(out, 'utf8')), single);
 });
 
 test('Redis gone for good: the worker retries with backoff, then exits 1 with what it stored and how to go on', { skip }, async () => {

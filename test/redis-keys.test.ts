@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { newRunId, storeKey } from '../src/store/keys.js';
 import { hashFields, recordFromHash, type StoreSpec } from '../src/store/redis.js';
-import { checkRedisUrl, reconnectAttempts, redactUrl } from '../src/store/connection.js';
+import { checkRedisUrl, databaseOf, reconnectAttempts, redactUrl } from '../src/store/connection.js';
 
 const spec: StoreSpec = { kind: 'extract', model: 'vgg16', layer: 'block5_pool', pool: 'avg', l2: false, preprocess: 'caffe', weights: 'imagenet', record: { fingerprint: '0123456789abcdef', fields: { model: 'vgg16' } } };
 
@@ -17,24 +17,28 @@ test('key = <prefix>:<model>:<layer>:<sha1 hex of the absolute path>; relative p
   assert.match(newRunId(new Date('2026-12-02T11:45:00.123Z')), /^20261202T114500Z-[0-9a-f]{6}$/);
 });
 
-test('a vector goes in as little-endian float32 bytes with dtype and pooled shape, and comes back bit-exact', () => {
+test('a vector goes in as little-endian float32 bytes with its path and fingerprint only, and comes back bit-exact with the spec\'s facts', () => {
   const vector = Float32Array.from([0, -0, 1.5, -2.25, 3.4028234663852886e38, 1e-45, NaN]);
-  const h = hashFields(spec, { path: 'a.jpg', model: 'vgg16', layer: 'block5_pool', shape: [512], vector }, '2026-12-02T00:00:00.000Z', 'run1');
-  assert.equal(h.dtype, '<f4');
-  assert.equal(h.shape, '[512]', 'after --pool avg');
+  const h = hashFields(spec, { path: 'a.jpg', model: 'vgg16', layer: 'block5_pool', shape: [512], vector });
+  // Per image only what differs: the facts every result of the spec shares are kept once, under <prefix>:spec:<fingerprint>.
+  assert.deepEqual(Object.keys(h).sort(), ['path', 'spec', 'vector']);
   assert.equal(h.path, path.resolve('a.jpg'));
-  assert.equal(h.l2, '0');
   assert.equal(h.spec, '0123456789abcdef', 'the run spec\'s fingerprint is recorded with every result');
   const bytes = h.vector as Buffer;
   assert.equal(bytes.length, vector.length * 4);
   assert.equal(bytes.readFloatLE(8), 1.5);
-  const back = recordFromHash(Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Buffer.isBuffer(v) ? v : Buffer.from(v)])), 'x');
+  const asRead = Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Buffer.isBuffer(v) ? v : Buffer.from(v)]));
+  const back = recordFromHash(asRead, 'x', { kind: 'extract', model: 'vgg16', layer: 'block5_pool', pool: 'avg', l2: false, preprocess: 'caffe', weights: 'imagenet', dtype: '<f4', shape: [512] });
   assert.ok('vector' in back);
   assert.deepEqual(new Uint8Array(back.vector.buffer), new Uint8Array(vector.buffer), 'same bits, NaN and -0 included');
   assert.deepEqual(back.shape, [512], 'export reproduces extract JSONL shape');
-  const err = hashFields(spec, { path: '/b.jpg', error: 'cannot decode' }, 't', 'r');
-  assert.equal(err.error, 'cannot decode');
-  assert.equal(err.vector, undefined);
+  assert.equal(back.model, 'vgg16');
+  assert.match((recordFromHash(asRead, 'x', null) as { error: string }).error, /no record of this vector's spec/, 'without the facts the shape is unknown: said, not guessed');
+  // A hash written before the facts moved to the spec key carries them itself.
+  const old = { ...asRead, model: Buffer.from('vgg16'), layer: Buffer.from('block5_pool'), shape: Buffer.from('[512]') };
+  assert.deepEqual((recordFromHash(old, 'x', null) as { shape: number[] }).shape, [512]);
+  const err = hashFields(spec, { path: '/b.jpg', error: 'cannot decode' });
+  assert.deepEqual(Object.keys(err).sort(), ['error', 'path', 'spec']);
 });
 
 test('URLs: the password never appears in messages; only redis:// and rediss:// are accepted', () => {
@@ -44,6 +48,10 @@ test('URLs: the password never appears in messages; only redis:// and rediss:// 
   assert.equal(checkRedisUrl('rediss://h:1/0', '--to'), 'rediss://h:1/0');
   assert.throws(() => checkRedisUrl('http://h/', '--to'), /--to must be a redis:\/\/ or rediss:\/\/ URL/);
   assert.throws(() => checkRedisUrl('not a url :hunter2@', '--redis'), (e: Error) => /--redis must be/.test(e.message) && !e.message.includes('hunter2'));
+  // The database is a number: ioredis would otherwise send SELECT NaN and fail later with a ReplyError.
+  assert.throws(() => checkRedisUrl('redis://:hunter2@h:6379/abc', '--redis'), (e: Error) => e.message === '--redis names the database "abc"; a Redis database is a number (redis://host:port/0). Received: redis://:***@h:6379/abc');
+  assert.deepEqual(['redis://h', 'redis://h/', 'redis://h:1/0', 'redis://h:1/15'].map(databaseOf), [0, 0, 0, 15]);
+  assert.equal(databaseOf('redis://h:1/1x'), null);
 });
 
 test('reconnect attempts: 6 by default, BACKBONES_REDIS_RECONNECTS when it is a whole number', () => {

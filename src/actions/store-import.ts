@@ -70,7 +70,8 @@ function* jsonlRows(file: string, claims: Claims[]): Generator<SourceRow> {
 async function redisRows(url: string, prefix: string, p: { model: string; layer: string }, claims: Claims[]): Promise<SourceRow[]> {
   const { checkRedisUrl, connectRedis } = await import('../store/connection.js');
   const { FeatureStore, recordFromHash, RECORD_FIELDS } = await import('../store/redis.js');
-  const store = new FeatureStore(await connectRedis(checkRedisUrl(url, 'store import'), { idleUnref: true }), prefix);
+  // Not unref'd when idle (as a run's store is): nothing else keeps this process alive while it reads.
+  const store = new FeatureStore(await connectRedis(checkRedisUrl(url, 'store import')), prefix);
   try {
     const rows: SourceRow[] = [];
     const match = `${prefix}:${p.model}:${p.layer}:*`;
@@ -83,8 +84,12 @@ async function redisRows(url: string, prefix: string, p: { model: string; layer:
         const h = await store.client.hgetallBuffer(key);
         const text = (k: string) => h[k]?.toString('utf8');
         if (text('error') !== undefined || !h.vector) continue;
-        claims.push({ model: text('model'), layer: text('layer'), pool: text('pool'), l2: text('l2') === '1' ? 'true' : 'false', preprocess: text('preprocess'), weights: text('weights') });
-        const r = recordFromHash(Object.fromEntries(RECORD_FIELDS.map((f) => [f, h[f] ?? null])), key);
+        // How it was made: the spec's facts (<prefix>:spec:<fingerprint>), or the hash itself for keys written before them.
+        const spec = text('spec');
+        const facts = spec ? ((await store.specRecord(spec))?.store ?? null) : null;
+        const made = facts ? { ...facts, l2: facts.l2 ? '1' : '0' } : { model: text('model'), layer: text('layer'), pool: text('pool'), l2: text('l2'), preprocess: text('preprocess'), weights: text('weights') };
+        claims.push({ model: made.model, layer: made.layer, pool: made.pool, l2: made.l2 === '1' ? 'true' : 'false', preprocess: made.preprocess, weights: made.weights });
+        const r = recordFromHash(Object.fromEntries(RECORD_FIELDS.map((f) => [f, h[f] ?? null])), key, facts);
         if ('vector' in r) rows.push({ path: r.path, vector: r.vector });
       }
     } while (cursor !== '0');

@@ -104,7 +104,7 @@ function storeWriter(store: FeatureStore, spec: StoreSpec, batchSize: number): R
     chain = chain.then(async () => {
       if (failure) return;
       try {
-        await store.writeBatch(spec, batch, run, (pipe) => {
+        await store.writeBatch(spec, batch, (pipe) => {
           pipe.rpush(list, ...batch.map((b) => b.key));
           if (registerRun) pipe.zadd(runsKey(store.prefix), Date.now(), run);
         });

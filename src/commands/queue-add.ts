@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { addExtensionOption, addFeatureOptions, addImageHandlingOptions, addModelOptions, addPrecisionOptions, batchSizeOption, choiceOption, parseNonNegativeInt, parsePositiveInt } from './options.js';
 import { decodeModeOption } from './pipeline-options.js';
 import { addQueueLocationOptions } from './queue-options.js';
+import { DEFAULT_REMOVE_ON_COMPLETE, DEFAULT_REMOVE_ON_FAIL } from '../queue/jobs.js';
 
 export function registerQueueAdd(queue: Command): void {
   const cmd = queue
@@ -23,6 +24,9 @@ export function registerQueueAdd(queue: Command): void {
     .option('--attempts <n>', 'tries per job before it is reported failed (model cannot load, Redis lost)', parsePositiveInt('--attempts'), 3)
     .option('--backoff <ms>', 'wait before the first retry of a failed job, doubled each time', parseNonNegativeInt('--backoff'), 2000)
     .option('--overwrite', 'let workers replace keys that hold a result made another way (any field of the run spec), and enqueue into a queue that holds jobs made another way')
+    .option('--force', 'enqueue paths the queue already holds again (default: only new paths; workers skip the stored ones)')
+    .option('--remove-on-complete <keep>', 'completed jobs BullMQ keeps: a count of the newest, an age (30m, 24h, 7d), both (1000,7d), now or never', DEFAULT_REMOVE_ON_COMPLETE)
+    .option('--remove-on-fail <keep>', 'failed jobs BullMQ keeps (with their reason): as --remove-on-complete', DEFAULT_REMOVE_ON_FAIL)
     .addOption(choiceOption('-f, --format <format>', 'output format (default: none, a summary on stderr): json prints {queue, prefix, images, jobs} on stdout', ['json']))
     .addHelpText('after', `
 Example:

@@ -9,9 +9,9 @@ import { openOutput, planOutput } from '../output/open.js';
 import { differences, type ExpectedSpec, type SpecRecord } from '../output/spec-record.js';
 import type { OutputRecord } from '../output/records.js';
 import { checkRedisUrl, connectRedis } from '../store/connection.js';
-import { DEFAULT_KEY_PREFIX } from '../store/keys.js';
-import { execOrThrow, FeatureStore, RECORD_FIELDS, recordFromHash } from '../store/redis.js';
-import { DEFAULT_QUEUE, queueKeys } from './jobs.js';
+import { DEFAULT_KEY_PREFIX, keyInSpace } from '../store/keys.js';
+import { execOrThrow, FeatureStore } from '../store/redis.js';
+import { DEFAULT_QUEUE, keyspaceOf, noInputs, queueKeys } from './jobs.js';
 
 export interface QueueExportOptions {
   redis: string;
@@ -36,13 +36,15 @@ export async function runQueueExport(o: QueueExportOptions): Promise<number> {
   let missing = 0;
   try {
     const total = await client.llen(keys.paths);
-    if (total === 0) throw new BackbonesError('E_NOT_FOUND', `Queue "${name}" at ${where} has no inputs under ${keys.paths} (check --queue and --key-prefix).`);
-    const record = await oneSpec(store, keys, total, name);
+    if (total === 0) throw noInputs(name, where, keys);
+    // Where the workers store (none yet: nothing was processed).
+    const keyspace = await keyspaceOf(client, keys);
+    const record = await oneSpec(store, keys, keyspace, total, name);
     const out = await openOutput(plan);
     try {
       out.start(record, { colour: false });
       for (let start = 0; start < total; start += CHUNK) {
-        const chunk = await readChunk(store, keys, start);
+        const chunk = await readChunk(store, keys, keyspace, start);
         for (const r of chunk) {
           if ('error' in r) missing += 1;
           else rows += 1;
@@ -62,22 +64,15 @@ export async function runQueueExport(o: QueueExportOptions): Promise<number> {
   return missing > 0 ? EXIT.partial : EXIT.ok;
 }
 
-/** The store keys of the queue's inputs from `start` on, and what each holds, in input order. */
-async function readChunk(store: FeatureStore, keys: ReturnType<typeof queueKeys>, start: number): Promise<OutputRecord[]> {
+/** The queue's inputs from `start` on and what the store holds for each, in input order. */
+async function readChunk(store: FeatureStore, keys: ReturnType<typeof queueKeys>, keyspace: string | null, start: number): Promise<OutputRecord[]> {
   const { client } = store;
   const paths = await client.lrange(keys.paths, start, start + CHUNK - 1);
   if (paths.length === 0) return [];
-  const storeKeys = await client.hmget(keys.keys, ...paths.map((_, i) => String(start + i)));
-  const pipe = client.pipeline();
-  for (const k of storeKeys) if (k) pipe.hmgetBuffer(k, ...RECORD_FIELDS);
-  const replies = (await execOrThrow(pipe)) as (Buffer | null)[][];
-  let r = 0;
-  return paths.map((p, i) => {
-    const values = storeKeys[i] ? replies[r++]! : null;
-    return values && values.some((v) => v !== null)
-      ? recordFromHash(Object.fromEntries(RECORD_FIELDS.map((f, j) => [f, values[j] ?? null])), p)
-      : { path: p, error: 'no result in the store yet (not processed, or its job failed)' };
-  });
+  const missing = (p: string): OutputRecord => ({ path: p, error: 'no result in the store yet (not processed, or its job failed)' });
+  if (keyspace === null) return paths.map(missing);
+  const records = await store.read(paths.map((p) => keyInSpace(keyspace, p)), paths);
+  return records.map((r, i) => r ?? missing(paths[i]!));
 }
 
 /**
@@ -85,16 +80,15 @@ async function readChunk(store: FeatureStore, keys: ReturnType<typeof queueKeys>
  * be the same, and agree with the fields queue add recorded; else the export is refused,
  * naming the fields that differ.
  */
-async function oneSpec(store: FeatureStore, keys: ReturnType<typeof queueKeys>, total: number, name: string): Promise<SpecRecord> {
+async function oneSpec(store: FeatureStore, keys: ReturnType<typeof queueKeys>, keyspace: string | null, total: number, name: string): Promise<SpecRecord> {
   const { client } = store;
   const queued = await client.get(keys.spec);
   const expected: ExpectedSpec | null = queued ? (JSON.parse(queued) as ExpectedSpec) : null;
   const seen = new Set<string>();
-  for (let start = 0; start < total; start += CHUNK) {
-    const storeKeys = (await client.hmget(keys.keys, ...Array.from({ length: Math.min(CHUNK, total - start) }, (_, i) => String(start + i)))).filter((k): k is string => k !== null);
-    if (storeKeys.length === 0) continue;
+  for (let start = 0; keyspace !== null && start < total; start += CHUNK) {
+    const paths = await client.lrange(keys.paths, start, start + CHUNK - 1);
     const pipe = client.pipeline();
-    for (const k of storeKeys) pipe.hget(k, 'spec');
+    for (const p of paths) pipe.hget(keyInSpace(keyspace, p), 'spec');
     for (const fp of (await execOrThrow(pipe)) as (string | null)[]) if (fp) seen.add(fp);
   }
   const records: SpecRecord[] = [];

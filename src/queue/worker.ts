@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { BackbonesError, EXIT, errorMessage } from '../errors.js';
-import { log } from '../log.js';
+import { configureLog, log } from '../log.js';
 import { startEngine, engineLine } from '../engines/select.js';
 import type { Engine } from '../engines/types.js';
 import type { Backbone } from '../zoo/backbone.js';
@@ -23,7 +23,8 @@ import { assertFinite, resultValues } from '../tasks/finite.js';
 import type { OutputRecord } from '../output/records.js';
 import { checkRedisUrl, connectRedis, type Connection } from '../store/connection.js';
 import { FeatureStore, lostConnection, type StoreSpec } from '../store/redis.js';
-import { DEFAULT_QUEUE, queueKeys, type ExtractJobData, type ExtractJobResult } from './jobs.js';
+import { DEFAULT_QUEUE, progressPercent, queueKeys, type ExtractJobData, type ExtractJobResult } from './jobs.js';
+import { storeKeyspace } from '../store/keys.js';
 
 /** worker: its own engine options and cache (from the spec's options), and the queue it serves. */
 export interface WorkerOptions extends Pick<SpecOptions, 'backend' | 'device' | 'provider' | 'threads' | 'cacheDir'> {
@@ -42,6 +43,7 @@ interface LoadedModel {
 }
 
 export async function runWorker(o: WorkerOptions): Promise<number> {
+  configureLog({ timestamps: true });
   const url = checkRedisUrl(o.redis, '--redis');
   const name = o.queue ?? DEFAULT_QUEUE;
   // This worker's engine request, checked before it connects.
@@ -86,33 +88,37 @@ export async function runWorker(o: WorkerOptions): Promise<number> {
       const [key, what] = conflicts.entries().next().value!;
       throw new UnrecoverableError(`${conflicts.size} key(s) already hold a result made differently (${key}: ${what}); enqueue with --overwrite or another --key-prefix.`);
     }
-    // A retried or stalled job only does what its earlier run did not store; the index still points at the done keys.
+    // A retried or stalled job only does what its earlier run did not store.
     const todo = data.items.filter((it) => !done.has(keyOf.get(it.path)!));
     const skippedItems = data.items.filter((it) => done.has(keyOf.get(it.path)!));
-    if (skippedItems.length > 0) {
-      await fs.writeBatch(spec, [], 'queue', (pipe) => {
-        pipe.hset(keys.keys, Object.fromEntries(skippedItems.map((it) => [String(it.index), keyOf.get(it.path)!])));
-      });
-    }
+    const keyspace = storeKeyspace(data.prefix, spec.model, spec.layer);
     const result: ExtractJobResult = { images: data.items.length, stored: 0, skipped: skippedItems.length, failed: 0 };
+    const progress = () => job.updateProgress(progressPercent(result.skipped + result.stored + result.failed, result.images));
+    // Images stored before (a retried or stalled job, a re-add with --force) count as done.
+    if (skippedItems.length > 0) {
+      await fs.writeBatch(spec, [], (pipe) => {
+        pipe.set(keys.keyspace, keyspace);
+        for (const it of skippedItems) pipe.setbit(keys.done, it.index, 1).setbit(keys.failed, it.index, 0);
+      });
+      await progress();
+    }
     let buffer: { key: string; record: OutputRecord; index: number }[] = [];
     const flush = async () => {
       const batch = buffer;
       buffer = [];
       if (batch.length === 0) return;
       const ok = batch.filter((b) => !('error' in b.record)).length;
-      await fs.writeBatch(spec, batch, `job ${job.id}`, (pipe) => {
-        pipe.hset(keys.keys, Object.fromEntries(batch.map((b) => [String(b.index), b.key])));
-        pipe.hincrby(keys.stats, 'images', batch.length);
-        pipe.hincrby(keys.stats, 'stored', ok);
-        pipe.hincrby(keys.stats, 'failed', batch.length - ok);
+      await fs.writeBatch(spec, batch, (pipe) => {
+        // Bits, not counters: an image written twice (a job taken over) is still one image done.
+        pipe.set(keys.keyspace, keyspace);
+        for (const b of batch) pipe.setbit(keys.done, b.index, 1).setbit(keys.failed, b.index, 'error' in b.record ? 1 : 0);
         pipe.hsetnx(keys.stats, 'first_ms', String(job.processedOn ?? Date.now()));
         pipe.hset(keys.stats, 'last_ms', String(Date.now()));
       });
       result.stored += ok;
       result.failed += batch.length - ok;
       stored += ok;
-      await job.updateProgress(result.skipped + result.stored + result.failed);
+      await progress();
     };
     await runBatches(todo.map((it) => ({ path: it.path })), settings, batchSize, computeFor(task, backbone), async (item, res) => {
       // Per-image failures are records in the store (with "error"), not job failures.

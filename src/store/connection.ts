@@ -35,7 +35,18 @@ export function checkRedisUrl(url: string, flag: string): string {
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
     throw new BackbonesError('E_USAGE', `${flag} must be a redis:// or rediss:// URL. Received: ${redactUrl(url)}`);
   }
+  // ioredis would send SELECT NaN and fail later with a ReplyError: the database is a number.
+  if (databaseOf(url) === null) {
+    throw new BackbonesError('E_USAGE', `${flag} names the database "${decodeURIComponent(u.pathname.slice(1))}"; a Redis database is a number (redis://host:port/0). Received: ${redactUrl(url)}`);
+  }
   return url;
+}
+
+/** The database a redis:// URL names (0 when none), or null when it is not a number. */
+export function databaseOf(url: string): number | null {
+  const db = new URL(url).pathname.replace(/^\//, '');
+  if (db === '') return 0;
+  return /^\d+$/.test(db) ? Number(db) : null;
 }
 
 // Several connections to one server (a queue worker has three) retry together: say it once.
@@ -103,8 +114,36 @@ export async function connectRedis(url: string, options: RedisOptions & { idleUn
     client.disconnect();
     throw describeFailure(where, last ?? errorMessage(e));
   }
+  // ioredis selects the URL's database when it connects, but a refusal (a database the server
+  // does not have) only reaches its error event and commands then go to database 0: ask again.
+  const db = databaseOf(url) ?? 0;
+  if (db !== 0) {
+    try {
+      await holdOpen(client.select(db));
+    } catch (e) {
+      client.disconnect();
+      const has = await databasesOf(url);
+      throw new BackbonesError('E_USAGE', `Redis at ${where} has no database ${db} (${errorMessage(e).replace(/\.$/, '')})${has === null ? '' : `; it has ${has}, 0 to ${has - 1}`}: put one of those in the URL.`);
+    }
+  }
   connected = true;
   return { client, where, lastError: () => last };
+}
+
+/** How many databases the server has (CONFIG GET databases), or null when it does not say (CONFIG may be disabled). */
+async function databasesOf(url: string): Promise<number | null> {
+  const probe = new Redis(url, { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null, db: 0 });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    const reply = (await probe.config('GET', 'databases')) as string[];
+    const n = Number(reply[1]);
+    return Number.isInteger(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  } finally {
+    probe.disconnect();
+  }
 }
 
 /** Keeps the process alive until `work` settles (the store's socket is unref'd while idle). */

@@ -18,7 +18,17 @@ export function sha1Hex(text: string): string {
 
 /** The key of one image's result: <prefix>:<model>:<layer>:<sha1(absolute path)>. */
 export function storeKey(prefix: string, model: string, layer: string, imagePath: string): string {
-  return `${prefix}:${model}:${layer}:${sha1Hex(path.resolve(imagePath))}`;
+  return keyInSpace(storeKeyspace(prefix, model, layer), imagePath);
+}
+
+/** What every key of one model and layer starts with: <prefix>:<model>:<layer>: */
+export function storeKeyspace(prefix: string, model: string, layer: string): string {
+  return `${prefix}:${model}:${layer}:`;
+}
+
+/** The key of an image in a keyspace (storeKeyspace). */
+export function keyInSpace(keyspace: string, imagePath: string): string {
+  return `${keyspace}${sha1Hex(path.resolve(imagePath))}`;
 }
 
 /** A run id that sorts by time: 20261202T114500Z-3f9a1c. */

@@ -1,7 +1,9 @@
-// The Redis feature store: one hash per image and feature kind, holding the vector as
-// raw little-endian float32 bytes plus what is needed to read it back without this
-// tool (dtype, shape) and to know where it came from (model, layer, preprocess, path,
-// time). The key scheme is in keys.ts.
+// The Redis feature store: one hash per image and feature kind holding only what differs
+// per image: the vector as raw little-endian float32 bytes (or the error, or the
+// predictions), the absolute path, and the run spec's fingerprint. What every result of a
+// spec shares (model, layer, pooling, preprocessing, weights, dtype, shape) is kept once,
+// under <prefix>:spec:<fingerprint> (bench/redis-memory.ts measures what that saves). The
+// key scheme is in keys.ts.
 import path from 'node:path';
 import type { ChainableCommander } from 'ioredis';
 import { BackbonesError, errorMessage } from '../errors.js';
@@ -25,27 +27,46 @@ export interface StoreSpec {
   record: SpecRecord;
 }
 
-/** Hash fields compared for keys written before the `spec` field was (they hold no fingerprint). */
+/** Hash fields that keys written before the `spec` field (and before the facts moved to the spec key) hold. */
 const SPEC_FIELDS = ['model', 'layer', 'pool', 'l2', 'preprocess', 'weights'] as const;
 
 function specFields(spec: StoreSpec): Record<(typeof SPEC_FIELDS)[number], string> {
   return { model: spec.model, layer: spec.layer, pool: spec.pool, l2: spec.l2 ? '1' : '0', preprocess: spec.preprocess, weights: spec.weights };
 }
 
-/** The hash fields of one record (vector as raw float32 little-endian bytes). */
-export function hashFields(spec: StoreSpec, record: OutputRecord, time: string, run: string): Record<string, string | Buffer> {
-  const base = { ...specFields(spec), spec: spec.record.fingerprint, path: path.resolve(record.path), time, run };
+/** What every result of one spec shares, kept once under <prefix>:spec:<fingerprint> beside the record. */
+export interface StoreFacts {
+  kind: 'extract' | 'classify';
+  model: string;
+  layer: string;
+  pool: Pooling;
+  l2: boolean;
+  preprocess: string;
+  weights: string;
+  /** extract: numpy's name of the vector's type (little-endian float32). */
+  dtype?: '<f4';
+  /** extract: the stored vector's shape, as JSONL's: [c] after --pool, [h,w,c] unpooled. */
+  shape?: number[];
+}
+
+/** The JSON under <prefix>:spec:<fingerprint>: the spec's record and the facts its results share. */
+export interface StoredSpecRecord extends SpecRecord {
+  store?: StoreFacts;
+}
+
+function factsOf(spec: StoreSpec, shape: number[] | undefined): StoreFacts {
+  const { record: _record, ...facts } = spec;
+  return spec.kind === 'extract' ? { ...facts, dtype: '<f4', ...(shape ? { shape } : {}) } : facts;
+}
+
+/** The hash fields of one record: only what differs per image (vector as raw float32 little-endian bytes). */
+export function hashFields(spec: StoreSpec, record: OutputRecord): Record<string, string | Buffer> {
+  const base = { path: path.resolve(record.path), spec: spec.record.fingerprint };
   if ('error' in record) return { ...base, error: record.error };
   if ('predictions' in record) return { ...base, predictions: JSON.stringify(record.predictions) };
   const v = record.vector;
   const bytes = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-  return {
-    ...base,
-    vector: isLittleEndian() ? bytes : swap32(bytes),
-    dtype: '<f4',
-    // The record's shape is the vector's: [c] after --pool, as in JSONL.
-    shape: JSON.stringify(record.shape),
-  };
+  return { ...base, vector: isLittleEndian() ? bytes : swap32(bytes) };
 }
 
 function isLittleEndian(): boolean {
@@ -57,24 +78,31 @@ function swap32(b: Buffer): Buffer {
   return c.swap32();
 }
 
-/** Reads a stored hash back into the record extract would have written (or an error record). */
-export function recordFromHash(h: Record<string, Buffer | null>, fallbackPath: string): OutputRecord {
+/**
+ * Reads a stored hash back into the record extract would have written (or an error record):
+ * model, layer and shape from the spec's facts, or from the hash itself for keys written
+ * before the facts moved there.
+ */
+export function recordFromHash(h: Record<string, Buffer | null>, fallbackPath: string, facts: StoreFacts | null): OutputRecord {
   const text = (k: string) => h[k]?.toString('utf8');
   const p = text('path') ?? fallbackPath;
   const error = text('error');
   if (error !== undefined) return { path: p, error };
-  const model = text('model') ?? '';
-  const layer = text('layer') ?? '';
+  const model = text('model') ?? facts?.model ?? '';
+  const layer = text('layer') ?? facts?.layer ?? '';
   const predictions = text('predictions');
   if (predictions !== undefined) return { path: p, model, predictions: JSON.parse(predictions) as Prediction[] };
   const bytes = h.vector;
   if (!bytes) return { path: p, error: 'not in the store' };
+  const shape = text('shape') !== undefined ? (JSON.parse(text('shape')!) as number[]) : facts?.shape;
+  if (!shape) return { path: p, error: 'the store has no record of this vector\'s spec (its shape is unknown)' };
   const le = Buffer.from(bytes);
   const vector = new Float32Array((isLittleEndian() ? le : le.swap32()).buffer.slice(le.byteOffset, le.byteOffset + le.byteLength));
-  return { path: p, model, layer, shape: JSON.parse(text('shape') ?? '[]') as number[], vector };
+  return { path: p, model, layer, shape, vector };
 }
 
-export const RECORD_FIELDS = ['path', 'model', 'layer', 'error', 'predictions', 'vector', 'shape'] as const;
+/** The fields recordFromHash reads (model, layer, shape: only keys written before the facts moved to the spec key hold them). */
+export const RECORD_FIELDS = ['path', 'spec', 'error', 'predictions', 'vector', 'model', 'layer', 'shape'] as const;
 
 /** What a look-up of existing keys found. */
 export interface Existing {
@@ -137,27 +165,61 @@ export class FeatureStore {
 
   /** The fields of a fingerprint this store has recorded (<prefix>:spec:<fingerprint>), or null. */
   async specFields(fingerprint: string): Promise<SpecFields | null> {
+    return (await this.specRecord(fingerprint))?.fields ?? null;
+  }
+
+  private readonly records = new Map<string, StoredSpecRecord | null>();
+
+  /** What <prefix>:spec:<fingerprint> holds (read once per fingerprint), or null. */
+  async specRecord(fingerprint: string): Promise<StoredSpecRecord | null> {
+    if (this.records.has(fingerprint)) return this.records.get(fingerprint)!;
     const json = await holdOpen(this.client.get(specKey(this.prefix, fingerprint)));
+    let record: StoredSpecRecord | null = null;
     try {
-      return json ? (JSON.parse(json) as SpecRecord).fields : null;
+      record = json ? (JSON.parse(json) as StoredSpecRecord) : null;
     } catch {
-      return null;
+      record = null;
     }
+    // Cached only once it knows the shape (a spec's first batch may hold only errors).
+    if (record?.store?.shape || record?.store?.kind === 'classify') this.records.set(fingerprint, record);
+    return record;
+  }
+
+  /** The records these keys hold (null: no hash), pipelined; `paths` name them when a hash has no path. */
+  async read(keys: string[], paths: string[]): Promise<(OutputRecord | null)[]> {
+    const pipe = this.client.pipeline();
+    for (const k of keys) pipe.hmgetBuffer(k, ...RECORD_FIELDS);
+    const replies = (await holdOpen(execOrThrow(pipe))) as (Buffer | null)[][];
+    const out: (OutputRecord | null)[] = [];
+    for (const [i, values] of replies.entries()) {
+      if (values.every((v) => v === null)) {
+        out.push(null);
+        continue;
+      }
+      const h = Object.fromEntries(RECORD_FIELDS.map((f, j) => [f, values[j] ?? null])) as Record<string, Buffer | null>;
+      const fp = h.spec?.toString('utf8');
+      out.push(recordFromHash(h, paths[i]!, fp ? ((await this.specRecord(fp))?.store ?? null) : null));
+    }
+    return out;
   }
 
   /**
    * Writes one batch of records in one pipeline: HSET per image (DEL first, so an
    * error hash never keeps an old vector), then whatever `extra` adds (run list, indexes).
    */
-  async writeBatch(spec: StoreSpec, records: { key: string; record: OutputRecord }[], run: string, extra?: (pipe: ChainableCommander) => void): Promise<void> {
+  async writeBatch(spec: StoreSpec, records: { key: string; record: OutputRecord }[], extra?: (pipe: ChainableCommander) => void): Promise<void> {
     if (records.length === 0 && !extra) return;
-    const time = new Date().toISOString();
     const pipe = this.client.multi();
-    // The fields behind the fingerprint, once per spec: what a conflict or queue export names.
-    pipe.set(specKey(this.prefix, spec.record.fingerprint), JSON.stringify(spec.record));
+    // The fields behind the fingerprint and the facts its results share, once per spec: what a
+    // conflict or queue export names, and what a reader needs besides the vector. A batch
+    // without a vector does not know the shape: it writes only where nothing is yet.
+    const shape = records.map((r) => r.record).find((r): r is Extract<OutputRecord, { vector: Float32Array }> => 'vector' in r)?.shape;
+    const stored: StoredSpecRecord = { ...spec.record, store: factsOf(spec, shape) };
+    if (shape || spec.kind === 'classify') pipe.set(specKey(this.prefix, spec.record.fingerprint), JSON.stringify(stored));
+    else pipe.set(specKey(this.prefix, spec.record.fingerprint), JSON.stringify(stored), 'NX');
     for (const { key, record } of records) {
       pipe.del(key);
-      pipe.hset(key, hashFields(spec, record, time, run));
+      pipe.hset(key, hashFields(spec, record));
     }
     extra?.(pipe);
     await holdOpen(execOrThrow(pipe));
