@@ -5,7 +5,7 @@ import chalk, { Chalk, type ChalkInstance } from 'chalk';
 export interface LogSettings {
   quiet: boolean;
   debug: boolean;
-  /** Start each line with the ISO 8601 time (a long-running worker's log must place a stall or a takeover in time). */
+  /** Start each line with the ISO 8601 time (a long-running queue worker's log must place a stall or a takeover in time). */
   timestamps: boolean;
 }
 
