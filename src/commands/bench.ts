@@ -53,7 +53,7 @@ Examples:
   $ backbones bench                                   # vgg16 vs mobilenet, batch 1 and 8
   $ backbones bench mobilenet_v2 resnet50 --batch-sizes 1,8,32 --iterations 30
   $ backbones bench vgg16 --duration 20 --format markdown -o bench.md --plot bench.svg
-  $ backbones bench mobilenet --images photos/        # end to end: decode + preprocess + inference
+  $ backbones bench mobilenet_0.25 --images photos/   # end to end: decode + preprocess + inference
   $ backbones bench vgg16 mobilenet resnet50 --backends wasm,onnx --batch-sizes 1,8
   $ backbones bench vgg16 resnet50 --backend onnx --precisions fp32,int8 --calibrate photos/ --batch-sizes 8`,
   );
