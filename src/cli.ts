@@ -21,6 +21,7 @@ import { registerServe } from './commands/serve.js';
 import { registerSearch } from './commands/search.js';
 import { registerDedup } from './commands/dedup.js';
 import { registerStore } from './commands/store.js';
+import { addManualPages } from './commands/manual.js';
 
 /** The global options: the spec's engine options and cache, and how much to say. */
 export interface GlobalOptions extends Pick<SpecOptions, 'backend' | 'device' | 'provider' | 'threads' | 'cacheDir'> {
@@ -63,7 +64,7 @@ export function buildProgram(): Command {
       'after',
       `
 Examples:
-  $ backbones classify photos/ -m mobilenet -k 3
+  $ backbones classify photos/ -m mobilenet_0.25 -k 3
   $ backbones extract photos/ -m vgg16 --layer fc2 -o features.npy
   $ backbones bench vgg16 mobilenet --batch-sizes 1,8
   $ backbones models list
@@ -78,6 +79,7 @@ Exit codes: 0 success, 1 error, 2 bad usage or value, 3 some inputs failed (thei
   registerStore(program);
   registerQueue(program);
   registerWorker(program);
+  addManualPages(program);
   for (const sub of program.commands) {
     sub.exitOverride().showSuggestionAfterError(true);
     for (const subsub of sub.commands) subsub.exitOverride().showSuggestionAfterError(true);

@@ -33,8 +33,8 @@ export interface Model {
   /** The resolved, checked spec the model was loaded with. */
   readonly spec: RunSpec;
   /**
-   * What to record with a result of this model (its fingerprint and fields, see README
-   * "Run spec and fingerprint"); pass the extract options to include the task.
+   * What to record with a result of this model (its fingerprint and fields, see
+   * docs/run-spec.md); pass the extract options to include the task.
    */
   record(task?: { layer?: string; pool?: Pooling; l2?: boolean }): SpecRecord;
   /** Top-k labels for an image file or its bytes. */

@@ -56,7 +56,7 @@ Examples:
   $ backbones bench mobilenet_v2 resnet50 --batch-sizes 1,8,32 --iterations 30
   $ backbones bench -m resnet50 -m mobilenet_v2       # the same as naming them as arguments
   $ backbones bench vgg16 --duration 20 --format markdown -o bench.md --plot bench.svg
-  $ backbones bench mobilenet --images photos/        # end to end: decode + preprocess + inference
+  $ backbones bench mobilenet_0.25 --images photos/   # end to end: decode + preprocess + inference
   $ backbones bench vgg16 mobilenet resnet50 --backends wasm,onnx --batch-sizes 1,8
   $ backbones bench vgg16 resnet50 --backend onnx --precisions fp32,int8 --calibrate photos/ --batch-sizes 8`,
   );

@@ -22,9 +22,9 @@ export function registerClassify(program: Command): void {
     'after',
     `
 Examples:
-  $ backbones classify photos/ -k 3
+  $ backbones classify photos/ -m mobilenet_0.25 -k 3
   $ backbones classify cat.jpg -m resnet50 --format json
-  $ find . -name '*.jpg' | backbones classify - -o labels.jsonl --resume
+  $ find . -name '*.jpg' | backbones classify - -m mobilenet_0.25 -o labels.jsonl --resume
   $ backbones classify img.png --model ./my_model/model.json --labels labels.txt --input-size 224`,
   );
   cmd.action(async (inputs: string[], _opts: unknown, command: Command) => {

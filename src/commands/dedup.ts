@@ -27,7 +27,7 @@ export function registerDedup(program: Command): void {
     'after',
     `
 Examples:
-  $ backbones dedup photos/ -m mobilenet
+  $ backbones dedup photos/ -m mobilenet_0.25
   $ backbones dedup --in photos.lance --threshold 0.85 --format csv > groups.csv`,
   );
   cmd.action(async (inputs: string[], _opts: unknown, command: Command) => {

@@ -24,9 +24,9 @@ export function registerExtract(program: Command): void {
 Examples:
   $ backbones extract photos/ -m vgg16 --layer fc2 > features.jsonl
   $ backbones extract photos/ -m resnet50 --layer avg_pool -o features.npy
-  $ backbones extract photos/ -m mobilenet --layer conv_pw_13_relu --pool avg --l2 | jq '.vector | length'
-  $ backbones extract photos/ -m mobilenet -o features.parquet
-  $ backbones extract photos/ -m mobilenet --to photos.lance --resume`,
+  $ backbones extract photos/ -m mobilenet_0.25 --layer conv_pw_13_relu --pool avg --l2 | jq '.vector | length'
+  $ backbones extract photos/ -m mobilenet_0.25 -o features.parquet
+  $ backbones extract photos/ -m mobilenet_0.25 --to photos.lance --resume`,
   );
   cmd.action(async (inputs: string[], _opts: unknown, command: Command) => {
     const { runExtract } = await import('../actions/extract.js');

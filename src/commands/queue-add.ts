@@ -30,7 +30,7 @@ export function registerQueueAdd(queue: Command): void {
     .addOption(choiceOption('-f, --format <format>', 'output format (default: none, a summary on stderr): json prints {queue, prefix, images, jobs} on stdout', ['json']))
     .addHelpText('after', `
 Example:
-  $ backbones queue add /shared/photos --redis redis://queue-host:6379/0 -m mobilenet --pool avg --job-size 64`);
+  $ backbones queue add /shared/photos --redis redis://queue-host:6379/0 -m mobilenet_0.25 --job-size 64`);
   cmd.action(async (inputs: string[], _opts: unknown, command: Command) => {
     const { runQueueAdd } = await import('../queue/add.js');
     process.exitCode = await runQueueAdd(inputs, command.optsWithGlobals());

@@ -21,7 +21,7 @@ export function registerSearch(program: Command): void {
     'after',
     `
 Examples:
-  $ backbones extract photos/ -m mobilenet --to photos.lance
+  $ backbones extract photos/ -m mobilenet_0.25 --to photos.lance
   $ backbones search query.jpg --in photos.lance -k 5
   $ backbones search photos/cat.jpg --in photos.lance --format csv`,
   );

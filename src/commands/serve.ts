@@ -48,8 +48,8 @@ Triton: JSON or binary tensors), GET /metrics.
 
 Examples:
   $ backbones --backend onnx serve -m mobilenet --port 8080
-  $ curl -s --data-binary @cat.jpg -H 'Content-Type: image/jpeg' localhost:8080/v1/classify?k=3
-  $ curl -s -F a=@cat.jpg -F b=@dog.png localhost:8080/v1/extract?pool=avg`,
+  $ curl -s --data-binary @cat.jpg -H 'Content-Type: image/jpeg' 'localhost:8080/v1/classify?k=3'
+  $ curl -s -F a=@cat.jpg -F b=@dog.png 'localhost:8080/v1/extract?layer=conv_pw_13_relu&pool=avg'`,
   );
   cmd.action(async (_opts: unknown, command: Command) => {
     const { runServe } = await import('../serve/run.js');

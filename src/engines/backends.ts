@@ -1,6 +1,7 @@
 // THE table of backends. It drives `auto` (rows in order of preference), explicit
 // --backend requests, --device, doctor's list, labels and the library's types.
-// Adding an engine = one file beside this one (an EngineFamily) + one row here.
+// Adding an engine = one file beside this one (an EngineFamily) + one row here + its name in
+// the Candidate union (types.ts) and, for a new --backend name, in BackendRow.backend below.
 // Loads nothing heavy: the CLI lists choices from it for --help.
 import { usageError } from '../errors.js';
 import type { Candidate, Device } from './types.js';
@@ -14,7 +15,7 @@ export interface BackendRow {
   package: string;
   /** Devices it can compute on. */
   devices: readonly Device[];
-  /** One line for doctor and the README. */
+  /** One line for doctor and docs/gpu.md. */
   summary: string;
   /** Its engine file, loaded only when the row is used. */
   load(): Promise<EngineFamily>;

@@ -145,7 +145,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     if (status === 504) metrics.rejected.inc({ reason: 'timeout' });
     return sendError(req, reply, status, message, headers);
   });
-  app.setNotFoundHandler((req, reply) => sendError(req, reply, 404, `No route ${req.method} ${req.url.split('?')[0]}: see the serve section of the README for the endpoints.`));
+  app.setNotFoundHandler((req, reply) => sendError(req, reply, 404, `No route ${req.method} ${req.url.split('?')[0]}: see docs/serve.md for the endpoints.`));
 
   app.get('/metrics', async (_req, reply) => {
     reply.type(metrics.registry.contentType);

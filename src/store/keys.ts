@@ -1,4 +1,4 @@
-// The feature store's key scheme (stable, documented in the README):
+// The feature store's key scheme (stable, documented in docs/redis-queue.md):
 //
 //   <prefix>:<model>:<layer>:<sha1 of the absolute image path, hex>
 //
