@@ -4,19 +4,9 @@
 // file and line that breaks the rule.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from './helpers/data.js';
-
-const SRC = path.join(REPO_ROOT, 'src');
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = path.join(dir, name);
-    if (statSync(p).isDirectory()) return sourceFiles(p);
-    return p.endsWith('.ts') && !p.endsWith('.d.ts') ? [p] : [];
-  });
-}
+import { SRC, sourceFiles } from './helpers/source.js';
 
 const files = sourceFiles(SRC).map((f) => path.relative(SRC, f).split(path.sep).join('/'));
 const text = (f: string) => readFileSync(path.join(SRC, f), 'utf8');
@@ -41,6 +31,7 @@ const QUEUE_FILES = /^(queue\/|commands\/(worker|queue[\w-]*)\.ts$|cli\.ts$)/;
 const WORKER_ALLOWED = [
   /queue workers?\b/gi,
   /`backbones worker`/g,
+  /^\s*worker: '/gm, // the `worker` command's name as a key (commands/manual.ts)
   /--workers\b/g,
   /\.workers\b|\bworkers\??\s*:|'workers'/g, // the --workers flag's option key (SpecOptions, RunSpec.run)
   /\bworker_threads\b|\bworkerData\b/g, // node:worker_threads' own names

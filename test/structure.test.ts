@@ -3,9 +3,9 @@
 // goes into this table; an import that points up fails here with the file that makes it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from './helpers/data.js';
+import { SRC, sourceFiles } from './helpers/source.js';
 
 const LAYERS: string[][] = [
   ['errors.ts', 'log.ts', 'version.ts', 'tf.ts', 'spawn.ts'],
@@ -23,15 +23,7 @@ const LAYERS: string[][] = [
   ['cli.ts', 'index.ts'],
 ];
 
-const SRC = path.join(REPO_ROOT, 'src');
 
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = path.join(dir, name);
-    if (statSync(p).isDirectory()) return sourceFiles(p);
-    return p.endsWith('.ts') && !p.endsWith('.d.ts') ? [p] : [];
-  });
-}
 
 interface Edge {
   from: string;

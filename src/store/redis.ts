@@ -35,14 +35,7 @@ function specFields(spec: StoreSpec): Record<(typeof SPEC_FIELDS)[number], strin
 }
 
 /** What every result of one spec shares, kept once under <prefix>:spec:<fingerprint> beside the record. */
-export interface StoreFacts {
-  kind: 'extract' | 'classify';
-  model: string;
-  layer: string;
-  pool: Pooling;
-  l2: boolean;
-  preprocess: string;
-  weights: string;
+export interface StoreFacts extends Omit<StoreSpec, 'record'> {
   /** extract: numpy's name of the vector's type (little-endian float32). */
   dtype?: '<f4';
   /** extract: the stored vector's shape, as JSONL's: [c] after --pool, [h,w,c] unpooled. */
