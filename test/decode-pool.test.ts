@@ -261,7 +261,16 @@ test('CLI: --decode-threads 2 --verbose gives the rate and the limiting stage; -
   const resumed = await runCli(['extract', images, ...model, '--decode-threads', '3', '-o', cut, '--resume']);
   assert.equal(resumed.code, 3, resumed.stderr);
   assert.match(resumed.stderr, /Resuming: 10 inputs already/);
-  assert.equal(readFileSync(cut, 'utf8'), readFileSync(out, 'utf8'));
+  // Every input once, in the same order, nothing torn; the vectors agree to float32 rounding only:
+  // after the resume the images sit in other batches (8, 8, 1 instead of 8, 8, 8, 3), and ONNX
+  // Runtime's kernels may round a batch of another size differently (seen once in a full CI run).
+  const [whole, again] = [out, cut].map((f) => parseJsonl(readFileSync(f, 'utf8')) as { path: string; vector?: number[]; error?: string }[]);
+  assert.deepEqual(again.map((r) => [r.path, r.error ?? null]), whole.map((r) => [r.path, r.error ?? null]));
+  whole.forEach((r, i) => {
+    if (!r.vector) return;
+    const worst = Math.max(...r.vector.map((v, j) => Math.abs(v - again[i]!.vector![j]!) / Math.max(1, Math.abs(v))));
+    assert.ok(worst <= 1e-5, `${r.path}: differs by ${worst}`);
+  });
   const bad = await runCli(['classify', IMAGES('apple_red__opencv.jpg'), '-m', MODELS('mobilenet_v1_0.25_224'), '--decode', 'fast', '--keras-compat']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--decode fast cannot be combined with --keras-compat/);
