@@ -6,6 +6,7 @@ import type { Interpolation, ResizeMode } from '../images/resize.js';
 import type { ResolvedRequest } from '../engines/request.js';
 import type { Precision } from '../onnx/precision.js';
 import type { Pooling } from '../zoo/card.js';
+import type { ModelSelection } from '../zoo/load.js';
 import type { BackendRequest } from '../engines/backends.js';
 import type { DeviceRequest } from '../engines/types.js';
 
@@ -13,18 +14,9 @@ import type { DeviceRequest } from '../engines/types.js';
  * Every option that shapes a run, as the commands parse them, the library takes them and
  * the spec is resolved from. Commands add only their own options (output, port, queue…).
  */
-export interface SpecOptions {
+export interface SpecOptions extends ModelSelection {
   /** Zoo name or TF.js model.json path/URL (default mobilenet). */
   model?: string;
-  /** imagenet (default), random, or a Keras .h5 / TF.js model.json path or URL. */
-  weights?: string;
-  alpha?: number;
-  inputSize?: [number, number];
-  preprocess?: PreprocessMode;
-  labels?: string;
-  labelOffset?: number;
-  seed?: number;
-  cacheDir?: string;
   // the task
   layer?: string;
   pool?: Pooling;
