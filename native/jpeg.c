@@ -24,6 +24,9 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#ifdef BACKBONES_LCMS
+#include <lcms2.h>
+#endif
 
 typedef struct {
   struct jpeg_error_mgr pub;
@@ -287,6 +290,68 @@ static napi_value trim(napi_env env, napi_callback_info info) {
   return result;
 }
 
+#ifdef BACKBONES_LCMS
+// iccSrgbError(profileBytes) -> the largest difference, in 8-bit levels, between an RGB code
+// and what converting it from this profile to sRGB gives (float, unoptimised, perceptual
+// intent as sharp asks libvips for), over a 33^3 grid of codes plus every code of the grey
+// and single-channel ramps; -1 when the profile is not an RGB profile lcms can convert from.
+// Below 0.5 the exact conversion leaves every sampled code where it is: the profile is sRGB
+// for 8-bit pixels, and decoding without converting is that conversion (the caller allows a
+// little more for profiles that round sRGB's colorants: src/images/jpeg-turbo.ts).
+static napi_value icc_srgb_error(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data = NULL;
+  size_t length = 0;
+  double worst = -1;
+  if (argc == 1 && napi_get_typedarray_info(env, argv[0], NULL, &length, &data, NULL, NULL) == napi_ok && length > 128) {
+    cmsHPROFILE in = cmsOpenProfileFromMem(data, (cmsUInt32Number)length);
+    cmsHPROFILE srgb = cmsCreate_sRGBProfile();
+    cmsHTRANSFORM t = NULL;
+    if (in && srgb && cmsGetColorSpace(in) == cmsSigRgbData)
+      t = cmsCreateTransform(in, TYPE_RGB_FLT, srgb, TYPE_RGB_FLT, INTENT_PERCEPTUAL, cmsFLAGS_NOCACHE | cmsFLAGS_NOOPTIMIZE);
+    if (t) {
+      enum { G = 33, RAMPS = 4 * 256, N = G * G * G + RAMPS };
+      float *px = malloc(sizeof(float) * 3 * N * 2);
+      if (px) {
+        float *out = px + 3 * N;
+        size_t k = 0;
+        for (int r = 0; r < G; r++)
+          for (int g = 0; g < G; g++)
+            for (int b = 0; b < G; b++) {
+              px[k++] = (float)((r * 255 + 16) / 32) / 255.0f;
+              px[k++] = (float)((g * 255 + 16) / 32) / 255.0f;
+              px[k++] = (float)((b * 255 + 16) / 32) / 255.0f;
+            }
+        for (int v = 0; v < 256; v++) {
+          float f = (float)v / 255.0f;
+          float ramps[4][3] = {{f, f, f}, {f, 0, 0}, {0, f, 0}, {0, 0, f}};
+          for (int i = 0; i < 4; i++) {
+            px[k++] = ramps[i][0];
+            px[k++] = ramps[i][1];
+            px[k++] = ramps[i][2];
+          }
+        }
+        cmsDoTransform(t, px, out, N);
+        worst = 0;
+        for (size_t i = 0; i < (size_t)3 * N; i++) {
+          double d = (out[i] - px[i]) * 255.0;
+          if (d < 0) d = -d;
+          if (!(d <= worst)) worst = d; // NaN too
+        }
+        free(px);
+      }
+      cmsDeleteTransform(t);
+    }
+    if (srgb) cmsCloseProfile(srgb);
+    if (in) cmsCloseProfile(in);
+  }
+  napi_create_double(env, worst, &result);
+  return result;
+}
+#endif
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn, v;
   napi_create_function(env, "tuneMalloc", NAPI_AUTO_LENGTH, tune_malloc, NULL, &fn);
@@ -297,6 +362,10 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "decodeSync", fn);
   napi_create_function(env, "decodeAsync", NAPI_AUTO_LENGTH, decode_async, NULL, &fn);
   napi_set_named_property(env, exports, "decodeAsync", fn);
+#ifdef BACKBONES_LCMS
+  napi_create_function(env, "iccSrgbError", NAPI_AUTO_LENGTH, icc_srgb_error, NULL, &fn);
+  napi_set_named_property(env, exports, "iccSrgbError", fn);
+#endif
   // The library actually linked (Debian: 62 = the libjpeg 6b ABI of libjpeg-turbo).
   napi_create_int32(env, JPEG_LIB_VERSION, &v);
   napi_set_named_property(env, exports, "jpegLibVersion", v);

@@ -1,12 +1,13 @@
 // The libjpeg-turbo decoder (native/jpeg.c): built here (CI requires it), bit-identical
 // to sharp and to Pillow on the real JPEGs it takes, leaves the others (CMYK, EXIF
-// rotation, ICC, damaged data) to sharp, and decodes into memory its thread keeps.
+// rotation, an ICC profile that is not sRGB, damaged data) to sharp, and decodes into
+// memory its thread keeps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import sharp from 'sharp';
-import { decodeImage, decodeImagePil, jpegDecoder, jpegTurboTakes, readSourceInfo } from '../src/images/index.js';
+import { decodeImage, decodeImagePil, iccIsSrgb, iccSrgbError, jpegDecoder, jpegTurboTakes, readSourceInfo, SRGB_PROFILE_TOLERANCE } from '../src/images/index.js';
 import { decodeJpegTurbo } from '../src/images/jpeg-turbo.js';
 import { runCli } from './helpers/cli.js';
 import { parseJsonl } from './helpers/cache.js';
@@ -39,13 +40,14 @@ test("it takes plain JPEGs only, and its pixels are sharp's bit for bit", { skip
     assert.deepEqual([ours.width, ours.height], [ref.info.width, ref.info.height], f);
     assert.ok(Buffer.from(ours.data.buffer, ours.data.byteOffset, ours.data.byteLength).equals(ref.data), `${f}: pixels differ from sharp's`);
   }
+  // Taken although they carry an ICC profile: the cups' "sRGB" and the railway's "GIMP
+  // built-in sRGB" (sharp's conversion to sRGB leaves their pixels as they are: equal above).
   // Not taken: the Adobe CMYK JPEG (sharp converts it), the EXIF-rotated one (sharp rotates
-  // it), those with an ICC profile (sharp converts to sRGB: the rocket's moves pixels by up
-  // to 55) and the truncated one, whose header cannot be read.
+  // it), the rocket's Adobe RGB (1998) profile (sharp's conversion moves pixels by up to 55)
+  // and the truncated one, whose header cannot be read.
+  assert.ok(taken.includes('colorful_cups__plasma_ColorfulCups.jpg') && taken.includes('railway_city_view__forensics.jpg'), taken.join(', '));
   assert.deepEqual(JPEGS.filter((f) => !taken.includes(f)), [
-    'colorful_cups__plasma_ColorfulCups.jpg',
     'orientation_6_letter_F__imaging.jpg',
-    'railway_city_view__forensics.jpg',
     'rocket_falcon9_launchpad__skimage.jpg',
     'speakers_stage_cmyk__go_video001.jpeg',
     'truncated__skimage.jpg',
@@ -70,6 +72,32 @@ const PIL_SHA256: Record<string, string> = {
   'speakers_stage_cmyk__go_video001.jpeg': '0c520656f9cdc43373f0adb211da0c8a01a765601d413344f6cc9fdada50b4a1',
   'speakers_stage_rgb__go_video001.jpeg': '5df7ed5f6d91eb6f79386a0efe61fce71c97db3beda8d0d508952a705d836040',
 };
+
+test('an ICC profile counts as sRGB when converting from it moves no colour by more than 1.5 levels (Little CMS, exact)', { skip: skip || noNative }, async () => {
+  if (process.env.CI === 'true') assert.notEqual(iccSrgbError(new Uint8Array(200)), null, 'the decoder was built without Little CMS (liblcms2-dev)');
+  if (iccSrgbError(new Uint8Array(200)) === null) return;
+  const profileOf = async (input: string | Buffer) => (await sharp(input).metadata()).icc!;
+  const made = (profile: string) => sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).withIccProfile(profile).jpeg().toBuffer();
+  // The real photos' profiles: two "sRGB"s as a camera and GIMP embed them, and Adobe RGB.
+  const cups = iccSrgbError(await profileOf(IMAGES('colorful_cups__plasma_ColorfulCups.jpg')))!;
+  const railway = iccSrgbError(await profileOf(IMAGES('railway_city_view__forensics.jpg')))!;
+  const adobe = iccSrgbError(await profileOf(IMAGES('rocket_falcon9_launchpad__skimage.jpg')))!;
+  // libvips' own sRGB profile, and Display P3 (the same curves, wider primaries).
+  const vipsSrgb = iccSrgbError(await profileOf(await made('srgb')))!;
+  const p3 = iccSrgbError(await profileOf(await made('p3')))!;
+  assert.ok(cups > 1 && cups <= SRGB_PROFILE_TOLERANCE, `cups ${cups}`); // its rounded colorants move saturated greens by 1.4
+  assert.ok(railway < 0.5 && vipsSrgb < 0.5, `${railway} ${vipsSrgb}`);
+  assert.ok(adobe > 50 && p3 > 50, `${adobe} ${p3}`);
+  for (const [profile, srgb] of [[await profileOf(IMAGES('colorful_cups__plasma_ColorfulCups.jpg')), true], [await profileOf(await made('p3')), false]] as const) assert.equal(iccIsSrgb(profile), srgb);
+  // Not an RGB profile, or not a profile: -1, never sRGB.
+  assert.equal(iccSrgbError(await profileOf(await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).toColourspace('cmyk').withIccProfile('cmyk').jpeg().toBuffer())), -1);
+  assert.equal(iccSrgbError(new Uint8Array(500)), -1);
+  assert.equal(iccIsSrgb(new Uint8Array(500)), false);
+  // What the header reader records, so the decoder can take the photo.
+  assert.equal((await readSourceInfo(IMAGES('colorful_cups__plasma_ColorfulCups.jpg')))!.iccIsSrgb, true);
+  assert.equal((await readSourceInfo(IMAGES('rocket_falcon9_launchpad__skimage.jpg')))!.iccIsSrgb, false);
+  assert.equal((await readSourceInfo(IMAGES('apple_red__opencv.jpg')))!.iccIsSrgb, false);
+});
 
 test("Keras-compatible decoding is Pillow's, byte for byte (orientation ignored, grey replicated)", { skip: skip || noNative }, async () => {
   assert.ok(Object.keys(PIL_SHA256).length >= 10);

@@ -14,7 +14,7 @@ import sharp, { type KernelEnum, type Metadata, type OutputInfo, type SharpOptio
 import { BackbonesError, type ErrorCode } from '../errors.js';
 import { parseColour } from './colour.js';
 import { sniffFormat, sharpDecodesBmp } from './formats.js';
-import { decodeJpegTurbo, jpegTurboTakes } from './jpeg-turbo.js';
+import { decodeJpegTurbo, iccIsSrgb, jpegTurboTakes } from './jpeg-turbo.js';
 
 /** sharp's own default pixel limit: 0x3FFF * 0x3FFF. */
 export const DEFAULT_LIMIT_INPUT_PIXELS = 268402689;
@@ -49,6 +49,8 @@ export interface SourceInfo {
   pages: number;
   /** Whether the file embeds an ICC profile. */
   hasIccProfile: boolean;
+  /** Whether that profile is sRGB, so converting from it changes nothing (jpeg-turbo.ts iccIsSrgb); false without one. */
+  iccIsSrgb: boolean;
   /** Progressive JPEG / interlaced PNG: the decoder holds the whole image, not a strip. */
   progressive: boolean;
 }
@@ -67,6 +69,7 @@ export function sourceInfoOf(meta: Metadata): SourceInfo {
     orientation: meta.orientation ?? null,
     pages: meta.pages ?? 1,
     hasIccProfile: meta.icc !== undefined,
+    iccIsSrgb: meta.icc !== undefined && iccIsSrgb(meta.icc),
     progressive: meta.isProgressive ?? false,
   };
 }

@@ -35,4 +35,4 @@ export { preprocess, CAFFE_MEAN_BGR, TORCH_MEAN_RGB, TORCH_STD_RGB } from './pre
 export { loadImageForModel, DECODE_MODES, FAST_DECODE_MARGIN, type DecodeMode, type ImageSettings, type LoadImageOptions, type LoadedImage } from './model-input.js';
 export { DEFAULT_EXTENSIONS, sniffFormat, sharpDecodesBmp } from './formats.js';
 export { parseColour } from './colour.js';
-export { jpegDecoder, jpegTurboTakes, JPEG_DECODER_ENV } from './jpeg-turbo.js';
+export { jpegDecoder, jpegTurboTakes, iccIsSrgb, iccSrgbError, SRGB_PROFILE_TOLERANCE, JPEG_DECODER_ENV } from './jpeg-turbo.js';

@@ -4,6 +4,7 @@
 // decode itself; here each thread decodes into a buffer it keeps (bench/RESULTS.md §15).
 // Its pixels are bit-identical to sharp's for the JPEGs it takes (both are libjpeg-turbo's
 // islow IDCT with fancy upsampling, as in Pillow); everything else stays with sharp.
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,8 @@ interface Addon {
   turboVersion?: number;
   tuneMalloc(arenaMax: number, mmapThreshold: number, trimThreshold: number): boolean;
   trim(): boolean;
+  /** Built with Little CMS only (native/build.mjs). */
+  iccSrgbError?(profile: Uint8Array): number;
 }
 
 /** `BACKBONES_JPEG_DECODER=sharp` turns the addon off (to compare, or to rule it out). */
@@ -59,19 +62,59 @@ export function jpegDecoder(): { native: boolean; label: string } {
 
 /**
  * Whether the addon decodes this file: a still 8-bit JPEG in YCbCr/RGB or grey. With
- * `viewer` (decodeImage) also no ICC profile and no EXIF rotation to apply, which only
- * sharp does; PIL-style decoding ignores both.
+ * `viewer` (decodeImage) also no EXIF rotation to apply and no ICC profile to convert
+ * from (none, or one that is sRGB: iccIsSrgb), which only sharp does; PIL-style decoding
+ * ignores both.
  */
 export function jpegTurboTakes(
   // The fields of decode.ts's SourceInfo it looks at (spelled out: decode.ts imports this file).
-  source: { format: string; pages: number; space: string; depth: string; hasIccProfile: boolean; orientation: number | null },
+  source: { format: string; pages: number; space: string; depth: string; hasIccProfile: boolean; iccIsSrgb?: boolean; orientation: number | null },
   viewer: { autoOrient: boolean } | null,
 ): boolean {
   if (!load()) return false;
   if (source.format !== 'jpeg' || source.pages > 1 || source.depth !== 'uchar') return false;
   if (source.space !== 'srgb' && source.space !== 'b-w') return false;
-  if (viewer && (source.hasIccProfile || (viewer.autoOrient && (source.orientation ?? 1) !== 1))) return false;
+  if (viewer && ((source.hasIccProfile && !source.iccIsSrgb) || (viewer.autoOrient && (source.orientation ?? 1) !== 1))) return false;
   return true;
+}
+
+/**
+ * The most converting from a profile to sRGB may move an 8-bit colour (exactly, in levels)
+ * for the profile to count as sRGB, so that its pixels are used as they are. "sRGB" profiles
+ * as cameras and editors embed them differ from the standard by rounding (the real photos':
+ * 0.10 and 1.41 levels, the latter in saturated greens), Adobe RGB and Display P3 by
+ * hundreds; for the 1.41 one libvips' own 8-bit conversion moves 0.5 % of all colours by
+ * 1-2 levels, i.e. is no closer to exact than not converting (bench/RESULTS.md §15.8).
+ */
+export const SRGB_PROFILE_TOLERANCE = 1.5;
+
+const srgbVerdicts = new Map<string, boolean>();
+const SRGB_VERDICTS_KEPT = 64;
+
+/**
+ * Whether converting pixels from this ICC profile to sRGB would leave them as they are
+ * (within SRGB_PROFILE_TOLERANCE levels), by Little CMS' exact conversion of a grid of
+ * colours; false when the addon was built without Little CMS. Each distinct profile is
+ * judged once per thread (about 5 ms).
+ */
+export function iccIsSrgb(profile: Uint8Array): boolean {
+  const judge = loadAddon()?.iccSrgbError;
+  if (!judge) return false;
+  const id = createHash('sha1').update(profile).digest('base64');
+  let verdict = srgbVerdicts.get(id);
+  if (verdict === undefined) {
+    const error = judge(profile);
+    verdict = error >= 0 && error <= SRGB_PROFILE_TOLERANCE; // NaN: not sRGB
+    if (srgbVerdicts.size >= SRGB_VERDICTS_KEPT) srgbVerdicts.delete(srgbVerdicts.keys().next().value!);
+    srgbVerdicts.set(id, verdict);
+  }
+  return verdict;
+}
+
+/** The addon's measure behind iccIsSrgb (for tests and doctor), or null without Little CMS. */
+export function iccSrgbError(profile: Uint8Array): number | null {
+  const judge = loadAddon()?.iccSrgbError;
+  return judge ? judge(profile) : null;
 }
 
 // Buffers a thread keeps between decodes: one in use per decode in flight, so two cover a

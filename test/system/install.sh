@@ -21,15 +21,17 @@ command -v promtool >/dev/null 2>&1 || need_main+=(prometheus)
 # qemu-x86_64 -cpu Haswell-v4 runs the int8 tests on emulated AVX2 without VNNI (test/int8-cpu.test.ts);
 # bookworm's 7.2 is what that test was written against.
 if [ "$(uname -m)" = x86_64 ]; then command -v qemu-x86_64 >/dev/null 2>&1 || need_main+=(qemu-user); fi
-# A C compiler and libjpeg-turbo's headers: pretest's `npm run build` builds the libjpeg-turbo decoder (native/).
+# A C compiler, libjpeg-turbo's and Little CMS' headers: pretest's `npm run build` builds the
+# libjpeg-turbo decoder (native/), with the sRGB-profile check that lets it take ICC-tagged JPEGs.
 command -v cc >/dev/null 2>&1 || need_main+=(gcc)
 [ -e /usr/include/jpeglib.h ] || need_main+=(libjpeg62-turbo-dev)
+[ -e /usr/include/lcms2.h ] || need_main+=(liblcms2-dev)
 
 all=("${need[@]}" "${need_main[@]}")
 [ ${#all[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 || ! grep -q bookworm /etc/os-release 2>/dev/null; then
-  echo "tests need: redis-server, libvulkan1 and mesa-vulkan-drivers >= 25 (bookworm-backports), prometheus (promtool), qemu-user (x86-64), gcc and libjpeg62-turbo-dev; missing: ${all[*]}" >&2
+  echo "tests need: redis-server, libvulkan1 and mesa-vulkan-drivers >= 25 (bookworm-backports), prometheus (promtool), qemu-user (x86-64), gcc, libjpeg62-turbo-dev and liblcms2-dev; missing: ${all[*]}" >&2
   exit 1
 fi
 
