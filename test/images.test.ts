@@ -18,6 +18,7 @@ import {
   resizeAreaTF,
   planResize,
   preprocess,
+  PREPROCESS_MODES,
   loadImageForModel,
   DEFAULT_EXTENSIONS,
   sniffFormat,
@@ -539,6 +540,17 @@ describe('preprocess = Keras imagenet_utils.preprocess_input', () => {
     const raw = preprocess(px, 'raw');
     assert.deepEqual(raw, px);
     assert.notEqual(raw, px, 'returns a copy');
+  });
+
+  test('in place (out = pixels) gives the same values as a new array, in every mode', () => {
+    const real = new Float32Array(Array.from({ length: 3 * 64 }, (_, i) => (i * 37) % 256));
+    for (const mode of PREPROCESS_MODES) {
+      const copy = real.slice();
+      const fresh = preprocess(real, mode);
+      assert.equal(preprocess(copy, mode, copy), copy, mode);
+      assert.deepEqual(copy, fresh, mode);
+    }
+    assert.throws(() => preprocess(px, 'tf', new Float32Array(3)), /out must hold as many values as pixels \(6\)/);
   });
 
   test('unknown modes throw', () => {

@@ -31,7 +31,7 @@ export {
   type Box,
   type PilFilter,
 } from './resize.js';
-export { preprocess, CAFFE_MEAN_BGR, TORCH_MEAN_RGB, TORCH_STD_RGB } from './preprocess.js';
+export { preprocess, PREPROCESS_MODES, CAFFE_MEAN_BGR, TORCH_MEAN_RGB, TORCH_STD_RGB } from './preprocess.js';
 export { loadImageForModel, DECODE_MODES, FAST_DECODE_MARGIN, type DecodeMode, type ImageSettings, type LoadImageOptions, type LoadedImage } from './model-input.js';
 export { DEFAULT_EXTENSIONS, sniffFormat, sharpDecodesBmp } from './formats.js';
 export { parseColour } from './colour.js';

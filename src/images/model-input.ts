@@ -96,7 +96,9 @@ export async function loadImageForModel(file: string | Buffer, opts: LoadImageOp
   const pixels = resizeImage(decoded, { size: opts.size, mode: resize, interpolation, background: letterbox, cropPct: opts.cropPct });
   decoded.release?.(); // the decoded pixels are no longer needed: their buffer serves the next image
   const t2 = performance.now();
-  const input = preprocess(pixels, opts.preprocess);
+  // In place: the resized array is this image's own, and a second 224x224x3 array per image
+  // is a fresh 600 KB to zero and later collect.
+  const input = preprocess(pixels, opts.preprocess, pixels);
   const t3 = performance.now();
   const c3 = clock?.();
   // CPU in this thread: all of resize + preprocess; of decoding only what ran here (libjpeg-turbo

@@ -26,13 +26,14 @@ export const TORCH_STD_RGB: readonly [number, number, number] = [0.229, 0.224, 0
 
 /**
  * Normalises HWC RGB pixels in 0..255 (any number of pixels, 3 channels) for a model.
- * Returns a new array; 'caffe' output is in BGR channel order, like Keras.
+ * Returns a new array, or writes into `out` (which may be `pixels` itself: each value is
+ * read before it is written); 'caffe' output is in BGR channel order, like Keras.
  */
-export function preprocess(pixels: Float32Array, mode: PreprocessMode): Float32Array {
+export function preprocess(pixels: Float32Array, mode: PreprocessMode, out: Float32Array = new Float32Array(pixels.length)): Float32Array {
   if (pixels.length % 3 !== 0) {
     throw new RangeError(`Expected HWC RGB pixels (length a multiple of 3). Received: length=${pixels.length}`);
   }
-  const out = new Float32Array(pixels.length);
+  if (out.length !== pixels.length) throw new RangeError(`out must hold as many values as pixels (${pixels.length}). Received: ${out.length}`);
   switch (mode) {
     case 'caffe': {
       const [mb, mg, mr] = CAFFE_MEAN_BGR.map(f) as [number, number, number];
@@ -67,7 +68,7 @@ export function preprocess(pixels: Float32Array, mode: PreprocessMode): Float32A
       return out;
     }
     case 'raw':
-      out.set(pixels);
+      if (out !== pixels) out.set(pixels);
       return out;
     default:
       throw new RangeError(`Unknown preprocess mode. Valid modes are: ${PREPROCESS_MODES.join(', ')}. Received: mode=${String(mode)}`);

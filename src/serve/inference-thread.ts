@@ -22,10 +22,12 @@ try {
   let last: Promise<void> = Promise.resolve();
   port.on('message', (msg: { type: 'run'; id: number; asks: Ask[]; data: Float32Array }) => {
     last = last.then(async () => {
+      // The batch's memory goes back with the answer, for the main thread's next batch.
+      const back = [msg.data.buffer as ArrayBuffer];
       try {
-        post({ type: 'done', id: msg.id, answers: await computeBatch(backbone, msg.asks, msg.data) });
+        post({ type: 'done', id: msg.id, answers: await computeBatch(backbone, msg.asks, msg.data), data: msg.data }, back);
       } catch (e) {
-        post({ type: 'error', id: msg.id, code: e instanceof BackbonesError ? e.code : null, message: errorMessage(e) });
+        post({ type: 'error', id: msg.id, code: e instanceof BackbonesError ? e.code : null, message: errorMessage(e), data: msg.data }, back);
       }
     });
   });

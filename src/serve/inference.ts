@@ -14,14 +14,20 @@ export interface InferenceThread {
   info: ModelInfo;
   /** One batch: one ask per image, images as consecutive HWC rows of `data` (which may be transferred). */
   run(asks: Ask[], data: Float32Array): Promise<Answer[]>;
+  /**
+   * Room for a batch of `floats` values to fill and hand to run(): memory a finished batch
+   * came back with when there is some. Why: a fresh multi-MB array per batch is zeroed, faulted
+   * in and collected again, measurable CPU per request (bench/RESULTS.md §15.8).
+   */
+  batchBuffer(floats: number): Float32Array;
   dispose(): Promise<void>;
 }
 
 export type InferenceThreadMessage =
   | { type: 'ready'; info: ModelInfo; backend: string; header: string[] }
   | { type: 'failed'; code: ErrorCode | null; message: string; exitCode: number | null }
-  | { type: 'done'; id: number; answers: Answer[] }
-  | { type: 'error'; id: number; code: ErrorCode | null; message: string };
+  | { type: 'done'; id: number; answers: Answer[]; data: Float32Array }
+  | { type: 'error'; id: number; code: ErrorCode | null; message: string; data: Float32Array };
 
 export interface InferenceThreadInit {
   spec: RunSpec;
@@ -33,6 +39,7 @@ export async function inferenceInThisThread(backbone: Backbone): Promise<Inferen
   return {
     info: modelInfo(backbone),
     run: (asks, data) => computeBatch(backbone, asks, data),
+    batchBuffer: (floats) => new Float32Array(floats),
     dispose: async () => undefined,
   };
 }
@@ -43,6 +50,12 @@ export function startInferenceThread(spec: RunSpec, onReady: (backend: string, h
   const pending = new Map<number, { resolve(a: Answer[]): void; reject(e: unknown): void }>();
   let nextId = 0;
   let exited = false;
+  // Batch memory back from the thread, for the next batches (two cover one running, one filling).
+  const spare: ArrayBuffer[] = [];
+  const keep = (buffer: ArrayBuffer) => {
+    spare.push(buffer);
+    if (spare.length > 2) spare.sort((a, b) => b.byteLength - a.byteLength).pop();
+  };
   return new Promise<InferenceThread>((resolve, reject) => {
     const failAll = (e: Error) => {
       for (const p of pending.values()) p.reject(e);
@@ -62,6 +75,10 @@ export function startInferenceThread(spec: RunSpec, onReady: (backend: string, h
               thread.postMessage({ type: 'run', id, asks, data }, [data.buffer as ArrayBuffer]);
             });
           },
+          batchBuffer(floats) {
+            const i = spare.findIndex((b) => b.byteLength >= floats * 4);
+            return i < 0 ? new Float32Array(floats) : new Float32Array(spare.splice(i, 1)[0]!, 0, floats);
+          },
           async dispose() {
             exited = true;
             await thread.terminate();
@@ -73,6 +90,7 @@ export function startInferenceThread(spec: RunSpec, onReady: (backend: string, h
       } else {
         const p = pending.get(msg.id);
         pending.delete(msg.id);
+        keep(msg.data.buffer as ArrayBuffer);
         if (msg.type === 'done') p?.resolve(msg.answers);
         else p?.reject(msg.code ? new BackbonesError(msg.code, msg.message) : new Error(msg.message));
       }

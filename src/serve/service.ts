@@ -191,7 +191,7 @@ export class ModelService {
     const { inference, settings } = this.loaded!;
     const [h, w] = settings.size;
     const size = h * w * 3;
-    const data = new Float32Array(items.length * size);
+    const data = inference.batchBuffer(items.length * size);
     items.forEach((item, i) => data.set(item.input, i * size));
     return inference.run(items.map((i) => i.ask), data);
   }
