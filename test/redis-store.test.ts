@@ -92,32 +92,33 @@ test('--resume skips images whose key holds a result; the rest are added', { ski
 });
 
 test('two specs (--l2 and not) store side by side, each under its fingerprint; --resume skips only its own; --overwrite has nothing to replace', { skip }, async () => {
-  const plain = await runCli(['extract', PHOTOS[0]!, PHOTOS[1]!, '-m', 'mobilenet_0.25', '--to', server.url, '--key-prefix', 'two'], { env: env() });
+  const run = (args: string[]) => runCli(['extract', ...args, '-m', 'mobilenet_0.25', '--to', server.url, '--key-prefix', 'two'], { env: env() });
+  const plain = await run([PHOTOS[0]!, PHOTOS[1]!]);
   assert.equal(plain.code, 0, plain.stderr);
   const fp = fpOf(plain.stderr);
   const original = await redis.hgetBuffer(keyOf('two', fp, PHOTOS[0]!), 'vector');
-  const l2 = await runCli(['extract', PHOTOS[0]!, '-m', 'mobilenet_0.25', '--l2', '--to', server.url, '--key-prefix', 'two'], { env: env() });
+  const l2 = await run([PHOTOS[2]!, '--l2']);
   assert.equal(l2.code, 0, l2.stderr);
   const fpL2 = fpOf(l2.stderr);
   assert.notEqual(fpL2, fp);
-  assert.deepEqual(await redis.hgetBuffer(keyOf('two', fp, PHOTOS[0]!), 'vector'), original, 'the first spec\'s result is left as it was');
+  // --resume --l2 over all three: only its own stored image is skipped, not the plain spec's two.
+  const resumedL2 = await run([...PHOTOS, '--l2', '--resume']);
+  assert.equal(resumedL2.code, 0, resumedL2.stderr);
+  assert.match(resumedL2.stderr, /Resuming: 1 input already in the store/);
+  assert.match(resumedL2.stderr, /2 of 2 images done/);
+  assert.deepEqual(await redis.hgetBuffer(keyOf('two', fp, PHOTOS[0]!), 'vector'), original, 'the plain spec\'s result is left as it was');
   const v = floats((await redis.hgetBuffer(keyOf('two', fpL2, PHOTOS[0]!), 'vector'))!);
   assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-5, 'beside it, the L2-normalised vector');
   assert.equal(JSON.parse((await redis.get(`two:spec:${fpL2}`))!).fields.l2, 'true');
   assert.equal(JSON.parse((await redis.get(`two:spec:${fp}`))!).fields.l2, 'false');
-  // --resume --l2 over all three: only its own stored image is skipped (the plain spec's two do not count).
-  const resumedL2 = await runCli(['extract', ...PHOTOS, '-m', 'mobilenet_0.25', '--l2', '--to', server.url, '--key-prefix', 'two', '--resume'], { env: env() });
-  assert.equal(resumedL2.code, 0, resumedL2.stderr);
-  assert.match(resumedL2.stderr, /Resuming: 1 input already in the store/);
-  assert.match(resumedL2.stderr, /2 of 2 images done/);
-  // --resume without --l2: its two are skipped, the third is added.
-  const resumed = await runCli(['extract', ...PHOTOS, '-m', 'mobilenet_0.25', '--to', server.url, '--key-prefix', 'two', '--resume'], { env: env() });
+  // --resume without --l2: its two are skipped, the third (stored only with --l2) is computed.
+  const resumed = await run([...PHOTOS, '--resume']);
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.match(resumed.stderr, /Resuming: 2 inputs already in the store/);
   assert.match(resumed.stderr, /1 of 1 images done/);
   const keys = (await redis.keys('two:mobilenet_0.25:*')).sort();
   assert.deepEqual(keys, [...PHOTOS.map((p) => keyOf('two', fp, p)), ...PHOTOS.map((p) => keyOf('two', fpL2, p))].sort(), 'each image once per spec');
-  const refused = await runCli(['extract', PHOTOS[0]!, '-m', 'mobilenet_0.25', '--l2', '--overwrite', '--to', server.url, '--key-prefix', 'two'], { env: env() });
+  const refused = await run([PHOTOS[0]!, '--l2', '--overwrite']);
   assert.equal(refused.code, 2, refused.stderr);
   assert.equal(refused.stderr, "Error: --overwrite has nothing to replace with --to redis://…: each run spec stores under its own keys (<prefix>:<model>:<layer>:<fingerprint>:<path>), so results made another way stay beside this run's, and without --resume every given image is computed again.\n");
 });
