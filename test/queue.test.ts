@@ -234,8 +234,18 @@ test('as BullMQ dashboards see it: progress a whole percentage, retention on eve
     assert.match(again.stderr, /8 images were already in queue "dash" \(8 done\) and are not enqueued again; --force enqueues them again/);
     let s = await status('dash', 'dash');
     assert.deepEqual(s.images, { enqueued: 8, done: 8, stored: 8, failed: 0 });
-    // --force with one new photo: every path enqueued, the stored ones skipped by the worker, counted once.
-    const extra = path.join(linkedPhotos(1), 'img0000.jpg');
+    // The store: one hash per image under the keyspace of the workers' run spec, holding only the vector.
+    const keyspace = (await redis.get('dash:queue:dash:keyspace'))!;
+    const fp = /^dash:mobilenet_0\.25:global_average_pooling2d_1:([0-9a-f]{16}):$/.exec(keyspace)?.[1];
+    assert.ok(fp, keyspace);
+    assert.match(w.stderr(), new RegExp(`results of run spec ${fp} go under ${keyspace}<absolute path>`));
+    const stored = (await redis.keys('dash:mobilenet_0.25:*')).sort();
+    assert.deepEqual(stored, readdirSync(dir).sort().map((f) => `${keyspace}${path.join(dir, f)}`));
+    for (const k of stored) assert.deepEqual(await redis.hkeys(k), ['vector'], 'one field per hash');
+    // --force with one new photo, whose name holds ':' (the path is the key's tail): every path
+    // enqueued, the stored ones skipped by the worker, counted once.
+    const extra = path.join(tmp(), '12:30:00 cat.png');
+    symlinkSync(IMAGES('cat_tabby_chelsea__skimage.png'), extra);
     const forced = await add([dir, extra, '--force', '--remove-on-complete', 'now']);
     assert.equal(forced.code, 0, forced.stderr);
     assert.deepEqual(JSON.parse(forced.stdout), { queue: 'dash', prefix: 'dash', images: 9, jobs: 3, alreadyQueued: 0, alreadyDone: 0 });
@@ -249,6 +259,9 @@ test('as BullMQ dashboards see it: progress a whole percentage, retention on eve
     assert.equal(exported.code, 0, exported.stderr);
     const rows = parseJsonl(readFileSync(out, 'utf8'));
     assert.deepEqual(rows.map((r) => r.path), [...readdirSync(dir).sort().map((f) => path.join(dir, f)), extra], 'one row per path, in input order');
+    assert.deepEqual(await redis.hkeys(`${keyspace}${extra}`), ['vector']);
+    const [single] = await extractJsonl([extra]);
+    assert.deepEqual(rows.at(-1), single, 'the path with colons reads back from its key as extract writes it');
   } finally {
     w.child.kill('SIGTERM');
     await events.close();
@@ -281,31 +294,6 @@ test('Redis URLs and queue names: a database the server lacks or one that is not
     assert.equal(r.stdout, '');
   }
   assert.deepEqual(await redis.keys('*urls*'), [], 'nothing enqueued in database 0');
-});
-
-test('a queue and results written before the bits and the spec facts: status counts them, export writes them as extract does', { skip }, async () => {
-  const photo = IMAGES('apple_red__opencv.jpg');
-  const add = await runCli(['queue', 'add', photo, '--redis', server.url, '--queue', 'legacy', '--key-prefix', 'legacy', '-m', 'mobilenet_0.25'], { env: env() });
-  assert.equal(add.code, 0, add.stderr);
-  const put = await runCli(['extract', photo, '-m', 'mobilenet_0.25', '--to', server.url, '--key-prefix', 'legacy'], { env: env() });
-  assert.equal(put.code, 0, put.stderr);
-  // Rewrite both as the earlier layout had them: the facts in the hash, the spec key without them, an index hash and counters.
-  const [key] = await redis.keys('legacy:mobilenet_0.25:*');
-  const fp = (await redis.hget(key!, 'spec'))!;
-  const record = JSON.parse((await redis.get(`legacy:spec:${fp}`))!);
-  await redis.set(`legacy:spec:${fp}`, JSON.stringify({ fingerprint: record.fingerprint, fields: record.fields }));
-  await redis.hset(key!, { model: 'mobilenet_0.25', layer: 'global_average_pooling2d_1', pool: 'none', l2: '0', preprocess: 'tf', weights: 'imagenet', dtype: '<f4', shape: '[256]', time: '2026-12-01T00:00:00.000Z', run: 'job 1' });
-  await redis.hset('legacy:queue:legacy:keys', '0', key!);
-  await redis.hset('legacy:queue:legacy:stats', { images: '1', stored: '1', failed: '0', first_ms: '1000', last_ms: '2000' });
-  const s = await status('legacy', 'legacy');
-  assert.deepEqual(s.images, { enqueued: 1, done: 1, stored: 1, failed: 0 });
-  const out = path.join(tmp(), 'legacy.jsonl');
-  const [exported, single] = await Promise.all([
-    runCli(['queue', 'export', '--redis', server.url, '--queue', 'legacy', '--key-prefix', 'legacy', '-o', out], { env: env() }),
-    extractJsonl([photo]),
-  ]);
-  assert.equal(exported.code, 0, exported.stderr);
-  assert.deepEqual(parseJsonl(readFileSync(out, 'utf8')), single);
 });
 
 test('Redis gone for good: the worker retries with backoff, then exits 1 with what it stored and how to go on', { skip }, async () => {
@@ -384,14 +372,29 @@ test('queue export refuses results made another way than the queue asks, naming 
     w.child.kill('SIGTERM');
   }
   await w.exit;
-  // The same key, rewritten by a run made differently.
-  const other = await runCli(['extract', photo, '-m', 'mobilenet_0.25', '--l2', '--to', server.url, '--key-prefix', 'mixed', '--overwrite'], { env: env() });
-  assert.equal(other.code, 0, other.stderr);
+  // The queue asks for --l2 now: its paths are not done until a worker redoes them under that spec.
+  const l2 = await runCli(['queue', 'add', photo, '--redis', server.url, '--queue', 'mixed', '--key-prefix', 'mixed', '-m', 'mobilenet_0.25', '--l2', '--overwrite'], { env: env() });
+  assert.equal(l2.code, 0, l2.stderr);
+  assert.deepEqual((await status('mixed', 'mixed')).images, { enqueued: 1, done: 0, stored: 0, failed: 0 });
   const dir = tmp();
   const out = path.join(dir, 'f.npy');
   const refused = await runCli(['queue', 'export', '--redis', server.url, '--queue', 'mixed', '--key-prefix', 'mixed', '-o', out], { env: env() });
   assert.equal(refused.code, 2, refused.stderr);
-  assert.match(refused.stderr, /The results of queue "mixed" were made another way than its jobs ask \(l2 true → false\)/);
+  assert.match(refused.stderr, /The results of queue "mixed" were made another way than its jobs ask \(l2 false → true\)/);
+  assert.deepEqual(readdirSync(dir), [], 'nothing written');
+  // An image the queue counts as done that is not under the workers' keyspace (workers whose
+  // int8 models differ store under two fingerprints) is not mixed in either.
+  const q = 'mixed:queue:mixed';
+  // (the queue's spec back to the workers', so that only the stray image differs)
+  const asked = (await redis.get(`${q}:spec`))!;
+  assert.match(asked, /"l2":"true"/);
+  await redis.set(`${q}:spec`, asked.replace('"l2":"true"', '"l2":"false"'));
+  const index = (await redis.rpush(`${q}:paths`, '/elsewhere/x.jpg')) - 1;
+  await redis.setbit(`${q}:done`, 0, 1);
+  await redis.setbit(`${q}:done`, index, 1);
+  const two = await runCli(['queue', 'export', '--redis', server.url, '--queue', 'mixed', '--key-prefix', 'mixed', '-o', out], { env: env() });
+  assert.equal(two.code, 2, two.stderr);
+  assert.match(two.stderr, /^Error: 1 image of queue "mixed" was done under another run spec than the one under mixed:mobilenet_0\.25:global_average_pooling2d_1:[0-9a-f]{16}:, so the results cannot go in one file; re-run them one way \(queue add --force\), then export\.\n$/);
   assert.deepEqual(readdirSync(dir), [], 'nothing written');
 });
 

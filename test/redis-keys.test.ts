@@ -1,44 +1,45 @@
 // The feature store's key scheme, hash encoding and URL redaction, in-process (no server).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { newRunId, storeKey } from '../src/store/keys.js';
-import { hashFields, recordFromHash, type StoreSpec } from '../src/store/redis.js';
+import { fingerprintOfKeyspace, keyspacePattern, newRunId, pathOfKey, storeKey, storeKeyspace } from '../src/store/keys.js';
+import { hashFields, recordFromHash } from '../src/store/redis.js';
 import { checkRedisUrl, databaseOf, reconnectAttempts, redactUrl } from '../src/store/connection.js';
 
-const spec: StoreSpec = { kind: 'extract', model: 'vgg16', layer: 'block5_pool', pool: 'avg', l2: false, preprocess: 'caffe', weights: 'imagenet', record: { fingerprint: '0123456789abcdef', fields: { model: 'vgg16' } } };
-
-test('key = <prefix>:<model>:<layer>:<sha1 hex of the absolute path>; relative paths are made absolute first', () => {
-  const abs = '/data/photos/cat 1.jpg';
-  assert.equal(storeKey('bb', 'vgg16', 'fc2', abs), `bb:vgg16:fc2:${createHash('sha1').update(abs).digest('hex')}`);
-  assert.equal(storeKey('p', 'm', 'l', 'x.png'), storeKey('p', 'm', 'l', path.join(process.cwd(), 'x.png')));
-  assert.notEqual(storeKey('p', 'm', 'l', '/a.png'), storeKey('p', 'm', 'l2', '/a.png'));
+test('key = <prefix>:<model>:<layer>:<fingerprint>:<absolute path>; relative paths are made absolute first; the path is the key less its keyspace, colons and all', () => {
+  const space = storeKeyspace('bb', 'vgg16', 'fc2', '0123456789abcdef');
+  assert.equal(space, 'bb:vgg16:fc2:0123456789abcdef:');
+  assert.equal(storeKey(space, '/data/photos/cat 1.jpg'), 'bb:vgg16:fc2:0123456789abcdef:/data/photos/cat 1.jpg');
+  assert.equal(storeKey(space, 'x.png'), `bb:vgg16:fc2:0123456789abcdef:${path.join(process.cwd(), 'x.png')}`);
+  // Another spec (or layer) is another keyspace: results made differently never share a key.
+  assert.notEqual(storeKey(space, '/a.png'), storeKey(storeKeyspace('bb', 'vgg16', 'fc2', 'fedcba9876543210'), '/a.png'));
+  assert.notEqual(storeKey(space, '/a.png'), storeKey(storeKeyspace('bb', 'vgg16', 'fc1', '0123456789abcdef'), '/a.png'));
+  // A model path and an image path may hold ':': the tail after the known keyspace is the path.
+  const odd = storeKeyspace('bb', 'C:/models/m.onnx', 'fc2', '0123456789abcdef');
+  assert.equal(pathOfKey(odd, storeKey(odd, '/photos/12:30:00 cat.jpg')), '/photos/12:30:00 cat.jpg');
+  assert.equal(pathOfKey(space, storeKey(odd, '/a.png')), null, 'a key of another keyspace is not read as one of this one');
+  assert.equal(fingerprintOfKeyspace(odd), '0123456789abcdef');
+  assert.equal(keyspacePattern('p:m[1]*?:l:0123456789abcdef:'), 'p:m\\[1\\]\\*\\?:l:0123456789abcdef:*');
   assert.match(newRunId(new Date('2026-12-02T11:45:00.123Z')), /^20261202T114500Z-[0-9a-f]{6}$/);
 });
 
-test('a vector goes in as little-endian float32 bytes with its path and fingerprint only, and comes back bit-exact with the spec\'s facts', () => {
+test('a vector goes in as little-endian float32 bytes, the hash\'s one field, and comes back bit-exact with the spec\'s facts', () => {
   const vector = Float32Array.from([0, -0, 1.5, -2.25, 3.4028234663852886e38, 1e-45, NaN]);
-  const h = hashFields(spec, { path: 'a.jpg', model: 'vgg16', layer: 'block5_pool', shape: [512], vector });
-  // Per image only what differs: the facts every result of the spec shares are kept once, under <prefix>:spec:<fingerprint>.
-  assert.deepEqual(Object.keys(h).sort(), ['path', 'spec', 'vector']);
-  assert.equal(h.path, path.resolve('a.jpg'));
-  assert.equal(h.spec, '0123456789abcdef', 'the run spec\'s fingerprint is recorded with every result');
+  const h = hashFields({ path: 'a.jpg', model: 'vgg16', layer: 'block5_pool', shape: [512], vector });
+  // Per image only what it has: the path and the spec are in the key, the spec's facts once under <prefix>:spec:<fingerprint>.
+  assert.deepEqual(Object.keys(h), ['vector']);
   const bytes = h.vector as Buffer;
   assert.equal(bytes.length, vector.length * 4);
   assert.equal(bytes.readFloatLE(8), 1.5);
-  const asRead = Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Buffer.isBuffer(v) ? v : Buffer.from(v)]));
-  const back = recordFromHash(asRead, 'x', { kind: 'extract', model: 'vgg16', layer: 'block5_pool', pool: 'avg', l2: false, preprocess: 'caffe', weights: 'imagenet', dtype: '<f4', shape: [512] });
+  const back = recordFromHash({ vector: bytes }, '/x/a.jpg', { kind: 'extract', model: 'vgg16', layer: 'block5_pool', pool: 'avg', l2: false, preprocess: 'caffe', weights: 'imagenet', dtype: '<f4', shape: [512] });
   assert.ok('vector' in back);
   assert.deepEqual(new Uint8Array(back.vector.buffer), new Uint8Array(vector.buffer), 'same bits, NaN and -0 included');
   assert.deepEqual(back.shape, [512], 'export reproduces extract JSONL shape');
   assert.equal(back.model, 'vgg16');
-  assert.match((recordFromHash(asRead, 'x', null) as { error: string }).error, /no record of this vector's spec/, 'without the facts the shape is unknown: said, not guessed');
-  // A hash written before the facts moved to the spec key carries them itself.
-  const old = { ...asRead, model: Buffer.from('vgg16'), layer: Buffer.from('block5_pool'), shape: Buffer.from('[512]') };
-  assert.deepEqual((recordFromHash(old, 'x', null) as { shape: number[] }).shape, [512]);
-  const err = hashFields(spec, { path: '/b.jpg', error: 'cannot decode' });
-  assert.deepEqual(Object.keys(err).sort(), ['error', 'path', 'spec']);
+  assert.equal(back.path, '/x/a.jpg', 'the path the key names');
+  assert.match((recordFromHash({ vector: bytes }, 'x', null) as { error: string }).error, /no record of this vector's spec/, 'without the facts the shape is unknown: said, not guessed');
+  assert.deepEqual(hashFields({ path: '/b.jpg', error: 'cannot decode' }), { error: 'cannot decode' });
+  assert.deepEqual(Object.keys(hashFields({ path: '/b.jpg', model: 'm', predictions: [] })), ['predictions']);
 });
 
 test('URLs: the password never appears in messages; only redis:// and rediss:// are accepted', () => {

@@ -1,9 +1,9 @@
 // extract/classify --to redis://: the feature store through the built CLI, against a
 // redis-server of our own on a free port. Vectors read back as raw float32 bytes must
-// equal the JSONL extract bit for bit; the key scheme is checked literally.
+// equal the JSONL extract bit for bit; the key scheme is checked literally:
+// <prefix>:<model>:<layer>:<run spec fingerprint>:<absolute path>, one field per hash.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,15 +19,20 @@ const PHOTOS = ['apple_red__opencv.jpg', 'cat_tabby_chelsea__skimage.png', 'coff
 const LAYER = 'global_average_pooling2d_1';
 let cache = '';
 const env = () => ({ BACKBONES_CACHE: (cache ||= cacheWithMobilenet025()) });
-const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
-const keyOf = (prefix: string, p: string, layer = LAYER) => `${prefix}:mobilenet_0.25:${layer}:${sha1(path.resolve(p))}`;
+/** The run spec's fingerprint, as the run says where it stored (its last stderr line). */
+const fpOf = (stderr: string) => {
+  const m = /under \S+:([0-9a-f]{16}):<absolute path> \(run spec \1\)/.exec(stderr);
+  assert.ok(m, `the run names its keyspace and fingerprint: ${stderr}`);
+  return m[1]!;
+};
+const keyOf = (prefix: string, fp: string, p: string, layer = LAYER) => `${prefix}:mobilenet_0.25:${layer}:${fp}:${path.resolve(p)}`;
 const floats = (b: Buffer) => Array.from(new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
 
 let server: TestRedis;
 let redis: Redis;
 redisForThisFile(skip, (s, c) => ((server = s), (redis = c)));
 
-test('extract --to redis: one hash per image under <prefix>:<model>:<layer>:<sha1 of absolute path>, vector bytes equal the JSONL floats', { skip }, async () => {
+test('extract --to redis: one hash per image under <prefix>:<model>:<layer>:<fingerprint>:<absolute path> holding only the vector, whose bytes equal the JSONL floats', { skip }, async () => {
   const [stored, jsonl] = await Promise.all([
     runCli(['extract', ...PHOTOS, '-m', 'mobilenet_0.25', '--to', server.url, '--key-prefix', 'rt'], { env: env() }),
     runCli(['extract', ...PHOTOS, '-m', 'mobilenet_0.25'], { env: env() }),
@@ -35,70 +40,87 @@ test('extract --to redis: one hash per image under <prefix>:<model>:<layer>:<sha
   assert.equal(stored.code, 0, stored.stderr);
   assert.equal(stored.stdout, '', 'nothing on stdout: the results went to Redis');
   const rows = parseJsonl(jsonl.stdout);
+  const fp = fpOf(stored.stderr);
+  assert.match(stored.stderr, new RegExp(`spec ${fp}: kind extract, model mobilenet_0.25`), 'the header names the same fingerprint');
   for (const [i, p] of PHOTOS.entries()) {
-    const h = await redis.hgetallBuffer(keyOf('rt', p));
-    const text = (k: string) => h[k]?.toString();
-    // Per image only what differs; what the run's results share is kept once, under the fingerprint.
-    assert.deepEqual(Object.keys(h).sort(), ['path', 'spec', 'vector']);
-    assert.equal(text('path'), path.resolve(p));
-    const spec = JSON.parse((await redis.get(`rt:spec:${text('spec')}`))!);
-    assert.equal(spec.fingerprint, text('spec'));
+    const h = await redis.hgetallBuffer(keyOf('rt', fp, p));
+    // Per image only what it has: the path and the spec are in the key; what the run's results share is kept once, under the fingerprint.
+    assert.deepEqual(Object.keys(h), ['vector'], 'one field per hash');
+    const spec = JSON.parse((await redis.get(`rt:spec:${fp}`))!);
+    assert.equal(spec.fingerprint, fp);
     assert.deepEqual(spec.store, { kind: 'extract', model: 'mobilenet_0.25', layer: LAYER, pool: 'none', l2: false, preprocess: 'tf', weights: 'imagenet', dtype: '<f4', shape: [256] });
     assert.equal(spec.fields.layer, LAYER);
     assert.equal(h.vector!.length, 256 * 4);
     assert.deepEqual(floats(h.vector!), Array.from(Float32Array.from(rows[i]!.vector)));
-    // What Redis spends on it (bench/redis-memory.ts: 1.58x on a default server; 2.1x with the facts in every hash).
-    const bytes = Number(await redis.call('MEMORY', 'USAGE', keyOf('rt', p), 'SAMPLES', '0'));
-    assert.ok(bytes < 1.7 * (256 * 4 + Buffer.byteLength(path.resolve(p))), `${bytes} B for one stored vector`);
   }
   // The run's keys, in input order, in a list named by the run id in <prefix>:runs.
   const runs = await redis.zrange('rt:runs', 0, -1);
   assert.equal(runs.length, 1);
-  assert.deepEqual(await redis.lrange(`rt:run:${runs[0]}`, 0, -1), PHOTOS.map((p) => keyOf('rt', p)));
+  assert.deepEqual(await redis.lrange(`rt:run:${runs[0]}`, 0, -1), PHOTOS.map((p) => keyOf('rt', fp, p)));
 });
 
 test('--pool avg stores the pooled shape; a bad image is an error hash, exit 3', { skip }, async () => {
   const bad = IMAGES('truncated__skimage.jpg');
   const r = await runCli(['extract', PHOTOS[0]!, bad, '-m', 'mobilenet_0.25', '--layer', 'conv_pw_13_relu', '--pool', 'avg', '--to', server.url, '--key-prefix', 'pool'], { env: env() });
   assert.equal(r.code, 3, r.stderr);
-  const h = await redis.hgetall(keyOf('pool', PHOTOS[0]!, 'conv_pw_13_relu'));
-  const { store } = JSON.parse((await redis.get(`pool:spec:${h.spec}`))!);
+  const fp = fpOf(r.stderr);
+  assert.deepEqual(Object.keys(await redis.hgetall(keyOf('pool', fp, PHOTOS[0]!, 'conv_pw_13_relu'))), ['vector']);
+  const { store } = JSON.parse((await redis.get(`pool:spec:${fp}`))!);
   assert.deepEqual(store.shape, [256], 'one shape: the stored vector\'s, as JSONL says');
   assert.equal(store.pool, 'avg');
-  const e = await redis.hgetall(keyOf('pool', bad, 'conv_pw_13_relu'));
+  const e = await redis.hgetall(keyOf('pool', fp, bad, 'conv_pw_13_relu'));
+  assert.deepEqual(Object.keys(e), ['error'], 'an error hash holds the reason only');
   assert.match(e.error!, /\S/);
-  assert.equal(e.vector, undefined);
 });
 
 test('--resume skips images whose key holds a result; the rest are added', { skip }, async () => {
   const first = await runCli(['extract', PHOTOS[0]!, PHOTOS[1]!, '-m', 'mobilenet_0.25', '--to', server.url, '--key-prefix', 'res'], { env: env() });
   assert.equal(first.code, 0, first.stderr);
+  const fp = fpOf(first.stderr);
   // A mark a rewrite (DEL + HSET) would drop.
-  await redis.hset(keyOf('res', PHOTOS[0]!), 'mark', '1');
+  await redis.hset(keyOf('res', fp, PHOTOS[0]!), 'mark', '1');
   const r = await runCli(['extract', ...PHOTOS, '-m', 'mobilenet_0.25', '--to', server.url, '--key-prefix', 'res', '--resume'], { env: env() });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /Resuming: 2 inputs already in the store/);
   assert.match(r.stderr, /1 of 1 images done/);
-  assert.equal(await redis.hget(keyOf('res', PHOTOS[0]!), 'mark'), '1', 'the stored image was not written again');
-  assert.equal(await redis.exists(keyOf('res', PHOTOS[2]!)), 1);
+  assert.equal(await redis.hget(keyOf('res', fp, PHOTOS[0]!), 'mark'), '1', 'the stored image was not written again');
+  assert.equal(await redis.exists(keyOf('res', fp, PHOTOS[2]!)), 1);
+  // Without --resume every given image is computed and written again (the mark goes).
+  const again = await runCli(['extract', PHOTOS[0]!, '-m', 'mobilenet_0.25', '--to', server.url, '--key-prefix', 'res'], { env: env() });
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(Object.keys(await redis.hgetall(keyOf('res', fp, PHOTOS[0]!))), ['vector']);
 });
 
-test('a key holding a result made differently (here --l2) is refused unless --overwrite', { skip }, async () => {
-  const first = await runCli(['extract', PHOTOS[0]!, '-m', 'mobilenet_0.25', '--to', server.url, '--key-prefix', 'ow'], { env: env() });
-  assert.equal(first.code, 0, first.stderr);
-  const key = keyOf('ow', PHOTOS[0]!);
-  const original = await redis.hgetBuffer(key, 'vector');
-  const refused = await runCli(['extract', PHOTOS[0]!, '-m', 'mobilenet_0.25', '--l2', '--to', server.url, '--key-prefix', 'ow'], { env: env() });
+test('two specs (--l2 and not) store side by side, each under its fingerprint; --resume skips only its own; --overwrite has nothing to replace', { skip }, async () => {
+  const run = (args: string[]) => runCli(['extract', ...args, '-m', 'mobilenet_0.25', '--to', server.url, '--key-prefix', 'two'], { env: env() });
+  const plain = await run([PHOTOS[0]!, PHOTOS[1]!]);
+  assert.equal(plain.code, 0, plain.stderr);
+  const fp = fpOf(plain.stderr);
+  const original = await redis.hgetBuffer(keyOf('two', fp, PHOTOS[0]!), 'vector');
+  const l2 = await run([PHOTOS[2]!, '--l2']);
+  assert.equal(l2.code, 0, l2.stderr);
+  const fpL2 = fpOf(l2.stderr);
+  assert.notEqual(fpL2, fp);
+  // --resume --l2 over all three: only its own stored image is skipped, not the plain spec's two.
+  const resumedL2 = await run([...PHOTOS, '--l2', '--resume']);
+  assert.equal(resumedL2.code, 0, resumedL2.stderr);
+  assert.match(resumedL2.stderr, /Resuming: 1 input already in the store/);
+  assert.match(resumedL2.stderr, /2 of 2 images done/);
+  assert.deepEqual(await redis.hgetBuffer(keyOf('two', fp, PHOTOS[0]!), 'vector'), original, 'the plain spec\'s result is left as it was');
+  const v = floats((await redis.hgetBuffer(keyOf('two', fpL2, PHOTOS[0]!), 'vector'))!);
+  assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-5, 'beside it, the L2-normalised vector');
+  assert.equal(JSON.parse((await redis.get(`two:spec:${fpL2}`))!).fields.l2, 'true');
+  assert.equal(JSON.parse((await redis.get(`two:spec:${fp}`))!).fields.l2, 'false');
+  // --resume without --l2: its two are skipped, the third (stored only with --l2) is computed.
+  const resumed = await run([...PHOTOS, '--resume']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, /Resuming: 2 inputs already in the store/);
+  assert.match(resumed.stderr, /1 of 1 images done/);
+  const keys = (await redis.keys('two:mobilenet_0.25:*')).sort();
+  assert.deepEqual(keys, [...PHOTOS.map((p) => keyOf('two', fp, p)), ...PHOTOS.map((p) => keyOf('two', fpL2, p))].sort(), 'each image once per spec');
+  const refused = await run([PHOTOS[0]!, '--l2', '--overwrite']);
   assert.equal(refused.code, 2, refused.stderr);
-  assert.match(refused.stderr, /already holds a result made differently .*l2 false → true.*--overwrite/);
-  assert.deepEqual(await redis.hgetBuffer(key, 'vector'), original, 'left as it was');
-  const forced = await runCli(['extract', PHOTOS[0]!, '-m', 'mobilenet_0.25', '--l2', '--overwrite', '--to', server.url, '--key-prefix', 'ow'], { env: env() });
-  assert.equal(forced.code, 0, forced.stderr);
-  const v = floats((await redis.hgetBuffer(key, 'vector'))!);
-  assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-5, 'now the L2-normalised vector');
-  const { fields, store } = JSON.parse((await redis.get(`ow:spec:${await redis.hget(key, 'spec')}`))!);
-  assert.equal(fields.l2, 'true');
-  assert.equal(store.l2, true);
+  assert.equal(refused.stderr, "Error: --overwrite has nothing to replace with --to redis://…: each run spec stores under its own keys (<prefix>:<model>:<layer>:<fingerprint>:<path>), so results made another way stay beside this run's, and without --resume every given image is computed again.\n");
 });
 
 test('unreachable Redis: one sentence naming the URL without its password, exit 1, before the model loads', { skip }, async () => {
@@ -116,13 +138,14 @@ test('the URL\'s database: a number the server has is used; one it lacks, or not
   const three = server.url.replace(/\/0$/, '/3');
   const ok = await runCli(['extract', PHOTOS[0]!, '-m', 'mobilenet_0.25', '--to', three, '--key-prefix', 'db'], { env: env() });
   assert.equal(ok.code, 0, ok.stderr);
+  const fp = fpOf(ok.stderr);
   const db3 = new Redis(three);
   try {
-    assert.equal(await db3.exists(keyOf('db', PHOTOS[0]!)), 1, 'in database 3');
+    assert.equal(await db3.exists(keyOf('db', fp, PHOTOS[0]!)), 1, 'in database 3');
   } finally {
     db3.disconnect();
   }
-  assert.equal(await redis.exists(keyOf('db', PHOTOS[0]!)), 0, 'not in database 0');
+  assert.equal(await redis.exists(keyOf('db', fp, PHOTOS[0]!)), 0, 'not in database 0');
   const missing = await runCli(['extract', PHOTOS[0]!, '-m', 'mobilenet_0.25', '--to', server.url.replace(/\/0$/, '/99'), '--key-prefix', 'db99'], { env: env() });
   assert.equal(missing.code, 2, missing.stderr);
   assert.match(missing.stderr, /^Error: Redis at redis:\/\/127\.0\.0\.1:\d+\/99 has no database 99 \(ERR DB index is out of range\); it has 16, 0 to 15: put one of those in the URL\.\n$/);
@@ -145,7 +168,7 @@ test('store import redis://: the vectors read back with their spec\'s facts; opt
   assert.ok(hit.includes(JSON.stringify(path.resolve(PHOTOS[1]!))), hit);
   const wrong = await runCli(['store', 'import', server.url, '--key-prefix', 'imp', '--to', lance.replace('imp.lance', 'l2.lance'), '-m', 'mobilenet_0.25', '--l2'], { env: env() });
   assert.equal(wrong.code, 2, wrong.stderr);
-  assert.match(wrong.stderr, /says its vectors were made with l2 false, but the options say true/);
+  assert.match(wrong.stderr, /^Error: redis:\/\/127\.0\.0\.1:\d+\/0 holds no vectors made as the options say under imp:mobilenet_0\.25:global_average_pooling2d_1:[0-9a-f]{16}:, but some made another way \(l2 false → true\): pass the options that made them\.$/m);
 });
 
 test('password: a wrong one and a missing one are one sentence each; the right one stores classify predictions as JSON', { skip }, async () => {
@@ -166,7 +189,8 @@ test('password: a wrong one and a missing one are one sentence each; the right o
     assert.equal(ok.code, 0, ok.stderr);
     const client = new Redis(locked.url);
     try {
-      const h = await client.hgetall(keyOf('backbones', PHOTOS[1]!, 'classify'));
+      const h = await client.hgetall(keyOf('backbones', fpOf(ok.stderr), PHOTOS[1]!, 'classify'));
+      assert.deepEqual(Object.keys(h), ['predictions']);
       assert.deepEqual(JSON.parse(h.predictions!), parseJsonl(jsonl.stdout)[0]!.predictions);
     } finally {
       client.disconnect();
@@ -217,7 +241,7 @@ test('rediss:// speaks TLS: with the server\'s CA trusted it stores; without it,
     assert.equal(ok.code, 0, ok.stderr);
     const client = new Redis(tls.url, { tls: { ca: readFileSync(files.ca) } });
     try {
-      assert.match((await client.hget(keyOf('backbones', PHOTOS[0]!), 'spec'))!, /^[0-9a-f]{16}$/);
+      assert.equal((await client.hgetBuffer(keyOf('backbones', fpOf(ok.stderr), PHOTOS[0]!), 'vector'))?.length, 256 * 4);
     } finally {
       client.disconnect();
     }

@@ -2,8 +2,8 @@
 // .paths.jsonl, extract JSONL, or the Redis feature store) into a Lance store without
 // recomputing them. A source does not record everything that made its vectors, so the
 // model options say it (as for extract); the model is loaded for its weights hash only
-// (no image is read), and what the source does record (JSONL model/layer, Redis
-// model/layer/pool/l2/preprocess/weights) must agree. store index builds the ANN index.
+// (no image is read), and what the source does record (JSONL model/layer; Redis keeps
+// each run spec under its own keyspace, so the options' fingerprint names the one read) must agree. store index builds the ANN index.
 import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
@@ -67,34 +67,38 @@ function* jsonlRows(file: string, claims: Claims[]): Generator<SourceRow> {
   }
 }
 
-async function redisRows(url: string, prefix: string, p: { model: string; layer: string }, claims: Claims[]): Promise<SourceRow[]> {
+/** The vectors of one run spec in the Redis feature store: its keyspace (<prefix>:<model>:<layer>:<fingerprint>:). */
+async function redisRows(url: string, prefix: string, p: { model: string; layer: string; record: SpecRecord }): Promise<SourceRow[]> {
   const { checkRedisUrl, connectRedis } = await import('../store/connection.js');
-  const { FeatureStore, recordFromHash, RECORD_FIELDS } = await import('../store/redis.js');
+  const { FeatureStore } = await import('../store/redis.js');
+  const { keyspacePattern, pathOfKey, storeKeyspace } = await import('../store/keys.js');
   // Not unref'd when idle (as a run's store is): nothing else keeps this process alive while it reads.
   const store = new FeatureStore(await connectRedis(checkRedisUrl(url, 'store import')), prefix);
   try {
     const rows: SourceRow[] = [];
-    const match = `${prefix}:${p.model}:${p.layer}:*`;
+    const keyspace = storeKeyspace(prefix, p.model, p.layer, p.record.fingerprint);
     let cursor = '0';
     do {
-      const [next, keys] = await store.client.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      const [next, keys] = await store.client.scan(cursor, 'MATCH', keyspacePattern(keyspace), 'COUNT', 1000);
       cursor = next;
-      for (const key of keys) {
-        if (!/:[0-9a-f]{40}$/.test(key)) continue;
-        const h = await store.client.hgetallBuffer(key);
-        const text = (k: string) => h[k]?.toString('utf8');
-        if (text('error') !== undefined || !h.vector) continue;
-        // How it was made: the spec's facts (<prefix>:spec:<fingerprint>), or the hash itself for keys written before them.
-        const spec = text('spec');
-        const facts = spec ? ((await store.specRecord(spec))?.store ?? null) : null;
-        const made = facts ? { ...facts, l2: facts.l2 ? '1' : '0' } : { model: text('model'), layer: text('layer'), pool: text('pool'), l2: text('l2'), preprocess: text('preprocess'), weights: text('weights') };
-        claims.push({ model: made.model, layer: made.layer, pool: made.pool, l2: made.l2 === '1' ? 'true' : 'false', preprocess: made.preprocess, weights: made.weights });
-        const r = recordFromHash(Object.fromEntries(RECORD_FIELDS.map((f) => [f, h[f] ?? null])), key, facts);
-        if ('vector' in r) rows.push({ path: r.path, vector: r.vector });
-      }
+      const paths = keys.map((k) => pathOfKey(keyspace, k)).filter((x): x is string => x !== null);
+      for (const r of await store.read(keyspace, p.record.fingerprint, paths)) if (r && 'vector' in r) rows.push({ path: r.path, vector: r.vector });
     } while (cursor !== '0');
-    if (rows.length === 0) throw new BackbonesError('E_USAGE', `No vectors under ${match} in ${store.connection.where}: check -m, --layer and --key-prefix.`);
-    return rows;
+    if (rows.length > 0) return rows;
+    // None made as the options say: name how the vectors under this model and layer were made.
+    const layerspace = `${prefix}:${p.model}:${p.layer}:`;
+    let other: string | undefined;
+    cursor = '0';
+    do {
+      const [next, keys] = await store.client.scan(cursor, 'MATCH', keyspacePattern(layerspace), 'COUNT', 1000);
+      cursor = next;
+      other = keys.map((k) => /^([0-9a-f]{16}):/.exec(k.slice(layerspace.length))?.[1]).find((fp) => fp !== undefined);
+    } while (!other && cursor !== '0');
+    if (other) {
+      const diff = differences((await store.specFields(other)) ?? {}, p.record.fields);
+      throw new BackbonesError('E_USAGE', `${store.connection.where} holds no vectors made as the options say under ${keyspace}, but some made another way (${diff.join('; ') || `spec ${other}`}): pass the options that made them.`);
+    }
+    throw new BackbonesError('E_USAGE', `No vectors under ${keyspace} in ${store.connection.where}: check -m, --layer, the spec's options and --key-prefix.`);
   } finally {
     await store.close();
   }
@@ -148,7 +152,7 @@ export async function runStoreImport(source: string, o: StoreImportOptions): Pro
   // A file written since the spec was recorded says exactly how it was made: every field must agree.
   if (!isRedis) checkSourceSpec(source, made.record);
   const claims: Claims[] = [];
-  const rows: SourceRow[] = isRedis ? await redisRows(source, o.keyPrefix, { model: want.model!, layer: want.layer! }, claims) : [...(/\.npy$/i.test(source) ? npyRows(source) : jsonlRows(source, claims))];
+  const rows: SourceRow[] = isRedis ? await redisRows(source, o.keyPrefix, { model: want.model!, layer: want.layer!, record: made.record }) : [...(/\.npy$/i.test(source) ? npyRows(source) : jsonlRows(source, claims))];
   checkClaims(source, claims, want);
   let store = await storeFor(target, made);
   const done = store ? await store.paths() : new Set<string>();

@@ -1,7 +1,7 @@
 // classify/extract --to redis://…: the Redis feature store as the run's output. The
 // connection is made before the model loads (an unreachable server fails at once);
-// begin() applies --resume and the overwrite check once the model and layer are
-// known, and returns a RecordWriter that writes one pipelined transaction per batch.
+// begin() applies --resume once the model, layer and run spec are known (they name the
+// keyspace), and returns a RecordWriter that writes one pipelined transaction per batch.
 import path from 'node:path';
 import { BackbonesError } from '../errors.js';
 import { log } from '../log.js';
@@ -20,14 +20,14 @@ import type { Task } from '../tasks/task.js';
 export interface StoreRunOptions {
   to?: string;
   keyPrefix?: string;
-  /** --to: replace keys made differently; with --resume into a file: start a file made differently again. */
+  /** With --resume into a file: start a file made differently again (refused with --to redis: nothing to replace). */
   overwrite?: boolean;
   resume?: boolean;
   output?: string;
 }
 
 export interface RunStore {
-  /** Refuses keys made differently, skips what is stored (--resume), and returns the writer and the entries left. */
+  /** Skips what this spec has stored (--resume), and returns the writer and the entries left. */
   begin(run: StoreRun, task: Task, record: SpecRecord): Promise<{ writer: RecordWriter; entries: InputEntry[]; skipped: number }>;
 }
 
@@ -46,8 +46,12 @@ export async function openRunStore(o: StoreRunOptions, kind: 'classify' | 'extra
   if (!/^rediss?:\/\//i.test(o.to!)) throw new BackbonesError('E_USAGE', `--to takes a redis://… URL or a vector store PATH.lance (or s3://, gs://, az:// …/NAME.lance); received ${redactUrl(o.to!)}.`);
   const url = checkRedisUrl(o.to!, '--to');
   if (o.output) throw new BackbonesError('E_USAGE', '--to and -o are exclusive: write either to Redis or to a file.');
+  // Each run spec has its own keys, so no key holds a result made another way.
+  if (o.overwrite) {
+    throw new BackbonesError('E_USAGE', '--overwrite has nothing to replace with --to redis://…: each run spec stores under its own keys (<prefix>:<model>:<layer>:<fingerprint>:<path>), so results made another way stay beside this run\'s, and without --resume every given image is computed again.');
+  }
   const store = new FeatureStore(await connectRedis(url, { idleUnref: true }), o.keyPrefix ?? DEFAULT_KEY_PREFIX);
-  log.info(`store: ${store.connection.where}, keys ${store.prefix}:<model>:<layer>:<sha1 of path>`);
+  log.info(`store: ${store.connection.where}, keys ${store.prefix}:<model>:<layer>:<fingerprint>:<absolute path>`);
   return {
     async begin(run, task, record) {
       const spec: StoreSpec = {
@@ -61,25 +65,21 @@ export async function openRunStore(o: StoreRunOptions, kind: 'classify' | 'extra
         record,
       };
       let { entries, skipped } = run;
-      try {
-        const keys = entries.map((e) => store.key(spec, e.path));
-        const { done, conflicts } = await store.existing(keys, spec);
-        if (conflicts.size > 0 && !o.overwrite) {
-          const [key, what] = conflicts.entries().next().value!;
-          throw new BackbonesError(
-            'E_USAGE',
-            `${conflicts.size} key${conflicts.size === 1 ? '' : 's'} already hold${conflicts.size === 1 ? 's' : ''} a result made differently (${key}: ${what}); pass --overwrite to replace them, or choose another --key-prefix.`,
-          );
+      // Without --resume every given image is computed and written again, as a file would be.
+      if (o.resume) {
+        try {
+          const keys = entries.map((e) => store.key(spec, e.path));
+          const done = await store.holdingResults(keys);
+          if (done.size > 0) {
+            const before = entries.length;
+            entries = entries.filter((_, i) => !done.has(keys[i]!));
+            skipped += before - entries.length;
+            log.info(`Resuming: ${before - entries.length} input${before - entries.length === 1 ? '' : 's'} already in the store.`);
+          }
+        } catch (e) {
+          await store.close();
+          throw e;
         }
-        if (o.resume && done.size > 0) {
-          const before = entries.length;
-          entries = entries.filter((_, i) => !done.has(keys[i]!));
-          skipped += before - entries.length;
-          log.info(`Resuming: ${before - entries.length} input${before - entries.length === 1 ? '' : 's'} already in the store.`);
-        }
-      } catch (e) {
-        await store.close();
-        throw e;
       }
       return { writer: storeWriter(store, spec, batchSize), entries, skipped };
     },
@@ -125,7 +125,8 @@ function storeWriter(store: FeatureStore, spec: StoreSpec, batchSize: number): R
       flush();
       await chain;
       if (failure) throw failure;
-      log.info(`stored ${stored} result${stored === 1 ? '' : 's'} in ${store.connection.where} under ${store.prefix}:${spec.model}:${spec.layer}:…; this run's keys are listed in ${list}`);
+      // The fingerprint is part of every key: a reader needs it (docs/redis-queue.md).
+      log.info(`stored ${stored} result${stored === 1 ? '' : 's'} in ${store.connection.where} under ${store.keyspace(spec)}<absolute path> (run spec ${spec.record.fingerprint}); this run's keys are listed in ${list}`);
       await store.close();
     },
   };

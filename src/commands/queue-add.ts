@@ -23,7 +23,7 @@ export function registerQueueAdd(queue: Command): void {
     .addOption(batchSizeOption())
     .option('--attempts <n>', 'tries per job before it is reported failed (model cannot load, Redis lost)', parsePositiveInt('--attempts'), 3)
     .option('--backoff <ms>', 'wait before the first retry of a failed job, doubled each time', parseNonNegativeInt('--backoff'), 2000)
-    .option('--overwrite', 'let workers replace keys that hold a result made another way (any field of the run spec), and enqueue into a queue that holds jobs made another way')
+    .option('--overwrite', 'enqueue into a queue that holds jobs made another way (any field of the run spec): its paths count as not done until workers redo them under the new spec')
     .option('--force', 'enqueue paths the queue already holds again (default: only new paths; workers skip the stored ones)')
     .option('--remove-on-complete <keep>', 'completed jobs BullMQ keeps: a count of the newest, an age (30m, 24h, 7d), both (1000,7d), now or never', DEFAULT_REMOVE_ON_COMPLETE)
     .option('--remove-on-fail <keep>', 'failed jobs BullMQ keeps (with their reason): as --remove-on-complete', DEFAULT_REMOVE_ON_FAIL)

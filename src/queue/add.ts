@@ -71,7 +71,7 @@ export async function runQueueAdd(inputs: string[], o: QueueAddOptions): Promise
   await client.set(keys.spec, JSON.stringify(expected));
   // Each worker reads weights from its own --cache-dir, not from this machine's.
   const { cacheDir: _here, ...jobSpec } = spec;
-  const template: Omit<ExtractJobData, 'items'> = { prefix, spec: jobSpec, expected, overwrite: Boolean(o.overwrite) };
+  const template: Omit<ExtractJobData, 'items'> = { prefix, spec: jobSpec, expected };
   const options = { attempts: o.attempts, backoff: { type: 'exponential', delay: o.backoff }, removeOnComplete, removeOnFail };
   let jobs = 0;
   let images = 0;

@@ -1,15 +1,16 @@
 // `backbones queue export -o feats.npy|feats.jsonl|feats.csv`: the queue's results
 // read back from the store in input order, written through the one output lifecycle
 // (lock, FILE.partial renamed at the end, FILE.spec.json). An image without a result
-// (not processed yet, or its job failed) is an error record. Results made with another
-// spec than the queue's (or than each other) are refused before anything is written.
+// (not processed yet, or its job failed) is an error record. Results are read from the one
+// keyspace the workers wrote (<prefix>:<model>:<layer>:<fingerprint>:); a spec other than the
+// queue's, or images done under another keyspace, are refused before anything is written.
 import { BackbonesError, EXIT } from '../errors.js';
 import { log, plural } from '../log.js';
 import { openOutput, planOutput } from '../output/open.js';
 import { differences, type ExpectedSpec, type SpecRecord } from '../output/spec-record.js';
 import type { OutputRecord } from '../output/records.js';
 import { checkRedisUrl, connectRedis } from '../store/connection.js';
-import { DEFAULT_KEY_PREFIX, keyInSpace } from '../store/keys.js';
+import { DEFAULT_KEY_PREFIX, fingerprintOfKeyspace, storeKey } from '../store/keys.js';
 import { execOrThrow, FeatureStore } from '../store/redis.js';
 import { DEFAULT_QUEUE, keyspaceOf, noInputs, queueKeys } from './jobs.js';
 
@@ -71,35 +72,40 @@ async function readChunk(store: FeatureStore, keys: ReturnType<typeof queueKeys>
   if (paths.length === 0) return [];
   const missing = (p: string): OutputRecord => ({ path: p, error: 'no result in the store yet (not processed, or its job failed)' });
   if (keyspace === null) return paths.map(missing);
-  const records = await store.read(paths.map((p) => keyInSpace(keyspace, p)), paths);
+  const records = await store.read(keyspace, fingerprintOfKeyspace(keyspace) ?? '', paths);
   return records.map((r, i) => r ?? missing(paths[i]!));
 }
 
 /**
- * The one spec the queue's results were made with: every stored result's fingerprint must
- * be the same, and agree with the fields queue add recorded; else the export is refused,
- * naming the fields that differ.
+ * The one spec the queue's results were made with: the fingerprint of the keyspace the
+ * workers wrote, whose fields must agree with the ones queue add recorded; and every image
+ * the queue counts as done must be in that keyspace (workers whose int8 models differ store
+ * under two). Else the export is refused, naming what differs.
  */
 async function oneSpec(store: FeatureStore, keys: ReturnType<typeof queueKeys>, keyspace: string | null, total: number, name: string): Promise<SpecRecord> {
   const { client } = store;
   const queued = await client.get(keys.spec);
   const expected: ExpectedSpec | null = queued ? (JSON.parse(queued) as ExpectedSpec) : null;
-  const seen = new Set<string>();
-  for (let start = 0; keyspace !== null && start < total; start += CHUNK) {
-    const paths = await client.lrange(keys.paths, start, start + CHUNK - 1);
-    const pipe = client.pipeline();
-    for (const p of paths) pipe.hget(keyInSpace(keyspace, p), 'spec');
-    for (const fp of (await execOrThrow(pipe)) as (string | null)[]) if (fp) seen.add(fp);
-  }
-  const records: SpecRecord[] = [];
-  for (const fingerprint of seen) records.push({ fingerprint, fields: (await store.specFields(fingerprint)) ?? {} });
-  const [first, second] = records;
-  if (second) {
-    throw new BackbonesError('E_USAGE', `The results of queue "${name}" were made ${records.length} ways (${differences(first!.fields, second.fields).join('; ')}), so they cannot go in one file; export after re-running them one way.`);
-  }
-  if (first && expected) {
-    const diff = differences(first.fields, expected.fields, expected.pending);
+  const fingerprint = keyspace === null ? null : fingerprintOfKeyspace(keyspace);
+  if (keyspace === null || fingerprint === null) return { fingerprint: '', fields: expected?.fields ?? {} };
+  const fields = await store.specFields(fingerprint);
+  if (fields && expected) {
+    const diff = differences(fields, expected.fields, expected.pending);
     if (diff.length > 0) throw new BackbonesError('E_USAGE', `The results of queue "${name}" were made another way than its jobs ask (${diff.join('; ')}); re-run them, or export the queue they were made for.`);
   }
-  return first ?? { fingerprint: '', fields: expected?.fields ?? {} };
+  const done = (await client.getBuffer(keys.done)) ?? Buffer.alloc(0);
+  const isDone = (i: number) => ((done[i >> 3] ?? 0) >> (7 - (i & 7))) & 1;
+  let elsewhere = 0;
+  for (let start = 0; start < total; start += CHUNK) {
+    const paths = await client.lrange(keys.paths, start, start + CHUNK - 1);
+    const pipe = client.pipeline();
+    for (const p of paths) pipe.exists(storeKey(keyspace, p));
+    ((await execOrThrow(pipe)) as number[]).forEach((exists, i) => {
+      if (exists === 0 && isDone(start + i)) elsewhere += 1;
+    });
+  }
+  if (elsewhere > 0) {
+    throw new BackbonesError('E_USAGE', `${plural(elsewhere, 'image')} of queue "${name}" ${elsewhere === 1 ? 'was' : 'were'} done under another run spec than the one under ${keyspace}, so the results cannot go in one file; re-run them one way (queue add --force), then export.`);
+  }
+  return { fingerprint, fields: fields ?? expected?.fields ?? {} };
 }

@@ -20,8 +20,6 @@ export interface ExtractJobData {
   spec: RunSpec;
   /** Its fingerprint fields as queue add knew them (the int8 model a worker picks is pending). */
   expected: ExpectedSpec;
-  /** Replace keys that hold a result of another model/layer/pooling. */
-  overwrite: boolean;
   /** index: the image's position in the queue's input order (for export). */
   items: { index: number; path: string }[];
 }
@@ -69,12 +67,9 @@ export function progressPercent(done: number, total: number): number {
   return total === 0 ? 100 : Math.floor((100 * done) / total);
 }
 
-/** Where the workers stored a queue's results: its keyspace, or for a queue from before it was kept, the prefix of a key its index holds. */
+/** Where the workers stored a queue's results (the keyspace of their run spec), or null before any. */
 export async function keyspaceOf(client: Redis, keys: ReturnType<typeof queueKeys>): Promise<string | null> {
-  const keyspace = await client.get(keys.keyspace);
-  if (keyspace !== null) return keyspace;
-  const [, entries] = await client.hscan(keys.legacyKeys, '0', 'COUNT', 10);
-  return entries[1]?.replace(/[0-9a-f]{40}$/, '') ?? null;
+  return client.get(keys.keyspace);
 }
 
 /** "Queue … has no inputs": export and status say the same when --queue or --key-prefix names nothing. */
@@ -92,13 +87,11 @@ export function queueKeys(prefix: string, queue: string) {
     done: `${base}:done`,
     /** BITMAP: bit <index> set while the image's record is an error. */
     failed: `${base}:failed`,
-    /** STRING: <prefix>:<model>:<layer>: as the workers store: an image's key is this plus sha1(path). */
+    /** STRING: <prefix>:<model>:<layer>:<fingerprint>: where the workers store: an image's key is this plus its path. */
     keyspace: `${base}:keyspace`,
     /** HASH: first_ms, last_ms (for images/s). */
     stats: `${base}:stats`,
     /** STRING: the spec's fields (JSON ExpectedSpec) its jobs were enqueued with; export compares the results with it. */
     spec: `${base}:spec`,
-    /** HASH: index → store key, and images/stored/failed counters in stats: what queues kept before the bits (read only). */
-    legacyKeys: `${base}:keys`,
   };
 }

@@ -36,10 +36,8 @@ export async function queueStatus(o: QueueStatusOptions): Promise<QueueStatus> {
     const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed', 'paused');
     const [stats, doneBits, failedBits, failed, stalled] = await Promise.all([client.hgetall(keys.stats), client.bitcount(keys.done), client.bitcount(keys.failed), queue.getFailed(0, 19), stalledJobs(queue, client)]);
     const n = (k: string) => Number(stats[k] ?? 0);
-    // A queue from before the bits kept counters (an image taken over could count twice there).
-    const legacy = doneBits === 0 && n('images') > 0;
-    const done = legacy ? n('images') : doneBits;
-    const failedImages = legacy ? n('failed') : failedBits;
+    const done = doneBits;
+    const failedImages = failedBits;
     const seconds = (n('last_ms') - n('first_ms')) / 1000;
     return {
       queue: name,

@@ -3,8 +3,8 @@
 // to the feature store in one transaction together with the queue's index of it.
 //
 // Nothing is lost when a worker dies: BullMQ gives a job whose lock expired (a worker
-// killed mid-job) to another worker, which skips the images already stored (a key
-// holding this spec's result) and does the rest; a key is written whole or not at all,
+// killed mid-job) to another worker, which skips the images already stored (a key of
+// this spec's keyspace holding a result) and does the rest; a key is written whole or not at all,
 // so the store ends with every image exactly once. SIGTERM/SIGINT: finish the current
 // jobs, then exit 0.
 import { performance } from 'node:perf_hooks';
@@ -24,7 +24,6 @@ import type { OutputRecord } from '../output/records.js';
 import { checkRedisUrl, connectRedis, type Connection } from '../store/connection.js';
 import { FeatureStore, lostConnection, type StoreSpec } from '../store/redis.js';
 import { DEFAULT_QUEUE, progressPercent, queueKeys, type ExtractJobData, type ExtractJobResult } from './jobs.js';
-import { storeKeyspace } from '../store/keys.js';
 
 /** worker: its own engine options and cache (from the spec's options), and the queue it serves. */
 export interface WorkerOptions extends Pick<SpecOptions, 'backend' | 'device' | 'provider' | 'threads' | 'cacheDir'> {
@@ -71,6 +70,8 @@ export async function runWorker(o: WorkerOptions): Promise<number> {
   };
 
   let stored = 0;
+  /** Where this worker stored (the fingerprint is part of every key: readers need it). */
+  const keyspaces = new Set<string>();
   const started = performance.now();
   const process_ = async (job: Job<ExtractJobData, ExtractJobResult>): Promise<ExtractJobResult> => {
     const data = job.data;
@@ -83,15 +84,13 @@ export async function runWorker(o: WorkerOptions): Promise<number> {
     const keys = queueKeys(data.prefix, name);
     const keyOf = new Map(data.items.map((it) => [it.path, fs.key(spec, it.path)]));
     const indexOf = new Map(data.items.map((it) => [it.path, it.index]));
-    const { done, conflicts } = await fs.existing([...keyOf.values()], spec);
-    if (conflicts.size > 0 && !data.overwrite) {
-      const [key, what] = conflicts.entries().next().value!;
-      throw new UnrecoverableError(`${conflicts.size} key(s) already hold a result made differently (${key}: ${what}); enqueue with --overwrite or another --key-prefix.`);
-    }
+    const done = await fs.holdingResults([...keyOf.values()]);
     // A retried or stalled job only does what its earlier run did not store.
     const todo = data.items.filter((it) => !done.has(keyOf.get(it.path)!));
     const skippedItems = data.items.filter((it) => done.has(keyOf.get(it.path)!));
-    const keyspace = storeKeyspace(data.prefix, spec.model, spec.layer);
+    const keyspace = fs.keyspace(spec);
+    if (!keyspaces.has(keyspace)) log.info(`results of run spec ${spec.record.fingerprint} go under ${keyspace}<absolute path>`);
+    keyspaces.add(keyspace);
     const result: ExtractJobResult = { images: data.items.length, stored: 0, skipped: skippedItems.length, failed: 0 };
     const progress = () => job.updateProgress(progressPercent(result.skipped + result.stored + result.failed, result.images));
     // Images stored before (a retried or stalled job, a re-add with --force) count as done.
@@ -176,7 +175,8 @@ export async function runWorker(o: WorkerOptions): Promise<number> {
     await closeQuietly(storeConnection);
     await closeQuietly(queueConnection);
     const seconds = (performance.now() - started) / 1000;
-    log.info(`worker stopped: ${stored} image${stored === 1 ? '' : 's'} stored in ${seconds.toFixed(1)} s`);
+    const where = keyspaces.size > 0 ? ` under ${[...keyspaces].map((k) => `${k}<absolute path>`).join(', ')}` : '';
+    log.info(`worker stopped: ${stored} image${stored === 1 ? '' : 's'} stored in ${seconds.toFixed(1)} s${where}`);
   }
 }
 

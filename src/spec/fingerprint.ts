@@ -1,7 +1,7 @@
 // The fingerprint of a run spec: the fields that change the numbers a run writes (model,
 // weights identity, input, preprocessing, task, image handling, precision and the int8
 // model's identity), each as a string, and a short hash over them. It is recorded with
-// every result (output files' FILE.spec.json, the Redis hash's `spec` field, the queue job,
+// every result (output files' FILE.spec.json, the Redis store's keys, the queue job,
 // int8 model metadata, serve's model metadata) and compared by --resume, --to redis and
 // queue export, which name the fields that differ. The engine (backend, threads) is not
 // in it: it changes speed, not what is computed.
