@@ -191,10 +191,10 @@ test('the prefetch budget: images start in order while their decoded pixels fit;
   assert.ok(maxInFlight > 2);
 });
 
-test('decode threads: cores - 1 beside a CPU engine, every core beside a GPU engine, never 0', () => {
-  assert.equal(defaultDecodeThreads(false, 2), 1);
+test('decode threads: every core, beside a CPU engine as beside a GPU engine, never 0', () => {
+  assert.equal(defaultDecodeThreads(false, 2), 2);
   assert.equal(defaultDecodeThreads(true, 2), 2);
-  assert.equal(defaultDecodeThreads(false, 16), 15);
+  assert.equal(defaultDecodeThreads(false, 16), 16);
   assert.equal(defaultDecodeThreads(true, 16), 16);
   assert.equal(defaultDecodeThreads(false, 1), 1);
   assert.equal(engineOnGpu({ device: 'cpu' }), false);
@@ -202,9 +202,9 @@ test('decode threads: cores - 1 beside a CPU engine, every core beside a GPU eng
   assert.equal(engineOnGpu(undefined), false);
 });
 
-test('threads sized together: engine every core (idle threads do not spin), decode cores - 1 beside a CPU engine / every core beside a GPU, one libvips thread per image in a decode thread', () => {
-  assert.deepEqual(threadPlan({ cores: 2, engineOnGpu: false }), { engineThreads: 2, decodeThreads: 1, libvipsThreads: 1 });
-  assert.deepEqual(threadPlan({ cores: 16, engineOnGpu: false }), { engineThreads: 16, decodeThreads: 15, libvipsThreads: 1 });
+test('threads sized together: engine every core (idle threads do not spin), decode every core, one libvips thread per image in a decode thread', () => {
+  assert.deepEqual(threadPlan({ cores: 2, engineOnGpu: false }), { engineThreads: 2, decodeThreads: 2, libvipsThreads: 1 });
+  assert.deepEqual(threadPlan({ cores: 16, engineOnGpu: false }), { engineThreads: 16, decodeThreads: 16, libvipsThreads: 1 });
   assert.deepEqual(threadPlan({ cores: 16, engineOnGpu: true }), { engineThreads: 16, decodeThreads: 16, libvipsThreads: 1 });
   assert.deepEqual(threadPlan({ cores: 1, engineOnGpu: false }), { engineThreads: 1, decodeThreads: 1, libvipsThreads: 1 });
   // Decoding in the main thread: libvips is the only parallelism, so it gets every core.

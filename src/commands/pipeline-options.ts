@@ -14,7 +14,7 @@ export function decodeModeOption() {
 export function addDecodeOptions(cmd: Command): Command {
   return cmd
     .addOption(decodeModeOption())
-    .option('--decode-threads <n>', 'threads that decode and preprocess (default: cores - 1 for a CPU engine, every core for a GPU one; 0 = the main thread)', parseNonNegativeInt('--decode-threads'));
+    .option('--decode-threads <n>', 'threads that decode and preprocess (default: every core; 0 = the main thread)', parseNonNegativeInt('--decode-threads'));
 }
 
 export function addPipelineOptions(cmd: Command, opts: { verbose?: boolean } = {}): Command {

@@ -17,8 +17,13 @@ export interface ThreadPlan {
  * How many threads of each kind, for `cores` cores and where the engine computes:
  * - engine: every core. ONNX Runtime's idle threads do not spin, so while the engine
  *   waits for images they cost nothing; on a GPU they only run ops the GPU does not take.
- * - decode threads: every core beside a GPU engine (the CPU has nothing else to do),
- *   else one fewer, so that the engine's threads keep a core of their own.
+ * - decode threads: every core, beside a GPU engine (the CPU has nothing else to do) and
+ *   beside a CPU engine alike. One fewer beside a CPU engine left a 2-core machine's
+ *   engine waiting for images: with the libjpeg-turbo decoder, 2 decode threads beside
+ *   ONNX Runtime's 2 gave 15-19 % more images/s end to end (--decode fast) and 11-23 %
+ *   more (exact) than 1, interleaved runs of bench/pipeline-ratio.ts (bench/RESULTS.md
+ *   §15.8); idle decode threads cost nothing, and while both stages want the cores the
+ *   scheduler shares them. Measured on 2 cores only.
  * - libvips: one thread per image inside a decode thread (the pool is the parallelism;
  *   libvips' default, a thread per core per image, would put cores x threads x images in
  *   flight on the same cores); every core when the main thread decodes alone.
@@ -26,7 +31,7 @@ export interface ThreadPlan {
  */
 export function threadPlan(o: { cores: number; engineOnGpu: boolean; engineThreads?: number; decodeThreads?: number }): ThreadPlan {
   const cores = Math.max(1, o.cores);
-  const decodeThreads = o.decodeThreads ?? (o.engineOnGpu ? cores : Math.max(1, cores - 1));
+  const decodeThreads = o.decodeThreads ?? cores;
   return { engineThreads: o.engineThreads ?? cores, decodeThreads, libvipsThreads: decodeThreads > 0 ? 1 : cores };
 }
 

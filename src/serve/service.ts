@@ -43,7 +43,7 @@ export interface ServiceOptions {
   maxPixels: number;
   /** extract's default layer (--layer); else the card's feature layer. */
   layer?: string;
-  /** Decode threads; 0 = the main thread (sharp still decodes on libuv's threads). Default: cores - 1 beside a CPU engine, every core beside a GPU one. */
+  /** Decode threads; 0 = the main thread (sharp still decodes on libuv's threads). Default: every core (threadPlan). */
   decodeThreads?: number;
   /** Images decoded at once (default: 2 per decode thread, each runs two). */
   decodeConcurrency?: number;
