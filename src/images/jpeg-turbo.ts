@@ -84,7 +84,7 @@ export function jpegTurboTakes(
  * as cameras and editors embed them differ from the standard by rounding (the real photos':
  * 0.10 and 1.41 levels, the latter in saturated greens), Adobe RGB and Display P3 by
  * hundreds; for the 1.41 one libvips' own 8-bit conversion moves 0.5 % of all colours by
- * 1-2 levels, i.e. is no closer to exact than not converting (bench/RESULTS.md §15.8).
+ * 1-2 levels, i.e. is no closer to exact than not converting (bench/RESULTS.md §15.7).
  */
 export const SRGB_PROFILE_TOLERANCE = 1.5;
 

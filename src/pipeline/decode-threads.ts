@@ -22,7 +22,7 @@ export interface ThreadPlan {
  *   engine waiting for images: with the libjpeg-turbo decoder, 2 decode threads beside
  *   ONNX Runtime's 2 gave 15-19 % more images/s end to end (--decode fast) and 11-23 %
  *   more (exact) than 1, interleaved runs of bench/pipeline-ratio.ts (bench/RESULTS.md
- *   §15.8); idle decode threads cost nothing, and while both stages want the cores the
+ *   §15.7); idle decode threads cost nothing, and while both stages want the cores the
  *   scheduler shares them. Measured on 2 cores only.
  * - libvips: one thread per image inside a decode thread (the pool is the parallelism;
  *   libvips' default, a thread per core per image, would put cores x threads x images in

@@ -17,7 +17,7 @@ export interface InferenceThread {
   /**
    * Room for a batch of `floats` values to fill and hand to run(): memory a finished batch
    * came back with when there is some. Why: a fresh multi-MB array per batch is zeroed, faulted
-   * in and collected again, measurable CPU per request (bench/RESULTS.md §15.8).
+   * in and collected again, measurable CPU per request (bench/RESULTS.md §15.7).
    */
   batchBuffer(floats: number): Float32Array;
   dispose(): Promise<void>;
