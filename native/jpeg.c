@@ -10,7 +10,8 @@
 // JDCT_ISLOW (the accurate integer IDCT) and fancy upsampling, which is what Pillow's
 // JpegImagePlugin decodes with.
 //
-// decodeSync(bytes, denom, out) / decodeAsync(...) -> { width, height, buffer } or, for a
+// decodeSync(bytes, denom, out[, orientation]) / decodeAsync(...) -> { width, height, buffer }
+// (as displayed after the EXIF orientation, 1 = as stored) or, for a
 // file libjpeg warns about (truncated, corrupt data), { warning }: the caller then lets
 // sharp decide under its failOn rules, so damaged files behave as they always did.
 // `out` is an ArrayBuffer (or null); when it is too small a new one is allocated and
@@ -58,6 +59,7 @@ typedef struct {
   unsigned char *dst;
   size_t dstLen;
   int denom;
+  int orientation; // EXIF 1..8: how the decoded rows are laid out in dst (1 = as stored)
   int failed;
   // for the async variant
   napi_ref srcRef, dstRef;
@@ -84,20 +86,65 @@ static int job_header(Job *job) {
   return 0;
 }
 
-// Decodes every scanline straight into dst; returns 0 or -1.
+// Where stored pixel (x, y) of a w x h image goes in the displayed image, for EXIF
+// orientation o (the displayed width is h for o >= 5): as libvips' autorotate lays it out
+// (tested against sharp for all eight).
+static inline size_t oriented_index(int o, size_t x, size_t y, size_t w, size_t h) {
+  switch (o) {
+    case 2: return y * w + (w - 1 - x);                  // mirrored left-right
+    case 3: return (h - 1 - y) * w + (w - 1 - x);        // turned 180
+    case 4: return (h - 1 - y) * w + x;                  // mirrored top-bottom
+    case 5: return x * h + y;                            // transposed
+    case 6: return x * h + (h - 1 - y);                  // turned 90 clockwise
+    case 7: return (w - 1 - x) * h + (h - 1 - y);        // transversed
+    case 8: return (w - 1 - x) * h + y;                  // turned 90 anticlockwise
+    default: return y * w + x;
+  }
+}
+
+// Decodes every scanline straight into dst (as stored), or, with an EXIF orientation to
+// apply, a few rows at a time into a small buffer whose pixels go to their displayed
+// places: no second full-size buffer. Returns 0 or -1.
 static int job_decode(Job *job) {
   struct jpeg_decompress_struct *cinfo = &job->cinfo;
-  if (setjmp(job->err.jmp)) return -1;
+  unsigned char *volatile band = NULL; // volatile: read after longjmp
+  if (setjmp(job->err.jmp)) {
+    free(band);
+    return -1;
+  }
   jpeg_start_decompress(cinfo);
-  const size_t stride = (size_t)cinfo->output_width * 3;
-  JSAMPROW rows[16];
-  while (cinfo->output_scanline < cinfo->output_height) {
-    unsigned int n = cinfo->output_height - cinfo->output_scanline;
-    if (n > 16) n = 16;
-    for (unsigned int i = 0; i < n; i++) rows[i] = job->dst + (cinfo->output_scanline + i) * stride;
-    jpeg_read_scanlines(cinfo, rows, n);
+  const size_t w = cinfo->output_width, h = cinfo->output_height, stride = w * 3;
+  const int o = job->orientation;
+  enum { BAND = 16 };
+  JSAMPROW rows[BAND];
+  if (o > 1) {
+    band = malloc(stride * BAND);
+    if (!band) {
+      snprintf(job->err.message, sizeof job->err.message, "out of memory");
+      jpeg_abort_decompress(cinfo);
+      return -1;
+    }
+  }
+  while (cinfo->output_scanline < h) {
+    size_t y0 = cinfo->output_scanline;
+    unsigned int n = (unsigned int)(h - y0);
+    if (n > BAND) n = BAND;
+    for (unsigned int i = 0; i < n; i++) rows[i] = band ? band + i * stride : job->dst + (y0 + i) * stride;
+    unsigned int got = jpeg_read_scanlines(cinfo, rows, n);
+    if (!band) continue;
+    // Turned or transposed (5-8), a stored column is a displayed row: go column by column so
+    // that each band's pixels land side by side.
+    for (size_t a = 0; a < (o >= 5 ? w : got); a++)
+      for (size_t b = 0; b < (o >= 5 ? got : w); b++) {
+        const size_t x = o >= 5 ? a : b, i = o >= 5 ? b : a;
+        unsigned char *d = job->dst + oriented_index(o, x, y0 + i, w, h) * 3, *s = band + i * stride + x * 3;
+        d[0] = s[0];
+        d[1] = s[1];
+        d[2] = s[2];
+      }
   }
   jpeg_finish_decompress(cinfo);
+  free(band);
   return 0;
 }
 
@@ -117,10 +164,16 @@ static void job_free(Job *job) {
 // Parses (bytes, denom, out), reads the header, makes sure `out` fits. On failure returns
 // NULL with a JS exception pending, or a Job with failed = 1 (a warning / libjpeg error).
 static Job *job_begin(napi_env env, napi_callback_info info, napi_value *dstValue) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) {
-    napi_throw_type_error(env, NULL, "decode(bytes, denom, out) needs three arguments");
+    napi_throw_type_error(env, NULL, "decode(bytes, denom, out[, orientation]) needs three arguments");
+    return NULL;
+  }
+  int32_t orientation = 1;
+  if (argc >= 4) napi_get_value_int32(env, argv[3], &orientation);
+  if (orientation < 1 || orientation > 8) {
+    napi_throw_range_error(env, NULL, "orientation must be an EXIF orientation, 1 to 8");
     return NULL;
   }
   Job *job = calloc(1, sizeof(Job));
@@ -147,6 +200,7 @@ static Job *job_begin(napi_env env, napi_callback_info info, napi_value *dstValu
     return NULL;
   }
   job->denom = denom;
+  job->orientation = orientation;
 
   job->cinfo.err = jpeg_std_error(&job->err.pub);
   job->err.pub.error_exit = on_error;
@@ -193,9 +247,11 @@ static napi_value job_result(napi_env env, Job *job, napi_value dstValue) {
     napi_set_named_property(env, result, job->err.warned ? "warning" : "error", v);
     return result;
   }
-  napi_create_uint32(env, job->cinfo.output_width, &v);
+  // As displayed: an orientation of 5 to 8 swaps the sides.
+  const int swap = job->orientation >= 5;
+  napi_create_uint32(env, swap ? job->cinfo.output_height : job->cinfo.output_width, &v);
   napi_set_named_property(env, result, "width", v);
-  napi_create_uint32(env, job->cinfo.output_height, &v);
+  napi_create_uint32(env, swap ? job->cinfo.output_width : job->cinfo.output_height, &v);
   napi_set_named_property(env, result, "height", v);
   napi_set_named_property(env, result, "buffer", dstValue);
   return result;
@@ -233,8 +289,8 @@ static void async_complete(napi_env env, napi_status status, void *data) {
 }
 
 static napi_value decode_async(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   napi_value dstValue = NULL;
   Job *job = job_begin(env, info, &dstValue);
@@ -366,6 +422,9 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_create_function(env, "iccSrgbError", NAPI_AUTO_LENGTH, icc_srgb_error, NULL, &fn);
   napi_set_named_property(env, exports, "iccSrgbError", fn);
 #endif
+  // decode*(bytes, denom, out, orientation) lays the pixels out as EXIF orientation says.
+  napi_get_boolean(env, 1, &v);
+  napi_set_named_property(env, exports, "orients", v);
   // The library actually linked (Debian: 62 = the libjpeg 6b ABI of libjpeg-turbo).
   napi_create_int32(env, JPEG_LIB_VERSION, &v);
   napi_set_named_property(env, exports, "jpegLibVersion", v);

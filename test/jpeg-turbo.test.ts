@@ -31,7 +31,8 @@ test("it takes plain JPEGs only, and its pixels are sharp's bit for bit", { skip
     if (!source || !jpegTurboTakes(source, { autoOrient: true })) continue;
     taken.push(f);
     const ours = await decodeImage(IMAGES(f), { source }).catch((e: Error) => e);
-    const ref = await sharp(IMAGES(f), { failOn: 'error' }).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true }).catch((e: Error) => e);
+    // As decodeImage: EXIF orientation applied.
+    const ref = await sharp(IMAGES(f), { failOn: 'error', autoOrient: true }).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true }).catch((e: Error) => e);
     if (ref instanceof Error) {
       assert.ok(ours instanceof Error, `${f}: sharp refuses it, so must we`);
       continue;
@@ -41,13 +42,13 @@ test("it takes plain JPEGs only, and its pixels are sharp's bit for bit", { skip
     assert.ok(Buffer.from(ours.data.buffer, ours.data.byteOffset, ours.data.byteLength).equals(ref.data), `${f}: pixels differ from sharp's`);
   }
   // Taken although they carry an ICC profile: the cups' "sRGB" and the railway's "GIMP
-  // built-in sRGB" (sharp's conversion to sRGB leaves their pixels as they are: equal above).
-  // Not taken: the Adobe CMYK JPEG (sharp converts it), the EXIF-rotated one (sharp rotates
-  // it), the rocket's Adobe RGB (1998) profile (sharp's conversion moves pixels by up to 55)
-  // and the truncated one, whose header cannot be read.
-  assert.ok(taken.includes('colorful_cups__plasma_ColorfulCups.jpg') && taken.includes('railway_city_view__forensics.jpg'), taken.join(', '));
+  // built-in sRGB" (sharp's conversion to sRGB leaves their pixels as they are: equal above);
+  // and the EXIF-rotated one, turned as it is decoded (equal above, sides swapped).
+  // Not taken: the Adobe CMYK JPEG (sharp converts it), the rocket's Adobe RGB (1998)
+  // profile (sharp's conversion moves pixels by up to 55) and the truncated one, whose
+  // header cannot be read.
+  for (const f of ['colorful_cups__plasma_ColorfulCups.jpg', 'railway_city_view__forensics.jpg', 'orientation_6_letter_F__imaging.jpg']) assert.ok(taken.includes(f), `${f} not taken: ${taken.join(', ')}`);
   assert.deepEqual(JPEGS.filter((f) => !taken.includes(f)), [
-    'orientation_6_letter_F__imaging.jpg',
     'rocket_falcon9_launchpad__skimage.jpg',
     'speakers_stage_cmyk__go_video001.jpeg',
     'truncated__skimage.jpg',
@@ -97,6 +98,40 @@ test('an ICC profile counts as sRGB when converting from it moves no colour by m
   assert.equal((await readSourceInfo(IMAGES('colorful_cups__plasma_ColorfulCups.jpg')))!.iccIsSrgb, true);
   assert.equal((await readSourceInfo(IMAGES('rocket_falcon9_launchpad__skimage.jpg')))!.iccIsSrgb, false);
   assert.equal((await readSourceInfo(IMAGES('apple_red__opencv.jpg')))!.iccIsSrgb, false);
+});
+
+test('EXIF orientation is applied as the rows are decoded: all eight, as sharp turns them, at full and DCT-reduced scale', { skip: skip || noNative }, async () => {
+  // A 203x117 photo (odd sides, so a wrong axis shows) saved with each orientation.
+  const stored = await sharp(IMAGES('mandrill_baboon__opencv.jpg')).resize(203, 117).jpeg({ quality: 90 }).toBuffer();
+  const pixels = (p: { data: Uint8Array }) => Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength);
+  let upright: Buffer | null = null;
+  for (let o = 1; o <= 8; o++) {
+    const file = await sharp(stored).withMetadata({ orientation: o }).jpeg({ quality: 90 }).toBuffer();
+    const source = (await sharp(file).metadata()).orientation;
+    assert.equal(source ?? 1, o);
+    const ours = await decodeImage(file);
+    assert.ok(ours.release, `orientation ${o}: decoded by the addon`);
+    const ref = await sharp(file, { autoOrient: true }).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([ours.width, ours.height], [ref.info.width, ref.info.height], `orientation ${o}`);
+    assert.ok(pixels(ours).equals(ref.data), `orientation ${o}: pixels differ from sharp's`);
+    ours.release!();
+    // Kept as stored when asked.
+    const kept = await decodeImage(file, { keepExifOrientation: true });
+    assert.deepEqual([kept.width, kept.height], [203, 117]);
+    kept.release?.();
+    // At 1/2 scale (sharp's reduced decode is another resampling, so the oracle here is the
+    // same decode's upright pixels): turned 180 degrees is the upright image reversed pixel by pixel.
+    const half = await decodeJpegTurbo(file, 2, 102 * 59 * 3, o);
+    assert.ok(half);
+    assert.deepEqual([half.width, half.height], o >= 5 ? [59, 102] : [102, 59]);
+    if (o === 1) upright = Buffer.from(pixels(half));
+    if (o === 3) {
+      const reversed = Buffer.alloc(upright!.length);
+      for (let i = 0; i < reversed.length; i += 3) upright!.copy(reversed, reversed.length - 3 - i, i, i + 3);
+      assert.ok(pixels(half).equals(reversed), 'orientation 3 at 1/2 scale');
+    }
+    half.release();
+  }
 });
 
 test("Keras-compatible decoding is Pillow's, byte for byte (orientation ignored, grey replicated)", { skip: skip || noNative }, async () => {

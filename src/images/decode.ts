@@ -160,7 +160,8 @@ export async function decodeImage(input: string | Buffer, opts: DecodeOptions = 
   const shrinkTo = denom > 1 ? scaledSize(source, denom, autoOrient) : null;
   readCounts.decodes += 1;
   if (jpegTurboTakes(source, { autoOrient })) {
-    const px = await decodeJpegTurbo(bytes, denom, Math.ceil(source.width / denom) * Math.ceil(source.height / denom) * 3);
+    const orientation = autoOrient ? (source.orientation ?? 1) : 1;
+    const px = await decodeJpegTurbo(bytes, denom, Math.ceil(source.width / denom) * Math.ceil(source.height / denom) * 3, orientation);
     if (px) return { ...px, channels: 3, source };
   }
   const result = await run(name, () => {

@@ -13,8 +13,10 @@ import { isMainThread } from 'node:worker_threads';
 type Result = { width: number; height: number; buffer: ArrayBuffer } | { warning: string } | { error: string };
 
 interface Addon {
-  decodeSync(bytes: Uint8Array, denom: number, out: ArrayBuffer | null): Result;
-  decodeAsync(bytes: Uint8Array, denom: number, out: ArrayBuffer | null): Promise<Result>;
+  decodeSync(bytes: Uint8Array, denom: number, out: ArrayBuffer | null, orientation?: number): Result;
+  decodeAsync(bytes: Uint8Array, denom: number, out: ArrayBuffer | null, orientation?: number): Promise<Result>;
+  /** Whether decode* take an EXIF orientation to lay the pixels out by (older builds: no). */
+  orients?: boolean;
   turboVersion?: number;
   tuneMalloc(arenaMax: number, mmapThreshold: number, trimThreshold: number): boolean;
   trim(): boolean;
@@ -62,8 +64,9 @@ export function jpegDecoder(): { native: boolean; label: string } {
 
 /**
  * Whether the addon decodes this file: a still 8-bit JPEG in YCbCr/RGB or grey. With
- * `viewer` (decodeImage) also no EXIF rotation to apply and no ICC profile to convert
- * from (none, or one that is sRGB: iccIsSrgb), which only sharp does; PIL-style decoding
+ * `viewer` (decodeImage) also no ICC profile to convert from (none, or one that is sRGB:
+ * iccIsSrgb), which only sharp does; an EXIF orientation the addon applies itself, as it
+ * decodes (a build without that leaves rotated photos to sharp). PIL-style decoding
  * ignores both.
  */
 export function jpegTurboTakes(
@@ -74,7 +77,7 @@ export function jpegTurboTakes(
   if (!load()) return false;
   if (source.format !== 'jpeg' || source.pages > 1 || source.depth !== 'uchar') return false;
   if (source.space !== 'srgb' && source.space !== 'b-w') return false;
-  if (viewer && ((source.hasIccProfile && !source.iccIsSrgb) || (viewer.autoOrient && (source.orientation ?? 1) !== 1))) return false;
+  if (viewer && ((source.hasIccProfile && !source.iccIsSrgb) || (viewer.autoOrient && (source.orientation ?? 1) !== 1 && !addon?.orients))) return false;
   return true;
 }
 
@@ -145,17 +148,18 @@ export interface TurboPixels {
 }
 
 /**
- * Decodes at 1/denom scale (DCT scaling) to RGB. Returns null when libjpeg warned or failed
+ * Decodes at 1/denom scale (DCT scaling) to RGB, laid out as EXIF `orientation` says (1: as
+ * stored; width and height are then the displayed ones). Returns null when libjpeg warned or failed
  * (damaged data) or the colour space is not one it converts: sharp then decides, under its
  * failOn rules and with its messages, so a damaged file behaves exactly as before. Off the
  * main thread (a decode thread) it decodes synchronously, so its CPU time is the thread's own; in the main
  * thread on libuv's threads, so the event loop stays free.
  */
-export async function decodeJpegTurbo(bytes: Uint8Array, denom: 1 | 2 | 4 | 8, expectBytes: number): Promise<TurboPixels | null> {
+export async function decodeJpegTurbo(bytes: Uint8Array, denom: 1 | 2 | 4 | 8, expectBytes: number, orientation = 1): Promise<TurboPixels | null> {
   const a = load();
   if (!a) return null;
   const out = take(expectBytes);
-  const r = isMainThread ? await a.decodeAsync(bytes, denom, out) : a.decodeSync(bytes, denom, out);
+  const r = isMainThread ? await a.decodeAsync(bytes, denom, out, orientation) : a.decodeSync(bytes, denom, out, orientation);
   if (!('buffer' in r)) {
     if (out) giveBack(out);
     return null;
