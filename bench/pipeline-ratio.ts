@@ -18,7 +18,7 @@ import { expandInputs } from '../src/images/inputs.js';
 import { DEFAULT_EXTENSIONS } from '../src/images/formats.js';
 import { emptyPipelineStats, runBatches, type ImageSettings } from '../src/pipeline/batches.js';
 import { startDecodePool } from '../src/pipeline/decode-pool.js';
-import { defaultDecodeThreads, engineOnGpu } from '../src/pipeline/decode-threads.js';
+import { defaultDecodeThreads } from '../src/pipeline/decode-threads.js';
 import { stageReport } from '../src/pipeline/stages.js';
 import { startCpuUsage } from '../src/monitor/process.js';
 import { jpegDecoder, type DecodeMode } from '../src/images/index.js';
@@ -36,7 +36,7 @@ await backbone.prepare();
 backbone.releaseTfjsWeights();
 const info = backbone.info;
 const entries = (await expandInputs([dir], { extensions: DEFAULT_EXTENSIONS })).filter((e) => !e.error);
-const threads = Number(process.env.DECODE_THREADS ?? defaultDecodeThreads(engineOnGpu(choice)));
+const threads = Number(process.env.DECODE_THREADS ?? defaultDecodeThreads());
 const infer = async (batch: tf.Tensor4D) => {
   const out = await backbone.infer(batch);
   await out.data();

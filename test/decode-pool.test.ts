@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { emptyPipelineStats, runBatches, type ImageSettings } from '../src/pipeline/batches.js';
 import { startDecodePool } from '../src/pipeline/decode-pool.js';
-import { defaultDecodeThreads, engineOnGpu, threadPlan } from '../src/pipeline/decode-threads.js';
+import { defaultDecodeThreads, threadPlan } from '../src/pipeline/decode-threads.js';
 import { estimateImageBytes } from '../src/pipeline/budget.js';
 import { stageLine, stageReport } from '../src/pipeline/stages.js';
 import { inThreadLoader, type ImageLoader } from '../src/pipeline/loaders.js';
@@ -191,26 +191,21 @@ test('the prefetch budget: images start in order while their decoded pixels fit;
   assert.ok(maxInFlight > 2);
 });
 
-test('decode threads: every core, beside a CPU engine as beside a GPU engine, never 0', () => {
-  assert.equal(defaultDecodeThreads(false, 2), 2);
-  assert.equal(defaultDecodeThreads(true, 2), 2);
-  assert.equal(defaultDecodeThreads(false, 16), 16);
-  assert.equal(defaultDecodeThreads(true, 16), 16);
-  assert.equal(defaultDecodeThreads(false, 1), 1);
-  assert.equal(engineOnGpu({ device: 'cpu' }), false);
-  assert.equal(engineOnGpu({ device: 'gpu' }), true);
-  assert.equal(engineOnGpu(undefined), false);
+test('decode threads: every core (beside a CPU engine as beside a GPU engine), never 0', () => {
+  assert.equal(defaultDecodeThreads(2), 2);
+  assert.equal(defaultDecodeThreads(16), 16);
+  assert.equal(defaultDecodeThreads(1), 1);
+  assert.equal(defaultDecodeThreads(0), 1);
 });
 
 test('threads sized together: engine every core (idle threads do not spin), decode every core, one libvips thread per image in a decode thread', () => {
-  assert.deepEqual(threadPlan({ cores: 2, engineOnGpu: false }), { engineThreads: 2, decodeThreads: 2, libvipsThreads: 1 });
-  assert.deepEqual(threadPlan({ cores: 16, engineOnGpu: false }), { engineThreads: 16, decodeThreads: 16, libvipsThreads: 1 });
-  assert.deepEqual(threadPlan({ cores: 16, engineOnGpu: true }), { engineThreads: 16, decodeThreads: 16, libvipsThreads: 1 });
-  assert.deepEqual(threadPlan({ cores: 1, engineOnGpu: false }), { engineThreads: 1, decodeThreads: 1, libvipsThreads: 1 });
+  assert.deepEqual(threadPlan({ cores: 2 }), { engineThreads: 2, decodeThreads: 2, libvipsThreads: 1 });
+  assert.deepEqual(threadPlan({ cores: 16 }), { engineThreads: 16, decodeThreads: 16, libvipsThreads: 1 });
+  assert.deepEqual(threadPlan({ cores: 1 }), { engineThreads: 1, decodeThreads: 1, libvipsThreads: 1 });
   // Decoding in the main thread: libvips is the only parallelism, so it gets every core.
-  assert.deepEqual(threadPlan({ cores: 8, engineOnGpu: false, decodeThreads: 0 }), { engineThreads: 8, decodeThreads: 0, libvipsThreads: 8 });
+  assert.deepEqual(threadPlan({ cores: 8, decodeThreads: 0 }), { engineThreads: 8, decodeThreads: 0, libvipsThreads: 8 });
   // What the user asked for is kept.
-  assert.deepEqual(threadPlan({ cores: 8, engineOnGpu: false, engineThreads: 3, decodeThreads: 5 }), { engineThreads: 3, decodeThreads: 5, libvipsThreads: 1 });
+  assert.deepEqual(threadPlan({ cores: 8, engineThreads: 3, decodeThreads: 5 }), { engineThreads: 3, decodeThreads: 5, libvipsThreads: 1 });
 });
 
 test('the stage report: nothing claimed before the engine ran a batch; decode per image in CPU time (pool CPU less preprocess)', () => {

@@ -10,7 +10,7 @@ import type { Backbone } from '../zoo/backbone.js';
 import { expandInputs, noImagesIn, parseExtensions, type InputEntry } from '../images/inputs.js';
 import { emptyPipelineStats, runBatches } from '../pipeline/batches.js';
 import { startDecodePool } from '../pipeline/decode-pool.js';
-import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
+import { DEFAULT_PREFETCH_MB, defaultDecodeThreads } from '../pipeline/decode-threads.js';
 import { stageLine, stageReport } from '../pipeline/stages.js';
 import { openOutput, planOutput } from '../output/open.js';
 import type { OutputRecord, RecordKind } from '../output/records.js';
@@ -165,7 +165,7 @@ async function execute(x: Execution): Promise<number> {
     } else {
       // The decode pool: worth its start-up only with two images or more.
       const decodable = entries.filter((e) => !e.error).length;
-      const threads = decodable < 2 ? 0 : (spec.run.decodeThreads ?? defaultDecodeThreads(engineOnGpu(backbone.currentEngine.choice)));
+      const threads = decodable < 2 ? 0 : (spec.run.decodeThreads ?? defaultDecodeThreads());
       const loader = threads > 0 ? await startDecodePool(threads, settings) : undefined;
       try {
         stats = await runBatches(entries, settings, spec.run.batchSize, computeFor(task, backbone), onItem, { loader, prefetchBytes, stats: pipeline });

@@ -19,7 +19,7 @@ import { expandInputs } from '../images/inputs.js';
 import { DEFAULT_EXTENSIONS } from '../images/formats.js';
 import { runBatches } from '../pipeline/batches.js';
 import { startDecodePool } from '../pipeline/decode-pool.js';
-import { DEFAULT_PREFETCH_MB, defaultDecodeThreads, engineOnGpu } from '../pipeline/decode-threads.js';
+import { DEFAULT_PREFETCH_MB, defaultDecodeThreads } from '../pipeline/decode-threads.js';
 import { stageReport } from '../pipeline/stages.js';
 import { batchIdentity, batchPlanApplies, subBatchSize, writeBatchTable } from '../engines/batch-plan.js';
 import { resolveCacheDir } from '../weights/cache.js';
@@ -124,7 +124,7 @@ async function endToEnd(backbone: Backbone, config: ChildConfig, batchSize: numb
   const entries = (await expandInputs([dir], { extensions: DEFAULT_EXTENSIONS })).filter((e) => !e.error);
   const { spec } = config;
   const settings = imageSettingsOf(spec, backbone.info);
-  const threads = spec.run.decodeThreads ?? defaultDecodeThreads(engineOnGpu(backbone.currentEngine.choice));
+  const threads = spec.run.decodeThreads ?? defaultDecodeThreads();
   const prefetchBytes = (spec.run.prefetchMb ?? DEFAULT_PREFETCH_MB) * 1024 * 1024;
   const compute = async (batch: tf.Tensor4D) => {
     const out = await backbone.infer(batch);

@@ -29,7 +29,7 @@ export async function startDecodePool(threads: number, settings: ImageSettings):
 
   const spawn = (): Promise<Slot> =>
     new Promise((resolve, reject) => {
-      const libvipsThreads = threadPlan({ cores: os.availableParallelism(), engineOnGpu: false, decodeThreads: threads }).libvipsThreads;
+      const libvipsThreads = threadPlan({ cores: os.availableParallelism(), decodeThreads: threads }).libvipsThreads;
       const slot: Slot = { thread: startThread('./decode-thread.js', import.meta.url, { settings, libvipsThreads }), tid: null, pending: new Map() };
       let ready = false;
       slot.thread.on('message', (msg: DecodeReply) => {

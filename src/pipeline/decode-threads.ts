@@ -1,7 +1,6 @@
 // How many threads decode and preprocess, and how much memory the images ahead of the
 // engine may hold: the two defaults of the decode pool, in one place.
 import os from 'node:os';
-import type { BackendChoice } from '../engines/types.js';
 
 /** The threads one run computes with, sized together (threadPlan). */
 export interface ThreadPlan {
@@ -14,7 +13,7 @@ export interface ThreadPlan {
 }
 
 /**
- * How many threads of each kind, for `cores` cores and where the engine computes:
+ * How many threads of each kind, for `cores` cores, whether the engine computes on the CPU or a GPU:
  * - engine: every core. ONNX Runtime's idle threads do not spin, so while the engine
  *   waits for images they cost nothing; on a GPU they only run ops the GPU does not take.
  * - decode threads: every core, beside a GPU engine (the CPU has nothing else to do) and
@@ -29,20 +28,15 @@ export interface ThreadPlan {
  *   flight on the same cores); every core when the main thread decodes alone.
  * Explicit --threads / --decode-threads are kept as given.
  */
-export function threadPlan(o: { cores: number; engineOnGpu: boolean; engineThreads?: number; decodeThreads?: number }): ThreadPlan {
+export function threadPlan(o: { cores: number; engineThreads?: number; decodeThreads?: number }): ThreadPlan {
   const cores = Math.max(1, o.cores);
   const decodeThreads = o.decodeThreads ?? cores;
   return { engineThreads: o.engineThreads ?? cores, decodeThreads, libvipsThreads: decodeThreads > 0 ? 1 : cores };
 }
 
 /** threadPlan's decode threads for this machine. */
-export function defaultDecodeThreads(engineOnGpu: boolean, cores: number = os.availableParallelism()): number {
-  return threadPlan({ cores, engineOnGpu }).decodeThreads;
-}
-
-/** Whether the chosen engine runs the model on a GPU (tfjs-node-gpu, or an ONNX GPU provider). */
-export function engineOnGpu(choice: Pick<BackendChoice, 'device'> | undefined): boolean {
-  return choice?.device === 'gpu';
+export function defaultDecodeThreads(cores: number = os.availableParallelism()): number {
+  return threadPlan({ cores }).decodeThreads;
 }
 
 /**

@@ -1,7 +1,6 @@
 // One batch of one lane through the model: the same per-batch functions as
 // `backbones classify` and `extract`, so answers equal the CLI's. Runs wherever the
 // model lives (the inference thread, or this thread in tests).
-import { engineOnGpu } from '../pipeline/decode-threads.js';
 import { tf } from '../tf.js';
 import type { Backbone, LayerInfo } from '../zoo/backbone.js';
 import type { Prediction } from '../output/records.js';
@@ -35,8 +34,6 @@ export interface ModelInfo {
   layers: LayerInfo[];
   randomWeights: boolean;
   weights: string;
-  /** The engine computes on a GPU (so every core may decode). */
-  onGpu: boolean;
   /** The run spec's fingerprint and fields (serve's model metadata); absent for a model handed in directly. */
   spec?: SpecRecord;
 }
@@ -51,7 +48,6 @@ export function modelInfo(backbone: Backbone, spec?: SpecRecord): ModelInfo {
     featureLayer: i.featureLayer,
     layers: backbone.layers(),
     randomWeights: i.weights.kind === 'random',
-    onGpu: engineOnGpu(backbone.currentEngine.choice),
     weights: i.weights.description,
     ...(spec ? { spec } : {}),
   };

@@ -72,7 +72,7 @@ export class ModelService {
   async start(): Promise<void> {
     try {
       this.loaded = await this.options.load();
-      const threads = this.options.decodeThreads ?? defaultDecodeThreads(this.loaded.inference.info.onGpu);
+      const threads = this.options.decodeThreads ?? defaultDecodeThreads();
       const settings = { ...this.loaded.settings, limitInputPixels: this.options.maxPixels };
       this.loader = threads > 0 ? await startDecodePool(threads, settings) : inThreadLoader(settings);
       this.decoding = new Limiter(this.options.decodeConcurrency ?? 2 * Math.max(1, threads));
