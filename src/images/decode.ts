@@ -49,7 +49,11 @@ export interface SourceInfo {
   pages: number;
   /** Whether the file embeds an ICC profile. */
   hasIccProfile: boolean;
-  /** Whether that profile is sRGB, so converting from it changes nothing (jpeg-turbo.ts iccIsSrgb); false without one. */
+  /**
+   * Whether that profile is sRGB, so converting from it changes nothing (jpeg-turbo.ts
+   * iccIsSrgb). Judged for RGB JPEGs only, the one case it decides anything for (the native
+   * decoder); false for other formats and without a profile.
+   */
   iccIsSrgb: boolean;
   /** Progressive JPEG / interlaced PNG: the decoder holds the whole image, not a strip. */
   progressive: boolean;
@@ -69,7 +73,7 @@ export function sourceInfoOf(meta: Metadata): SourceInfo {
     orientation: meta.orientation ?? null,
     pages: meta.pages ?? 1,
     hasIccProfile: meta.icc !== undefined,
-    iccIsSrgb: meta.icc !== undefined && iccIsSrgb(meta.icc),
+    iccIsSrgb: meta.format === 'jpeg' && meta.space === 'srgb' && meta.icc !== undefined && iccIsSrgb(meta.icc),
     progressive: meta.isProgressive ?? false,
   };
 }

@@ -101,12 +101,11 @@ const SRGB_VERDICTS_KEPT = 64;
  * judged once per thread (about 5 ms).
  */
 export function iccIsSrgb(profile: Uint8Array): boolean {
-  const judge = loadAddon()?.iccSrgbError;
-  if (!judge) return false;
+  if (!loadAddon()?.iccSrgbError) return false;
   const id = createHash('sha1').update(profile).digest('base64');
   let verdict = srgbVerdicts.get(id);
   if (verdict === undefined) {
-    const error = judge(profile);
+    const error = iccSrgbError(profile)!;
     verdict = error >= 0 && error <= SRGB_PROFILE_TOLERANCE; // NaN: not sRGB
     if (srgbVerdicts.size >= SRGB_VERDICTS_KEPT) srgbVerdicts.delete(srgbVerdicts.keys().next().value!);
     srgbVerdicts.set(id, verdict);
@@ -114,7 +113,7 @@ export function iccIsSrgb(profile: Uint8Array): boolean {
   return verdict;
 }
 
-/** The addon's measure behind iccIsSrgb (for tests and doctor), or null without Little CMS. */
+/** The addon's measure behind iccIsSrgb (for tests and bench/icc-srgb.ts), or null without Little CMS. */
 export function iccSrgbError(profile: Uint8Array): number | null {
   const judge = loadAddon()?.iccSrgbError;
   return judge ? judge(profile) : null;
