@@ -8,7 +8,7 @@ import path from 'node:path';
 import { SRC, sourceFiles } from './helpers/source.js';
 
 const LAYERS: string[][] = [
-  ['errors.ts', 'log.ts', 'version.ts', 'tf.ts', 'spawn.ts'],
+  ['errors.ts', 'log.ts', 'version.ts', 'tf.ts', 'spawn.ts', 'buffers.ts'],
   ['images', 'output', 'monitor'],
   ['weights'],
   ['onnx'],

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
+import { KeptBuffers } from '../buffers.js';
 
 type Result = { width: number; height: number; buffer: ArrayBuffer } | { warning: string } | { error: string };
 
@@ -120,23 +121,9 @@ export function iccSrgbError(profile: Uint8Array): number | null {
 }
 
 // Buffers a thread keeps between decodes: one in use per decode in flight, so two cover a
-// decode thread (one decode at a time) and the main thread's usual case.
-const spare: ArrayBuffer[] = [];
-const KEEP = 2;
-/** Bigger buffers are not kept: a huge photo should not pin its pixels after it is gone. */
-const KEEP_MAX_BYTES = 64 * 1024 * 1024;
-
-function take(bytes: number): ArrayBuffer | null {
-  let best = -1;
-  for (let i = 0; i < spare.length; i++) if (spare[i]!.byteLength >= bytes && (best < 0 || spare[i]!.byteLength < spare[best]!.byteLength)) best = i;
-  return best < 0 ? null : spare.splice(best, 1)[0]!;
-}
-
-function giveBack(buffer: ArrayBuffer): void {
-  if (buffer.byteLength > KEEP_MAX_BYTES || spare.includes(buffer)) return;
-  spare.push(buffer);
-  if (spare.length > KEEP) spare.sort((a, b) => b.byteLength - a.byteLength).pop();
-}
+// decode thread (one decode at a time) and the main thread's usual case; none over 64 MB
+// (a huge photo should not pin its pixels after it is gone).
+const kept = new KeptBuffers(2, 64 * 1024 * 1024);
 
 export interface TurboPixels {
   data: Uint8Array;
@@ -157,10 +144,10 @@ export interface TurboPixels {
 export async function decodeJpegTurbo(bytes: Uint8Array, denom: 1 | 2 | 4 | 8, expectBytes: number, orientation = 1): Promise<TurboPixels | null> {
   const a = load();
   if (!a) return null;
-  const out = take(expectBytes);
+  const out = kept.take(expectBytes);
   const r = isMainThread ? await a.decodeAsync(bytes, denom, out, orientation) : a.decodeSync(bytes, denom, out, orientation);
   if (!('buffer' in r)) {
-    if (out) giveBack(out);
+    if (out) kept.giveBack(out);
     return null;
   }
   let released = false;
@@ -171,7 +158,7 @@ export async function decodeJpegTurbo(bytes: Uint8Array, denom: 1 | 2 | 4 | 8, e
     release: () => {
       if (released) return;
       released = true;
-      giveBack(r.buffer);
+      kept.giveBack(r.buffer);
     },
   };
 }

@@ -4,6 +4,7 @@
 // thread holding the one model (loaded once per process) and sends it batches;
 // the main thread only parses, decodes and answers. inferenceInThisThread serves tests
 // that already hold a model.
+import { KeptBuffers } from '../buffers.js';
 import { startThread } from '../spawn.js';
 import { BackbonesError, type ErrorCode } from '../errors.js';
 import type { RunSpec } from '../spec/spec.js';
@@ -51,11 +52,7 @@ export function startInferenceThread(spec: RunSpec, onReady: (backend: string, h
   let nextId = 0;
   let exited = false;
   // Batch memory back from the thread, for the next batches (two cover one running, one filling).
-  const spare: ArrayBuffer[] = [];
-  const keep = (buffer: ArrayBuffer) => {
-    spare.push(buffer);
-    if (spare.length > 2) spare.sort((a, b) => b.byteLength - a.byteLength).pop();
-  };
+  const kept = new KeptBuffers(2);
   return new Promise<InferenceThread>((resolve, reject) => {
     const failAll = (e: Error) => {
       for (const p of pending.values()) p.reject(e);
@@ -76,8 +73,8 @@ export function startInferenceThread(spec: RunSpec, onReady: (backend: string, h
             });
           },
           batchBuffer(floats) {
-            const i = spare.findIndex((b) => b.byteLength >= floats * 4);
-            return i < 0 ? new Float32Array(floats) : new Float32Array(spare.splice(i, 1)[0]!, 0, floats);
+            const buffer = kept.take(floats * 4);
+            return buffer ? new Float32Array(buffer, 0, floats) : new Float32Array(floats);
           },
           async dispose() {
             exited = true;
@@ -90,7 +87,7 @@ export function startInferenceThread(spec: RunSpec, onReady: (backend: string, h
       } else {
         const p = pending.get(msg.id);
         pending.delete(msg.id);
-        keep(msg.data.buffer as ArrayBuffer);
+        kept.giveBack(msg.data.buffer as ArrayBuffer);
         if (msg.type === 'done') p?.resolve(msg.answers);
         else p?.reject(msg.code ? new BackbonesError(msg.code, msg.message) : new Error(msg.message));
       }
