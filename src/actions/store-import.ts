@@ -82,7 +82,7 @@ async function redisRows(url: string, prefix: string, p: { model: string; layer:
       const [next, keys] = await store.client.scan(cursor, 'MATCH', keyspacePattern(keyspace), 'COUNT', 1000);
       cursor = next;
       const paths = keys.map((k) => pathOfKey(keyspace, k)).filter((x): x is string => x !== null);
-      for (const r of await store.read(keyspace, p.record.fingerprint, paths)) if (r && 'vector' in r) rows.push({ path: r.path, vector: r.vector });
+      for (const r of await store.read(keyspace, paths)) if (r && 'vector' in r) rows.push({ path: r.path, vector: r.vector });
     } while (cursor !== '0');
     if (rows.length > 0) return rows;
     // None made as the options say: name how the vectors under this model and layer were made.

@@ -72,7 +72,7 @@ async function readChunk(store: FeatureStore, keys: ReturnType<typeof queueKeys>
   if (paths.length === 0) return [];
   const missing = (p: string): OutputRecord => ({ path: p, error: 'no result in the store yet (not processed, or its job failed)' });
   if (keyspace === null) return paths.map(missing);
-  const records = await store.read(keyspace, fingerprintOfKeyspace(keyspace) ?? '', paths);
+  const records = await store.read(keyspace, paths);
   return records.map((r, i) => r ?? missing(paths[i]!));
 }
 

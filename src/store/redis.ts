@@ -9,7 +9,7 @@ import { BackbonesError, errorMessage } from '../errors.js';
 import type { OutputRecord, Prediction } from '../output/records.js';
 import type { SpecFields, SpecRecord } from '../output/spec-record.js';
 import { holdOpen, type Connection } from './connection.js';
-import { specKey, storeKey, storeKeyspace } from './keys.js';
+import { fingerprintOfKeyspace, specKey, storeKey, storeKeyspace } from './keys.js';
 import type { Pooling } from '../zoo/card.js';
 
 /** What produced a stored result: its run spec (the keyspace's fingerprint) and the facts readers need. */
@@ -141,12 +141,13 @@ export class FeatureStore {
     return record;
   }
 
-  /** The records of these paths in one keyspace of the spec `fingerprint` (null: no hash), pipelined. */
-  async read(keyspace: string, fingerprint: string, paths: string[]): Promise<(OutputRecord | null)[]> {
+  /** The records of these paths in one keyspace (null: no hash), pipelined; the facts from the spec its fingerprint names. */
+  async read(keyspace: string, paths: string[]): Promise<(OutputRecord | null)[]> {
     const pipe = this.client.pipeline();
     for (const p of paths) pipe.hmgetBuffer(storeKey(keyspace, p), ...RECORD_FIELDS);
     const replies = (await holdOpen(execOrThrow(pipe))) as (Buffer | null)[][];
-    const facts = replies.some((values) => values.some((v) => v !== null)) ? ((await this.specRecord(fingerprint))?.store ?? null) : null;
+    const fingerprint = fingerprintOfKeyspace(keyspace);
+    const facts = fingerprint && replies.some((values) => values.some((v) => v !== null)) ? ((await this.specRecord(fingerprint))?.store ?? null) : null;
     return replies.map((values, i) => {
       if (values.every((v) => v === null)) return null;
       const h = Object.fromEntries(RECORD_FIELDS.map((f, j) => [f, values[j] ?? null]));
