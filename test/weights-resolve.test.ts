@@ -73,7 +73,7 @@ describe('weights resolver', () => {
 
   test('weightsFormatOf and the mirror', () => {
     assert.equal(weightsFormatOf('x/y.h5'), 'keras-h5');
-    assert.equal(weightsFormatOf('https://example.com/m/model.json'), 'tfjs-layers');
+    assert.equal(weightsFormatOf('http://127.0.0.1:9/m/model.json'), 'tfjs-layers');
     assert.equal(weightsFormatOf(cache), 'tfjs-layers');
     assert.throws(() => weightsFormatOf('m.keras'), /Keras 3 \.keras \(zip\) format is not supported/);
     assert.throws(() => weightsFormatOf('m.bin'), /Cannot tell the format of m\.bin/);

@@ -233,7 +233,7 @@ describe('registry', () => {
   test('resolveModel: a registered name, else a model path or URL, else the unknown-model error', () => {
     assert.equal((resolveModel('ResNet50') as { card: { name: string } }).card.name, 'resnet50');
     assert.deepEqual(resolveModel('some/dir/model.json'), { path: 'some/dir/model.json' });
-    assert.deepEqual(resolveModel('https://example.com/m/model.json'), { path: 'https://example.com/m/model.json' });
+    assert.deepEqual(resolveModel('http://127.0.0.1:9/m/model.json'), { path: 'http://127.0.0.1:9/m/model.json' });
     assert.deepEqual(resolveModel('model.json'), { path: 'model.json' });
     assert.throws(() => resolveModel('vgg17'), /^BackbonesError: Unknown model "vgg17"/);
     assert.equal(isKnownModel('vgg16'), true);
