@@ -9,11 +9,17 @@
 // each after an untimed warm-up at the same concurrency. Memory: RSS and PSS (the shared
 // pages divided among the processes that map them, /proc/PID/smaps_rollup) of each
 // server's whole process tree, sampled every 250 ms; peak and at rest.
+// Floors, after the rounds: each side's decode + preprocessing and model CPU time per
+// request with no server around them (ours: loadImageForModel and batches of --max-batch
+// on the same engine, in this process; the peer's: bench/peers/flask-gunicorn/floor.py).
+// At saturation req/s = cores / CPU per request, so the peer's measured CPU per request
+// over our floor is the most req/s ratio any serving code around our decoder and model
+// could reach; the rest of each side's measured CPU per request is its serving overhead.
 //
 //   npx tsx bench/serve-vs-peer.ts [--rounds 3] [--duration 10] [--concurrency 1,8,32]
 //       [--serve-args "--max-batch 8"] [--torch-threads 1] [--workers 2]
 // Needs: gunicorn, python3-flask, python3-torch, python3-torchvision, python3-pil (Debian).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
@@ -21,6 +27,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { tf } from '../src/tf.js';
+import { startEngine } from '../src/engines/select.js';
+import { loadBackbone } from '../src/zoo/load.js';
+import { loadImageForModel, type DecodeMode } from '../src/images/index.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -258,5 +268,59 @@ for (const c of concurrencies) {
   }
 }
 console.log('');
+const floors = await measureFloors();
+const meanCpu = (server: string) => {
+  const rs = rows.filter((x) => x.server === server && x.c > 1);
+  return rs.reduce((a, x) => a + x.cpuMsPerRequest, 0) / Math.max(1, rs.length);
+};
+const ourFloor = floors.ours.decodeMs + floors.ours.modelMs;
+const peerFloor = floors.peer.decodeMs + floors.peer.modelMs;
+console.log(`floor, CPU ms per request (decode + preprocess, model; no server; ${floors.reps} passes over the ${files.length} photos):`);
+console.log(`  backbones: ${floors.ours.decodeMs.toFixed(1)} + ${floors.ours.modelMs.toFixed(1)} (batches of ${floors.batch}, decode ${floors.decode}) = ${ourFloor.toFixed(1)}; serving measured ${meanCpu(ours).toFixed(1)} at concurrency > 1 (overhead ${(meanCpu(ours) - ourFloor).toFixed(1)})`);
+console.log(`  peer:      ${floors.peer.decodeMs.toFixed(1)} + ${floors.peer.modelMs.toFixed(1)} (batches of 1) = ${peerFloor.toFixed(1)}; serving measured ${meanCpu(peer).toFixed(1)} (overhead ${(meanCpu(peer) - peerFloor).toFixed(1)})`);
+console.log(`  peer's floor / ours: ${(peerFloor / ourFloor).toFixed(2)}x; most req/s ratio at saturation with no serving overhead of ours: peer's ${meanCpu(peer).toFixed(1)} / our floor ${ourFloor.toFixed(1)} = ${(meanCpu(peer) / ourFloor).toFixed(2)}x`);
 for (const [k, m] of Object.entries(rest)) console.log(`at rest, ${k}: RSS ${(m.rss / MIB).toFixed(0)} MiB, PSS ${(m.pss / MIB).toFixed(0)} MiB`);
 console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${os.cpus()[0]?.model}, ${os.availableParallelism()} cores`);
+
+/** Each side's decode and model CPU time per request, with no server around them. */
+async function measureFloors() {
+  const reps = 5;
+  const extra = args['serve-args']!.split(/[\s=]+/).filter(Boolean);
+  const option = (name: string, dflt: string) => (extra.includes(name) ? extra[extra.indexOf(name) + 1]! : dflt);
+  const decode = option('--decode', 'exact') as DecodeMode;
+  const batch = Number(option('--max-batch', '8'));
+  const engine = await startEngine({ backend: 'onnx' });
+  const backbone = await loadBackbone(args.model!, { weights: 'random', allowDownload: false, engine });
+  await backbone.prepare();
+  backbone.releaseTfjsWeights();
+  const info = backbone.info;
+  const settings = { size: info.inputSize, preprocess: info.preprocess, resize: info.resize, interpolation: info.interpolation, decode };
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  for (const b of bodies) await loadImageForModel(b, settings); // warm-up
+  let c0 = cpuMs();
+  for (let r = 0; r < reps; r++) for (const b of bodies) await loadImageForModel(b, settings);
+  const decodeMs = (cpuMs() - c0) / (reps * bodies.length);
+  const input = tf.randomUniform([batch, info.inputSize[0], info.inputSize[1], 3], -1, 1, 'float32', 7) as tf.Tensor4D;
+  const run = async () => {
+    const out = await backbone.infer(input);
+    await out.data();
+    out.dispose();
+  };
+  for (let i = 0; i < 3; i++) await run();
+  const batches = Math.ceil((reps * bodies.length) / batch);
+  c0 = cpuMs();
+  for (let i = 0; i < batches; i++) await run();
+  const modelMs = (cpuMs() - c0) / (batches * batch);
+  input.dispose();
+  backbone.dispose();
+  const out = execFileSync('/usr/bin/python3', [path.join(root, 'bench', 'peers', 'flask-gunicorn', 'floor.py'), '--reps', String(reps), ...files.map((f) => path.join(imageDir, f))], {
+    cwd: path.join(root, 'bench', 'peers', 'flask-gunicorn'),
+    env: { ...process.env, TORCH_THREADS: args['torch-threads']!, PYTHONPATH: '' },
+    encoding: 'utf8',
+  });
+  const peerFloor = JSON.parse(out) as { decode_ms: number; model_ms: number };
+  return { reps, decode, batch, ours: { decodeMs, modelMs }, peer: { decodeMs: peerFloor.decode_ms, modelMs: peerFloor.model_ms } };
+}

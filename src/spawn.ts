@@ -4,7 +4,7 @@
 // under tsx (the tests), that file is absent and its .ts source runs instead, with
 // tsx's loader registered in the thread first, since Node 20 does not hand the loader
 // hooks of the parent to a worker thread.
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { fork, type ChildProcess, type ForkOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -19,12 +19,13 @@ function entryOf(entry: string, from: string): { url: URL; built: boolean } {
 /** A thread started here (Node's Worker). */
 export type Thread = Worker;
 
-/** Starts a thread running `entry` (resolved beside `from`) with `workerData`. */
-export function startThread(entry: string, from: string, workerData: unknown): Thread {
+/** Starts a thread running `entry` (resolved beside `from`) with `workerData` (and V8 heap `resourceLimits`). */
+export function startThread(entry: string, from: string, workerData: unknown, resourceLimits?: ResourceLimits): Thread {
   const { url, built } = entryOf(entry, from);
-  if (built) return new Worker(url, { workerData });
+  const limits = resourceLimits ? { resourceLimits } : {};
+  if (built) return new Worker(url, { workerData, ...limits });
   const bootstrap = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  return new Worker(bootstrap, { eval: true, workerData, ...limits });
 }
 
 /** Forks a Node.js child process running `entry` (resolved beside `from`); from source, it runs under tsx like this process. */

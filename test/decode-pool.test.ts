@@ -144,6 +144,33 @@ test('each image: its header read once (by the prefetch budget, handed to the de
   }
 });
 
+test('bytes in memory: a handed-over buffer of their own moves to the decode thread, anything else is copied; same pixels either way', { skip }, async () => {
+  const settings: ImageSettings = { size: [96, 96], preprocess: 'tf', decode: 'exact' };
+  const pool = await startDecodePool(1, settings);
+  try {
+    const file = readFileSync(IMAGES('railway_city_view__forensics.jpg'));
+    const own = () => new Uint8Array(file); // a buffer of its own, as a request body of this size is
+    const a = own();
+    const moved = await pool.load({ path: '<buffer>', bytes: a, handOver: true });
+    assert.equal(a.byteLength, 0, 'moved: the caller is left an empty view');
+    const b = own();
+    const copied = await pool.load({ path: '<buffer>', bytes: b });
+    assert.equal(b.byteLength, file.length, 'not handed over: copied');
+    // A view into a bigger buffer (KServe's binary data, a pooled body) is copied even when handed over.
+    const shared = new Uint8Array(file.length + 16);
+    shared.set(file, 8);
+    const view = shared.subarray(8, 8 + file.length);
+    const fromView = await pool.load({ path: '<buffer>', bytes: view, handOver: true });
+    assert.equal(view.byteLength, file.length);
+    assert.equal(shared.byteLength, file.length + 16);
+    assert.ok(moved.input && copied.input && fromView.input);
+    assert.deepEqual(moved.input, copied.input);
+    assert.deepEqual(fromView.input, copied.input);
+  } finally {
+    await pool.close();
+  }
+});
+
 test('the prefetch budget: images start in order while their decoded pixels fit; one bigger than the budget runs alone', { skip }, async () => {
   const settings: ImageSettings = { size: [224, 224], preprocess: 'tf' };
   const big = IMAGES('forest_path_5120x2880__plasma_SafeLanding.jpg'); // 44 MB decoded

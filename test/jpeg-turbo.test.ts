@@ -183,6 +183,18 @@ test("serve's allocator settings apply through the addon (glibc mallopt and mall
   assert.equal(typeof trimAllocator(), 'boolean'); // true when it released something
 });
 
+test('serve trims the allocator once a burst of decodes is over, never during one', async () => {
+  const { TrimAfterBursts } = await import('../src/images/allocator.js');
+  const t = new TrimAfterBursts();
+  // (decodes in the second, trim at its end?) for: idle, a 3-second burst, 2 idle seconds, a 1-second burst, idle.
+  const seconds = [0, 5, 9, 4, 0, 0, 1, 0, 0];
+  const trims = seconds.map((n) => {
+    for (let i = 0; i < n; i++) t.decoded();
+    return t.tick();
+  });
+  assert.deepEqual(trims, [false, false, false, false, true, false, false, true, false]);
+});
+
 test('CLI: extract gives byte-identical vectors with BACKBONES_JPEG_DECODER=sharp (exact decoding is the same whichever decoder)', { skip: skip || noNative, timeout: 240_000 }, async () => {
   const args = ['extract', dataPath('images'), '-m', MODELS('mobilenet_v1_0.25_224'), '--layer', 'global_average_pooling2d_1', '--preprocess', 'tf', '--backend', 'onnx', '-q', '--ext', 'jpg,jpeg'];
   const [ours, theirs] = [await runCli(args), await runCli(args, { env: { BACKBONES_JPEG_DECODER: 'sharp' } })];

@@ -20,3 +20,30 @@ export function tuneAllocatorForServing(): boolean {
 export function trimAllocator(): boolean {
   return loadAddon()?.trim() ?? false;
 }
+
+/**
+ * When to trim: once a burst of decodes is over (a whole tick without one), not during it.
+ * Under steady load the next images reuse the freed pages at once; trimming every second
+ * then (about 27 ms a call, and the pages faulted in again) cost 6-16 % of serve's
+ * requests/s (bench/RESULTS.md §15.8).
+ */
+export class TrimAfterBursts {
+  private decodedThisTick = false;
+  private due = false;
+
+  decoded(): void {
+    this.decodedThisTick = true;
+  }
+
+  /** Call once per interval; true when the allocator should be trimmed now. */
+  tick(): boolean {
+    if (this.decodedThisTick) {
+      this.decodedThisTick = false;
+      this.due = true;
+      return false;
+    }
+    const trim = this.due;
+    this.due = false;
+    return trim;
+  }
+}

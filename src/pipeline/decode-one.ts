@@ -19,6 +19,11 @@ export interface StageTimings {
 /** What a loader decodes: a file, or bytes already in memory (a request body; `path` labels it). */
 export interface DecodeSource extends InputEntry {
   bytes?: Uint8Array;
+  /**
+   * The caller gives `bytes` up: when they span their whole ArrayBuffer, the decode pool
+   * moves that buffer to its thread instead of copying it (the caller's view is left empty).
+   */
+  handOver?: boolean;
   /** The header the prefetch budget already read: the decoder does not read it again. */
   header?: SourceInfo;
 }

@@ -68,9 +68,12 @@ export async function startDecodePool(threads: number, settings: ImageSettings):
       const slot = slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
       const id = nextId++;
       return new Promise((resolve) => {
-        // In-memory bytes travel as a private copy handed over without a second copy (a
-        // request body may be a view into a pooled buffer that must not be transferred).
-        const job: DecodeJob = entry.bytes ? { id, entry: { ...entry, bytes: new Uint8Array(entry.bytes) } } : { id, entry };
+        // In-memory bytes travel without a second copy: moved when the caller hands over a
+        // buffer of their own, else as a private copy (a request body may be a view into a
+        // pooled or shared buffer that must not be moved).
+        const { bytes, handOver, ...rest } = entry;
+        const whole = bytes !== undefined && handOver === true && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && !(bytes.buffer instanceof SharedArrayBuffer);
+        const job: DecodeJob = bytes ? { id, entry: { ...rest, bytes: whole ? bytes : new Uint8Array(bytes) } } : { id, entry: rest };
         slot.pending.set(id, { entry: { path: entry.path }, resolve });
         slot.thread.postMessage(job, job.entry.bytes ? [job.entry.bytes.buffer as ArrayBuffer] : []);
       });

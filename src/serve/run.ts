@@ -12,7 +12,7 @@ import { startInferenceThread } from './inference.js';
 import { ServeMetrics } from './metrics.js';
 import { ModelService, type Loaded } from './service.js';
 import { buildServer } from './server.js';
-import { trimAllocator, tuneAllocatorForServing } from '../images/allocator.js';
+import { TrimAfterBursts, trimAllocator, tuneAllocatorForServing } from '../images/allocator.js';
 
 const TRIM_EVERY_MS = 1000;
 
@@ -90,9 +90,9 @@ export async function runServe(o: ServeOptions): Promise<number> {
     }
     return { inference, settings };
   };
-  // Once a second after images were decoded: what a burst of big images left in the
-  // allocator's free lists goes back to the system (a few ms; measured in bench/RESULTS.md §15).
-  let decodedSinceTrim = false;
+  // Once a burst of images is over: what it left in the allocator's free lists goes back
+  // to the system (bench/RESULTS.md §15, §15.8).
+  const trims = new TrimAfterBursts();
   const service = new ModelService({
     load,
     maxBatch: o.maxBatch,
@@ -101,7 +101,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
     decodeConcurrency: o.decodeConcurrency,
     decodeThreads: spec.run.decodeThreads,
     onDecoded: (t) => {
-      decodedSinceTrim = true;
+      trims.decoded();
       metrics.decoded(t);
     },
     layer: spec.defaultLayer,
@@ -155,9 +155,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
   });
 
   const trimmer = setInterval(() => {
-    if (!decodedSinceTrim) return;
-    decodedSinceTrim = false;
-    trimAllocator();
+    if (trims.tick()) trimAllocator();
   }, TRIM_EVERY_MS);
   trimmer.unref();
   try {

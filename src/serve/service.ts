@@ -123,12 +123,15 @@ export class ModelService {
     if (this.state !== 'ready') throw this.notReady();
   }
 
-  /** An encoded image -> the model's preprocessed input; 422 for what is not a decodable image. */
+  /**
+   * An encoded image -> the model's preprocessed input; 422 for what is not a decodable image.
+   * Takes `bytes`: a buffer of their own moves to the decode thread and is empty afterwards.
+   */
   async decode(bytes: Buffer): Promise<Float32Array> {
     if (bytes.length === 0) throw new HttpError(422, 'The body is empty; send the bytes of an image.');
     const { loader, decoding } = this;
     if (!loader || !decoding) throw this.notReady();
-    const item = await decoding.run(() => loader.load({ path: '<buffer>', bytes }));
+    const item = await decoding.run(() => loader.load({ path: '<buffer>', bytes, handOver: true }));
     if (item.input) {
       if (item.timings) this.options.onDecoded?.(item.timings);
       return item.input;
