@@ -2,7 +2,8 @@
 // burst of big images freed stays with the process: every thread that allocates gets an
 // arena of its own (up to 8 per core, each growing to 64 MB). Measured on serve
 // (bench/RESULTS.md §15): RSS after 10 s at 32 connections 770 MiB with the defaults,
-// 450-510 MiB with 2 arenas and a trim once a second. Fixing the mmap threshold at 1 MiB
+// 450-510 MiB with 2 arenas and a trim once a second (now once a burst is over, below;
+// §15.8). Fixing the mmap threshold at 1 MiB
 // as well saved ~50 MiB more but made every big decode fault in fresh pages (more CPU per
 // request), so glibc keeps sizing that one itself. Applied through the libjpeg-turbo addon
 // (native/jpeg.c); without it, nothing changes.
