@@ -17,7 +17,9 @@
 // could reach; the rest of each side's measured CPU per request is its serving overhead.
 //
 //   npx tsx bench/serve-vs-peer.ts [--rounds 3] [--duration 10] [--concurrency 1,8,32]
-//       [--serve-args "--max-batch 8"] [--torch-threads 1] [--workers 2]
+//       [--serve-args "--max-batch 8"] [--torch-threads 1] [--workers 2] [--baseline DIR]
+// --baseline DIR: the peer is `backbones serve` of another built checkout (an A/B of two
+// builds, e.g. a git worktree of the commit before), with the same arguments; no floors.
 // Needs: gunicorn, python3-flask, python3-torch, python3-torchvision, python3-pil (Debian).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -41,6 +43,7 @@ const { values: args } = parseArgs({
     model: { type: 'string', default: 'mobilenet_v2' },
     'serve-args': { type: 'string', default: '' },
     'torch-threads': { type: 'string', default: '1' },
+    baseline: { type: 'string' },
     workers: { type: 'string', default: '2' },
   },
 });
@@ -80,16 +83,16 @@ async function waitReady(s: Server, readyPath: string, log: () => string): Promi
   }
 }
 
-async function startBackbones(): Promise<Server> {
+async function startBackbones(dir = root, name = 'backbones'): Promise<Server> {
   const port = await freePort();
   const extra = args['serve-args']!.split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'backbones.js'), '--backend', 'onnx', 'serve', '-m', args.model!, '--weights', 'random', '--port', String(port), '--log-level', 'warn', ...extra], {
+  const child = spawn(process.execPath, [path.join(dir, 'bin', 'backbones.js'), '--backend', 'onnx', 'serve', '-m', args.model!, '--weights', 'random', '--port', String(port), '--log-level', 'warn', ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, NO_COLOR: '1' },
   });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const s = { name: 'backbones', port, path: '/v1/classify?k=5', child };
+  const s = { name, port, path: '/v1/classify?k=5', child };
   await waitReady(s, '/v2/health/ready', () => err);
   return s;
 }
@@ -232,7 +235,7 @@ const rounds = Number(args.rounds);
 const duration = Number(args.duration);
 const warmup = Number(args.warmup);
 console.error(`files: ${files.length} JPEGs; ${rounds} rounds x concurrency ${concurrencies.join('/')} x ${duration} s; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-const servers = [await startBackbones(), await startPeer()];
+const servers = [await startBackbones(), args.baseline ? await startBackbones(path.resolve(args.baseline), 'baseline') : await startPeer()];
 const rest = Object.fromEntries(servers.map((s) => [s.name, memory(s.child.pid!)]));
 type Row = { round: number; server: string; c: number; rps: number; cpuMsPerRequest: number; p50: number; p99: number; errors: number; peakRss: number; peakPss: number };
 const rows: Row[] = [];
@@ -268,17 +271,19 @@ for (const c of concurrencies) {
   }
 }
 console.log('');
-const floors = await measureFloors();
+const floors = args.baseline ? null : await measureFloors();
 const meanCpu = (server: string) => {
   const rs = rows.filter((x) => x.server === server && x.c > 1);
   return rs.reduce((a, x) => a + x.cpuMsPerRequest, 0) / Math.max(1, rs.length);
 };
-const ourFloor = floors.ours.decodeMs + floors.ours.modelMs;
-const peerFloor = floors.peer.decodeMs + floors.peer.modelMs;
-console.log(`floor, CPU ms per request (decode + preprocess, model; no server; ${floors.reps} passes over the ${files.length} photos):`);
-console.log(`  backbones: ${floors.ours.decodeMs.toFixed(1)} + ${floors.ours.modelMs.toFixed(1)} (batches of ${floors.batch}, decode ${floors.decode}) = ${ourFloor.toFixed(1)}; serving measured ${meanCpu(ours).toFixed(1)} at concurrency > 1 (overhead ${(meanCpu(ours) - ourFloor).toFixed(1)})`);
-console.log(`  peer:      ${floors.peer.decodeMs.toFixed(1)} + ${floors.peer.modelMs.toFixed(1)} (batches of 1) = ${peerFloor.toFixed(1)}; serving measured ${meanCpu(peer).toFixed(1)} (overhead ${(meanCpu(peer) - peerFloor).toFixed(1)})`);
-console.log(`  peer's floor / ours: ${(peerFloor / ourFloor).toFixed(2)}x; most req/s ratio at saturation with no serving overhead of ours: peer's ${meanCpu(peer).toFixed(1)} / our floor ${ourFloor.toFixed(1)} = ${(meanCpu(peer) / ourFloor).toFixed(2)}x`);
+if (floors) {
+  const ourFloor = floors.ours.decodeMs + floors.ours.modelMs;
+  const peerFloor = floors.peer.decodeMs + floors.peer.modelMs;
+  console.log(`floor, CPU ms per request (decode + preprocess, model; no server; ${floors.reps} passes over the ${files.length} photos):`);
+  console.log(`  backbones: ${floors.ours.decodeMs.toFixed(1)} + ${floors.ours.modelMs.toFixed(1)} (batches of ${floors.batch}, decode ${floors.decode}) = ${ourFloor.toFixed(1)}; serving measured ${meanCpu(ours).toFixed(1)} at concurrency > 1 (overhead ${(meanCpu(ours) - ourFloor).toFixed(1)})`);
+  console.log(`  peer:      ${floors.peer.decodeMs.toFixed(1)} + ${floors.peer.modelMs.toFixed(1)} (batches of 1) = ${peerFloor.toFixed(1)}; serving measured ${meanCpu(peer).toFixed(1)} (overhead ${(meanCpu(peer) - peerFloor).toFixed(1)})`);
+  console.log(`  peer's floor / ours: ${(peerFloor / ourFloor).toFixed(2)}x; most req/s ratio at saturation with no serving overhead of ours: peer's ${meanCpu(peer).toFixed(1)} / our floor ${ourFloor.toFixed(1)} = ${(meanCpu(peer) / ourFloor).toFixed(2)}x`);
+}
 for (const [k, m] of Object.entries(rest)) console.log(`at rest, ${k}: RSS ${(m.rss / MIB).toFixed(0)} MiB, PSS ${(m.pss / MIB).toFixed(0)} MiB`);
 console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${os.cpus()[0]?.model}, ${os.availableParallelism()} cores`);
 
