@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { fingerprintOfKeyspace, keyspacePattern, newRunId, pathOfKey, storeKey, storeKeyspace } from '../src/store/keys.js';
+import { fingerprintOfKey, fingerprintOfKeyspace, keyspacePattern, layerKeyspace, newRunId, pathOfKey, storeKey, storeKeyspace } from '../src/store/keys.js';
 import { hashFields, recordFromHash } from '../src/store/redis.js';
 import { checkRedisUrl, databaseOf, reconnectAttempts, redactUrl } from '../src/store/connection.js';
 
@@ -19,6 +19,12 @@ test('key = <prefix>:<model>:<layer>:<fingerprint>:<absolute path>; relative pat
   assert.equal(pathOfKey(odd, storeKey(odd, '/photos/12:30:00 cat.jpg')), '/photos/12:30:00 cat.jpg');
   assert.equal(pathOfKey(space, storeKey(odd, '/a.png')), null, 'a key of another keyspace is not read as one of this one');
   assert.equal(fingerprintOfKeyspace(odd), '0123456789abcdef');
+  // Under a model and layer, whatever the spec: which spec a key was made with.
+  const layer = layerKeyspace('bb', 'C:/models/m.onnx', 'fc2');
+  assert.ok(odd.startsWith(layer));
+  assert.equal(fingerprintOfKey(layer, storeKey(odd, '/photos/12:30:00 cat.jpg')), '0123456789abcdef');
+  assert.equal(fingerprintOfKey(layer, `${layer}not-a-fingerprint:/a.png`), null);
+  assert.equal(fingerprintOfKey(layerKeyspace('bb', 'vgg16', 'fc2'), storeKey(odd, '/a.png')), null, 'a key of another layer');
   assert.equal(keyspacePattern('p:m[1]*?:l:0123456789abcdef:'), 'p:m\\[1\\]\\*\\?:l:0123456789abcdef:*');
   assert.match(newRunId(new Date('2026-12-02T11:45:00.123Z')), /^20261202T114500Z-[0-9a-f]{6}$/);
 });

@@ -71,7 +71,7 @@ function* jsonlRows(file: string, claims: Claims[]): Generator<SourceRow> {
 async function redisRows(url: string, prefix: string, p: { model: string; layer: string; record: SpecRecord }): Promise<SourceRow[]> {
   const { checkRedisUrl, connectRedis } = await import('../store/connection.js');
   const { FeatureStore } = await import('../store/redis.js');
-  const { keyspacePattern, pathOfKey, storeKeyspace } = await import('../store/keys.js');
+  const { fingerprintOfKey, keyspacePattern, layerKeyspace, pathOfKey, storeKeyspace } = await import('../store/keys.js');
   // Not unref'd when idle (as a run's store is): nothing else keeps this process alive while it reads.
   const store = new FeatureStore(await connectRedis(checkRedisUrl(url, 'store import')), prefix);
   try {
@@ -86,13 +86,13 @@ async function redisRows(url: string, prefix: string, p: { model: string; layer:
     } while (cursor !== '0');
     if (rows.length > 0) return rows;
     // None made as the options say: name how the vectors under this model and layer were made.
-    const layerspace = `${prefix}:${p.model}:${p.layer}:`;
+    const layerspace = layerKeyspace(prefix, p.model, p.layer);
     let other: string | undefined;
     cursor = '0';
     do {
       const [next, keys] = await store.client.scan(cursor, 'MATCH', keyspacePattern(layerspace), 'COUNT', 1000);
       cursor = next;
-      other = keys.map((k) => /^([0-9a-f]{16}):/.exec(k.slice(layerspace.length))?.[1]).find((fp) => fp !== undefined);
+      other = keys.map((k) => fingerprintOfKey(layerspace, k)).find((fp) => fp !== null) ?? undefined;
     } while (!other && cursor !== '0');
     if (other) {
       const diff = differences((await store.specFields(other)) ?? {}, p.record.fields);

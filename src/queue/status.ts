@@ -34,10 +34,8 @@ export async function queueStatus(o: QueueStatusOptions): Promise<QueueStatus> {
     const enqueued = await client.llen(keys.paths);
     if (enqueued === 0) throw noInputs(name, where, keys);
     const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed', 'paused');
-    const [stats, doneBits, failedBits, failed, stalled] = await Promise.all([client.hgetall(keys.stats), client.bitcount(keys.done), client.bitcount(keys.failed), queue.getFailed(0, 19), stalledJobs(queue, client)]);
+    const [stats, done, failedImages, failed, stalled] = await Promise.all([client.hgetall(keys.stats), client.bitcount(keys.done), client.bitcount(keys.failed), queue.getFailed(0, 19), stalledJobs(queue, client)]);
     const n = (k: string) => Number(stats[k] ?? 0);
-    const done = doneBits;
-    const failedImages = failedBits;
     const seconds = (n('last_ms') - n('first_ms')) / 1000;
     return {
       queue: name,

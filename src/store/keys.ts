@@ -15,9 +15,14 @@ export const DEFAULT_KEY_PREFIX = 'backbones';
 /** The layer name in classify keys. */
 export const CLASSIFY_LAYER = 'classify';
 
+/** What every key of one model and layer starts with, whatever the run spec: <prefix>:<model>:<layer>: */
+export function layerKeyspace(prefix: string, model: string, layer: string): string {
+  return `${prefix}:${model}:${layer}:`;
+}
+
 /** What every key of one model, layer and run spec starts with: <prefix>:<model>:<layer>:<fingerprint>: */
 export function storeKeyspace(prefix: string, model: string, layer: string, fingerprint: string): string {
-  return `${prefix}:${model}:${layer}:${fingerprint}:`;
+  return `${layerKeyspace(prefix, model, layer)}${fingerprint}:`;
 }
 
 /** The key of an image in a keyspace (storeKeyspace): the keyspace, then the absolute path. */
@@ -44,6 +49,11 @@ export const specKey = (prefix: string, fingerprint: string) => `${prefix}:spec:
 /** The run spec fingerprint a keyspace names (its last part), or null. */
 export function fingerprintOfKeyspace(keyspace: string): string | null {
   return /:([0-9a-f]{16}):$/.exec(keyspace)?.[1] ?? null;
+}
+
+/** The run spec fingerprint of a key under a layer's keyspace (layerKeyspace), or null. */
+export function fingerprintOfKey(layerspace: string, key: string): string | null {
+  return key.startsWith(layerspace) ? fingerprintOfKeyspace(key.slice(0, key.indexOf(':', layerspace.length) + 1)) : null;
 }
 
 /** A SCAN MATCH pattern for every key of a keyspace: its glob characters escaped (a model path may hold them). */
